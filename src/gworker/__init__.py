@@ -1,0 +1,1 @@
+"""gworker's server side: the control plane, its store, backends and the ``gw`` CLI."""

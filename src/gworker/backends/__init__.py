@@ -1,0 +1,3 @@
+from .base import Backend, BackendEvents, CapacityError, ContainerSpec
+
+__all__ = ["Backend", "BackendEvents", "CapacityError", "ContainerSpec"]

@@ -1,0 +1,46 @@
+"""The backend contract: backends place containers (start, stop, watch) and never see inputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    container_id: str
+    function_id: str
+    app_id: str
+    env: dict[str, str] = field(default_factory=dict)
+    cpu: float = 0.125
+    memory_mib: int = 128
+
+
+class CapacityError(Exception):
+    """The backend has no room for this container now; the autoscaler tries again later."""
+
+
+class BackendEvents(Protocol):
+    def container_exited(self, container_id: str, info: str) -> None: ...
+
+    def container_log(self, container_id: str, stream: str, text: str) -> None: ...
+
+
+class Backend(Protocol):
+    name: str
+
+    def bind(self, events: BackendEvents) -> None: ...
+
+    def has_room(self, cpu: float, memory_mib: int) -> bool:
+        """Whether a container with these reservations could start now."""
+
+    async def start(self, spec: ContainerSpec) -> int | None:
+        """Start the container; return its pid where there is one. Raise CapacityError if full."""
+
+    async def stop(self, container_id: str, *, force: bool = False) -> None:
+        """Ask the container to exit (SIGTERM, then SIGKILL after a grace period; at once if
+        ``force``). Its exit is reported through ``BackendEvents.container_exited``."""
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -1,0 +1,155 @@
+"""The local backend: each container is a subprocess of the control plane on this machine.
+
+``cpu`` and ``memory`` are reservations: a container starts only while the sum of reservations
+fits the machine (all cores, 90% of memory), as a scheduler places work; they are not yet limits
+enforced on the process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..constants import STOP_GRACE_S
+from .base import BackendEvents, CapacityError, ContainerSpec
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: a container must not outlive a killed control plane."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _machine_memory_mib() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        return 4096
+
+
+def describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    return f"exit code {returncode}"
+
+
+@dataclass
+class _Process:
+    proc: asyncio.subprocess.Process
+    spec: ContainerSpec
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(
+        self,
+        code_cache: Path,
+        cpu_capacity: float | None = None,
+        memory_mib: int | None = None,
+    ) -> None:
+        self.code_cache = code_cache
+        self.cpu_capacity = cpu_capacity or float(os.cpu_count() or 1)
+        self.memory_capacity = memory_mib or int(_machine_memory_mib() * 0.9)
+        self._procs: dict[str, _Process] = {}
+        self._events: BackendEvents | None = None
+
+    def bind(self, events: BackendEvents) -> None:
+        self._events = events
+
+    def _reserved(self) -> tuple[float, int]:
+        specs = [p.spec for p in self._procs.values()]
+        return sum(s.cpu for s in specs), sum(s.memory_mib for s in specs)
+
+    def has_room(self, cpu: float, memory_mib: int) -> bool:
+        used_cpu, used_mem = self._reserved()
+        if not self._procs:  # one container always fits, however large its reservation
+            return True
+        return (
+            used_cpu + cpu <= self.cpu_capacity + 1e-9
+            and used_mem + memory_mib <= self.memory_capacity
+        )
+
+    async def start(self, spec: ContainerSpec) -> int | None:
+        if not self.has_room(spec.cpu, spec.memory_mib):
+            cpu, mem = self._reserved()
+            raise CapacityError(f"reserved cpu={cpu:g}, memory={mem} MiB")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+        env.update(spec.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["GW_CODE_CACHE"] = str(self.code_cache)
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gworker_client._runtime",
+            spec.container_id,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        self._procs[spec.container_id] = _Process(proc, spec)
+        asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
+        return proc.pid
+
+    async def _pump(self, cid: str, stream_name: str, stream: asyncio.StreamReader) -> None:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        while chunk := await stream.read(65536):
+            text = decoder.decode(chunk)
+            if text and self._events:
+                self._events.container_log(cid, stream_name, text)
+
+    async def _watch(self, cid: str, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout and proc.stderr
+        await asyncio.gather(
+            self._pump(cid, "stdout", proc.stdout), self._pump(cid, "stderr", proc.stderr)
+        )
+        returncode = await proc.wait()
+        self._procs.pop(cid, None)
+        if self._events:
+            self._events.container_exited(cid, describe_exit(returncode))
+
+    async def stop(self, container_id: str, *, force: bool = False) -> None:
+        entry = self._procs.get(container_id)
+        if entry is None:
+            return
+        pgid = entry.proc.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL if force else signal.SIGTERM)
+        if force:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(entry.proc.wait()), STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+
+    async def close(self) -> None:
+        for cid in list(self._procs):
+            await self.stop(cid, force=True)
+
+    def describe(self) -> dict[str, Any]:
+        cpu, mem = self._reserved()
+        return {
+            "name": self.name,
+            "containers": len(self._procs),
+            "cpu_reserved": cpu,
+            "cpu_capacity": self.cpu_capacity,
+            "memory_reserved_mib": mem,
+            "memory_capacity_mib": self.memory_capacity,
+        }

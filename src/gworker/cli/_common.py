@@ -1,0 +1,58 @@
+"""What the CLI's commands share: a rich console, error display, importing a user's app file."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from gworker_client import App
+from gworker_client import exception as exc
+
+console = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(f: F) -> F:
+    """gworker's own errors print as one clear line, not a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except exc.Error as e:
+            console.print(f"[bold red]Error:[/] {e}")
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def import_app_file(ref: str) -> tuple[Any, App, str | None]:
+    """Import ``path/to/app.py[::name]``; return the module, its App and the name, if any."""
+    path_str, _, name = ref.partition("::")
+    path = Path(path_str)
+    if not path.exists():
+        raise click.ClickException(f"file {path_str!r} does not exist")
+    if path.suffix != ".py":
+        raise click.ClickException(f"{path_str!r} is not a Python file (expected a .py file)")
+    path = path.resolve()
+    sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    apps = [v for v in vars(module).values() if isinstance(v, App)]
+    if not apps:
+        raise click.ClickException(
+            f'{path_str} defines no gworker App: add `app = gw.App("name")` at module level'
+        )
+    if len(apps) > 1:
+        raise click.ClickException(f"{path_str} defines {len(apps)} Apps; keep one per file")
+    return module, apps[0], name or None

@@ -1,0 +1,76 @@
+"""``gw app list|stop|logs``."""
+
+from __future__ import annotations
+
+import sys
+import time
+from urllib.parse import quote
+
+import click
+from rich.table import Table
+
+from gworker_client import _api, _config
+
+from ._common import console, friendly_errors
+
+
+def _resolve(ref: str) -> dict:
+    return _api.client().get(f"/v1/apps/resolve?ref={quote(ref)}&env={_config.environment()}")
+
+
+@click.group()
+def app() -> None:
+    """List, stop and read the logs of apps."""
+
+
+@app.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include stopped apps.")
+@friendly_errors
+def list_apps(show_all: bool) -> None:
+    """List the apps of this environment."""
+    apps = _api.client().get(f"/v1/apps?env={_config.environment()}")["apps"]
+    table = Table("app id", "name", "mode", "state", "functions", "containers", "created")
+    for a in apps:
+        if a["state"] != "running" and not show_all:
+            continue
+        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a["created_at"]))
+        table.add_row(
+            a["id"],
+            a["name"],
+            a["mode"],
+            a["state"],
+            ", ".join(a["functions"]),
+            str(a["containers"]),
+            created,
+        )
+    console.print(table)
+
+
+@app.command()
+@click.argument("name")
+@friendly_errors
+def stop(name: str) -> None:
+    """Stop an app (by name or id): its containers exit, its pending inputs fail."""
+    info = _resolve(name)
+    _api.client().post(f"/v1/apps/{info['id']}/stop")
+    console.print(f"[green]✓[/] stopped app {info['name']} ({info['id']})")
+
+
+@app.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new output.")
+@friendly_errors
+def logs(name: str, follow: bool) -> None:
+    """Print an app's container output (by name or id)."""
+    info = _resolve(name)
+    cursor = 0
+    while True:
+        rows = _api.client().get(
+            f"/v1/apps/{info['id']}/logs?after={cursor}&timeout={25 if follow else 0}", timeout=60
+        )["logs"]
+        for seq, stream, text in rows:
+            cursor = seq
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+        sys.stdout.flush()
+        if not rows and not follow:
+            return

@@ -1,0 +1,27 @@
+"""``gw``: the command line."""
+
+from __future__ import annotations
+
+import click
+
+from .app import app
+from .run import deploy, run
+from .server import server
+from .token import token
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gworker")
+def cli() -> None:
+    """gworker: run Python functions in autoscaled containers, on this machine or a cluster.
+
+    With no GW_SERVER_URL set, a local control plane starts in the background under GW_HOME
+    (default ~/.gworker) on first use.
+    """
+
+
+cli.add_command(run)
+cli.add_command(deploy)
+cli.add_command(app)
+cli.add_command(server)
+cli.add_command(token)

@@ -1,0 +1,137 @@
+"""``gw run FILE[::NAME] [--options]`` and ``gw deploy FILE``."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import click
+from rich.table import Table
+
+from gworker_client import App, Function, LocalEntrypoint, enable_output
+
+from ._common import console, friendly_errors, import_app_file
+
+_TYPES: dict[Any, Any] = {str: str, int: int, float: float, bool: bool}
+
+
+def _target(app: App, name: str | None) -> LocalEntrypoint | Function:
+    entrypoints, functions = app.registered_entrypoints, app.registered_functions
+    if name:
+        if name in entrypoints:
+            return entrypoints[name]
+        if name in functions:
+            return functions[name]
+        known = sorted(entrypoints) + sorted(functions)
+        raise click.ClickException(f"{name!r} is not in app {app.name!r}; it has: {known}")
+    if len(entrypoints) == 1:
+        return next(iter(entrypoints.values()))
+    if not entrypoints and len(functions) == 1:
+        return next(iter(functions.values()))
+    known = sorted(entrypoints) + sorted(functions)
+    raise click.ClickException(
+        f"app {app.name!r} has several things to run; pick one with FILE::NAME from {known}"
+    )
+
+
+def _param_type(p: inspect.Parameter, owner: str) -> Any:
+    annotation = p.annotation
+    if isinstance(annotation, str):
+        annotation = {"str": str, "int": int, "float": float, "bool": bool}.get(
+            annotation, annotation
+        )
+    if annotation is inspect.Parameter.empty:
+        annotation = type(p.default) if p.default not in (inspect.Parameter.empty, None) else str
+    if annotation not in _TYPES:
+        raise click.ClickException(
+            f"parameter {p.name!r} of {owner} has type {annotation!r}; `gw run` takes str, int,"
+            " float and bool parameters"
+        )
+    return _TYPES[annotation]
+
+
+def signature_command(f: Callable[..., Any], owner: str, run: Callable[..., None]) -> click.Command:
+    """A click command whose options are ``f``'s parameters, as ``--kebab-case``."""
+    params: list[click.Parameter] = []
+    for p in inspect.signature(f).parameters.values():
+        kind = _param_type(p, owner)
+        flag = p.name.replace("_", "-")
+        required = p.default is inspect.Parameter.empty
+        default = None if required else p.default
+        if kind is bool:
+            params.append(
+                click.Option(
+                    [f"--{flag}/--no-{flag}", p.name],
+                    default=bool(default),
+                    required=required,
+                    show_default=True,
+                )
+            )
+        else:
+            params.append(
+                click.Option(
+                    [f"--{flag}", p.name],
+                    type=kind,
+                    default=default,
+                    required=required,
+                    show_default=not required,
+                )
+            )
+    return click.Command(owner, params=params, callback=run, help=inspect.getdoc(f))
+
+
+@click.command(
+    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    add_help_option=False,
+)
+@click.argument("ref", metavar="FILE[::NAME]", required=False)
+@click.option("--help", "show_help", is_flag=True, help="Show help for the command or the app.")
+@click.pass_context
+@friendly_errors
+def run(ctx: click.Context, ref: str | None, show_help: bool) -> None:
+    """Run an app's local entrypoint (or one function) on gworker; options follow its signature.
+
+    \b
+      gw run app.py --name Ada --times 3
+      gw run app.py::hello --name Ada
+    """
+    if ref is None:
+        click.echo(ctx.get_help())
+        ctx.exit(0 if show_help else 2)
+    _, app, name = import_app_file(ref)
+    target = _target(app, name)
+
+    def go(**kwargs: Any) -> None:
+        with enable_output(), app.run():
+            console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
+            if isinstance(target, Function):
+                result = target.remote(**kwargs)
+                if result is not None:
+                    click.echo(result)
+            else:
+                target(**kwargs)
+
+    raw = target.raw_f if isinstance(target, LocalEntrypoint) else target._raw_f
+    assert raw is not None
+    command = signature_command(raw, f"gw run {ref}", go)
+    command.main(
+        args=ctx.args + (["--help"] if show_help else []),
+        standalone_mode=False,
+        prog_name=f"gw run {ref}",
+    )
+
+
+@click.command()
+@click.argument("file", metavar="FILE")
+@click.option("--name", help="Deploy under this app name instead of the App's own.")
+@friendly_errors
+def deploy(file: str, name: str | None) -> None:
+    """Deploy an app: its functions stay callable (gw.Function.from_name) until stopped."""
+    _, app, _ = import_app_file(file)
+    app.deploy(name=name)
+    table = Table("function", "id", title=f"deployed app {app.name} ({app.app_id})")
+    for tag, fn in sorted(app.registered_functions.items()):
+        table.add_row(tag, fn.object_id)
+    console.print(table)
+    console.print(f"call them with gw.Function.from_name({app.name!r}, NAME)")

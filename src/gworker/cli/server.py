@@ -1,0 +1,67 @@
+"""``gw server start|stop|status`` for the local control plane."""
+
+from __future__ import annotations
+
+import os
+
+import click
+from rich.table import Table
+
+from gworker import daemon
+from gworker_client import _api, _config
+
+from ._common import console, friendly_errors
+
+
+@click.group()
+def server() -> None:
+    """Manage the local control plane (state and logs under GW_HOME)."""
+
+
+@server.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: the last one, else any).")
+@friendly_errors
+def start(host: str, port: int | None) -> None:
+    """Start the control plane in the background."""
+    home = _config.gw_home()
+    was_running = daemon.server_info(home)
+    info = daemon.start_server(home, host, port)
+    verb = "already running" if was_running else "started"
+    console.print(f"[green]✓[/] gworker server {verb} at {info['url']} (pid {info['pid']})")
+
+
+@server.command()
+@friendly_errors
+def stop() -> None:
+    """Stop the control plane; its containers stop with it."""
+    if daemon.stop_server(_config.gw_home()):
+        console.print("[green]✓[/] gworker server stopped")
+    else:
+        console.print("no gworker server is running")
+
+
+@server.command()
+@friendly_errors
+def status() -> None:
+    """Show where the control plane runs and what it holds."""
+    home = _config.gw_home()
+    url = os.environ.get("GW_SERVER_URL")
+    if not url and daemon.server_info(home) is None:
+        console.print(
+            f"no gworker server is running (GW_HOME={home}); start one with `gw server start`"
+        )
+        raise SystemExit(1)
+    s = _api.client().get("/v1/status")
+    b = s["backend"]
+    table = Table(show_header=False, title="gworker server")
+    table.add_row("url", _api.client().url)
+    table.add_row("pid", str(s["pid"]))
+    table.add_row("GW_HOME", s["home"])
+    table.add_row("uptime", f"{s['uptime_s']:.0f}s")
+    table.add_row("backend", b["name"])
+    table.add_row("containers", str(s["containers"]))
+    table.add_row("backlog", str(s["backlog"]))
+    table.add_row("cpu reserved", f"{b['cpu_reserved']:g} / {b['cpu_capacity']:g}")
+    table.add_row("memory reserved", f"{b['memory_reserved_mib']} / {b['memory_capacity_mib']} MiB")
+    console.print(table)

@@ -1,0 +1,27 @@
+"""``gw token new``."""
+
+from __future__ import annotations
+
+import click
+
+from gworker_client import _api, _config
+
+from ._common import console, friendly_errors
+
+
+@click.group()
+def token() -> None:
+    """Manage API tokens."""
+
+
+@token.command()
+@click.option("--save", is_flag=True, help="Also store it in GW_HOME/token.json (mode 0600).")
+@friendly_errors
+def new(save: bool) -> None:
+    """Create a new token (for CI: set GW_TOKEN_ID and GW_TOKEN_SECRET)."""
+    t = _api.client().post("/v1/tokens")
+    click.echo(f"GW_TOKEN_ID={t['token_id']}")
+    click.echo(f"GW_TOKEN_SECRET={t['token_secret']}")
+    if save:
+        path = _config.write_credentials(_config.Credentials(t["token_id"], t["token_secret"]))
+        console.print(f"[green]✓[/] saved to {path}")

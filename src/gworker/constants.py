@@ -1,0 +1,23 @@
+"""Every server-side key and default in one place."""
+
+from __future__ import annotations
+
+API_PREFIX = "/v1"
+# Largest request body the API accepts (arguments and results travel inline).
+MAX_BODY_BYTES = 512 * 1024 * 1024
+# A container with no contact (poll or heartbeat) for this long while holding inputs is dead.
+CONTAINER_SILENCE_S = 30.0
+# Extra time past an input's timeout before the server kills a container that did not stop it.
+TIMEOUT_GRACE_S = 5.0
+# How long a container is given to exit after SIGTERM before SIGKILL.
+STOP_GRACE_S = 10.0
+# An ephemeral app whose client has not been heard from for this long is stopped.
+EPHEMERAL_APP_SILENCE_S = 60.0
+# A lease handed to a container holds about this much work (by the function's mean run time).
+LEASE_TARGET_S = 0.05
+LEASE_MAX_INPUTS = 256
+# The control loop's period: idle scale-down, silent containers, backstop timeouts.
+TICK_S = 0.5
+# How many times a container that fails at start-up is replaced before its inputs fail.
+MAX_START_FAILURES = 3
+LOG_LINE_MAX_BYTES = 64 * 1024

@@ -1,0 +1,106 @@
+"""The control plane: one aiohttp application over a store, a blob store and a scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+
+from aiohttp import web
+
+from gworker_client import _config
+
+from .. import constants as C
+from ..backends.local import LocalBackend
+from ..store import Store
+from . import apps, blobs, calls, containers, system
+from .http import auth_middleware, errors_middleware, hash_secret
+from .scheduler import Scheduler
+from .state import State
+
+log = logging.getLogger("gworker.server")
+
+
+def _ensure_local_token(state: State, home: Path) -> None:
+    """The local user's token: kept if the store knows it, else a new one (file mode 0600)."""
+    creds = _config.credentials_from_file(home)
+    if creds and state.tokens.get(creds.token_id) == hash_secret(creds.token_secret):
+        return
+    token_id, secret = system.new_token(state)
+    _config.write_credentials(_config.Credentials(token_id, secret), home)
+
+
+def build_app(home: Path, server_url: str) -> web.Application:
+    store = Store(home / "state.db")
+    state = State(
+        store=store,
+        blobs=blobs.BlobStore(home / "blobs"),
+        scheduler=Scheduler(store, LocalBackend(home / "cache" / "code"), server_url),
+        tokens=store.tokens(),
+    )
+    _ensure_local_token(state, home)
+    app = web.Application(
+        client_max_size=C.MAX_BODY_BYTES,
+        middlewares=[
+            errors_middleware,
+            auth_middleware(state.tokens, state.scheduler.container_by_token),
+        ],
+    )
+    app["state"] = state
+    app["home"] = home
+    for module in (apps, calls, containers, blobs, system):
+        app.add_routes(module.routes)
+
+    async def on_startup(_: web.Application) -> None:
+        await state.scheduler.start()
+
+    async def on_cleanup(_: web.Application) -> None:
+        await state.scheduler.close()
+        store.close()
+
+    app.on_startup.append(on_startup)
+    app.on_cleanup.append(on_cleanup)
+    return app
+
+
+async def serve(home: Path, host: str, port: int) -> None:
+    """Run the control plane until SIGTERM/SIGINT; record its URL in ``GW_HOME/server.json``."""
+    home.mkdir(parents=True, exist_ok=True)
+    # bind first so the URL (and an ephemeral port) is known before containers are told it
+    sock = _bind(host, port)
+    url = f"http://{host}:{sock.getsockname()[1]}"
+    app = build_app(home, url)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    info = _config.server_info_path(home)
+    tmp = info.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    os.replace(tmp, info)
+    log.info("gworker control plane listening on %s (GW_HOME=%s)", url, home)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        log.info("gworker control plane stopping")
+        await runner.cleanup()
+        if json.loads(info.read_text()).get("pid") == os.getpid():
+            info.unlink(missing_ok=True)
+
+
+def _bind(host: str, port: int):  # type: ignore[no-untyped-def]
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock

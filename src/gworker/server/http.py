@@ -1,0 +1,101 @@
+"""msgpack in and out of aiohttp handlers, and the auth and error middleware."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgpack
+from aiohttp import web
+
+from .errors import ApiError, InvalidRequest, Unauthorized
+
+log = logging.getLogger("gworker.server")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC_PATHS = {"/v1/health"}
+TOKEN_HINT = (
+    "Use the token in GW_HOME/token.json (the local server writes it on first start), set"
+    " GW_TOKEN_ID and GW_TOKEN_SECRET, or create one with `gw token new`."
+)
+
+
+def reply(value: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        body=msgpack.packb(value, use_bin_type=True),
+        status=status,
+        content_type="application/msgpack",
+    )
+
+
+async def body(request: web.Request) -> dict[str, Any]:
+    raw = await request.read()
+    if not raw:
+        return {}
+    try:
+        value = msgpack.unpackb(raw, raw=False)
+    except Exception as e:
+        raise InvalidRequest(f"request body is not valid msgpack: {e}") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("request body must be a map")
+    return value
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def query_float(request: web.Request, name: str, default: float, high: float) -> float:
+    try:
+        value = float(request.query.get(name, default))
+    except ValueError:
+        bad = request.query[name]
+        raise InvalidRequest(f"query parameter {name}={bad!r} is not a number") from None
+    return max(0.0, min(value, high))
+
+
+def query_int(request: web.Request, name: str, default: int = 0) -> int:
+    try:
+        return int(request.query.get(name, default))
+    except ValueError:
+        bad = request.query[name]
+        raise InvalidRequest(f"query parameter {name}={bad!r} is not an int") from None
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as e:
+        return reply({"error": {"type": e.sdk_type, "message": str(e)}}, status=e.status)
+    except web.HTTPException as e:
+        return reply({"error": {"type": "Error", "message": e.reason}}, status=e.status)
+    except Exception as e:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
+
+
+def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str | None]) -> Any:
+    """``tokens`` maps user token ids to secret hashes; containers present their own token."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS:
+            return await handler(request)
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer ") or ":" not in header:
+            raise Unauthorized(f"this request carries no gworker token. {TOKEN_HINT}")
+        token_id, _, secret = header[7:].partition(":")
+        expected = tokens.get(token_id)
+        if expected is not None and hmac.compare_digest(expected, hash_secret(secret)):
+            request["identity"] = ("user", token_id)
+        elif container_token(secret) == token_id:
+            request["identity"] = ("container", token_id)
+        else:
+            raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+        return await handler(request)
+
+    return middleware

@@ -1,0 +1,715 @@
+"""Inputs, leases, retries and the autoscaler: the control plane's data path.
+
+Containers pull: a container's poll either takes a lease of pending inputs at once or waits on
+the server until inputs arrive (no sleep-and-poll anywhere). The store is written before any
+acknowledgement; the in-memory queues are rebuilt from it after a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gworker_client._serialization import error_envelope
+
+from .. import constants as C
+from ..backends import Backend, CapacityError, ContainerSpec
+from ..store import Store
+from .errors import InvalidRequest, NotFound
+
+# Statuses a container reports that a retry policy may retry.
+RETRYABLE = {"failure", "timeout", "died"}
+
+
+@dataclass
+class Input:
+    id: int
+    call_id: str
+    idx: int
+    function_id: str
+    args: bytes
+    attempts: int = 0
+
+
+@dataclass
+class Container:
+    id: str
+    function: FunctionState
+    token: str
+    started_at: float = field(default_factory=time.monotonic)
+    ready: bool = False  # has polled at least once: start-up finished
+    stopping: bool = False
+    kill_reason: str | None = None  # the status its leased input gets when killed on purpose
+    leased: dict[int, Input] = field(default_factory=dict)
+    lease_started: float = 0.0
+    last_contact: float = field(default_factory=time.monotonic)
+    idle_since: float = field(default_factory=time.monotonic)
+    waiter: asyncio.Future[list[Input] | None] | None = None
+    failure: str | None = None  # start-up traceback reported by the container
+
+
+@dataclass
+class FunctionState:
+    id: str
+    app_id: str
+    tag: str
+    spec: dict[str, Any]
+    module: str
+    code_blob: str
+    live: bool
+    pending: deque[Input] = field(default_factory=deque)
+    containers: dict[str, Container] = field(default_factory=dict)
+    mean_run_s: float | None = None
+    start_failures: int = 0
+
+    def active(self) -> list[Container]:
+        return [c for c in self.containers.values() if not c.stopping]
+
+
+@dataclass
+class CallState:
+    id: str
+    function_id: str
+    total: int | None
+    done: int
+    cancelled: bool = False
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        event, self.changed = self.changed, asyncio.Event()
+        event.set()
+
+    @property
+    def finished(self) -> bool:
+        return self.total is not None and self.done >= self.total
+
+
+class Scheduler:
+    def __init__(self, store: Store, backend: Backend, server_url: str) -> None:
+        self.store = store
+        self.backend = backend
+        self.server_url = server_url
+        self.functions: dict[str, FunctionState] = {}
+        self.containers: dict[str, Container] = {}
+        self.container_tokens: dict[str, str] = {}
+        self.calls: dict[str, CallState] = {}
+        self.app_heartbeats: dict[str, float] = {}
+        self.log_events: dict[str, asyncio.Event] = {}
+        self.mean_start_s = 0.3
+        self.starved: set[str] = set()  # functions waiting for backend capacity
+        self._tick_task: asyncio.Task[None] | None = None
+        self._commit_pending = False
+        backend.bind(self)
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._reap_stale_containers()
+        for row in self.store.functions(live_only=True):
+            self._load_function(row)
+        now = time.time()
+        for iid, call_id, idx, fid, args, attempts, not_before in self.store.pending_inputs():
+            fs = self._function_state(fid)
+            inp = Input(iid, call_id, idx, fid, args, attempts)
+            if not_before > now:
+                asyncio.get_running_loop().call_later(not_before - now, self._requeue, fs, [inp])
+            else:
+                fs.pending.append(inp)
+        for app in self.store.apps():
+            if app["mode"] == "ephemeral" and app["state"] == "running":
+                self.app_heartbeats[app["id"]] = time.monotonic()
+        self.store.commit()
+        for fs in list(self.functions.values()):
+            self._autoscale(fs)
+        self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def close(self) -> None:
+        if self._tick_task:
+            self._tick_task.cancel()
+        await self.backend.close()
+        self.store.commit()
+
+    def _reap_stale_containers(self) -> None:
+        """Containers of a previous server process: kill any still alive; their inputs rerun."""
+        for cid, pid in self.store.live_containers():
+            if pid and _is_our_container(pid, cid):
+                with contextlib.suppress(OSError):
+                    import os
+                    import signal
+
+                    os.killpg(pid, signal.SIGKILL)
+            self.store.set_container(cid, "stopped", exit_info="control plane restarted")
+
+    def _load_function(self, row: dict[str, Any]) -> FunctionState:
+        fs = FunctionState(
+            id=row["id"],
+            app_id=row["app_id"],
+            tag=row["tag"],
+            spec=row["spec"],
+            module=row["module"],
+            code_blob=row["code_blob"],
+            live=bool(row["live"]),
+        )
+        self.functions[fs.id] = fs
+        return fs
+
+    def _function_state(self, fid: str) -> FunctionState:
+        fs = self.functions.get(fid)
+        if fs is None:
+            row = self.store.function(fid)
+            if row is None:
+                raise NotFound(f"function {fid} does not exist")
+            fs = self._load_function(row)
+        return fs
+
+    def _commit_soon(self) -> None:
+        if not self._commit_pending:
+            self._commit_pending = True
+            asyncio.get_running_loop().call_soon(self._commit_now)
+
+    def _commit_now(self) -> None:
+        self._commit_pending = False
+        self.store.commit()
+
+    # -- apps and functions ----------------------------------------------------------------------
+
+    def publish(
+        self, app_id: str, module: str, code_blob: str, functions: list[dict[str, Any]]
+    ) -> dict[str, str]:
+        app = self.store.app(app_id)
+        if app is None or app["state"] != "running":
+            raise NotFound(f"app {app_id} is not running")
+        version = self.store.bump_app_version(app_id)
+        ids: dict[str, str] = {}
+        for f in functions:
+            fid = "fu-" + uuid.uuid4().hex[:20]
+            self.store.add_function(fid, app_id, f["tag"], version, module, code_blob, f["spec"])
+            ids[f["tag"]] = fid
+        retired = self.store.retire_functions(app_id, ids.values())
+        self.store.commit()
+        for fid in retired:
+            if fid in self.functions:
+                self.functions[fid].live = False
+                self._drain(self.functions[fid])
+        for fid in ids.values():
+            self._autoscale(self._function_state(fid))
+        return ids
+
+    def app_heartbeat(self, app_id: str) -> None:
+        if app_id in self.app_heartbeats:
+            self.app_heartbeats[app_id] = time.monotonic()
+
+    def stop_app(self, app_id: str) -> None:
+        self.store.stop_app(app_id)
+        self.app_heartbeats.pop(app_id, None)
+        for fs in [f for f in self.functions.values() if f.app_id == app_id]:
+            fs.live = False
+            message = f"app of {fs.tag!r} was stopped"
+            self._fail_pending(fs, lambda _: True, "stopped", message)
+            for c in list(fs.containers.values()):
+                self._stop_container(c, kill_reason="stopped")
+        self.store.commit()
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def call_state(self, call_id: str) -> CallState:
+        cs = self.calls.get(call_id)
+        if cs is None:
+            row = self.store.call(call_id)
+            if row is None:
+                raise NotFound(f"function call {call_id} does not exist")
+            cs = CallState(
+                call_id,
+                row["function_id"],
+                row["total"],
+                self.store.output_count(call_id),
+                row["cancelled"],
+            )
+            self.calls[call_id] = cs
+        return cs
+
+    def submit(
+        self, fid: str | None, call_id: str, items: list[tuple[int, bytes]], total: int | None
+    ) -> CallState:
+        """Store inputs (acknowledged once this returns) and queue them."""
+        if fid is not None:
+            fs = self._function_state(fid)
+            if not fs.live and self.store.live_function(fs.app_id, fs.tag) is None:
+                raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
+            if self.store.add_call(call_id, fid, total):
+                self.calls[call_id] = CallState(call_id, fid, total, 0)
+        cs = self.call_state(call_id)
+        fs = self._function_state(cs.function_id)
+        if cs.cancelled:
+            raise InvalidRequest(f"function call {call_id} was cancelled")
+        fresh = self.store.add_inputs(call_id, fs.id, items)
+        if total is not None and cs.total is None:
+            cs.total = total
+            self.store.set_call_total(call_id, total)
+        self.store.commit()
+        args = dict(items)
+        self._enqueue(fs, [Input(iid, call_id, idx, fs.id, args[idx]) for iid, idx in fresh])
+        if cs.finished:
+            cs.notify()
+        return cs
+
+    async def wait_outputs(
+        self, call_id: str, after: int, timeout: float
+    ) -> tuple[list[tuple[int, int, str, bytes]], int | None]:
+        cs = self.call_state(call_id)
+        rows = self.store.outputs_after(call_id, after)
+        deadline = time.monotonic() + timeout
+        while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
+            changed = cs.changed
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+            rows = self.store.outputs_after(call_id, after)
+        return rows, cs.total
+
+    def cancel(self, call_id: str, terminate_containers: bool) -> None:
+        cs = self.call_state(call_id)
+        cs.cancelled = True
+        self.store.cancel_call(call_id)
+        fs = self._function_state(cs.function_id)
+        self._fail_pending(fs, lambda i: i.call_id == call_id, "cancelled", "input was cancelled")
+        # inputs waiting out a retry delay are not in the queue: record them as cancelled too
+        queued = {i.id for i in fs.pending}
+        leased = {iid for c in fs.containers.values() for iid in c.leased}
+        rows = [
+            (iid, call_id, idx, "cancelled", error_envelope("cancelled", "input was cancelled"))
+            for iid, idx in self.store.pending_input_ids(call_id)
+            if iid not in queued and iid not in leased
+        ]
+        self._record(rows)
+        if terminate_containers:
+            for c in list(fs.containers.values()):
+                if any(i.call_id == call_id for i in c.leased.values()):
+                    self._stop_container(c, kill_reason="cancelled")
+        self.store.commit()
+
+    def _fail_pending(self, fs: FunctionState, match: Any, status: str, message: str) -> None:
+        keep: deque[Input] = deque()
+        failed = []
+        for inp in fs.pending:
+            (failed if match(inp) else keep).append(inp)
+        fs.pending = keep
+        envelope = error_envelope(status, message)
+        self._record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
+
+    def _record(self, rows: list[tuple[int, str, int, str, bytes]]) -> None:
+        """Store outputs and wake whoever waits on their calls."""
+        if not rows:
+            return
+        self.store.add_outputs(rows)
+        touched: dict[str, int] = {}
+        for row in rows:
+            touched[row[1]] = touched.get(row[1], 0) + 1
+        for call_id, n in touched.items():
+            cs = self.calls.get(call_id)
+            if cs is not None:
+                cs.done += n
+                cs.notify()
+
+    # -- the queue -------------------------------------------------------------------------------
+
+    def _enqueue(self, fs: FunctionState, inputs: Iterable[Input], front: bool = False) -> None:
+        if front:
+            fs.pending.extendleft(reversed(list(inputs)))
+        else:
+            fs.pending.extend(inputs)
+        self._dispatch(fs)
+        self._autoscale(fs)
+
+    def _requeue(self, fs: FunctionState, inputs: list[Input]) -> None:
+        cancelled = {i.call_id for i in inputs if self._is_cancelled(i.call_id)}
+        self._enqueue(fs, [i for i in inputs if i.call_id not in cancelled])
+
+    def _is_cancelled(self, call_id: str) -> bool:
+        cs = self.calls.get(call_id)
+        return cs.cancelled if cs else False
+
+    def _dispatch(self, fs: FunctionState) -> None:
+        for c in fs.active():
+            if not fs.pending:
+                return
+            if c.waiter is not None and not c.waiter.done():
+                c.waiter.set_result(self._lease(fs, c))
+
+    def _lease(self, fs: FunctionState, c: Container) -> list[Input]:
+        """Hand a container its share of the backlog, about LEASE_TARGET_S of work."""
+        share = math.ceil(len(fs.pending) / max(1, len(fs.active())))
+        if fs.mean_run_s is None:
+            cap = 1
+        else:
+            cap = int(C.LEASE_TARGET_S / max(fs.mean_run_s, 1e-6))
+        n = max(1, min(share, cap, C.LEASE_MAX_INPUTS))
+        batch = [fs.pending.popleft() for _ in range(min(n, len(fs.pending)))]
+        now = time.monotonic()
+        for inp in batch:
+            c.leased[inp.id] = inp
+        c.lease_started = now
+        return batch
+
+    # -- containers ------------------------------------------------------------------------------
+
+    def container_by_token(self, token: str) -> str | None:
+        return self.container_tokens.get(token)
+
+    def container(self, cid: str) -> Container:
+        c = self.containers.get(cid)
+        if c is None:
+            raise NotFound(f"container {cid} is not known to this control plane")
+        return c
+
+    def container_spec(self, cid: str) -> dict[str, Any]:
+        c = self.container(cid)
+        fs = c.function
+        return {
+            "container_id": cid,
+            "app_id": fs.app_id,
+            "function_id": fs.id,
+            "tag": fs.tag,
+            "module": fs.module,
+            "code_blob": fs.code_blob,
+            "spec": fs.spec,
+            "functions": self.store.app_functions(fs.app_id),
+        }
+
+    def container_failed(self, cid: str, traceback: str) -> None:
+        self.container(cid).failure = traceback
+
+    def heartbeat(self, cid: str) -> bool:
+        """Record contact; return whether the container should stop."""
+        c = self.container(cid)
+        c.last_contact = time.monotonic()
+        return c.stopping
+
+    async def poll(
+        self, cid: str, outputs: list[list[Any]], want: bool, timeout: float
+    ) -> list[Input] | None:
+        """Take a container's outputs; give it its next lease, or None when it should stop."""
+        c = self.container(cid)
+        fs = c.function
+        now = time.monotonic()
+        c.last_contact = now
+        if not c.ready:
+            c.ready = True
+            fs.start_failures = 0
+            self.mean_start_s = 0.8 * self.mean_start_s + 0.2 * (now - c.started_at)
+        if outputs:
+            self._complete(c, outputs)
+        if not want:
+            return []
+        if c.leased:  # a lease the container never received (its response was lost): rerun
+            lost, c.leased = list(c.leased.values()), {}
+            self._enqueue(fs, lost, front=True)
+        if c.stopping or (not fs.live and not fs.pending):
+            c.stopping = True
+            return None
+        if fs.pending:
+            return self._lease(fs, c)
+        c.idle_since = now
+        waiter: asyncio.Future[list[Input] | None] = asyncio.get_running_loop().create_future()
+        c.waiter = waiter
+        self._autoscale(fs)  # this container is idle: maybe one fewer is needed
+        try:
+            await asyncio.wait({waiter}, timeout=timeout)
+        finally:
+            c.waiter = None
+            if not waiter.done():
+                waiter.cancel()
+        if waiter.cancelled():
+            return []
+        c.last_contact = time.monotonic()
+        return waiter.result()
+
+    def _complete(self, c: Container, outputs: list[list[Any]]) -> None:
+        fs = c.function
+        rows = []
+        for input_id, status, data, duration in outputs:
+            inp = c.leased.pop(input_id, None)
+            if inp is None:
+                continue
+            fs.mean_run_s = (
+                duration if fs.mean_run_s is None else 0.8 * fs.mean_run_s + 0.2 * duration
+            )
+            if status in RETRYABLE and self._retry(fs, inp):
+                continue
+            rows.append((inp.id, inp.call_id, inp.idx, status, data))
+        self._record(rows)
+        self._commit_soon()
+        if not c.leased:
+            c.idle_since = time.monotonic()
+
+    def _retry(self, fs: FunctionState, inp: Input) -> bool:
+        policy = fs.spec.get("retries")
+        if not policy or inp.attempts >= policy["max_retries"] or self._is_cancelled(inp.call_id):
+            return False
+        inp.attempts += 1
+        delay = min(
+            policy["initial_delay"] * policy["backoff_coefficient"] ** (inp.attempts - 1),
+            policy["max_delay"],
+        )
+        self.store.set_attempts(inp.id, inp.attempts, time.time() + delay)
+        asyncio.get_running_loop().call_later(delay, self._requeue, fs, [inp])
+        return True
+
+    def container_log(self, cid: str, stream: str, text: str) -> None:
+        c = self.containers.get(cid)
+        if c is None:
+            return
+        app_id = c.function.app_id
+        self.store.add_logs([(app_id, cid, stream, text[: C.LOG_LINE_MAX_BYTES], time.time())])
+        self._commit_soon()
+        event = self.log_events.pop(app_id, None)
+        if event:
+            event.set()
+
+    async def wait_logs(
+        self, app_id: str, after: int, timeout: float
+    ) -> list[tuple[int, str, str]]:
+        rows = self.store.logs_after(app_id, after)
+        if rows or timeout <= 0:
+            return rows
+        event = self.log_events.setdefault(app_id, asyncio.Event())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(event.wait(), timeout)
+        return self.store.logs_after(app_id, after)
+
+    def container_exited(self, cid: str, info: str) -> None:
+        c = self.containers.pop(cid, None)
+        if c is None:
+            return
+        fs = c.function
+        fs.containers.pop(cid, None)
+        self.container_tokens.pop(c.token, None)
+        if c.waiter is not None and not c.waiter.done():
+            c.waiter.cancel()
+        if c.leased:
+            self._orphaned(c, info)
+        if not c.ready and c.kill_reason is None:
+            self._start_failed(fs, c, info)
+        self.store.set_container(cid, "stopped", exit_info=c.failure or info)
+        self.store.commit()
+        self._autoscale(fs)
+        for fid in list(self.starved):  # the freed capacity may let another function start
+            if fid in self.functions:
+                self._autoscale(self.functions[fid])
+
+    def _orphaned(self, c: Container, info: str) -> None:
+        """The container exited holding a lease: the first input was running, the rest not."""
+        fs = c.function
+        first, *rest = c.leased.values()
+        c.leased = {}
+        status = c.kill_reason or "died"
+        messages = {
+            "died": f"the container running {fs.tag!r} exited unexpectedly ({info})",
+            "timeout": f"{fs.tag!r} timed out after {fs.spec['timeout']}s",
+            "stopped": f"app of {fs.tag!r} was stopped",
+            "cancelled": "input was cancelled",
+        }
+        if status in ("stopped", "cancelled"):
+            rows = [
+                (i.id, i.call_id, i.idx, status, error_envelope(status, messages[status]))
+                for i in (first, *rest)
+            ]
+            self._record(rows)
+            return
+        if not self._retry(fs, first):
+            self._record(
+                [
+                    (
+                        first.id,
+                        first.call_id,
+                        first.idx,
+                        status,
+                        error_envelope(status, messages[status]),
+                    )
+                ]
+            )
+        self._enqueue(fs, rest, front=True)
+
+    def _start_failed(self, fs: FunctionState, c: Container, info: str) -> None:
+        fs.start_failures += 1
+        if fs.start_failures < C.MAX_START_FAILURES:
+            return
+        fs.start_failures = 0
+        detail = c.failure or f"the container exited during start-up ({info})"
+        message = (
+            f"containers for {fs.tag!r} failed to start {C.MAX_START_FAILURES} times in a row;"
+            f" the last failure:\n{detail}"
+        )
+        self._fail_pending(fs, lambda _: True, "internal", message)
+
+    def _start_container(self, fs: FunctionState) -> None:
+        cid = "ct-" + uuid.uuid4().hex[:20]
+        token = secrets.token_urlsafe(24)
+        c = Container(cid, fs, token)
+        fs.containers[cid] = c
+        self.containers[cid] = c
+        self.container_tokens[token] = cid
+        self.store.add_container(cid, fs.id, fs.app_id)
+        self._commit_soon()
+        spec = ContainerSpec(
+            container_id=cid,
+            function_id=fs.id,
+            app_id=fs.app_id,
+            env={
+                "GW_SERVER_URL": self.server_url,
+                "GW_CONTAINER_ID": cid,
+                "GW_TOKEN_ID": cid,
+                "GW_TOKEN_SECRET": token,
+            },
+            cpu=fs.spec["cpu"],
+            memory_mib=fs.spec["memory"],
+        )
+        asyncio.get_running_loop().create_task(self._launch(c, spec))
+
+    async def _launch(self, c: Container, spec: ContainerSpec) -> None:
+        try:
+            pid = await self.backend.start(spec)
+        except CapacityError:
+            self._forget(c, "no capacity")
+            return
+        except Exception as e:
+            c.failure = f"the backend could not start the container: {e}"
+            self.containers[c.id] = c
+            self.container_exited(c.id, "not started")
+            return
+        self.store.set_container(c.id, "running", pid=pid)
+        self._commit_soon()
+
+    def _forget(self, c: Container, info: str) -> None:
+        self.containers.pop(c.id, None)
+        c.function.containers.pop(c.id, None)
+        self.container_tokens.pop(c.token, None)
+        self.store.set_container(c.id, "stopped", exit_info=info)
+        self._commit_soon()
+
+    def _stop_container(self, c: Container, kill_reason: str | None = None) -> None:
+        """Stop gracefully if idle; a container holding inputs is killed only with a reason."""
+        c.stopping = True
+        if kill_reason is not None and c.leased:
+            c.kill_reason = kill_reason
+            asyncio.get_running_loop().create_task(self.backend.stop(c.id))
+        elif c.waiter is not None and not c.waiter.done():
+            c.waiter.set_result(None)
+        elif not c.leased:
+            asyncio.get_running_loop().create_task(self.backend.stop(c.id))
+
+    def _drain(self, fs: FunctionState) -> None:
+        for c in list(fs.containers.values()):
+            if not c.leased and not fs.pending:
+                self._stop_container(c)
+
+    # -- autoscaling -----------------------------------------------------------------------------
+
+    def _autoscale(self, fs: FunctionState) -> None:
+        active = fs.active()
+        inflight = sum(len(c.leased) for c in active)
+        load = len(fs.pending) + inflight
+        spec = fs.spec
+        desired = min(load, self._worth_starting(fs, load))
+        if load and fs.live:
+            desired += spec["buffer_workers"]
+        if fs.live:
+            desired = max(desired, spec["min_workers"])
+        desired = min(desired, spec["max_workers"])
+        for _ in range(desired - len(active)):
+            if not self.backend.has_room(spec["cpu"], spec["memory"]):
+                self.starved.add(fs.id)
+                self._reclaim_idle(exclude=fs)
+                return
+            self._start_container(fs)
+        self.starved.discard(fs.id)
+
+    def _reclaim_idle(self, exclude: FunctionState) -> None:
+        """Stop one idle container of another function (above its floor) to make room."""
+        for fs in self.functions.values():
+            if fs is exclude:
+                continue
+            floor = fs.spec["min_workers"] if fs.live else 0
+            idle = [c for c in fs.active() if not c.leased and c.waiter is not None]
+            if idle and len(fs.active()) > floor:
+                self._stop_container(min(idle, key=lambda c: c.idle_since))
+                return
+
+    def _worth_starting(self, fs: FunctionState, load: int) -> int:
+        """How many containers the backlog justifies: a new container must have more work to do
+        than its own start-up costs, else the running ones finish sooner without it."""
+        now = time.monotonic()
+        running = [now - c.lease_started for c in fs.containers.values() if c.leased]
+        per_input = max([fs.mean_run_s or 0.0, *running])
+        if per_input <= 0:
+            return 1
+        return max(1, math.ceil(load * per_input / max(self.mean_start_s, 0.05)))
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(C.TICK_S)
+            try:
+                self._tick()
+            except Exception:  # the control loop must survive any one bad state
+                import logging
+
+                logging.getLogger("gworker").exception("scheduler tick failed")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for app_id, seen in list(self.app_heartbeats.items()):
+            if now - seen > C.EPHEMERAL_APP_SILENCE_S:
+                self.stop_app(app_id)
+        for fs in list(self.functions.values()):
+            floor = fs.spec["min_workers"] if fs.live else 0
+            idle = [c for c in fs.active() if not c.leased and c.waiter is not None]
+            excess = len(fs.active()) - max(floor, 1 if fs.pending else 0)
+            for c in sorted(idle, key=lambda c: c.idle_since):
+                if excess <= 0:
+                    break
+                if not fs.live or now - c.idle_since > fs.spec["idle_timeout"]:
+                    self._stop_container(c)
+                    excess -= 1
+            for c in fs.active():
+                if not c.leased:
+                    continue
+                if now - c.lease_started > fs.spec["timeout"] + C.TIMEOUT_GRACE_S:
+                    self._stop_container(c, kill_reason="timeout")
+                    asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+                elif now - c.last_contact > C.CONTAINER_SILENCE_S:
+                    self._stop_container(c, kill_reason="died")
+                    asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+            self._autoscale(fs)
+            if not fs.live and not fs.containers and not fs.pending:
+                del self.functions[fs.id]
+        for call_id, cs in list(self.calls.items()):
+            if cs.finished and not cs.changed.is_set():
+                # finished calls are reloaded from the store if asked for again
+                self.calls.pop(call_id, None)
+
+    def stats(self, fid: str) -> dict[str, int]:
+        fs = self._function_state(fid)
+        return {"backlog": len(fs.pending), "num_total_runners": len(fs.active())}
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "functions": len(self.functions),
+            "containers": len(self.containers),
+            "backlog": sum(len(f.pending) for f in self.functions.values()),
+            "backend": self.backend.describe(),
+        }
+
+
+def _is_our_container(pid: int, cid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return cid.encode() in f.read()
+    except OSError:
+        return False

@@ -1,0 +1,328 @@
+"""The control plane's state in SQLite (WAL): everything acknowledged survives a restart.
+
+One connection, used only from the server's event loop thread. Statements are short and
+batched; a caller groups related writes and calls ``commit()`` once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgpack
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS tokens (
+    id TEXT PRIMARY KEY, secret_hash TEXT NOT NULL, created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS apps (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, environment TEXT NOT NULL,
+    mode TEXT NOT NULL,          -- ephemeral | deployed
+    state TEXT NOT NULL,         -- running | stopped
+    created_at REAL NOT NULL, stopped_at REAL, version INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS apps_name ON apps (environment, name, state);
+CREATE TABLE IF NOT EXISTS functions (
+    id TEXT PRIMARY KEY, app_id TEXT NOT NULL, tag TEXT NOT NULL, version INTEGER NOT NULL,
+    live INTEGER NOT NULL,       -- 0 once superseded by a redeploy or stopped
+    module TEXT NOT NULL, code_blob TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS functions_app ON functions (app_id, tag, live);
+CREATE TABLE IF NOT EXISTS calls (
+    id TEXT PRIMARY KEY, function_id TEXT NOT NULL, total INTEGER, created_at REAL NOT NULL,
+    cancelled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS inputs (
+    id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    function_id TEXT NOT NULL, args BLOB NOT NULL,
+    state TEXT NOT NULL,         -- pending | done
+    attempts INTEGER NOT NULL DEFAULT 0, not_before REAL NOT NULL DEFAULT 0,
+    UNIQUE (call_id, idx)
+);
+CREATE INDEX IF NOT EXISTS inputs_pending ON inputs (state) WHERE state = 'pending';
+CREATE TABLE IF NOT EXISTS outputs (
+    seq INTEGER PRIMARY KEY, input_id INTEGER NOT NULL UNIQUE, call_id TEXT NOT NULL,
+    idx INTEGER NOT NULL, status TEXT NOT NULL, data BLOB NOT NULL, created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS outputs_call ON outputs (call_id, seq);
+CREATE TABLE IF NOT EXISTS containers (
+    id TEXT PRIMARY KEY, function_id TEXT NOT NULL, app_id TEXT NOT NULL,
+    state TEXT NOT NULL, pid INTEGER, started_at REAL NOT NULL, stopped_at REAL, exit_info TEXT
+);
+CREATE TABLE IF NOT EXISTS logs (
+    seq INTEGER PRIMARY KEY, app_id TEXT NOT NULL, container_id TEXT,
+    stream TEXT NOT NULL, text TEXT NOT NULL, ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS logs_app ON logs (app_id, seq);
+"""
+
+
+def pack(value: Any) -> bytes:
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def unpack(data: bytes) -> Any:
+    return msgpack.unpackb(data, raw=False)
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process (what a restart must survive); only a
+        # power loss can drop the last transactions.
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.close()
+
+    def _one(self, sql: str, *args: Any) -> Any:
+        return self.db.execute(sql, args).fetchone()
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    def add_token(self, token_id: str, secret_hash: str) -> None:
+        self.db.execute("INSERT INTO tokens VALUES (?, ?, ?)", (token_id, secret_hash, time.time()))
+
+    def tokens(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT id, secret_hash FROM tokens"))
+
+    # -- apps ------------------------------------------------------------------------------------
+
+    def add_app(self, app_id: str, name: str, environment: str, mode: str) -> None:
+        self.db.execute(
+            "INSERT INTO apps (id, name, environment, mode, state, created_at)"
+            " VALUES (?, ?, ?, ?, 'running', ?)",
+            (app_id, name, environment, mode, time.time()),
+        )
+
+    def deployed_app(self, name: str, environment: str) -> str | None:
+        row = self._one(
+            "SELECT id FROM apps WHERE environment = ? AND name = ? AND mode = 'deployed'"
+            " AND state = 'running'",
+            environment,
+            name,
+        )
+        return row[0] if row else None
+
+    def app(self, app_id: str) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT id, name, environment, mode, state, created_at, stopped_at, version"
+            " FROM apps WHERE id = ?",
+            app_id,
+        )
+        return _app_row(row) if row else None
+
+    def apps(self, environment: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, name, environment, mode, state, created_at, stopped_at, version FROM apps"
+        rows = (
+            self.db.execute(sql + " WHERE environment = ? ORDER BY created_at", (environment,))
+            if environment
+            else self.db.execute(sql + " ORDER BY created_at")
+        )
+        return [_app_row(r) for r in rows]
+
+    def bump_app_version(self, app_id: str) -> int:
+        self.db.execute("UPDATE apps SET version = version + 1 WHERE id = ?", (app_id,))
+        return int(self._one("SELECT version FROM apps WHERE id = ?", app_id)[0])
+
+    def stop_app(self, app_id: str) -> None:
+        self.db.execute(
+            "UPDATE apps SET state = 'stopped', stopped_at = ? WHERE id = ?", (time.time(), app_id)
+        )
+        self.db.execute("UPDATE functions SET live = 0 WHERE app_id = ?", (app_id,))
+
+    # -- functions -------------------------------------------------------------------------------
+
+    def add_function(
+        self, fid: str, app_id: str, tag: str, version: int, module: str, blob: str, spec: dict
+    ) -> None:
+        self.db.execute("UPDATE functions SET live = 0 WHERE app_id = ? AND tag = ?", (app_id, tag))
+        self.db.execute(
+            "INSERT INTO functions VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
+            (fid, app_id, tag, version, module, blob, pack(spec), time.time()),
+        )
+
+    def retire_functions(self, app_id: str, keep: Iterable[str]) -> list[str]:
+        keep = set(keep)
+        rows = self.db.execute(
+            "SELECT id FROM functions WHERE app_id = ? AND live = 1", (app_id,)
+        ).fetchall()
+        retired = [r[0] for r in rows if r[0] not in keep]
+        self.db.executemany("UPDATE functions SET live = 0 WHERE id = ?", [(f,) for f in retired])
+        return retired
+
+    def functions(self, live_only: bool = True) -> list[dict[str, Any]]:
+        sql = "SELECT id, app_id, tag, version, live, module, code_blob, spec FROM functions"
+        rows = self.db.execute(sql + (" WHERE live = 1" if live_only else ""))
+        return [_function_row(r) for r in rows]
+
+    def function(self, fid: str) -> dict[str, Any] | None:
+        row = self._one(
+            "SELECT id, app_id, tag, version, live, module, code_blob, spec FROM functions"
+            " WHERE id = ?",
+            fid,
+        )
+        return _function_row(row) if row else None
+
+    def live_function(self, app_id: str, tag: str) -> str | None:
+        row = self._one(
+            "SELECT id FROM functions WHERE app_id = ? AND tag = ? AND live = 1", app_id, tag
+        )
+        return row[0] if row else None
+
+    def app_functions(self, app_id: str) -> dict[str, str]:
+        return dict(
+            self.db.execute(
+                "SELECT tag, id FROM functions WHERE app_id = ? AND live = 1", (app_id,)
+            )
+        )
+
+    # -- calls, inputs, outputs ------------------------------------------------------------------
+
+    def add_call(self, call_id: str, fid: str, total: int | None) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO calls (id, function_id, total, created_at) VALUES (?, ?, ?, ?)",
+            (call_id, fid, total, time.time()),
+        )
+        return cur.rowcount == 1
+
+    def call(self, call_id: str) -> dict[str, Any] | None:
+        row = self._one("SELECT id, function_id, total, cancelled FROM calls WHERE id = ?", call_id)
+        if not row:
+            return None
+        return {"id": row[0], "function_id": row[1], "total": row[2], "cancelled": bool(row[3])}
+
+    def set_call_total(self, call_id: str, total: int) -> None:
+        self.db.execute("UPDATE calls SET total = ? WHERE id = ?", (total, call_id))
+
+    def cancel_call(self, call_id: str) -> None:
+        self.db.execute("UPDATE calls SET cancelled = 1 WHERE id = ?", (call_id,))
+
+    def add_inputs(
+        self, call_id: str, fid: str, items: Sequence[tuple[int, bytes]]
+    ) -> list[tuple[int, int]]:
+        """Insert new inputs; return ``(input_id, idx)`` of those not stored before.
+
+        A client that retries a chunk after a lost response sends the same indexes again;
+        they are stored once.
+        """
+        if not items:
+            return []
+        low, high = min(i for i, _ in items), max(i for i, _ in items)
+        span = "call_id = ? AND idx BETWEEN ? AND ?"
+        seen = {
+            r[0]
+            for r in self.db.execute(f"SELECT idx FROM inputs WHERE {span}", (call_id, low, high))
+        }
+        fresh = [(call_id, idx, fid, args) for idx, args in items if idx not in seen]
+        self.db.executemany(
+            "INSERT INTO inputs (call_id, idx, function_id, args, state)"
+            " VALUES (?, ?, ?, ?, 'pending')",
+            fresh,
+        )
+        rows = self.db.execute(
+            f"SELECT id, idx FROM inputs WHERE {span} ORDER BY idx", (call_id, low, high)
+        )
+        return [(iid, idx) for iid, idx in rows if idx not in seen]
+
+    def set_attempts(self, input_id: int, attempts: int, not_before: float) -> None:
+        self.db.execute(
+            "UPDATE inputs SET attempts = ?, not_before = ? WHERE id = ?",
+            (attempts, not_before, input_id),
+        )
+
+    def pending_inputs(self) -> list[tuple[int, str, int, str, bytes, int, float]]:
+        return self.db.execute(
+            "SELECT id, call_id, idx, function_id, args, attempts, not_before FROM inputs"
+            " WHERE state = 'pending' ORDER BY id"
+        ).fetchall()
+
+    def add_outputs(self, rows: Sequence[tuple[int, str, int, str, bytes]]) -> None:
+        """Store outputs ``(input_id, call_id, idx, status, data)`` and retire their inputs."""
+        now = time.time()
+        self.db.executemany(
+            "INSERT OR IGNORE INTO outputs (input_id, call_id, idx, status, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(*r, now) for r in rows],
+        )
+        # The arguments are not needed once an output exists.
+        self.db.executemany(
+            "UPDATE inputs SET state = 'done', args = x'' WHERE id = ?", [(r[0],) for r in rows]
+        )
+
+    def outputs_after(
+        self, call_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, int, str, bytes]]:
+        return self.db.execute(
+            "SELECT seq, idx, status, data FROM outputs WHERE call_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (call_id, after, limit),
+        ).fetchall()
+
+    def output_count(self, call_id: str) -> int:
+        return int(self._one("SELECT COUNT(*) FROM outputs WHERE call_id = ?", call_id)[0])
+
+    def pending_input_ids(self, call_id: str) -> list[tuple[int, int]]:
+        return self.db.execute(
+            "SELECT id, idx FROM inputs WHERE call_id = ? AND state = 'pending'", (call_id,)
+        ).fetchall()
+
+    # -- containers and logs ---------------------------------------------------------------------
+
+    def add_container(self, cid: str, fid: str, app_id: str) -> None:
+        self.db.execute(
+            "INSERT INTO containers (id, function_id, app_id, state, started_at)"
+            " VALUES (?, ?, ?, 'starting', ?)",
+            (cid, fid, app_id, time.time()),
+        )
+
+    def set_container(
+        self, cid: str, state: str, pid: int | None = None, exit_info: str = ""
+    ) -> None:
+        if state == "stopped":
+            self.db.execute(
+                "UPDATE containers SET state = ?, stopped_at = ?, exit_info = ? WHERE id = ?",
+                (state, time.time(), exit_info, cid),
+            )
+        else:
+            self.db.execute(
+                "UPDATE containers SET state = ?, pid = COALESCE(?, pid) WHERE id = ?",
+                (state, pid, cid),
+            )
+
+    def live_containers(self) -> list[tuple[str, int | None]]:
+        return self.db.execute("SELECT id, pid FROM containers WHERE state != 'stopped'").fetchall()
+
+    def add_logs(self, rows: Sequence[tuple[str, str | None, str, str, float]]) -> None:
+        self.db.executemany(
+            "INSERT INTO logs (app_id, container_id, stream, text, ts) VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def logs_after(self, app_id: str, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
+        return self.db.execute(
+            "SELECT seq, stream, text FROM logs WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (app_id, after, limit),
+        ).fetchall()
+
+
+def _app_row(r: Sequence[Any]) -> dict[str, Any]:
+    keys = ("id", "name", "environment", "mode", "state", "created_at", "stopped_at", "version")
+    return dict(zip(keys, r))
+
+
+def _function_row(r: Sequence[Any]) -> dict[str, Any]:
+    keys = ("id", "app_id", "tag", "version", "live", "module", "code_blob")
+    return {**dict(zip(keys, r[:7])), "spec": unpack(r[7])}

@@ -1,0 +1,173 @@
+"""The only module that speaks HTTP: a small keep-alive msgpack client for the control plane.
+
+Policy (auth, retries across a server restart, error mapping) lives here; the transport is the
+standard library's ``http.client``, one persistent connection per thread, because a warm call's
+latency is dominated by per-request overhead and this is the cheapest client Python has.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgpack
+
+from . import _config
+from . import exception as exc
+
+_STATUS_ERRORS: dict[int, type[exc.Error]] = {
+    400: exc.InvalidError,
+    401: exc.AuthError,
+    403: exc.AuthError,
+    404: exc.NotFoundError,
+    409: exc.AlreadyExistsError,
+    410: exc.OutputExpiredError,
+}
+_ERROR_TYPES: dict[str, type[exc.Error]] = {
+    cls.__name__: cls
+    for cls in (
+        exc.InvalidError,
+        exc.NotFoundError,
+        exc.AlreadyExistsError,
+        exc.AuthError,
+        exc.ExecutionError,
+        exc.OutputExpiredError,
+    )
+}
+
+
+class Client:
+    """A handle on one control plane: its URL and the credentials to present."""
+
+    def __init__(self, url: str, credentials: _config.Credentials | None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise exc.InvalidError(
+                f"GW_SERVER_URL={url!r} is not a valid URL; expected e.g. http://127.0.0.1:7411"
+            )
+        self.url = url.rstrip("/")
+        self._https = parts.scheme == "https"
+        self._host = parts.hostname
+        self._port = parts.port or (443 if self._https else 80)
+        self._credentials = credentials
+        self._local = threading.local()
+        self._reached = False
+
+    # -- transport ---------------------------------------------------------------------------
+
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=timeout)
+            self._local.conn = conn
+        conn.timeout = timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    def _send(
+        self, method: str, path: str, body: bytes | None, timeout: float
+    ) -> tuple[int, bytes]:
+        headers = {"Content-Type": "application/msgpack"}
+        if self._credentials:
+            headers["Authorization"] = self._credentials.header
+        conn = self._connection(timeout)
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+
+    # -- policy --------------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        timeout: float = 60.0,
+        idempotent: bool = True,
+    ) -> Any:
+        """Send one request; retry connection failures while a known server restarts.
+
+        Only idempotent requests are retried (every mutating route takes a client-chosen id, so
+        nearly all are). A server never reached fails at once with a message naming its URL.
+        """
+        data = None if body is None else msgpack.packb(body, use_bin_type=True)
+        deadline = time.monotonic() + _config.reconnect_timeout()
+        delay = 0.05
+        while True:
+            try:
+                status, raw = self._send(method, path, data, timeout)
+                break
+            except (OSError, http.client.HTTPException) as e:
+                self._drop_connection()
+                if not self._reached:
+                    raise exc.ConnectionError(
+                        f"cannot reach the gworker server at {self.url} ({e}). Check GW_SERVER_URL,"
+                        " or unset it to use the local server (`gw server start`)."
+                    ) from None
+                if not idempotent or time.monotonic() > deadline:
+                    raise exc.ConnectionError(
+                        f"lost the connection to the gworker server at {self.url} ({e}) and it did"
+                        f" not come back within {_config.reconnect_timeout():.0f}s;"
+                        " see `gw server status`."
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+        self._reached = True
+        payload = msgpack.unpackb(raw, raw=False) if raw else None
+        if status >= 400:
+            raise self._error(status, payload)
+        return payload
+
+    def _error(self, status: int, payload: Any) -> exc.Error:
+        err = payload.get("error", {}) if isinstance(payload, dict) else {}
+        message = err.get("message") or f"HTTP {status}"
+        cls = _ERROR_TYPES.get(err.get("type", "")) or _STATUS_ERRORS.get(status, exc.Error)
+        return cls(message)
+
+    def get(self, path: str, **kw: Any) -> Any:
+        return self.request("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, body if body is not None else {}, **kw)
+
+
+_client: Client | None = None
+_client_lock = threading.Lock()
+
+
+def client() -> Client:
+    """The process's client: from ``GW_SERVER_URL`` or, when unset, the local server."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = _make_client()
+        return _client
+
+
+def reset_client() -> None:
+    global _client
+    with _client_lock:
+        _client = None
+
+
+def _make_client() -> Client:
+    url = os.environ.get("GW_SERVER_URL")
+    if url:
+        return Client(url, _config.credentials_from_env() or _config.credentials_from_file())
+    from gworker.daemon import ensure_local_server  # the server ships in the same distribution
+
+    url = ensure_local_server(_config.gw_home())
+    return Client(url, _config.credentials_from_env() or _config.credentials_from_file())

@@ -1,0 +1,257 @@
+"""``App``: a named group of functions, run ephemerally (``app.run()``) or deployed."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from . import _api, _code, _config, _output
+from . import exception as exc
+from ._function import Function
+from ._options import parse_options
+
+# An ephemeral app whose client stops heartbeating for this long is stopped by the server.
+APP_HEARTBEAT_S = 10.0
+
+
+@dataclass(frozen=True)
+class LocalEntrypoint:
+    """A function that runs on the caller's machine under ``gw run``."""
+
+    raw_f: Callable[..., Any]
+    app: App
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.raw_f(*args, **kwargs)
+
+    @property
+    def name(self) -> str:
+        return self.raw_f.__name__
+
+
+def _not_yet(what: str, **kwargs: Any) -> None:
+    for key, value in kwargs.items():
+        if value not in (None, (), [], {}):
+            raise exc.InvalidError(
+                f"App({key}=...) is not supported by this version of gworker yet ({what});"
+                " remove it to run without it."
+            )
+
+
+def _check_decoratee(f: Any, decorator: str) -> None:
+    if isinstance(f, Function):
+        raise exc.InvalidError(f"{decorator} was applied twice to {f.tag!r}")
+    if inspect.isclass(f):
+        raise exc.InvalidError(
+            f"{decorator} decorates functions; {f.__qualname__} is a class (use @app.cls())"
+        )
+    if not callable(f):
+        raise exc.InvalidError(f"{decorator} must decorate a function, not {f!r}")
+    if "<locals>" in getattr(f, "__qualname__", ""):
+        raise exc.InvalidError(
+            f"{decorator} cannot decorate {f.__qualname__}: it is defined inside another function."
+            " Define it at module level so containers can import it."
+        )
+    if inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f):
+        raise exc.InvalidError(
+            f"{decorator}: {f.__qualname__} is a generator; generator functions are not supported"
+            " by this version of gworker yet"
+        )
+
+
+class App:
+    """A named group of functions. ``gw run`` runs it; ``gw deploy`` keeps it running."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        image: Any = None,
+        secrets: Any = (),
+        volumes: Any = None,
+    ) -> None:
+        if name is not None and (not isinstance(name, str) or not name.strip()):
+            raise exc.InvalidError(f"App name {name!r} must be a non-empty string")
+        _not_yet("container images", image=image)
+        _not_yet("secrets", secrets=secrets)
+        _not_yet("volumes", volumes=volumes)
+        self.name = name
+        self._functions: dict[str, Function] = {}
+        self._entrypoints: dict[str, LocalEntrypoint] = {}
+        self._app_id: str | None = None
+
+    def __repr__(self) -> str:
+        return f"App({self.name!r})"
+
+    @property
+    def app_id(self) -> str | None:
+        return self._app_id
+
+    @property
+    def registered_functions(self) -> dict[str, Function]:
+        return dict(self._functions)
+
+    @property
+    def registered_entrypoints(self) -> dict[str, LocalEntrypoint]:
+        return dict(self._entrypoints)
+
+    # -- decorators ------------------------------------------------------------------------------
+
+    def function(self, _f: Any = None, **kwargs: Any) -> Callable[[Callable[..., Any]], Function]:
+        """Register a function to run in containers: ``@app.function(timeout=60)``."""
+        if _f is not None:
+            raise exc.InvalidError(
+                "did you forget the parentheses? Write `@app.function()`, not `@app.function`."
+            )
+        options = parse_options(kwargs)
+
+        def wrapper(f: Callable[..., Any]) -> Function:
+            _check_decoratee(f, "@app.function()")
+            tag = options.name or f.__qualname__
+            if tag in self._functions:
+                raise exc.InvalidError(f"app {self.name!r} already has a function named {tag!r}")
+            fn = Function(f, options, tag, self)
+            self._functions[tag] = fn
+            return fn
+
+        return wrapper
+
+    def local_entrypoint(
+        self, _f: Any = None, *, name: str | None = None
+    ) -> Callable[[Callable[..., Any]], LocalEntrypoint]:
+        """Register a function that ``gw run`` calls on this machine with CLI options."""
+        if _f is not None:
+            raise exc.InvalidError(
+                "did you forget the parentheses? Write `@app.local_entrypoint()`."
+            )
+
+        def wrapper(f: Callable[..., Any]) -> LocalEntrypoint:
+            entry = LocalEntrypoint(f, self)
+            self._entrypoints[name or f.__name__] = entry
+            return entry
+
+        return wrapper
+
+    def cls(self, *args: Any, **kwargs: Any) -> Any:
+        raise exc.InvalidError("@app.cls() is not supported by this version of gworker yet")
+
+    # -- running ---------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def run(self, *, detach: bool = False) -> Iterator[App]:
+        """Run the app ephemerally for the block: functions are callable, then it is stopped."""
+        if detach:
+            raise exc.InvalidError("app.run(detach=True) is not supported by this version yet")
+        client = _api.client()
+        self._publish(client, mode="ephemeral")
+        assert self._app_id is not None
+        heartbeat = _Heartbeat(client, self._app_id)
+        logs = _output.LogFollower(self._app_id).start() if _output.is_enabled() else None
+        try:
+            yield self
+        finally:
+            heartbeat.stop()
+            try:
+                client.post(f"/v1/apps/{self._app_id}/stop")
+            finally:
+                if logs:
+                    logs.stop()
+                self._unhydrate()
+
+    def deploy(self, *, name: str | None = None) -> App:
+        """Deploy the app: its functions stay callable by name until ``gw app stop``."""
+        self.name = name or self.name
+        if not self.name:
+            raise exc.InvalidError("a deployed app needs a name: App('my-app')")
+        self._publish(_api.client(), mode="deployed")
+        return self
+
+    @staticmethod
+    def lookup(
+        name: str, *, create_if_missing: bool = False, environment_name: str | None = None
+    ) -> App:
+        """A handle on a deployed app by name."""
+        env = environment_name or _config.environment()
+        info = _api.client().post(
+            "/v1/apps/lookup", {"name": name, "environment": env, "create": create_if_missing}
+        )
+        app = App(name)
+        app._app_id = info["app_id"]
+        return app
+
+    def _module(self) -> ModuleType:
+        modules = {fn._raw_f.__module__ for fn in self._functions.values() if fn._raw_f}
+        modules |= {e.raw_f.__module__ for e in self._entrypoints.values()}
+        if not modules:
+            raise exc.InvalidError(f"app {self.name!r} has no functions to run")
+        if len(modules) > 1:
+            raise exc.InvalidError(
+                f"app {self.name!r} has functions in several modules ({sorted(modules)}):"
+                " define them in one entry module"
+            )
+        return sys.modules[modules.pop()]
+
+    def _publish(self, client: _api.Client, mode: str) -> None:
+        module = self._module()
+        module_name = module.__name__
+        if module_name == "__main__":
+            module_name = Path(module.__file__ or "app.py").stem
+            # containers import the file under its own name: let results that name its
+            # classes (an exception type, say) resolve to the running script's objects
+            sys.modules.setdefault(module_name, module)
+        bundle = _code.bundle(module, module_name)
+        resp = client.post(
+            "/v1/apps",
+            {"name": self.name or module_name, "environment": _config.environment(), "mode": mode},
+        )
+        self._app_id = resp["app_id"]
+        if not client.get(f"/v1/blobs/{bundle.digest}/exists")["exists"]:
+            client.request("PUT", f"/v1/blobs/{bundle.digest}", bundle.data, timeout=600)
+        published = client.post(
+            f"/v1/apps/{self._app_id}/publish",
+            {
+                "code_blob": bundle.digest,
+                "module": module_name,
+                "functions": [
+                    {"tag": tag, "spec": fn._options.to_spec()}
+                    for tag, fn in self._functions.items()
+                ],
+            },
+        )
+        self._hydrate(published["functions"])
+
+    def _hydrate(self, function_ids: dict[str, str]) -> None:
+        for tag, fid in function_ids.items():
+            if tag in self._functions:
+                self._functions[tag]._object_id = fid
+
+    def _unhydrate(self) -> None:
+        for fn in self._functions.values():
+            fn._object_id = None
+        self._app_id = None
+
+
+class _Heartbeat:
+    """Keeps an ephemeral app alive while its client runs; a crashed client's app is reaped."""
+
+    def __init__(self, client: _api.Client, app_id: str) -> None:
+        self._client = client
+        self._app_id = app_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gw-app-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(APP_HEARTBEAT_S):
+            with contextlib.suppress(exc.Error):
+                self._client.post(f"/v1/apps/{self._app_id}/heartbeat")
+
+    def stop(self) -> None:
+        self._stop.set()

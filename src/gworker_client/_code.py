@@ -1,0 +1,84 @@
+"""Code delivery: the app's entry module and the local Python sources it imports, as one zip.
+
+The zip is deterministic (sorted names, fixed timestamps), so the same sources always give the
+same content hash and are uploaded and stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+_ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+@dataclass(frozen=True)
+class CodeBundle:
+    data: bytes
+    digest: str
+    files: tuple[str, ...]
+
+
+def _module_relpath(module: ModuleType) -> Path | None:
+    """Where an import of this module's name looks, relative to a sys.path entry."""
+    parts = module.__name__.split(".")
+    file = getattr(module, "__file__", None) or ""
+    if file.endswith("__init__.py"):
+        return Path(*parts, "__init__.py")
+    return Path(*parts[:-1], parts[-1] + ".py")
+
+
+def local_sources(entry: ModuleType, name: str) -> dict[str, Path]:
+    """Map zip names to files: the entry module, imported as ``name``, and every loaded module
+    that the same sys.path entry provides (the user's own packages, not installed ones)."""
+    entry_file = Path(entry.__file__ or "").resolve()
+    depth = len(name.split("."))
+    root = entry_file.parents[depth - 1]
+    files: dict[str, Path] = {Path(*name.split(".")).with_suffix(".py").as_posix(): entry_file}
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        rel = _module_relpath(module) if path and path.endswith(".py") else None
+        if rel is None or module is entry or Path(path).resolve() != (root / rel).resolve():
+            continue
+        files[rel.as_posix()] = root / rel
+    for rel in list(files):  # the __init__ files of packages make their submodules importable
+        for parent in Path(rel).parents:
+            init = root / parent / "__init__.py"
+            if parent != Path(".") and init.exists():
+                files[(parent / "__init__.py").as_posix()] = init
+    return files
+
+
+def bundle(entry: ModuleType, name: str) -> CodeBundle:
+    files = local_sources(entry, name)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, _ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, files[name].read_bytes())
+    data = buf.getvalue()
+    return CodeBundle(data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))
+
+
+def unpack(data: bytes, dest: Path) -> None:
+    """Extract into ``dest`` atomically: concurrent containers may unpack the same bundle."""
+    if dest.exists():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}"
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        zf.extractall(tmp)
+    try:
+        os.rename(tmp, dest)
+    except OSError:  # another container won the race
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,364 @@
+"""``Function`` (a handle on a registered function) and ``FunctionCall`` (a handle on one call)."""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import _api, _config, _output
+from . import exception as exc
+from ._options import FunctionOptions
+from ._serialization import deserialize, exception_from_output, serialize
+
+if TYPE_CHECKING:
+    from ._app import App
+
+# A map sends its inputs in chunks of at most this many items or bytes.
+MAP_CHUNK_ITEMS = 1000
+MAP_CHUNK_BYTES = 8 * 1024 * 1024
+
+
+def new_call_id() -> str:
+    return "fc-" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class FunctionStats:
+    """What ``Function.get_current_stats()`` returns."""
+
+    backlog: int
+    num_total_runners: int
+
+
+class Function:
+    """A function registered on an App; call it with ``.remote()``, ``.map()``, ``.spawn()``."""
+
+    def __init__(
+        self,
+        raw_f: Callable[..., Any] | None,
+        options: FunctionOptions,
+        tag: str,
+        app: App | None = None,
+    ) -> None:
+        self._raw_f = raw_f
+        self._options = options
+        self._tag = tag
+        self._app = app
+        self._object_id: str | None = None
+        self._lookup: tuple[str, str, str] | None = None  # (app name, tag, environment)
+        self._signature = inspect.signature(raw_f) if raw_f is not None else None
+        if raw_f is not None:
+            self.__doc__ = raw_f.__doc__
+            self.__name__ = raw_f.__name__
+            self.__qualname__ = raw_f.__qualname__
+            self.__module__ = raw_f.__module__
+
+    def __repr__(self) -> str:
+        return f"Function({self._tag!r})"
+
+    @classmethod
+    def from_name(
+        cls, app_name: str, name: str, *, environment_name: str | None = None
+    ) -> Function:
+        """A handle on a deployed function; resolved lazily on first use."""
+        fn = cls(None, FunctionOptions(), name)
+        fn._lookup = (app_name, name, environment_name or _config.environment())
+        return fn
+
+    @property
+    def object_id(self) -> str:
+        return self._hydrate()
+
+    @property
+    def tag(self) -> str:
+        return self._tag
+
+    def _hydrate(self) -> str:
+        if self._object_id:
+            return self._object_id
+        if self._lookup:
+            app_name, tag, env = self._lookup
+            info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={tag}&env={env}")
+            self._object_id = info["function_id"]
+            return self._object_id
+        raise exc.ExecutionError(
+            f"function {self._tag!r} has not been deployed or run: call it inside"
+            " `with app.run():` or `gw run`, or deploy the app and use"
+            " gw.Function.from_name(app_name, name)"
+        )
+
+    def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._signature is None:
+            return
+        try:
+            self._signature.bind(*args, **kwargs)
+        except TypeError as e:
+            raise TypeError(f"{self._tag}{self._signature}: {e}") from None
+
+    # -- calling -------------------------------------------------------------------------------
+
+    def local(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function here, in this process."""
+        if self._raw_f is None:
+            raise exc.ExecutionError(f"{self._tag!r} was looked up by name: it has no local code")
+        return self._raw_f(*args, **kwargs)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the function in a container and return its result."""
+        return self._call(args, kwargs, wait=True).get()
+
+    def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
+        """Start the function in a container; return a ``FunctionCall`` at once."""
+        return self._call(args, kwargs, wait=False)
+
+    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, wait: bool) -> FunctionCall:
+        self._bind(args, kwargs)
+        payload = serialize((args, kwargs))
+        call = FunctionCall(new_call_id())
+        resp = _api.client().post(
+            f"/v1/functions/{self._hydrate()}/calls",
+            {
+                "call_id": call.object_id,
+                "inputs": [[0, payload]],
+                "total": 1,
+                "wait": _config.LONG_POLL_S if wait else 0,
+            },
+            timeout=_config.LONG_POLL_S + 30,
+        )
+        call._absorb(resp)
+        return call
+
+    def map(
+        self,
+        *input_iterators: Iterable[Any],
+        kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True,
+        return_exceptions: bool = False,
+    ) -> Iterator[Any]:
+        """Run the function over the zipped iterables in parallel; yield the results."""
+        if not input_iterators:
+            raise exc.InvalidError(f"{self._tag}.map() needs at least one iterable of inputs")
+        items = ((args, kwargs or {}) for args in zip(*input_iterators))
+        return _MapRun(self, items, order_outputs, return_exceptions).results()
+
+    def starmap(
+        self,
+        input_iterator: Iterable[Iterable[Any]],
+        *,
+        kwargs: dict[str, Any] | None = None,
+        order_outputs: bool = True,
+        return_exceptions: bool = False,
+    ) -> Iterator[Any]:
+        """Like ``map``, but each item is a tuple of positional arguments."""
+        items = ((tuple(args), kwargs or {}) for args in input_iterator)
+        return _MapRun(self, items, order_outputs, return_exceptions).results()
+
+    def for_each(
+        self,
+        *input_iterators: Iterable[Any],
+        kwargs: dict[str, Any] | None = None,
+        ignore_exceptions: bool = False,
+    ) -> None:
+        """Run the function over the inputs for its side effects; return nothing."""
+        for _ in self.map(
+            *input_iterators,
+            kwargs=kwargs,
+            order_outputs=False,
+            return_exceptions=ignore_exceptions,
+        ):
+            pass
+
+    def spawn_map(
+        self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None
+    ) -> FunctionCall:
+        """Submit every input and return at once; ``FunctionCall.get()`` gives the result list."""
+        if not input_iterators:
+            raise exc.InvalidError(f"{self._tag}.spawn_map() needs at least one iterable of inputs")
+        items = ((args, kwargs or {}) for args in zip(*input_iterators))
+        run = _MapRun(self, items, order_outputs=True, return_exceptions=False)
+        run.submit_all()
+        return FunctionCall(run.call_id)
+
+    def get_current_stats(self) -> FunctionStats:
+        stats = _api.client().get(f"/v1/functions/{self._hydrate()}/stats")
+        return FunctionStats(stats["backlog"], stats["num_total_runners"])
+
+
+class FunctionCall:
+    """A handle on a call made with ``spawn`` (or ``spawn_map``); fetch its result with ``get``."""
+
+    def __init__(self, call_id: str) -> None:
+        self.object_id = call_id
+        self._outputs: dict[int, tuple[str, bytes]] = {}
+        self._cursor = 0
+        self._total: int | None = None
+
+    def __repr__(self) -> str:
+        return f"FunctionCall({self.object_id!r})"
+
+    @classmethod
+    def from_id(cls, function_call_id: str) -> FunctionCall:
+        return cls(function_call_id)
+
+    def _absorb(self, resp: dict[str, Any]) -> None:
+        for seq, idx, status, data in resp["outputs"]:
+            self._outputs[idx] = (status, data)
+            self._cursor = max(self._cursor, seq)
+        self._total = resp.get("total")
+
+    def _done(self) -> bool:
+        return self._total is not None and len(self._outputs) >= self._total
+
+    def _poll(self, wait: float) -> None:
+        resp = _api.client().get(
+            f"/v1/calls/{self.object_id}/outputs?after={self._cursor}&timeout={wait:.3f}",
+            timeout=wait + 30,
+        )
+        self._absorb(resp)
+
+    def get(self, timeout: float | None = None) -> Any:
+        """Wait for the result (a list of results for ``spawn_map``); re-raise a remote error.
+
+        Raises ``gw.exception.TimeoutError`` when ``timeout`` seconds pass first.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self._total is None:
+            self._poll(0)
+        while not self._done():
+            left = _config.LONG_POLL_S if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise exc.TimeoutError(f"{self.object_id} did not finish within {timeout}s")
+            self._poll(min(left, _config.LONG_POLL_S))
+        values = [_decode(*self._outputs[i]) for i in range(self._total or 0)]
+        for value in values:
+            if isinstance(value, _Failure):
+                raise value.error
+        return values[0] if self._total == 1 else values
+
+    def cancel(self, terminate_containers: bool = False) -> None:
+        """Cancel the call's pending inputs; running ones stop, with their containers if asked."""
+        _api.client().post(
+            f"/v1/calls/{self.object_id}/cancel", {"terminate_containers": terminate_containers}
+        )
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def _decode(status: str, data: bytes) -> Any:
+    if status == "success":
+        return deserialize(data)
+    return _Failure(exception_from_output(status, data))
+
+
+class _MapRun:
+    """One map: a thread feeds inputs in chunks while the caller's thread collects outputs."""
+
+    def __init__(
+        self,
+        fn: Function,
+        items: Iterator[tuple[tuple[Any, ...], dict[str, Any]]],
+        order_outputs: bool,
+        return_exceptions: bool,
+    ) -> None:
+        self.fn = fn
+        self.items = items
+        self.order_outputs = order_outputs
+        self.return_exceptions = return_exceptions
+        self.call_id = new_call_id()
+        self.fid = fn._hydrate()
+        self.sent = 0
+        self.total: int | None = None
+        self.feed_error: BaseException | None = None
+        self.created = False
+
+    def _chunks(self) -> Iterator[list[list[Any]]]:
+        counter = itertools.count()
+        chunk: list[list[Any]] = []
+        size = 0
+        for args, kwargs in self.items:
+            self.fn._bind(args, kwargs)
+            payload = serialize((args, kwargs))
+            chunk.append([next(counter), payload])
+            size += len(payload)
+            if len(chunk) >= MAP_CHUNK_ITEMS or size >= MAP_CHUNK_BYTES:
+                yield chunk
+                chunk, size = [], 0
+        yield chunk
+
+    def _send(self, chunk: list[list[Any]], total: int | None) -> None:
+        body = {"call_id": self.call_id, "inputs": chunk, "total": total, "wait": 0}
+        if not self.created:
+            _api.client().post(f"/v1/functions/{self.fid}/calls", body)
+            self.created = True
+        else:
+            _api.client().post(f"/v1/calls/{self.call_id}/inputs", body)
+        self.sent += len(chunk)
+
+    def submit_all(self) -> None:
+        pending: list[list[Any]] | None = None
+        for chunk in self._chunks():
+            if pending is not None:
+                self._send(pending, None)
+            pending = chunk
+        self.total = self.sent + len(pending or [])
+        self._send(pending or [], self.total)
+
+    def _feed(self) -> None:
+        try:
+            self.submit_all()
+        except BaseException as e:
+            self.feed_error = e
+
+    def results(self) -> Iterator[Any]:
+        feeder = threading.Thread(target=self._feed, name="gw-map-feeder", daemon=True)
+        feeder.start()
+        call = FunctionCall(self.call_id)
+        progress = _output.map_progress(self.fn.tag)
+        next_idx, yielded = 0, 0
+        ready: dict[int, Any] = {}
+        finished = False
+        try:
+            while True:
+                if self.feed_error is not None:
+                    raise self.feed_error
+                if self.total is not None and yielded >= self.total:
+                    finished = True
+                    return
+                if not self.created:
+                    feeder.join(0.005)
+                    continue
+                before = set(call._outputs)
+                call._poll(0.5 if self.total is None else _config.LONG_POLL_S)
+                for idx in sorted(set(call._outputs) - before):
+                    ready[idx] = _decode(*call._outputs.pop(idx))
+                progress.update(total=self.total or self.sent, completed=yielded + len(ready))
+                order = range(next_idx, next_idx + len(ready)) if self.order_outputs else None
+                for idx in order if order is not None else sorted(ready):
+                    if idx not in ready:
+                        break
+                    value = ready.pop(idx)
+                    next_idx += 1
+                    yielded += 1
+                    if isinstance(value, _Failure):
+                        if not self.return_exceptions:
+                            raise value.error
+                        value = value.error
+                    yield value
+        finally:
+            progress.close()
+            if not finished and self.created:
+                try:
+                    call.cancel()
+                except exc.Error:
+                    pass

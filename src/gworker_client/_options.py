@@ -1,0 +1,154 @@
+"""``@app.function(...)`` keyword arguments, validated once at decoration into a frozen object.
+
+Everything downstream (the server's scheduler, the container runtime) reads this one object's
+``to_spec()`` and never sees raw keyword arguments.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from ._retries import Retries, to_retries
+from .exception import InvalidError
+
+DEFAULT_TIMEOUT_S = 300
+MAX_TIMEOUT_S = 24 * 3600
+DEFAULT_IDLE_TIMEOUT_S = 60
+DEFAULT_MAX_WORKERS = 100
+DEFAULT_CPU = 0.125
+DEFAULT_MEMORY_MIB = 128
+
+# Modal's spellings and the seed's, mapped onto one canonical name.
+ALIASES = {
+    "min_containers": "min_workers",
+    "keep_warm": "min_workers",
+    "max_containers": "max_workers",
+    "concurrency_limit": "max_workers",
+    "buffer_containers": "buffer_workers",
+    "scaledown_window": "idle_timeout",
+    "container_idle_timeout": "idle_timeout",
+}
+CANONICAL = (
+    "name",
+    "timeout",
+    "retries",
+    "cpu",
+    "memory",
+    "min_workers",
+    "max_workers",
+    "buffer_workers",
+    "idle_timeout",
+)
+# Options a user of Modal may pass that this version does not implement yet: refused, never
+# silently ignored.
+NOT_YET = {
+    "image": "container images",
+    "gpu": "GPUs",
+    "volumes": "volumes",
+    "secrets": "secrets",
+    "schedule": "schedules (Cron/Period)",
+    "allow_concurrent_inputs": "concurrent inputs",
+    "network_file_systems": "network file systems",
+    "cloud": "cloud selection",
+    "region": "region selection",
+    "enable_memory_snapshot": "memory snapshots",
+    "include_source": "include_source",
+    "max_inputs": "max_inputs",
+    "block_network": "network blocking",
+    "ephemeral_disk": "ephemeral disk sizing",
+    "single_use_containers": "single-use containers",
+    "proxy": "proxies",
+    "i6pn": "private networking",
+    "serialized": "serialized functions",
+    "nonpreemptible": "nonpreemptible",
+    "restrict_modal_access": "restrict_modal_access",
+    "rdma": "rdma",
+}
+
+
+@dataclass(frozen=True)
+class FunctionOptions:
+    name: str | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    retries: Retries | None = None
+    cpu: float = DEFAULT_CPU
+    memory: int = DEFAULT_MEMORY_MIB
+    min_workers: int = 0
+    max_workers: int = DEFAULT_MAX_WORKERS
+    buffer_workers: int = 0
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "timeout": self.timeout,
+            "retries": self.retries.to_dict() if self.retries else None,
+            "cpu": self.cpu,
+            "memory": self.memory,
+            "min_workers": self.min_workers,
+            "max_workers": self.max_workers,
+            "buffer_workers": self.buffer_workers,
+            "idle_timeout": self.idle_timeout,
+        }
+
+
+def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -> FunctionOptions:
+    """Validate the decorator's keyword arguments; raise InvalidError naming the bad one."""
+    values: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if key in NOT_YET:
+            if value is None or value in ((), [], {}):
+                continue
+            raise InvalidError(
+                f"{decorator}({key}=...) is not supported by this version of gworker yet"
+                f" ({NOT_YET[key]}); remove it to run without it."
+            )
+        canonical = ALIASES.get(key, key)
+        if canonical not in CANONICAL:
+            known = sorted(set(CANONICAL) | set(ALIASES) | set(NOT_YET))
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidError(f"{decorator}() got an unknown keyword argument {key!r}.{hint}")
+        if canonical in values and value is not None:
+            raise InvalidError(f"{decorator}() got {canonical!r} twice (as {key!r})")
+        if value is not None:
+            values[canonical] = value
+    if "retries" in values:
+        values["retries"] = to_retries(values["retries"])
+    opts = FunctionOptions(**values)
+    _validate(opts, decorator)
+    return opts
+
+
+def _number(decorator: str, name: str, value: Any, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidError(f"{decorator}({name}={value!r}): expected a number from {low} to {high}")
+    if not low <= value <= high:
+        raise InvalidError(f"{decorator}({name}={value!r}): must be from {low} to {high}")
+
+
+def _count(decorator: str, name: str, value: Any, high: int = 10_000) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise InvalidError(f"{decorator}({name}={value!r}): expected an int from 0 to {high}")
+
+
+def _validate(o: FunctionOptions, d: str) -> None:
+    if o.name is not None and (not isinstance(o.name, str) or not o.name.isidentifier()):
+        raise InvalidError(f"{d}(name={o.name!r}): expected a Python identifier")
+    _number(d, "timeout", o.timeout, 1, MAX_TIMEOUT_S)
+    _number(d, "cpu", o.cpu, 0.125, 64)
+    if isinstance(o.memory, bool) or not isinstance(o.memory, int):
+        raise InvalidError(f"{d}(memory={o.memory!r}): expected an int of MiB from 128 to 262144")
+    _number(d, "memory", o.memory, 128, 262144)
+    _count(d, "min_workers", o.min_workers)
+    _count(d, "max_workers", o.max_workers)
+    _count(d, "buffer_workers", o.buffer_workers)
+    if o.max_workers < 1:
+        raise InvalidError(f"{d}(max_workers=0): at least one worker is needed")
+    if o.min_workers > o.max_workers:
+        raise InvalidError(
+            f"{d}(min_workers={o.min_workers}, max_workers={o.max_workers}):"
+            " min_workers cannot exceed max_workers"
+        )
+    _number(d, "idle_timeout", o.idle_timeout, 1, MAX_TIMEOUT_S)

@@ -1,0 +1,1 @@
+"""What runs inside a container: fetch the app's code, import it, pull inputs, push outputs."""

@@ -1,0 +1,3 @@
+from .container import main
+
+main()

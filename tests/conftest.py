@@ -1,0 +1,105 @@
+"""A real control plane per test session: an ephemeral loopback port and a temporary GW_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+APPS = Path(__file__).parent / "apps"
+sys.path.insert(0, str(APPS))
+
+
+@dataclass
+class Server:
+    home: Path
+    url: str
+    proc: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        token = json.loads((self.home / "token.json").read_text())
+        return {
+            "GW_HOME": str(self.home),
+            "GW_SERVER_URL": self.url,
+            "GW_TOKEN_ID": token["token_id"],
+            "GW_TOKEN_SECRET": token["token_secret"],
+        }
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+    def restart(self) -> None:
+        if self.proc.poll() is None:
+            self.kill()
+        started = start_server(self.home, self.port)
+        self.proc = started.proc
+
+
+def start_server(home: Path, port: int = 0) -> Server:
+    info_path = home / "server.json"
+    info_path.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    with open(home / "server.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gworker.server", "--home", str(home), "--port", str(port)],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if info_path.exists():
+            info = json.loads(info_path.read_text())
+            if info["pid"] == proc.pid:
+                return Server(home, info["url"], proc, int(info["url"].rsplit(":", 1)[1]))
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise RuntimeError((home / "server.log").read_text())
+
+
+def use_server(server: Server) -> None:
+    from gworker_client import _api
+
+    os.environ.update(server.env)
+    _api.reset_client()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("gw-home")
+    srv = start_server(home)
+    saved = dict(os.environ)
+    use_server(srv)
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=30)
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def private_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own, for tests that kill or restart it."""
+    from gworker_client import _api
+
+    saved = dict(os.environ)
+    srv = start_server(tmp_path / "home")
+    use_server(srv)
+    yield srv
+    if srv.proc.poll() is None:
+        srv.proc.terminate()
+        srv.proc.wait(timeout=30)
+    os.environ.clear()
+    os.environ.update(saved)
+    _api.reset_client()
