@@ -46,6 +46,7 @@ class Server:
 
 
 def start_server(home: Path, port: int = 0) -> Server:
+    home.mkdir(parents=True, exist_ok=True)
     info_path = home / "server.json"
     info_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}

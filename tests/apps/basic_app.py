@@ -105,3 +105,11 @@ def call_other(x: int) -> int:
 @app.function()
 def pid() -> int:
     return os.getpid()
+
+
+@app.function(retries=gw.Retries(max_retries=1, initial_delay=0.0, backoff_coefficient=1.0))
+def report_pid_then_sleep(pid_path: str, seconds: float) -> int:
+    with open(pid_path, "w") as f:
+        f.write(str(os.getpid()))
+    time.sleep(seconds)
+    return os.getpid()
