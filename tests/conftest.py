@@ -23,6 +23,7 @@ class Server:
     url: str
     proc: subprocess.Popen[bytes]
     port: int
+    extra_env: dict[str, str] | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -41,15 +42,16 @@ class Server:
     def restart(self) -> None:
         if self.proc.poll() is None:
             self.kill()
-        started = start_server(self.home, self.port)
+        started = start_server(self.home, self.port, self.extra_env)
         self.proc = started.proc
 
 
-def start_server(home: Path, port: int = 0) -> Server:
+def start_server(home: Path, port: int = 0, extra_env: dict[str, str] | None = None) -> Server:
     home.mkdir(parents=True, exist_ok=True)
     info_path = home / "server.json"
     info_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    env.update(extra_env or {})
     with open(home / "server.log", "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "gworker.server", "--home", str(home), "--port", str(port)],
@@ -62,7 +64,8 @@ def start_server(home: Path, port: int = 0) -> Server:
         if info_path.exists():
             info = json.loads(info_path.read_text())
             if info["pid"] == proc.pid:
-                return Server(home, info["url"], proc, int(info["url"].rsplit(":", 1)[1]))
+                port = int(info["url"].rsplit(":", 1)[1])
+                return Server(home, info["url"], proc, port, extra_env)
         if proc.poll() is not None:
             break
         time.sleep(0.02)
@@ -101,6 +104,24 @@ def private_server(tmp_path: Path) -> Iterator[Server]:
     if srv.proc.poll() is None:
         srv.proc.terminate()
         srv.proc.wait(timeout=30)
+    os.environ.clear()
+    os.environ.update(saved)
+    _api.reset_client()
+
+
+@pytest.fixture(scope="module")
+def gpu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server with a simulated GPU inventory (GW_GPUS)."""
+    from gworker_client import _api
+
+    saved = dict(os.environ)
+    srv = start_server(
+        tmp_path_factory.mktemp("gpu-home"), extra_env={"GW_GPUS": "A100-80GB:2,H100:2"}
+    )
+    use_server(srv)
+    yield srv
+    srv.proc.terminate()
+    srv.proc.wait(timeout=30)
     os.environ.clear()
     os.environ.update(saved)
     _api.reset_client()

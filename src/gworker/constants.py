@@ -20,4 +20,6 @@ LEASE_MAX_INPUTS = 256
 TICK_S = 0.5
 # How many times a container that fails at start-up is replaced before its inputs fail.
 MAX_START_FAILURES = 3
+# How many times an input is rerun after its container is replaced for failing liveness probes.
+MAX_REPLACEMENTS = 3
 LOG_LINE_MAX_BYTES = 64 * 1024

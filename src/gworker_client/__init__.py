@@ -5,19 +5,43 @@
 
 from . import exception
 from ._app import App, LocalEntrypoint
+from ._cls import Cls, Obj, parameter
+from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
+from ._gpu import Gpu
 from ._output import enable_output
+from ._partial import batched, concurrent, method, on_enter, on_exit
+from ._probe import Probe
+from ._queue import Queue
 from ._retries import Retries
+
+# Modal's names for the lifecycle hooks.
+enter = on_enter
+exit = on_exit  # noqa: A001 - Modal's public name
 
 __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "Cls",
+    "Dict",
     "Function",
     "FunctionCall",
     "FunctionStats",
+    "Gpu",
     "LocalEntrypoint",
+    "Obj",
+    "Probe",
+    "Queue",
     "Retries",
+    "batched",
+    "concurrent",
     "enable_output",
+    "enter",
     "exception",
+    "exit",
+    "method",
+    "on_enter",
+    "on_exit",
+    "parameter",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import inspect
 import sys
 import threading
@@ -14,8 +15,11 @@ from typing import Any
 
 from . import _api, _code, _config, _output
 from . import exception as exc
+from ._cls import Cls, build_cls
 from ._function import Function
 from ._options import parse_options
+from ._partial import PartialFunction
+from ._probe import Probe
 
 # An ephemeral app whose client stops heartbeating for this long is stopped by the server.
 APP_HEARTBEAT_S = 10.0
@@ -85,6 +89,7 @@ class App:
         self.name = name
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
+        self._classes: dict[str, Cls] = {}
         self._app_id: str | None = None
 
     def __repr__(self) -> str:
@@ -97,6 +102,10 @@ class App:
     @property
     def registered_functions(self) -> dict[str, Function]:
         return dict(self._functions)
+
+    @property
+    def registered_classes(self) -> dict[str, Cls]:
+        return dict(self._classes)
 
     @property
     def registered_entrypoints(self) -> dict[str, LocalEntrypoint]:
@@ -112,16 +121,31 @@ class App:
             )
         options = parse_options(kwargs)
 
-        def wrapper(f: Callable[..., Any]) -> Function:
+        def wrapper(f: Any) -> Function:
+            opts, extra = options, {}
+            if isinstance(f, PartialFunction):
+                if f.flags:
+                    marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
+                    raise exc.InvalidError(
+                        f"{marks} marks methods of an @app.cls() class;"
+                        f" {f.raw_f.__qualname__} is a plain function"
+                    )
+                if f.concurrency:
+                    opts = dataclasses.replace(opts, concurrency=f.concurrency)
+                if f.batching:
+                    extra["batching"] = f.batching.to_dict()
+                f = f.raw_f
             _check_decoratee(f, "@app.function()")
-            tag = options.name or f.__qualname__
-            if tag in self._functions:
-                raise exc.InvalidError(f"app {self.name!r} already has a function named {tag!r}")
-            fn = Function(f, options, tag, self)
-            self._functions[tag] = fn
-            return fn
+            fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
+            return self._register(fn)
 
         return wrapper
+
+    def _register(self, fn: Function) -> Function:
+        if fn.tag in self._functions:
+            raise exc.InvalidError(f"app {self.name!r} already has a function named {fn.tag!r}")
+        self._functions[fn.tag] = fn
+        return fn
 
     def local_entrypoint(
         self, _f: Any = None, *, name: str | None = None
@@ -139,8 +163,35 @@ class App:
 
         return wrapper
 
-    def cls(self, *args: Any, **kwargs: Any) -> Any:
-        raise exc.InvalidError("@app.cls() is not supported by this version of gworker yet")
+    def cls(self, _c: Any = None, *, probes: Any = (), **kwargs: Any) -> Callable[[type], Cls]:
+        """Register a class served by containers: ``@app.cls(gpu="A100", min_workers=1)``.
+
+        Takes ``@app.function``'s options plus ``probes=[gw.Probe.on(...)]``.
+        """
+        if _c is not None:
+            raise exc.InvalidError(
+                "did you forget the parentheses? Write `@app.cls()`, not `@app.cls`."
+            )
+        options = parse_options(kwargs, decorator="@app.cls")
+        if not isinstance(probes, (list, tuple)) or not all(isinstance(p, Probe) for p in probes):
+            raise exc.InvalidError(f"probes={probes!r} must be a list of gw.Probe.on(...)")
+
+        def wrapper(user_cls: type) -> Cls:
+            if not inspect.isclass(user_cls):
+                raise exc.InvalidError(
+                    f"@app.cls() decorates a class; {user_cls!r} is not one (use @app.function())"
+                )
+            cls, service = build_cls(user_cls, options, list(probes), self)
+            if "<locals>" in user_cls.__qualname__:
+                raise exc.InvalidError(
+                    f"@app.cls() cannot decorate {user_cls.__qualname__}: it is defined inside a"
+                    " function. Define it at module level so containers can import it."
+                )
+            self._register(service)
+            self._classes[service.tag] = cls
+            return cls
+
+        return wrapper
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -220,8 +271,7 @@ class App:
                 "code_blob": bundle.digest,
                 "module": module_name,
                 "functions": [
-                    {"tag": tag, "spec": fn._options.to_spec()}
-                    for tag, fn in self._functions.items()
+                    {"tag": tag, "spec": fn._spec()} for tag, fn in self._functions.items()
                 ],
             },
         )

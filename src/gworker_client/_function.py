@@ -24,6 +24,15 @@ MAP_CHUNK_ITEMS = 1000
 MAP_CHUNK_BYTES = 8 * 1024 * 1024
 
 
+def _signature(raw_f: Callable[..., Any] | None, is_method: bool) -> inspect.Signature | None:
+    if raw_f is None or inspect.isclass(raw_f):
+        return None
+    sig = inspect.signature(raw_f)
+    if is_method:  # drop `self`
+        sig = sig.replace(parameters=list(sig.parameters.values())[1:])
+    return sig
+
+
 def new_call_id() -> str:
     return "fc-" + uuid.uuid4().hex
 
@@ -45,15 +54,24 @@ class Function:
         options: FunctionOptions,
         tag: str,
         app: App | None = None,
+        *,
+        method: str | None = None,
+        resolver: Callable[[], str] | None = None,
+        local: Callable[..., Any] | None = None,
+        extra_spec: dict[str, Any] | None = None,
     ) -> None:
         self._raw_f = raw_f
         self._options = options
         self._tag = tag
         self._app = app
+        self._method = method  # set on a class method's handle: inputs name the method
+        self._resolver = resolver  # how a method handle finds its (bound) function id
+        self._local = local
+        self._extra_spec = extra_spec or {}
         self._object_id: str | None = None
         self._lookup: tuple[str, str, str] | None = None  # (app name, tag, environment)
-        self._signature = inspect.signature(raw_f) if raw_f is not None else None
-        if raw_f is not None:
+        self._signature = _signature(raw_f, is_method=method is not None)
+        if raw_f is not None and method is None and not inspect.isclass(raw_f):
             self.__doc__ = raw_f.__doc__
             self.__name__ = raw_f.__name__
             self.__qualname__ = raw_f.__qualname__
@@ -71,6 +89,9 @@ class Function:
         fn._lookup = (app_name, name, environment_name or _config.environment())
         return fn
 
+    def _spec(self) -> dict[str, Any]:
+        return {"kind": "function", **self._options.to_spec(), **self._extra_spec}
+
     @property
     def object_id(self) -> str:
         return self._hydrate()
@@ -82,6 +103,8 @@ class Function:
     def _hydrate(self) -> str:
         if self._object_id:
             return self._object_id
+        if self._resolver:
+            return self._resolver()
         if self._lookup:
             app_name, tag, env = self._lookup
             info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={tag}&env={env}")
@@ -92,6 +115,9 @@ class Function:
             " `with app.run():` or `gw run`, or deploy the app and use"
             " gw.Function.from_name(app_name, name)"
         )
+
+    def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
+        return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._signature is None:
@@ -105,6 +131,8 @@ class Function:
 
     def local(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function here, in this process."""
+        if self._local is not None:
+            return self._local(*args, **kwargs)
         if self._raw_f is None:
             raise exc.ExecutionError(f"{self._tag!r} was looked up by name: it has no local code")
         return self._raw_f(*args, **kwargs)
@@ -119,7 +147,7 @@ class Function:
 
     def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, wait: bool) -> FunctionCall:
         self._bind(args, kwargs)
-        payload = serialize((args, kwargs))
+        payload = self._payload(args, kwargs)
         call = FunctionCall(new_call_id())
         resp = _api.client().post(
             f"/v1/functions/{self._hydrate()}/calls",
@@ -288,7 +316,7 @@ class _MapRun:
         size = 0
         for args, kwargs in self.items:
             self.fn._bind(args, kwargs)
-            payload = serialize((args, kwargs))
+            payload = self.fn._payload(args, kwargs)
             chunk.append([next(counter), payload])
             size += len(payload)
             if len(chunk) >= MAP_CHUNK_ITEMS or size >= MAP_CHUNK_BYTES:

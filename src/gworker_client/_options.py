@@ -10,6 +10,8 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ._gpu import parse_gpu
+from ._partial import Concurrency
 from ._retries import Retries, to_retries
 from .exception import InvalidError
 
@@ -29,6 +31,7 @@ ALIASES = {
     "buffer_containers": "buffer_workers",
     "scaledown_window": "idle_timeout",
     "container_idle_timeout": "idle_timeout",
+    "allow_concurrent_inputs": "concurrency",
 }
 CANONICAL = (
     "name",
@@ -40,16 +43,16 @@ CANONICAL = (
     "max_workers",
     "buffer_workers",
     "idle_timeout",
+    "gpu",
+    "concurrency",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
     "image": "container images",
-    "gpu": "GPUs",
     "volumes": "volumes",
     "secrets": "secrets",
     "schedule": "schedules (Cron/Period)",
-    "allow_concurrent_inputs": "concurrent inputs",
     "network_file_systems": "network file systems",
     "cloud": "cloud selection",
     "region": "region selection",
@@ -79,6 +82,8 @@ class FunctionOptions:
     max_workers: int = DEFAULT_MAX_WORKERS
     buffer_workers: int = 0
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
+    gpu: tuple[dict[str, Any], ...] | None = None
+    concurrency: Concurrency | None = None
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -90,6 +95,8 @@ class FunctionOptions:
             "max_workers": self.max_workers,
             "buffer_workers": self.buffer_workers,
             "idle_timeout": self.idle_timeout,
+            "gpu": list(self.gpu) if self.gpu else None,
+            "concurrency": self.concurrency.to_dict() if self.concurrency else None,
         }
 
 
@@ -105,7 +112,7 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
                 f" ({NOT_YET[key]}); remove it to run without it."
             )
         canonical = ALIASES.get(key, key)
-        if canonical not in CANONICAL:
+        if canonical not in CANONICAL or key == "concurrency":
             known = sorted(set(CANONICAL) | set(ALIASES) | set(NOT_YET))
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -116,6 +123,13 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
             values[canonical] = value
     if "retries" in values:
         values["retries"] = to_retries(values["retries"])
+    if "gpu" in values:
+        values["gpu"] = tuple(parse_gpu(values["gpu"]) or ())
+    if "concurrency" in values:
+        n = values["concurrency"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidError(f"{decorator}(allow_concurrent_inputs={n!r}): expected an int >= 1")
+        values["concurrency"] = Concurrency(n, n)
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
     return opts

@@ -23,7 +23,12 @@ app = gw.App("options")
         ({"min_workers": 3, "max_workers": 2}, r"min_workers cannot exceed max_workers"),
         ({"min_containers": 3, "max_containers": 2}, r"min_workers cannot exceed"),
         ({"timout": 5}, r"unknown keyword argument 'timout'.*Did you mean 'timeout'"),
-        ({"gpu": "A100"}, r"gpu=.*not supported by this version"),
+        ({"schedule": object()}, r"schedule=.*not supported by this version"),
+        ({"gpu": "A1OO"}, r"unknown GPU type 'A1OO'; known types: .*A100.*Did you mean"),
+        ({"gpu": "H100:0"}, r"GPU count 0 must be from 1"),
+        ({"gpu": "H100:-1"}, r"GPU count -1 must be from 1"),
+        ({"gpu": "H100:x"}, r"GPU count in 'H100:x' must be an int"),
+        ({"allow_concurrent_inputs": 0}, r"allow_concurrent_inputs=0"),
         ({"max_workers": 1, "concurrency_limit": 2}, r"'max_workers' twice"),
     ],
 )

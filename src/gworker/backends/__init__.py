@@ -1,3 +1,3 @@
-from .base import Backend, BackendEvents, CapacityError, ContainerSpec
+from .base import Backend, BackendEvents, CapacityError, ContainerSpec, Placement
 
-__all__ = ["Backend", "BackendEvents", "CapacityError", "ContainerSpec"]
+__all__ = ["Backend", "BackendEvents", "CapacityError", "ContainerSpec", "Placement"]

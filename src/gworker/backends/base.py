@@ -14,6 +14,15 @@ class ContainerSpec:
     env: dict[str, str] = field(default_factory=dict)
     cpu: float = 0.125
     memory_mib: int = 128
+    gpu: list[dict[str, Any]] | None = None  # alternatives in preference order
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a started container landed."""
+
+    pid: int | None
+    gpu: str | None = None  # e.g. "A100-80GB:0,1"
 
 
 class CapacityError(Exception):
@@ -31,11 +40,16 @@ class Backend(Protocol):
 
     def bind(self, events: BackendEvents) -> None: ...
 
-    def has_room(self, cpu: float, memory_mib: int) -> bool:
+    def has_room(self, cpu: float, memory_mib: int, gpu: list[dict[str, Any]] | None) -> bool:
         """Whether a container with these reservations could start now."""
 
-    async def start(self, spec: ContainerSpec) -> int | None:
-        """Start the container; return its pid where there is one. Raise CapacityError if full."""
+    def can_ever_place(self, gpu: list[dict[str, Any]]) -> bool:
+        """Whether any alternative of this GPU request exists here at all."""
+
+    def gpu_summary(self) -> str: ...
+
+    async def start(self, spec: ContainerSpec) -> Placement:
+        """Start the container. Raise CapacityError if it does not fit now."""
 
     async def stop(self, container_id: str, *, force: bool = False) -> None:
         """Ask the container to exit (SIGTERM, then SIGKILL after a grace period; at once if

@@ -11,6 +11,7 @@ import asyncio
 import codecs
 import contextlib
 import ctypes
+import logging
 import os
 import signal
 import sys
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from ..constants import STOP_GRACE_S
-from .base import BackendEvents, CapacityError, ContainerSpec
+from .base import BackendEvents, CapacityError, ContainerSpec, Placement
+from .gpus import GpuInventory
 
+log = logging.getLogger("gworker.backends.local")
 _PR_SET_PDEATHSIG = 1
 
 
@@ -62,6 +65,7 @@ class LocalBackend:
         memory_mib: int | None = None,
     ) -> None:
         self.code_cache = code_cache
+        self.gpus = GpuInventory.detect()
         self.cpu_capacity = cpu_capacity or float(os.cpu_count() or 1)
         self.memory_capacity = memory_mib or int(_machine_memory_mib() * 0.9)
         self._procs: dict[str, _Process] = {}
@@ -74,7 +78,9 @@ class LocalBackend:
         specs = [p.spec for p in self._procs.values()]
         return sum(s.cpu for s in specs), sum(s.memory_mib for s in specs)
 
-    def has_room(self, cpu: float, memory_mib: int) -> bool:
+    def has_room(self, cpu: float, memory_mib: int, gpu: list[dict[str, Any]] | None) -> bool:
+        if gpu and not self.gpus.has_room(gpu):
+            return False
         used_cpu, used_mem = self._reserved()
         if not self._procs:  # one container always fits, however large its reservation
             return True
@@ -83,12 +89,24 @@ class LocalBackend:
             and used_mem + memory_mib <= self.memory_capacity
         )
 
-    async def start(self, spec: ContainerSpec) -> int | None:
-        if not self.has_room(spec.cpu, spec.memory_mib):
+    def can_ever_place(self, gpu: list[dict[str, Any]]) -> bool:
+        return self.gpus.can_ever_place(gpu)
+
+    def gpu_summary(self) -> str:
+        return self.gpus.summary()
+
+    async def start(self, spec: ContainerSpec) -> Placement:
+        if not self.has_room(spec.cpu, spec.memory_mib, spec.gpu):
             cpu, mem = self._reserved()
             raise CapacityError(f"reserved cpu={cpu:g}, memory={mem} MiB")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
         env.update(spec.env)
+        grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
+        # a container sees exactly its own devices, or none
+        env["CUDA_VISIBLE_DEVICES"] = grant.visible_devices if grant else ""
+        if grant:
+            env["GW_GPU"] = grant.type
+            env["GW_GPU_COUNT"] = str(len(grant.indices))
         env["PYTHONUNBUFFERED"] = "1"
         env["GW_CODE_CACHE"] = str(self.code_cache)
         proc = await asyncio.create_subprocess_exec(
@@ -105,7 +123,7 @@ class LocalBackend:
         )
         self._procs[spec.container_id] = _Process(proc, spec)
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
-        return proc.pid
+        return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
 
     async def _pump(self, cid: str, stream_name: str, stream: asyncio.StreamReader) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -121,8 +139,12 @@ class LocalBackend:
         )
         returncode = await proc.wait()
         self._procs.pop(cid, None)
+        self.gpus.release(cid)
         if self._events:
-            self._events.container_exited(cid, describe_exit(returncode))
+            try:
+                self._events.container_exited(cid, describe_exit(returncode))
+            except Exception:  # a scheduler bug must not hide the exit: log it loudly
+                log.exception("handling the exit of container %s failed", cid)
 
     async def stop(self, container_id: str, *, force: bool = False) -> None:
         entry = self._procs.get(container_id)
@@ -152,4 +174,6 @@ class LocalBackend:
             "cpu_capacity": self.cpu_capacity,
             "memory_reserved_mib": mem,
             "memory_capacity_mib": self.memory_capacity,
+            "gpus": self.gpus.describe(),
+            "gpu_source": self.gpus.source,
         }

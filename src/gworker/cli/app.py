@@ -74,3 +74,25 @@ def logs(name: str, follow: bool) -> None:
         sys.stdout.flush()
         if not rows and not follow:
             return
+
+
+@app.command()
+@click.argument("name")
+@friendly_errors
+def containers(name: str) -> None:
+    """Show an app's containers and their recent probe results (by name or id)."""
+    info = _resolve(name)
+    data = _api.client().get(f"/v1/apps/{info['id']}/containers")
+    table = Table("container", "function", "params", "state", "inputs", "ready", "gpu", "age")
+    for c in data["containers"]:
+        params = ", ".join(f"{k}={v!r}" for k, v in c["params"].items())
+        table.add_row(c["id"], c["function"], params, c["state"], str(c["inputs"]),
+                      "yes" if c["accepting"] else "no", c["gpu"] or "", f"{c['age_s']:.0f}s")
+    console.print(table)
+    probes = Table("time", "container", "method", "kind", "result", "detail", title="probes")
+    for p in data["probes"][-30:]:
+        when = time.strftime("%H:%M:%S", time.localtime(p["ts"]))
+        result = "[green]ok[/]" if p["ok"] else "[red]failed[/]"
+        probes.add_row(when, p["container"], p["method"], p["kind"], result, p["detail"][:60])
+    if data["probes"]:
+        console.print(probes)

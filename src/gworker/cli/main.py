@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from .app import app
+from .dict import dict_group
+from .queue import queue_group
 from .run import deploy, run
 from .server import server
 from .token import token
@@ -23,5 +25,7 @@ def cli() -> None:
 cli.add_command(run)
 cli.add_command(deploy)
 cli.add_command(app)
+cli.add_command(dict_group)
+cli.add_command(queue_group)
 cli.add_command(server)
 cli.add_command(token)

@@ -64,4 +64,8 @@ def status() -> None:
     table.add_row("backlog", str(s["backlog"]))
     table.add_row("cpu reserved", f"{b['cpu_reserved']:g} / {b['cpu_capacity']:g}")
     table.add_row("memory reserved", f"{b['memory_reserved_mib']} / {b['memory_capacity_mib']} MiB")
+    table.add_row("gpu inventory", b["gpu_source"])
+    for gpu in b["gpus"]:
+        holder = gpu["container"] or "free"
+        table.add_row(f"  gpu {gpu['index']}", f"{gpu['type']} ({gpu['name']}): {holder}")
     console.print(table)

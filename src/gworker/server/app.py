@@ -16,7 +16,7 @@ from gworker_client import _config
 from .. import constants as C
 from ..backends.local import LocalBackend
 from ..store import Store
-from . import apps, blobs, calls, containers, system
+from . import apps, blobs, calls, containers, dicts, objects, queues, system
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
 from .state import State
@@ -51,7 +51,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     )
     app["state"] = state
     app["home"] = home
-    for module in (apps, calls, containers, blobs, system):
+    app["queue_waiters"] = queues.Waiters()
+    for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
         app.add_routes(module.routes)
 
     async def on_startup(_: web.Application) -> None:

@@ -130,4 +130,16 @@ async def lookup_function(request: web.Request) -> web.Response:
     if fid is None:
         known = sorted(state.store.app_functions(app_id))
         raise NotFound(f"app {app_name!r} has no function {tag!r}; it has {known}")
-    return reply({"function_id": fid, "app_id": app_id})
+    spec = state.store.function(fid)["spec"]
+    return reply({"function_id": fid, "app_id": app_id, "spec": spec})
+
+
+@routes.get("/v1/apps/{app_id}/containers")
+async def containers(request: web.Request) -> web.Response:
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    probes = [
+        dict(zip(("container", "method", "kind", "ok", "detail", "duration", "ts"), row))
+        for row in state.store.probes(app_id)
+    ]
+    return reply({"containers": state.scheduler.containers_of(app_id), "probes": probes})

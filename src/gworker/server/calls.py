@@ -76,3 +76,14 @@ async def cancel(request: web.Request) -> web.Response:
 @routes.get("/v1/functions/{fid}/stats")
 async def stats(request: web.Request) -> web.Response:
     return reply(request.app["state"].scheduler.stats(request.match_info["fid"]))
+
+
+@routes.post("/v1/functions/{fid}/bind")
+async def bind(request: web.Request) -> web.Response:
+    """A class bound to one set of parameter values (msgpack primitives, never pickles)."""
+    req = await body(request)
+    params, key = req.get("params"), req.get("key")
+    if not isinstance(params, dict) or not isinstance(key, str) or len(key) != 64:
+        raise InvalidRequest("bind needs params (a map) and key (a sha256 hex digest)")
+    fid = request.app["state"].scheduler.bind(request.match_info["fid"], key, params)
+    return reply({"function_id": fid})

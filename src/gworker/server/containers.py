@@ -37,7 +37,7 @@ async def poll(request: web.Request) -> web.Response:
     lease = await state.scheduler.poll(
         cid,
         req.get("outputs") or [],
-        bool(req.get("want", True)),
+        int(req.get("slots", 1)),
         query_float(request, "timeout", 0, MAX_POLL_S),
     )
     if lease is None:
@@ -54,4 +54,18 @@ async def heartbeat(request: web.Request) -> web.Response:
 async def failed(request: web.Request) -> web.Response:
     req = await body(request)
     request.app["state"].scheduler.container_failed(_own(request), str(req.get("traceback", "")))
+    return reply({})
+
+
+@routes.post("/v1/containers/{cid}/probe")
+async def probe(request: web.Request) -> web.Response:
+    req = await body(request)
+    request.app["state"].scheduler.probe_result(
+        _own(request),
+        str(req["method"]),
+        str(req["kind"]),
+        bool(req["ok"]),
+        str(req.get("detail", "")),
+        float(req.get("duration", 0.0)),
+    )
     return reply({})

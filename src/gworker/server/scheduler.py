@@ -37,6 +37,7 @@ class Input:
     function_id: str
     args: bytes
     attempts: int = 0
+    replacements: int = 0  # times its container was replaced by a failing liveness probe
 
 
 @dataclass
@@ -53,7 +54,12 @@ class Container:
     last_contact: float = field(default_factory=time.monotonic)
     idle_since: float = field(default_factory=time.monotonic)
     waiter: asyncio.Future[list[Input] | None] | None = None
+    slots: int = 1  # inputs the waiting container can take
     failure: str | None = None  # start-up traceback reported by the container
+    # a readiness probe holds new inputs back until it passes
+    accepting: bool = True
+    probe_failures: dict[str, int] = field(default_factory=dict)
+    gpu: str | None = None  # the granted GPU type and devices, for status
 
 
 @dataclass
@@ -67,11 +73,30 @@ class FunctionState:
     live: bool
     pending: deque[Input] = field(default_factory=deque)
     containers: dict[str, Container] = field(default_factory=dict)
+    params: dict[str, Any] | None = None  # a class bound to these parameter values
     mean_run_s: float | None = None
     start_failures: int = 0
 
     def active(self) -> list[Container]:
         return [c for c in self.containers.values() if not c.stopping]
+
+    @property
+    def max_inputs(self) -> int:
+        """Inputs one container runs at once: its concurrency, or its largest batch."""
+        concurrency = self.spec.get("concurrency") or {}
+        batch = max(
+            [
+                self.spec.get("batching") or {},
+                *[m.get("batching") or {} for m in self.spec.get("methods", {}).values()],
+            ],
+            key=lambda b: b.get("max_batch_size", 1),
+        )
+        return max(concurrency.get("max_inputs", 1), batch.get("max_batch_size", 1))
+
+    @property
+    def target_inputs(self) -> int:
+        concurrency = self.spec.get("concurrency") or {}
+        return concurrency.get("target_inputs") or self.max_inputs
 
 
 @dataclass
@@ -157,6 +182,7 @@ class Scheduler:
             module=row["module"],
             code_blob=row["code_blob"],
             live=bool(row["live"]),
+            params=row.get("params"),
         )
         self.functions[fs.id] = fs
         return fs
@@ -193,15 +219,26 @@ class Scheduler:
             fid = "fu-" + uuid.uuid4().hex[:20]
             self.store.add_function(fid, app_id, f["tag"], version, module, code_blob, f["spec"])
             ids[f["tag"]] = fid
-        retired = self.store.retire_functions(app_id, ids.values())
+        self.store.retire_functions(app_id, ids.values())
         self.store.commit()
-        for fid in retired:
-            if fid in self.functions:
-                self.functions[fid].live = False
-                self._drain(self.functions[fid])
+        for fs in list(self.functions.values()):
+            if fs.app_id == app_id and fs.id not in ids.values():
+                fs.live = False
+                self._drain(fs)
         for fid in ids.values():
             self._autoscale(self._function_state(fid))
         return ids
+
+    def bind(self, fid: str, key: str, params: dict[str, Any]) -> str:
+        """A class bound to one set of parameter values: its own function id and containers."""
+        parent = self.store.function(fid)
+        if parent is None:
+            raise NotFound(f"function {fid} does not exist")
+        if parent["spec"].get("kind") != "class" or parent["parent_id"]:
+            raise InvalidRequest(f"{parent['tag']!r} is not a class with parameters")
+        bound = self.store.bind_function(parent, key, params)
+        self.store.commit()
+        return bound
 
     def app_heartbeat(self, app_id: str) -> None:
         if app_id in self.app_heartbeats:
@@ -248,6 +285,7 @@ class Scheduler:
                 self.calls[call_id] = CallState(call_id, fid, total, 0)
         cs = self.call_state(call_id)
         fs = self._function_state(cs.function_id)
+        self._check_gpu(fs)
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
         fresh = self.store.add_inputs(call_id, fs.id, items)
@@ -260,6 +298,15 @@ class Scheduler:
         if cs.finished:
             cs.notify()
         return cs
+
+    def _check_gpu(self, fs: FunctionState) -> None:
+        request = fs.spec.get("gpu")
+        if request and not self.backend.can_ever_place(request):
+            asked = " or ".join(f"{g['type']}:{g['count']}" for g in request)
+            raise InvalidRequest(
+                f"{fs.tag!r} asks for gpu {asked}, which no device here can satisfy; this"
+                f" {self.backend.name} backend has {self.backend.gpu_summary()}"
+            )
 
     async def wait_outputs(
         self, call_id: str, after: int, timeout: float
@@ -340,13 +387,15 @@ class Scheduler:
         for c in fs.active():
             if not fs.pending:
                 return
-            if c.waiter is not None and not c.waiter.done():
+            if c.waiter is not None and not c.waiter.done() and c.accepting:
                 c.waiter.set_result(self._lease(fs, c))
 
     def _lease(self, fs: FunctionState, c: Container) -> list[Input]:
         """Hand a container its share of the backlog, about LEASE_TARGET_S of work."""
         share = math.ceil(len(fs.pending) / max(1, len(fs.active())))
-        if fs.mean_run_s is None:
+        if fs.max_inputs > 1:  # a concurrent container takes what it has free slots for
+            cap = c.slots
+        elif fs.mean_run_s is None:
             cap = 1
         else:
             cap = int(C.LEASE_TARGET_S / max(fs.mean_run_s, 1e-6))
@@ -380,6 +429,7 @@ class Scheduler:
             "module": fs.module,
             "code_blob": fs.code_blob,
             "spec": fs.spec,
+            "params": fs.params or {},
             "functions": self.store.app_functions(fs.app_id),
         }
 
@@ -393,7 +443,7 @@ class Scheduler:
         return c.stopping
 
     async def poll(
-        self, cid: str, outputs: list[list[Any]], want: bool, timeout: float
+        self, cid: str, outputs: list[list[Any]], slots: int, timeout: float
     ) -> list[Input] | None:
         """Take a container's outputs; give it its next lease, or None when it should stop."""
         c = self.container(cid)
@@ -406,15 +456,17 @@ class Scheduler:
             self.mean_start_s = 0.8 * self.mean_start_s + 0.2 * (now - c.started_at)
         if outputs:
             self._complete(c, outputs)
-        if not want:
+        if slots <= 0:
             return []
-        if c.leased:  # a lease the container never received (its response was lost): rerun
+        c.slots = slots
+        if c.leased and fs.max_inputs == 1:
+            # a lease the container never received (its response was lost): rerun it
             lost, c.leased = list(c.leased.values()), {}
             self._enqueue(fs, lost, front=True)
-        if c.stopping or (not fs.live and not fs.pending):
+        if c.stopping or (not fs.live and not fs.pending and not c.leased):
             c.stopping = True
             return None
-        if fs.pending:
+        if fs.pending and c.accepting:
             return self._lease(fs, c)
         c.idle_since = now
         waiter: asyncio.Future[list[Input] | None] = asyncio.get_running_loop().create_future()
@@ -462,6 +514,37 @@ class Scheduler:
         asyncio.get_running_loop().call_later(delay, self._requeue, fs, [inp])
         return True
 
+    def probe_result(
+        self, cid: str, method: str, kind: str, ok: bool, detail: str, duration: float
+    ) -> None:
+        """Record a probe; act on ``failures`` in a row: replace (liveness) or hold back
+        new inputs (readiness)."""
+        c = self.container(cid)
+        fs = c.function
+        c.last_contact = time.monotonic()
+        self.store.add_probe((cid, fs.id, fs.app_id, method, kind, ok, detail[:2000], duration))
+        self._commit_soon()
+        probe = next((p for p in fs.spec.get("probes", []) if p["method"] == method), None)
+        if probe is None:
+            return
+        failures = 0 if ok else c.probe_failures.get(method, 0) + 1
+        c.probe_failures[method] = failures
+        if kind == "readiness":
+            was = c.accepting
+            c.accepting = failures < probe["failures"] and (ok or was)
+            if c.accepting and not was:
+                self._dispatch(fs)
+        elif failures >= probe["failures"] and not c.stopping:
+            c.stopping = True
+            c.kill_reason = "replaced"
+            asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+            self._autoscale(fs)
+
+    def readiness_gate(self, c: Container) -> None:
+        """A container whose class has a readiness probe takes no input before it passes."""
+        if any(p["kind"] == "readiness" for p in c.function.spec.get("probes", [])):
+            c.accepting = False
+
     def container_log(self, cid: str, stream: str, text: str) -> None:
         c = self.containers.get(cid)
         if c is None:
@@ -505,9 +588,11 @@ class Scheduler:
                 self._autoscale(self.functions[fid])
 
     def _orphaned(self, c: Container, info: str) -> None:
-        """The container exited holding a lease: the first input was running, the rest not."""
+        """The container exited holding a lease: its first ``max_inputs`` inputs were running
+        (a container starts its inputs in lease order), the rest had not started."""
         fs = c.function
-        first, *rest = c.leased.values()
+        leased = list(c.leased.values())
+        running, rest = leased[: fs.max_inputs], leased[fs.max_inputs :]
         c.leased = {}
         status = c.kill_reason or "died"
         messages = {
@@ -517,25 +602,31 @@ class Scheduler:
             "cancelled": "input was cancelled",
         }
         if status in ("stopped", "cancelled"):
-            rows = [
-                (i.id, i.call_id, i.idx, status, error_envelope(status, messages[status]))
-                for i in (first, *rest)
-            ]
-            self._record(rows)
+            envelope = error_envelope(status, messages[status])
+            self._record([(i.id, i.call_id, i.idx, status, envelope) for i in leased])
             return
-        if not self._retry(fs, first):
-            self._record(
-                [
-                    (
-                        first.id,
-                        first.call_id,
-                        first.idx,
-                        status,
-                        error_envelope(status, messages[status]),
-                    )
-                ]
-            )
+        if status == "replaced":  # the platform replaced it: rerun, a bounded number of times
+            self._replaced(fs, running)
+        else:
+            envelope = error_envelope(status, messages[status])
+            failed = [i for i in running if not self._retry(fs, i)]
+            self._record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
         self._enqueue(fs, rest, front=True)
+
+    def _replaced(self, fs: FunctionState, running: list[Input]) -> None:
+        message = (
+            f"{fs.tag!r}: its container failed its liveness probe and was replaced"
+            f" {C.MAX_REPLACEMENTS} times while running this input"
+        )
+        rerun, rows = [], []
+        for i in running:
+            i.replacements += 1
+            if i.replacements < C.MAX_REPLACEMENTS:
+                rerun.append(i)
+            else:
+                rows.append((i.id, i.call_id, i.idx, "died", error_envelope("died", message)))
+        self._record(rows)
+        self._enqueue(fs, rerun, front=True)
 
     def _start_failed(self, fs: FunctionState, c: Container, info: str) -> None:
         fs.start_failures += 1
@@ -553,6 +644,7 @@ class Scheduler:
         cid = "ct-" + uuid.uuid4().hex[:20]
         token = secrets.token_urlsafe(24)
         c = Container(cid, fs, token)
+        self.readiness_gate(c)
         fs.containers[cid] = c
         self.containers[cid] = c
         self.container_tokens[token] = cid
@@ -570,21 +662,24 @@ class Scheduler:
             },
             cpu=fs.spec["cpu"],
             memory_mib=fs.spec["memory"],
+            gpu=fs.spec.get("gpu"),
         )
         asyncio.get_running_loop().create_task(self._launch(c, spec))
 
     async def _launch(self, c: Container, spec: ContainerSpec) -> None:
         try:
-            pid = await self.backend.start(spec)
-        except CapacityError:
+            placed = await self.backend.start(spec)
+        except CapacityError:  # another start took the room first: retry when some frees up
             self._forget(c, "no capacity")
+            self.starved.add(c.function.id)
             return
         except Exception as e:
             c.failure = f"the backend could not start the container: {e}"
             self.containers[c.id] = c
             self.container_exited(c.id, "not started")
             return
-        self.store.set_container(c.id, "running", pid=pid)
+        c.gpu = placed.gpu
+        self.store.set_container(c.id, "running", pid=placed.pid)
         self._commit_soon()
 
     def _forget(self, c: Container, info: str) -> None:
@@ -617,14 +712,14 @@ class Scheduler:
         inflight = sum(len(c.leased) for c in active)
         load = len(fs.pending) + inflight
         spec = fs.spec
-        desired = min(load, self._worth_starting(fs, load))
+        desired = min(math.ceil(load / fs.target_inputs), self._worth_starting(fs, load))
         if load and fs.live:
             desired += spec["buffer_workers"]
         if fs.live:
             desired = max(desired, spec["min_workers"])
         desired = min(desired, spec["max_workers"])
         for _ in range(desired - len(active)):
-            if not self.backend.has_room(spec["cpu"], spec["memory"]):
+            if not self.backend.has_room(spec["cpu"], spec["memory"], spec.get("gpu")):
                 self.starved.add(fs.id)
                 self._reclaim_idle(exclude=fs)
                 return
@@ -650,7 +745,8 @@ class Scheduler:
         per_input = max([fs.mean_run_s or 0.0, *running])
         if per_input <= 0:
             return 1
-        return max(1, math.ceil(load * per_input / max(self.mean_start_s, 0.05)))
+        work = load * per_input / fs.target_inputs
+        return max(1, math.ceil(work / max(self.mean_start_s, 0.05)))
 
     async def _tick_loop(self) -> None:
         while True:
@@ -693,6 +789,23 @@ class Scheduler:
             if cs.finished and not cs.changed.is_set():
                 # finished calls are reloaded from the store if asked for again
                 self.calls.pop(call_id, None)
+
+    def containers_of(self, app_id: str) -> list[dict[str, Any]]:
+        now = time.monotonic()
+        return [
+            {
+                "id": c.id,
+                "function": c.function.tag,
+                "params": c.function.params or {},
+                "state": "stopping" if c.stopping else ("busy" if c.leased else "idle"),
+                "inputs": len(c.leased),
+                "accepting": c.accepting,
+                "gpu": c.gpu,
+                "age_s": now - c.started_at,
+            }
+            for c in self.containers.values()
+            if c.function.app_id == app_id
+        ]
 
     def stats(self, fid: str) -> dict[str, int]:
         fs = self._function_state(fid)

@@ -6,6 +6,7 @@ batched; a caller groups related writes and calls ``commit()`` once.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import msgpack
+
+from .objects import SCHEMA_OBJECTS, ObjectStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -28,9 +31,18 @@ CREATE INDEX IF NOT EXISTS apps_name ON apps (environment, name, state);
 CREATE TABLE IF NOT EXISTS functions (
     id TEXT PRIMARY KEY, app_id TEXT NOT NULL, tag TEXT NOT NULL, version INTEGER NOT NULL,
     live INTEGER NOT NULL,       -- 0 once superseded by a redeploy or stopped
-    module TEXT NOT NULL, code_blob TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL
+    module TEXT NOT NULL, code_blob TEXT NOT NULL, spec BLOB NOT NULL, created_at REAL NOT NULL,
+    parent_id TEXT,              -- set on a class bound to one set of parameter values
+    params_key TEXT, params BLOB
 );
 CREATE INDEX IF NOT EXISTS functions_app ON functions (app_id, tag, live);
+CREATE UNIQUE INDEX IF NOT EXISTS functions_bound ON functions (parent_id, params_key);
+CREATE TABLE IF NOT EXISTS probes (
+    seq INTEGER PRIMARY KEY, container_id TEXT NOT NULL, function_id TEXT NOT NULL,
+    app_id TEXT NOT NULL, method TEXT NOT NULL, kind TEXT NOT NULL, ok INTEGER NOT NULL,
+    detail TEXT NOT NULL, duration REAL NOT NULL, ts REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS probes_app ON probes (app_id, seq);
 CREATE TABLE IF NOT EXISTS calls (
     id TEXT PRIMARY KEY, function_id TEXT NOT NULL, total INTEGER, created_at REAL NOT NULL,
     cancelled INTEGER NOT NULL DEFAULT 0
@@ -68,7 +80,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store:
+class Store(ObjectStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -77,6 +89,7 @@ class Store:
         # power loss can drop the last transactions.
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self.db.executescript(SCHEMA_OBJECTS)
         self.db.execute("BEGIN")
 
     def commit(self) -> None:
@@ -150,42 +163,72 @@ class Store:
     ) -> None:
         self.db.execute("UPDATE functions SET live = 0 WHERE app_id = ? AND tag = ?", (app_id, tag))
         self.db.execute(
-            "INSERT INTO functions VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
+            "INSERT INTO functions (id, app_id, tag, version, live, module, code_blob, spec,"
+            " created_at) VALUES (?, ?, ?, ?, 1, ?, ?, ?, ?)",
             (fid, app_id, tag, version, module, blob, pack(spec), time.time()),
         )
 
-    def retire_functions(self, app_id: str, keep: Iterable[str]) -> list[str]:
-        keep = set(keep)
-        rows = self.db.execute(
-            "SELECT id FROM functions WHERE app_id = ? AND live = 1", (app_id,)
-        ).fetchall()
-        retired = [r[0] for r in rows if r[0] not in keep]
-        self.db.executemany("UPDATE functions SET live = 0 WHERE id = ?", [(f,) for f in retired])
-        return retired
+    def bind_function(self, parent: dict[str, Any], key: str, params: dict[str, Any]) -> str:
+        """The function id of a class bound to one set of parameter values (made once)."""
+        row = self._one(
+            "SELECT id FROM functions WHERE parent_id = ? AND params_key = ?", parent["id"], key
+        )
+        if row:
+            return str(row[0])
+        fid = parent["id"] + "-" + key[:12]
+        self.db.execute(
+            "INSERT INTO functions (id, app_id, tag, version, live, module, code_blob, spec,"
+            " created_at, parent_id, params_key, params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?)",
+            (
+                fid,
+                parent["app_id"],
+                parent["tag"],
+                parent["version"],
+                parent["live"],
+                parent["module"],
+                parent["code_blob"],
+                pack(parent["spec"]),
+                time.time(),
+                parent["id"],
+                key,
+                pack(params),
+            ),
+        )
+        return fid
+
+    def retire_functions(self, app_id: str, keep: Iterable[str]) -> None:
+        """Mark the app's functions not in ``keep`` (and classes bound from them) not live."""
+        keep_json = json.dumps(sorted(keep))
+        self.db.execute(
+            "UPDATE functions SET live = 0 WHERE app_id = ? AND live = 1"
+            " AND id NOT IN (SELECT value FROM json_each(?))"
+            " AND (parent_id IS NULL OR parent_id NOT IN (SELECT value FROM json_each(?)))",
+            (app_id, keep_json, keep_json),
+        )
 
     def functions(self, live_only: bool = True) -> list[dict[str, Any]]:
-        sql = "SELECT id, app_id, tag, version, live, module, code_blob, spec FROM functions"
-        rows = self.db.execute(sql + (" WHERE live = 1" if live_only else ""))
+        rows = self.db.execute(_FUNCTION_COLUMNS + (" WHERE live = 1" if live_only else ""))
         return [_function_row(r) for r in rows]
 
     def function(self, fid: str) -> dict[str, Any] | None:
-        row = self._one(
-            "SELECT id, app_id, tag, version, live, module, code_blob, spec FROM functions"
-            " WHERE id = ?",
-            fid,
-        )
+        row = self._one(_FUNCTION_COLUMNS + " WHERE id = ?", fid)
         return _function_row(row) if row else None
 
     def live_function(self, app_id: str, tag: str) -> str | None:
         row = self._one(
-            "SELECT id FROM functions WHERE app_id = ? AND tag = ? AND live = 1", app_id, tag
+            "SELECT id FROM functions WHERE app_id = ? AND tag = ? AND live = 1"
+            " AND parent_id IS NULL",
+            app_id,
+            tag,
         )
         return row[0] if row else None
 
     def app_functions(self, app_id: str) -> dict[str, str]:
         return dict(
             self.db.execute(
-                "SELECT tag, id FROM functions WHERE app_id = ? AND live = 1", (app_id,)
+                "SELECT tag, id FROM functions WHERE app_id = ? AND live = 1 AND parent_id IS NULL",
+                (app_id,),
             )
         )
 
@@ -305,6 +348,22 @@ class Store:
     def live_containers(self) -> list[tuple[str, int | None]]:
         return self.db.execute("SELECT id, pid FROM containers WHERE state != 'stopped'").fetchall()
 
+    def add_probe(self, row: tuple[str, str, str, str, str, bool, str, float]) -> None:
+        """Record one probe result: (container, function, app, method, kind, ok, detail, s)."""
+        self.db.execute(
+            "INSERT INTO probes (container_id, function_id, app_id, method, kind, ok, detail,"
+            " duration, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*row, time.time()),
+        )
+
+    def probes(self, app_id: str, limit: int = 200) -> list[tuple[Any, ...]]:
+        rows = self.db.execute(
+            "SELECT container_id, method, kind, ok, detail, duration, ts FROM probes"
+            " WHERE app_id = ? ORDER BY seq DESC LIMIT ?",
+            (app_id, limit),
+        ).fetchall()
+        return rows[::-1]
+
     def add_logs(self, rows: Sequence[tuple[str, str | None, str, str, float]]) -> None:
         self.db.executemany(
             "INSERT INTO logs (app_id, container_id, stream, text, ts) VALUES (?, ?, ?, ?, ?)",
@@ -323,6 +382,17 @@ def _app_row(r: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(keys, r))
 
 
+_FUNCTION_COLUMNS = (
+    "SELECT id, app_id, tag, version, live, module, code_blob, spec, parent_id, params"
+    " FROM functions"
+)
+
+
 def _function_row(r: Sequence[Any]) -> dict[str, Any]:
     keys = ("id", "app_id", "tag", "version", "live", "module", "code_blob")
-    return {**dict(zip(keys, r[:7])), "spec": unpack(r[7])}
+    return {
+        **dict(zip(keys, r[:7])),
+        "spec": unpack(r[7]),
+        "parent_id": r[8],
+        "params": unpack(r[9]) if r[9] is not None else None,
+    }

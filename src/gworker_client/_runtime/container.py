@@ -1,16 +1,15 @@
 """The container's main loop.
 
 Configuration comes only from the environment (``GW_SERVER_URL``, ``GW_CONTAINER_ID``,
-``GW_TOKEN_ID``, ``GW_TOKEN_SECRET``). Inputs are pulled in leases; each runs in the main thread
-under the function's timeout; outputs go back with the next poll (or sooner, every
-``FLUSH_S``, so a long lease does not hold finished results back).
+``GW_TOKEN_ID``, ``GW_TOKEN_SECRET``). A container serving one input at a time runs it in the
+main thread under a SIGALRM timeout (so even a busy loop is interrupted) and sends its outputs
+with the next poll; a concurrent or batched container runs ``ConcurrentLoop``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import inspect
 import os
 import signal
 import sys
@@ -20,9 +19,12 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+
 from .. import _api, _code, _config
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
+from .service import Service
 
 FLUSH_S = 0.02
 HEARTBEAT_S = 5.0
@@ -39,6 +41,36 @@ class _Stop(BaseException):
 
 def _on_alarm(signum: int, frame: Any) -> None:
     raise _InputTimeout()
+
+
+def _on_term(signum: int, frame: Any) -> None:
+    raise _Stop()
+
+
+def loads(payload: bytes) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
+    """An input's ``(args, kwargs, method)``; functions' inputs carry no method."""
+    value = cloudpickle.loads(payload)
+    return (value[0], value[1], value[2] if len(value) > 2 else None)
+
+
+def encode_result(result: Any) -> tuple[str, bytes]:
+    try:
+        return "success", serialize(result)
+    except SerializationError as e:
+        return "serialization", error_envelope("serialization", str(e))
+
+
+def failure_output(e: BaseException) -> tuple[str, bytes]:
+    return "failure", exception_envelope(_strip_runtime_frames(e))
+
+
+def _strip_runtime_frames(e: BaseException) -> BaseException:
+    """Drop the runtime's own frames so the caller sees a traceback of user code only."""
+    here = str(Path(__file__).parent)
+    tb = e.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(here):
+        tb = tb.tb_next
+    return e.with_traceback(tb)
 
 
 class Container:
@@ -58,72 +90,73 @@ class Container:
         return dest
 
     def load(self) -> None:
+        """Import the app's code and build what this container serves; run ``enter`` hooks."""
         spec = self.client.get(f"/v1/containers/{self.id}/spec")
         self.spec = spec
         self.timeout = float(spec["spec"]["timeout"])
         sys.path.insert(0, str(self._code_dir(spec["code_blob"])))
         module = importlib.import_module(spec["module"])
-        fn = getattr(module, spec["tag"], None)
-        raw = getattr(fn, "_raw_f", None)
-        if raw is None:
+        obj = getattr(module, spec["tag"], None)
+        service = getattr(obj, "_service", obj)  # a Cls keeps its registered Function there
+        if getattr(service, "_tag", None) != spec["tag"]:
             raise LookupError(f"module {spec['module']!r} has no gworker function {spec['tag']!r}")
-        app = fn._app
+        app = service._app
         if app is not None:
             app._app_id = spec["app_id"]
             app._hydrate(spec["functions"])
-        self.fn = raw
-        self.is_async = inspect.iscoroutinefunction(raw)
+        self.service = Service(obj, spec["spec"], spec["params"])
+        self.service.run_hooks("enter")
+
+    def timeout_message(self) -> str:
+        return f"{self.spec['tag']!r} timed out after {self.timeout:g}s"
+
+    # -- one input at a time -------------------------------------------------------------------
 
     def run_input(self, input_id: int, payload: bytes) -> None:
         start = time.monotonic()
-        status, data = "success", b""
         try:
-            args, kwargs = _loads(payload)
+            args, kwargs, method = loads(payload)
+            target = self.service.target(method)
             signal.setitimer(signal.ITIMER_REAL, self.timeout)
             try:
-                result = self._call(args, kwargs)
+                result = self._call(target.fn, target.is_async, args, kwargs)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-            try:
-                data = serialize(result)
-            except SerializationError as e:
-                status, data = "serialization", error_envelope("serialization", str(e))
+            status, data = encode_result(result)
         except _InputTimeout:
-            status = "timeout"
-            data = error_envelope(
-                "timeout", f"{self.spec['tag']!r} timed out after {self.timeout:g}s"
-            )
+            status, data = "timeout", error_envelope("timeout", self.timeout_message())
         except _Stop:
             raise
         except BaseException as e:  # noqa: B036 - SystemExit and friends in user code fail the input
-            status, data = "failure", exception_envelope(_strip_runtime_frames(e))
+            status, data = failure_output(e)
         self.outputs.append([input_id, status, data, time.monotonic() - start])
 
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if not self.is_async:
-            return self.fn(*args, **kwargs)
+    def _call(self, fn: Any, is_async: bool, args: Any, kwargs: Any) -> Any:
+        if not is_async:
+            return fn(*args, **kwargs)
         if self.loop is None:
             self.loop = asyncio.new_event_loop()
-        return self.loop.run_until_complete(self.fn(*args, **kwargs))
+        return self.loop.run_until_complete(fn(*args, **kwargs))
 
-    def flush(self, want: bool) -> dict[str, Any]:
+    def flush(self, slots: int) -> dict[str, Any]:
         outputs, self.outputs = self.outputs, []
         self.last_flush = time.monotonic()
         return self.client.post(
-            f"/v1/containers/{self.id}/poll?timeout={_config.LONG_POLL_S if want else 0}",
-            {"outputs": outputs, "want": want},
+            f"/v1/containers/{self.id}/poll?timeout={_config.LONG_POLL_S if slots else 0}",
+            {"outputs": outputs, "slots": slots},
             timeout=_config.LONG_POLL_S + 30,
         )
 
     def serve(self) -> None:
         while not self.stopping:
-            resp = self.flush(want=True)
+            resp = self.flush(slots=1)
             if resp["stop"]:
                 return
             for input_id, payload in resp["inputs"]:
                 self.run_input(input_id, payload)
                 if time.monotonic() - self.last_flush > FLUSH_S:
-                    self.flush(want=False)
+                    self.flush(slots=0)
+        self.flush(slots=0)
 
     def heartbeat_forever(self) -> None:
         while True:
@@ -135,22 +168,13 @@ class Container:
                 pass
 
 
-def _loads(payload: bytes) -> Any:
-    import cloudpickle
-
-    return cloudpickle.loads(payload)
-
-
-def _strip_runtime_frames(e: BaseException) -> BaseException:
-    """Drop this module's frames so the caller sees a traceback of user code only."""
-    tb = e.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    return e.with_traceback(tb)
-
-
-def _on_term(signum: int, frame: Any) -> None:
-    raise _Stop()
+def _report_start_failure(container: Container, e: BaseException) -> None:
+    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    sys.stderr.write(f"container start-up failed:\n{tb}")
+    try:
+        container.client.post(f"/v1/containers/{container.id}/failed", {"traceback": tb})
+    finally:
+        sys.exit(1)
 
 
 def main() -> None:
@@ -163,14 +187,23 @@ def main() -> None:
     except _Stop:
         return
     except BaseException as e:
-        tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-        sys.stderr.write(f"container start-up failed:\n{tb}")
-        try:
-            container.client.post(f"/v1/containers/{container_id}/failed", {"traceback": tb})
-        finally:
-            sys.exit(1)
+        _report_start_failure(container, e)
     threading.Thread(target=container.heartbeat_forever, name="gw-heartbeat", daemon=True).start()
+    from .probes import start_probes
+
+    start_probes(container)
     try:
-        container.serve()
+        if container.service.max_inputs > 1:
+            from .concurrent import ConcurrentLoop
+
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            loop = asyncio.new_event_loop()
+            loop.add_signal_handler(signal.SIGTERM, lambda: setattr(container, "stopping", True))
+            loop.run_until_complete(ConcurrentLoop(container).run())
+        else:
+            container.serve()
     except _Stop:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the exit hooks finish
+        container.service.run_hooks("exit")

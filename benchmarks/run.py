@@ -1,0 +1,239 @@
+"""gworker vs ProcessPoolExecutor vs Ray, side by side: ``make bench`` (see README.md)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Containers and Ray workers import these modules, so they live in this directory, not in run.py.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import baselines  # noqa: E402
+import bench_app  # noqa: E402
+from _server import local_control_plane  # noqa: E402
+from measure import RoundTrip, Throughput, round_trip, throughput  # noqa: E402
+
+WARMUP_CALLS = 200
+ROUND_TRIP_CALLS = 2000
+ROUND_TRIP_BUDGET_S = 20.0
+MAP_INPUTS = 10_000
+MAP_RUNS = 3
+MAP_BUDGET_S = 20.0
+MAP_WORKERS = bench_app.MAP_MAX_WORKERS
+# multiprocessing.Pool's own default: four chunks per worker.
+POOL_CHUNKSIZE = MAP_INPUTS // (4 * MAP_WORKERS)
+COLD_REPS = 10
+COLD_BUDGET_S = 30.0
+# A pause between cold starts, so the previous run's container has exited.
+COLD_SETTLE_S = 0.3
+COLD_TARGET_S = 0.3
+MAP_TARGET_RATIO = 5.0
+
+
+@dataclass(frozen=True)
+class ColdStart:
+    samples: tuple[float, ...]
+
+    @property
+    def p50_s(self) -> float:
+        return statistics.median(self.samples)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One contender's results; ``missing`` says why there are none."""
+
+    round_trip: RoundTrip | None = None
+    map: Throughput | None = None
+    map_setup: str = ""
+    cold: ColdStart | None = None
+    missing: str | None = None
+
+
+# -- the contenders --------------------------------------------------------------------------
+
+
+def bench_round_trip(call: Callable[[int], Any]) -> RoundTrip:
+    return round_trip(call, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+
+
+def bench_map(run_map: Callable[[range], list[Any]]) -> Throughput:
+    return throughput(run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S)
+
+
+def gworker_column() -> Column:
+    with local_control_plane():
+        with bench_app.app.run():
+            rt = bench_round_trip(bench_app.echo.remote)
+            tp = bench_map(lambda xs: list(bench_app.echo_map.map(xs)))
+            runners = bench_app.echo_map.get_current_stats().num_total_runners
+        cold = gworker_cold_starts()
+    setup = f"max_workers={MAP_WORKERS}, {runners} containers"
+    return Column(rt, tp, setup, cold)
+
+
+def gworker_cold_starts() -> ColdStart:
+    """First-result time of a function with no container, each time in a new ``app.run()``."""
+    samples: list[float] = []
+    deadline = time.perf_counter() + COLD_BUDGET_S
+    for i in range(COLD_REPS):
+        time.sleep(COLD_SETTLE_S)
+        with bench_app.cold_app.run():
+            fn = bench_app.echo_cold
+            if fn.get_current_stats().num_total_runners != 0:
+                raise AssertionError("a cold-start repetition found a container already running")
+            start = time.perf_counter()
+            if fn.remote(i) != i:
+                raise AssertionError(f"echo_cold({i}) returned a wrong result")
+            samples.append(time.perf_counter() - start)
+        if time.perf_counter() > deadline:
+            break
+    return ColdStart(tuple(samples))
+
+
+def process_pool_column() -> Column:
+    with ProcessPoolExecutor(1) as single, ProcessPoolExecutor(MAP_WORKERS) as pool:
+        rt = bench_round_trip(lambda x: single.submit(baselines.echo, x).result())
+        tp = bench_map(lambda xs: list(pool.map(baselines.echo, xs, chunksize=POOL_CHUNKSIZE)))
+    return Column(rt, tp, f"{MAP_WORKERS} workers, chunksize={POOL_CHUNKSIZE}")
+
+
+def ray_column() -> Column:
+    try:
+        import ray
+    except ImportError:
+        return Column(missing="not installed")
+    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
+    try:
+        actor = ray.remote(baselines.Echo).remote()
+        task = ray.remote(baselines.echo)
+        rt = bench_round_trip(lambda x: ray.get(actor.f.remote(x)))
+        tp = bench_map(lambda xs: ray.get([task.remote(i) for i in xs]))
+    finally:
+        ray.shutdown()
+    return Column(rt, tp, f"num_cpus={MAP_WORKERS}, 1 task/input")
+
+
+# -- the table -------------------------------------------------------------------------------
+
+
+def ms(rt: RoundTrip | None, pick: Callable[[RoundTrip], float]) -> str:
+    return "—" if rt is None else f"{pick(rt):.3f} ms"
+
+
+def rate(tp: Throughput | None, setup: str) -> str:
+    return "—" if tp is None else f"{tp.per_s:,.0f} /s\n[dim]{setup}[/]"
+
+
+def seconds(cs: ColdStart | None) -> str:
+    return "—" if cs is None else f"{cs.p50_s:.3f} s"
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("[green]met[/]" if ok else "[red]missed[/]")
+
+
+def latency_row(
+    label: str, cols: dict[str, Column], pick: Callable[[RoundTrip], float]
+) -> list[str]:
+    gw, ray = cols["gworker"].round_trip, cols["Ray"].round_trip
+    ok = None if gw is None or ray is None else pick(gw) <= pick(ray)
+    target = "≤ Ray" + ("" if ray is None else f" ({pick(ray):.3f} ms)")
+    return [label, *(ms(c.round_trip, pick) for c in cols.values()), target, verdict(ok)]
+
+
+def map_row(cols: dict[str, Column]) -> list[str]:
+    gw, ray = cols["gworker"].map, cols["Ray"].map
+    ok = None if gw is None or ray is None else gw.per_s >= MAP_TARGET_RATIO * ray.per_s
+    target = f"≥ {MAP_TARGET_RATIO:g}× Ray"
+    if ray is not None:
+        target += f" ({MAP_TARGET_RATIO * ray.per_s:,.0f} /s)"
+    label = f"map of {MAP_INPUTS:,} inputs"
+    return [label, *(rate(c.map, c.map_setup) for c in cols.values()), target, verdict(ok)]
+
+
+def cold_row(cols: dict[str, Column]) -> list[str]:
+    gw = cols["gworker"].cold
+    ok = None if gw is None else gw.p50_s < COLD_TARGET_S
+    cells = [seconds(c.cold) for c in cols.values()]
+    return ["cold start p50", *cells, f"< {COLD_TARGET_S:g} s", verdict(ok)]
+
+
+def render(cols: dict[str, Column]) -> Table:
+    table = Table(title="gworker vs ProcessPoolExecutor vs Ray (same run)")
+    table.add_column("measurement")
+    for name, col in cols.items():
+        header = name if col.missing is None else f"{name}\n({col.missing})"
+        table.add_column(header, justify="right")
+    table.add_column("gworker target")
+    table.add_column("verdict")
+    table.add_row(*latency_row("warm round trip p50", cols, lambda rt: rt.p50_ms))
+    table.add_row(*latency_row("warm round trip p99", cols, lambda rt: rt.p99_ms))
+    table.add_row(*map_row(cols))
+    table.add_row(*cold_row(cols))
+    return table
+
+
+def notes(cols: dict[str, Column]) -> list[str]:
+    """How each row was measured, with the counts each contender actually completed."""
+    calls = ", ".join(f"{n} {c.round_trip.calls}" for n, c in cols.items() if c.round_trip)
+    runs = ", ".join(f"{n} {c.map.runs}" for n, c in cols.items() if c.map)
+    gw_cold = cols["gworker"].cold
+    lines = [
+        f"warm round trip: {WARMUP_CALLS} warm-up calls, then timed sequential calls of a"
+        f" trivial function ({calls}); gworker f.remote(i), ProcessPoolExecutor(1)"
+        " submit(f, i).result(), Ray actor ray.get(a.f.remote(i)).",
+        f"map: inputs/s, median of timed runs ({runs}) after one warm-up run; gworker"
+        f" f.map(range({MAP_INPUTS})) with the function's max_workers={MAP_WORKERS} (containers"
+        f" counted after the map), ProcessPoolExecutor({MAP_WORKERS}).map(f, ...,"
+        f" chunksize={POOL_CHUNKSIZE}) (multiprocessing.Pool's default: 4 chunks per worker),"
+        " Ray ray.get([f.remote(i) for i in ...]).",
+    ]
+    if gw_cold is not None:
+        low, high = min(gw_cold.samples), max(gw_cold.samples)
+        lines.append(
+            f"cold start: {len(gw_cold.samples)} runs, each a new app.run() (new function ids, no"
+            f" container running), first .remote() to its result; range {low:.3f}–{high:.3f} s."
+        )
+    return lines
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return f"{os.cpu_count()} CPUs, Python {platform.python_version()}, load average {load}"
+
+
+def main() -> None:
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    console.print(f"[dim]before: {machine()}[/]")
+    started = time.perf_counter()
+    cols: dict[str, Column] = {}
+    for name, bench in (
+        ("gworker", gworker_column),
+        ("ProcessPoolExecutor", process_pool_column),
+        ("Ray", ray_column),
+    ):
+        with console.status(f"benchmarking {name}…"):
+            cols[name] = bench()
+    console.print(render(cols))
+    for line in notes(cols):
+        console.print(f"• {line}", style="dim", markup=False)
+    console.print(
+        f"[dim]after: {machine()}; total {time.perf_counter() - started:.0f} s. Numbers depend"
+        " on the machine and on whatever else runs on it.[/]"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""``gw queue create|list|peek|len|clear|delete``."""
+
+from __future__ import annotations
+
+import click
+
+from gworker_client import Queue
+
+from ._common import console, friendly_errors
+from .dict import create_object, delete_object, list_objects, show, yes_option
+
+partition_option = click.option(
+    "--partition", "-p", default=None, help="A partition key (default: the default partition)."
+)
+
+
+@click.group("queue")
+def queue_group() -> None:
+    """Create, inspect and delete Queues (gw.Queue)."""
+
+
+@queue_group.command("create")
+@click.argument("name")
+@friendly_errors
+def create(name: str) -> None:
+    """Create a named Queue."""
+    create_object(Queue, name)
+
+
+@queue_group.command("list")
+@friendly_errors
+def list_queues() -> None:
+    """List the named Queues of this environment."""
+    list_objects("queue")
+
+
+@queue_group.command("peek")
+@click.argument("name")
+@click.option("-n", "n", default=1, show_default=True, help="How many items to show.")
+@partition_option
+@friendly_errors
+def peek(name: str, n: int, partition: str | None) -> None:
+    """Print the first items of a partition, without removing them."""
+    q = Queue.from_name(name)
+    for _, value in q._peek(partition, 0, max(n, 1), 0.0):
+        click.echo(show(value))
+
+
+@queue_group.command("len")
+@click.argument("name")
+@partition_option
+@click.option("--total", is_flag=True, help="Count the items of every partition.")
+@friendly_errors
+def length(name: str, partition: str | None, total: bool) -> None:
+    """Print how many items a partition (or, with --total, the whole Queue) holds."""
+    click.echo(Queue.from_name(name).len(partition=partition, total=total))
+
+
+@queue_group.command("clear")
+@click.argument("name")
+@partition_option
+@click.option("--all", "all_partitions", is_flag=True, help="Clear every partition.")
+@yes_option
+@friendly_errors
+def clear(name: str, partition: str | None, all_partitions: bool, yes: bool) -> None:
+    """Remove the items of a partition (or, with --all, of every partition)."""
+    q = Queue.from_name(name).hydrate()
+    what = "every partition" if all_partitions else f"partition {partition or '(default)'}"
+    if not yes:
+        click.confirm(f"Remove the items of {what} of queue {name!r}?", abort=True)
+    q.clear(partition=partition, all=all_partitions)
+    console.print(f"[green]✓[/] cleared {what} of queue {name!r}")
+
+
+@queue_group.command("delete")
+@click.argument("name")
+@yes_option
+@friendly_errors
+def delete(name: str, yes: bool) -> None:
+    """Delete a Queue and its items."""
+    delete_object(Queue, name, yes)

@@ -1,0 +1,315 @@
+"""``@app.cls``: a stateful class served by containers; ``Cls(**params).method.remote(...)``.
+
+On the server a class is one function whose inputs name the method to call. A class with
+parameters is bound once per distinct set of values: each set gets its own function id on the
+server, so its containers are autoscaled separately. Parameters travel as msgpack primitives,
+never pickled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from . import _api, _config
+from . import exception as exc
+from ._function import Function
+from ._options import FunctionOptions
+from ._partial import Concurrency, PartialFunction
+from ._probe import Probe
+
+PARAMETER_TYPES: dict[str, type] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "bytes": bytes,
+}
+_MISSING = object()
+
+
+class _Parameter:
+    """The placeholder ``gw.parameter()`` leaves on the class until a container sets it."""
+
+    def __init__(self, default: Any = _MISSING) -> None:
+        self.default = default
+
+
+def parameter(*, default: Any = _MISSING, init: bool = True) -> Any:
+    """Declare a class parameter: ``threshold: float = gw.parameter(default=0.5)``."""
+    if not init:
+        raise exc.InvalidError("gw.parameter(init=False) is not supported")
+    return _Parameter(default)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    name: str
+    type: str
+    default: Any = _MISSING
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type}
+        if self.default is not _MISSING:
+            d["default"] = self.default
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
+        return cls(d["name"], d["type"], d.get("default", _MISSING))
+
+
+def _annotation_name(annotation: Any) -> str | None:
+    if isinstance(annotation, str):
+        return annotation if annotation in PARAMETER_TYPES else None
+    for name, t in PARAMETER_TYPES.items():
+        if annotation is t:
+            return name
+    return None
+
+
+def collect_parameters(user_cls: type) -> list[ParamSpec]:
+    params = []
+    annotations = getattr(user_cls, "__annotations__", {})
+    for name, value in vars(user_cls).items():
+        if not isinstance(value, _Parameter):
+            continue
+        if name not in annotations:
+            raise exc.InvalidError(
+                f"{user_cls.__qualname__}.{name} = gw.parameter() needs a type annotation:"
+                f" `{name}: str = gw.parameter()` (one of {', '.join(PARAMETER_TYPES)})"
+            )
+        type_name = _annotation_name(annotations[name])
+        if type_name is None:
+            raise exc.InvalidError(
+                f"{user_cls.__qualname__}.{name}: parameter type {annotations[name]!r} is not"
+                f" supported; use one of {', '.join(PARAMETER_TYPES)}"
+            )
+        spec = ParamSpec(name, type_name, value.default)
+        if value.default is not _MISSING:
+            check_value(user_cls.__qualname__, spec, value.default)
+        params.append(spec)
+    return params
+
+
+def check_value(owner: str, spec: ParamSpec, value: Any) -> None:
+    expected = PARAMETER_TYPES[spec.type]
+    ok = isinstance(value, expected) and not (expected is not bool and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise exc.InvalidError(
+            f"{owner} parameter {spec.name}={value!r} must be {spec.type}, not"
+            f" {type(value).__name__}"
+        )
+
+
+def bind_parameters(owner: str, specs: list[ParamSpec], values: dict[str, Any]) -> dict[str, Any]:
+    known = {s.name: s for s in specs}
+    for name in values:
+        if name not in known:
+            listed = ", ".join(known) or "none"
+            raise exc.InvalidError(f"{owner} has no parameter {name!r}; its parameters: {listed}")
+    bound = {}
+    for spec in specs:
+        if spec.name in values:
+            check_value(owner, spec, values[spec.name])
+            value = values[spec.name]
+            bound[spec.name] = float(value) if spec.type == "float" else value
+        elif spec.default is not _MISSING:
+            bound[spec.name] = spec.default
+        else:
+            raise exc.InvalidError(
+                f"{owner} needs parameter {spec.name!r} ({spec.type}): {owner}({spec.name}=...)"
+            )
+    return bound
+
+
+def instantiate(user_cls: type, params: dict[str, Any]) -> Any:
+    """Create the user's object the way a container does: parameters set, then ``__init__``."""
+    obj = user_cls.__new__(user_cls)
+    for name, value in params.items():
+        setattr(obj, name, value)
+    if user_cls.__init__ is not object.__init__:  # type: ignore[misc]
+        obj.__init__()
+    return obj
+
+
+def run_hooks(obj: Any, names: list[str]) -> None:
+    for name in names:
+        result = getattr(obj, name)()
+        if inspect.isawaitable(result):
+            asyncio.run(_await(result))
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
+
+
+class Cls:
+    """A class registered with ``@app.cls``. Call it with parameters to get an instance handle."""
+
+    def __init__(
+        self,
+        user_cls: type | None,
+        service: Function,
+        spec: dict[str, Any],
+    ) -> None:
+        self._user_cls = user_cls
+        self._service = service
+        self._spec = spec
+        self._params = [ParamSpec.from_dict(p) for p in spec["params"]]
+        self.__name__ = service.tag
+        self.__qualname__ = service.tag
+        if user_cls is not None:
+            self.__doc__ = user_cls.__doc__
+            self.__module__ = user_cls.__module__
+
+    def __repr__(self) -> str:
+        return f"Cls({self._service.tag!r})"
+
+    @classmethod
+    def from_name(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Cls:
+        """A handle on a deployed class."""
+        env = environment_name or _config.environment()
+        info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={name}&env={env}")
+        if info["spec"].get("kind") != "class":
+            raise exc.InvalidError(
+                f"{app_name}.{name} is a function; use gw.Function.from_name for it"
+            )
+        service = Function(None, FunctionOptions(), name)
+        service._object_id = info["function_id"]
+        return cls(None, service, info["spec"])
+
+    def __call__(self, **params: Any) -> Obj:
+        return Obj(self, bind_parameters(self._service.tag, self._params, params))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._spec["methods"]:
+            raise AttributeError(
+                f"{self._service.tag}.{name} is a method: call it on an instance,"
+                f" {self._service.tag}().{name}.remote(...)"
+            )
+        raise AttributeError(f"{self._service.tag} has no attribute {name!r}")
+
+
+class Obj:
+    """An instance handle: ``Cls(**params)``. Its methods have ``.remote``, ``.map``, ..."""
+
+    def __init__(self, cls: Cls, params: dict[str, Any]) -> None:
+        self._cls = cls
+        self._params = params
+        self._bound_id: str | None = None
+        self._local: Any = None
+
+    def _function_id(self) -> str:
+        if not self._cls._params:
+            return self._cls._service._hydrate()
+        if self._bound_id is None:
+            packed = msgpack.packb(sorted(self._params.items()), use_bin_type=True)
+            resp = _api.client().post(
+                f"/v1/functions/{self._cls._service._hydrate()}/bind",
+                {"params": self._params, "key": hashlib.sha256(packed).hexdigest()},
+            )
+            self._bound_id = resp["function_id"]
+        return self._bound_id
+
+    def _local_instance(self) -> Any:
+        if self._cls._user_cls is None:
+            raise exc.ExecutionError(
+                f"{self._cls._service.tag} was looked up by name: no local code"
+            )
+        if self._local is None:
+            self._local = instantiate(self._cls._user_cls, self._params)
+            run_hooks(self._local, self._cls._spec["enter"])
+        return self._local
+
+    def __getattr__(self, name: str) -> Function:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        methods = self._cls._spec["methods"]
+        if name not in methods:
+            raise AttributeError(
+                f"{self._cls._service.tag} has no method {name!r} (methods: {', '.join(methods)})"
+            )
+        raw = getattr(self._cls._user_cls, name, None) if self._cls._user_cls else None
+        if isinstance(raw, PartialFunction):
+            raw = raw.raw_f
+        handle = Function(
+            raw,
+            self._cls._service._options,
+            f"{self._cls._service.tag}.{name}",
+            method=name,
+            resolver=self._function_id,
+            local=lambda *a, **kw: _call_local(self._local_instance(), name, methods[name], a, kw),
+        )
+        self.__dict__[name] = handle
+        return handle
+
+
+def _call_local(obj: Any, name: str, info: dict[str, Any], args: Any, kwargs: Any) -> Any:
+    method = getattr(obj, name)
+    if info.get("batching"):  # a batched method takes lists: call it with batches of one
+        result = method(*[[a] for a in args], **{k: [v] for k, v in kwargs.items()})
+        return result[0]
+    result = method(*args, **kwargs)
+    return asyncio.run(_await(result)) if inspect.isawaitable(result) else result
+
+
+def build_cls(
+    user_cls: type, options: FunctionOptions, probes: list[Probe], app: Any
+) -> tuple[Cls, Function]:
+    """Read the decorated class: its methods, hooks, parameters, batching and concurrency."""
+    methods: dict[str, dict[str, Any]] = {}
+    enter: list[str] = []
+    exit_: list[str] = []
+    concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
+    for name, value in vars(user_cls).items():
+        if not isinstance(value, PartialFunction):
+            continue
+        if "method" in value.flags or value.batching is not None:
+            methods[name] = {
+                "batching": value.batching.to_dict() if value.batching else None,
+                "is_async": inspect.iscoroutinefunction(value.raw_f),
+            }
+        if "enter" in value.flags:
+            enter.append(name)
+        if "exit" in value.flags:
+            exit_.append(name)
+        if value.concurrency is not None:
+            if concurrency is not None and concurrency != value.concurrency:
+                raise exc.InvalidError(
+                    f"{user_cls.__qualname__}: conflicting @gw.concurrent settings; a class's"
+                    " containers have one concurrency setting"
+                )
+            concurrency = value.concurrency
+    if not methods:
+        raise exc.InvalidError(
+            f"@app.cls(): {user_cls.__qualname__} has no @gw.method(); mark the methods to call"
+        )
+    for probe in probes:
+        if probe.method not in methods:
+            raise exc.InvalidError(
+                f"Probe.on({probe.method!r}): {user_cls.__qualname__} has no @gw.method()"
+                f" named {probe.method!r} (methods: {', '.join(methods)})"
+            )
+    concurrency = concurrency or options.concurrency
+    spec = {
+        "kind": "class",
+        "methods": methods,
+        "enter": enter,
+        "exit": exit_,
+        "params": [p.to_dict() for p in collect_parameters(user_cls)],
+        "probes": [p.to_dict() for p in probes],
+        "concurrency": concurrency.to_dict() if concurrency else None,
+    }
+    tag = options.name or user_cls.__qualname__
+    service = Function(user_cls, options, tag, app, extra_spec=spec)
+    return Cls(user_cls, service, spec), service
