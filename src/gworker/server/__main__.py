@@ -17,6 +17,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:  # uvloop's event loop makes each request cheaper; asyncio's works too
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
     asyncio.run(serve(args.home.expanduser(), args.host, args.port))
 
 

@@ -40,8 +40,10 @@ async def create_call(request: web.Request) -> web.Response:
     call_id = req.get("call_id")
     if not isinstance(call_id, str) or not call_id.startswith("fc-"):
         raise InvalidRequest(f"call_id={call_id!r} must be a string starting with 'fc-'")
-    state.scheduler.submit(request.match_info["fid"], call_id, _items(req), _total(req))
     wait = float(req.get("wait") or 0)
+    state.scheduler.submit(
+        request.match_info["fid"], call_id, _items(req), _total(req), acknowledge=wait <= 0
+    )
     if wait <= 0:
         return reply({"call_id": call_id, "outputs": [], "total": _total(req)})
     return await _answer(state, call_id, min(wait, MAX_WAIT_S))

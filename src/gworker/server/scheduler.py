@@ -80,23 +80,15 @@ class FunctionState:
     def active(self) -> list[Container]:
         return [c for c in self.containers.values() if not c.stopping]
 
-    @property
-    def max_inputs(self) -> int:
-        """Inputs one container runs at once: its concurrency, or its largest batch."""
+    def __post_init__(self) -> None:
         concurrency = self.spec.get("concurrency") or {}
-        batch = max(
-            [
-                self.spec.get("batching") or {},
-                *[m.get("batching") or {} for m in self.spec.get("methods", {}).values()],
-            ],
-            key=lambda b: b.get("max_batch_size", 1),
-        )
-        return max(concurrency.get("max_inputs", 1), batch.get("max_batch_size", 1))
-
-    @property
-    def target_inputs(self) -> int:
-        concurrency = self.spec.get("concurrency") or {}
-        return concurrency.get("target_inputs") or self.max_inputs
+        batchings = [self.spec.get("batching")] + [
+            m.get("batching") for m in self.spec.get("methods", {}).values()
+        ]
+        largest_batch = max([b["max_batch_size"] for b in batchings if b] or [1])
+        # inputs one container runs at once: its concurrency, or its largest batch
+        self.max_inputs: int = max(concurrency.get("max_inputs", 1), largest_batch)
+        self.target_inputs: int = concurrency.get("target_inputs") or self.max_inputs
 
 
 @dataclass
@@ -274,25 +266,41 @@ class Scheduler:
         return cs
 
     def submit(
-        self, fid: str | None, call_id: str, items: list[tuple[int, bytes]], total: int | None
+        self,
+        fid: str | None,
+        call_id: str,
+        items: list[tuple[int, bytes]],
+        total: int | None,
+        acknowledge: bool = True,
     ) -> CallState:
-        """Store inputs (acknowledged once this returns) and queue them."""
+        """Store inputs and queue them.
+
+        With ``acknowledge`` the inputs are committed before this returns. A caller that waits
+        for the result instead (``.remote()``) is acknowledged by the result itself; if the
+        server dies first, the client re-sends the same call id, so the commit can ride along
+        with the next one.
+        """
+        fresh_call = False
         if fid is not None:
             fs = self._function_state(fid)
             if not fs.live and self.store.live_function(fs.app_id, fs.tag) is None:
                 raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
-            if self.store.add_call(call_id, fid, total):
+            fresh_call = self.store.add_call(call_id, fid, total)
+            if fresh_call:
                 self.calls[call_id] = CallState(call_id, fid, total, 0)
         cs = self.call_state(call_id)
         fs = self._function_state(cs.function_id)
         self._check_gpu(fs)
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
-        fresh = self.store.add_inputs(call_id, fs.id, items)
+        fresh = self.store.add_inputs(call_id, fs.id, items, fresh_call)
         if total is not None and cs.total is None:
             cs.total = total
             self.store.set_call_total(call_id, total)
-        self.store.commit()
+        if acknowledge:
+            self.store.commit()
+        else:
+            self._commit_soon()
         args = dict(items)
         self._enqueue(fs, [Input(iid, call_id, idx, fs.id, args[idx]) for iid, idx in fresh])
         if cs.finished:
@@ -312,7 +320,7 @@ class Scheduler:
         self, call_id: str, after: int, timeout: float
     ) -> tuple[list[tuple[int, int, str, bytes]], int | None]:
         cs = self.call_state(call_id)
-        rows = self.store.outputs_after(call_id, after)
+        rows = self.store.outputs_after(call_id, after) if cs.done else []
         deadline = time.monotonic() + timeout
         while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
             changed = cs.changed

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -72,6 +73,31 @@ CREATE INDEX IF NOT EXISTS logs_app ON logs (app_id, seq);
 """
 
 
+class Checkpointer:
+    """Copies the WAL back into the database every few seconds on a thread of its own, so the
+    event loop's commits never wait for a checkpoint's fsync."""
+
+    PERIOD_S = 2.0
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gw-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None)
+        try:
+            while not self._stop.wait(self.PERIOD_S):
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def pack(value: Any) -> bytes:
     return msgpack.packb(value, use_bin_type=True)
 
@@ -88,7 +114,11 @@ class Store(ObjectStore):
         # NORMAL in WAL mode survives a killed process (what a restart must survive); only a
         # power loss can drop the last transactions.
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints fsync; run them off the event loop (see Checkpointer), not inside commits.
+        self.db.execute("PRAGMA wal_autocheckpoint=0")
         self.db.executescript(SCHEMA)
+        self.checkpointer = Checkpointer(path)
+        self._next_input_id = int(self._one("SELECT COALESCE(MAX(id), 0) + 1 FROM inputs")[0])
         self.db.executescript(SCHEMA_OBJECTS)
         self.db.execute("BEGIN")
 
@@ -99,6 +129,7 @@ class Store(ObjectStore):
     def close(self) -> None:
         self.db.execute("COMMIT")
         self.db.close()
+        self.checkpointer.stop()
 
     def _one(self, sql: str, *args: Any) -> Any:
         return self.db.execute(sql, args).fetchone()
@@ -254,31 +285,35 @@ class Store(ObjectStore):
         self.db.execute("UPDATE calls SET cancelled = 1 WHERE id = ?", (call_id,))
 
     def add_inputs(
-        self, call_id: str, fid: str, items: Sequence[tuple[int, bytes]]
+        self, call_id: str, fid: str, items: Sequence[tuple[int, bytes]], fresh_call: bool
     ) -> list[tuple[int, int]]:
         """Insert new inputs; return ``(input_id, idx)`` of those not stored before.
 
         A client that retries a chunk after a lost response sends the same indexes again;
-        they are stored once.
+        they are stored once. Ids are assigned here (this connection is the only writer), so
+        no read-back is needed.
         """
         if not items:
             return []
-        low, high = min(i for i, _ in items), max(i for i, _ in items)
-        span = "call_id = ? AND idx BETWEEN ? AND ?"
-        seen = {
-            r[0]
-            for r in self.db.execute(f"SELECT idx FROM inputs WHERE {span}", (call_id, low, high))
-        }
-        fresh = [(call_id, idx, fid, args) for idx, args in items if idx not in seen]
+        seen: set[int] = set()
+        if not fresh_call:
+            low, high = min(i for i, _ in items), max(i for i, _ in items)
+            seen = {
+                r[0]
+                for r in self.db.execute(
+                    "SELECT idx FROM inputs WHERE call_id = ? AND idx BETWEEN ? AND ?",
+                    (call_id, low, high),
+                )
+            }
+        fresh = [(idx, args) for idx, args in items if idx not in seen]
+        first = self._next_input_id
+        self._next_input_id += len(fresh)
         self.db.executemany(
-            "INSERT INTO inputs (call_id, idx, function_id, args, state)"
-            " VALUES (?, ?, ?, ?, 'pending')",
-            fresh,
+            "INSERT INTO inputs (id, call_id, idx, function_id, args, state)"
+            " VALUES (?, ?, ?, ?, ?, 'pending')",
+            [(first + n, call_id, idx, fid, args) for n, (idx, args) in enumerate(fresh)],
         )
-        rows = self.db.execute(
-            f"SELECT id, idx FROM inputs WHERE {span} ORDER BY idx", (call_id, low, high)
-        )
-        return [(iid, idx) for iid, idx in rows if idx not in seen]
+        return [(first + n, idx) for n, (idx, _) in enumerate(fresh)]
 
     def set_attempts(self, input_id: int, attempts: int, not_before: float) -> None:
         self.db.execute(
