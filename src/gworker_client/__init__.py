@@ -14,6 +14,7 @@ from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
 from ._retries import Retries
+from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 
 # Modal's names for the lifecycle hooks.
 enter = on_enter
@@ -34,14 +35,19 @@ __all__ = [
     "Probe",
     "Queue",
     "Retries",
+    "asgi_app",
     "batched",
     "concurrent",
     "enable_output",
     "enter",
     "exception",
     "exit",
+    "fastapi_endpoint",
     "method",
     "on_enter",
     "on_exit",
     "parameter",
+    "web_endpoint",
+    "web_server",
+    "wsgi_app",
 ]

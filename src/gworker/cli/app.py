@@ -86,8 +86,16 @@ def containers(name: str) -> None:
     table = Table("container", "function", "params", "state", "inputs", "ready", "gpu", "age")
     for c in data["containers"]:
         params = ", ".join(f"{k}={v!r}" for k, v in c["params"].items())
-        table.add_row(c["id"], c["function"], params, c["state"], str(c["inputs"]),
-                      "yes" if c["accepting"] else "no", c["gpu"] or "", f"{c['age_s']:.0f}s")
+        table.add_row(
+            c["id"],
+            c["function"],
+            params,
+            c["state"],
+            str(c["inputs"]),
+            "yes" if c["accepting"] else "no",
+            c["gpu"] or "",
+            f"{c['age_s']:.0f}s",
+        )
     console.print(table)
     probes = Table("time", "container", "method", "kind", "result", "detail", title="probes")
     for p in data["probes"][-30:]:

@@ -14,7 +14,11 @@ class BatchError(Exception):
 
 class Batcher:
     """Collects inputs for one method; calls it with at most ``max_batch_size`` of them, after
-    waiting at most ``wait_ms`` for the batch to fill."""
+    waiting at most ``wait_ms`` for the batch to fill.
+
+    One batch runs at a time: the next one fills while it runs and starts the moment it ends.
+    Two model calls at once would only split the same cores (or GPU) between them.
+    """
 
     def __init__(
         self,
@@ -34,6 +38,7 @@ class Batcher:
         ]
         self.pending: list[tuple[dict[str, Any], asyncio.Future[Any]]] = []
         self.timer: asyncio.TimerHandle | None = None
+        self.running = False
 
     def submit(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -41,26 +46,39 @@ class Batcher:
         bound = dict(zip(self.names, args))
         bound.update(kwargs)
         self.pending.append((bound, future))
+        if self.running:
+            return future  # starts when the running batch ends
         if len(self.pending) >= self.max_batch_size:
-            self._flush()
+            self._start()
         elif self.timer is None:
-            self.timer = loop.call_later(self.wait_s, self._flush)
+            self.timer = loop.call_later(self.wait_s, self._start)
         return future
 
-    def _flush(self) -> None:
+    def _start(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-        batch, self.pending = (
-            self.pending[: self.max_batch_size],
-            self.pending[self.max_batch_size :],
-        )
-        if self.pending:  # more than a batch arrived at once: the rest goes next
-            self.timer = asyncio.get_running_loop().call_soon(self._flush)  # type: ignore[assignment]
-        if batch:
-            asyncio.get_running_loop().create_task(self._run(batch))
+        if self.running or not self.pending:
+            return
+        batch = self.pending[: self.max_batch_size]
+        self.pending = self.pending[self.max_batch_size :]
+        self.running = True
+        asyncio.get_running_loop().create_task(self._run(batch))
+
+    def _finished(self) -> None:
+        self.running = False
+        if len(self.pending) >= self.max_batch_size:
+            self._start()
+        elif self.pending:  # a partial batch waited while the last one ran: give it wait_ms
+            self.timer = asyncio.get_running_loop().call_later(self.wait_s, self._start)
 
     async def _run(self, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
+        try:
+            await self._call(batch)
+        finally:
+            self._finished()
+
+    async def _call(self, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
         futures = [f for _, f in batch]
         try:
             lists = self._columns([b for b, _ in batch])
