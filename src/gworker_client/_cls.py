@@ -132,7 +132,7 @@ def bind_parameters(owner: str, specs: list[ParamSpec], values: dict[str, Any]) 
 
 def instantiate(user_cls: type, params: dict[str, Any]) -> Any:
     """Create the user's object the way a container does: parameters set, then ``__init__``."""
-    obj = user_cls.__new__(user_cls)
+    obj: Any = object.__new__(user_cls)
     for name, value in params.items():
         setattr(obj, name, value)
     if user_cls.__init__ is not object.__init__:  # type: ignore[misc]

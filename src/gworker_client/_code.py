@@ -25,7 +25,7 @@ class CodeBundle:
     files: tuple[str, ...]
 
 
-def _module_relpath(module: ModuleType) -> Path | None:
+def _module_relpath(module: ModuleType) -> Path:
     """Where an import of this module's name looks, relative to a sys.path entry."""
     parts = module.__name__.split(".")
     file = getattr(module, "__file__", None) or ""
@@ -43,12 +43,13 @@ def local_sources(entry: ModuleType, name: str) -> dict[str, Path]:
     files: dict[str, Path] = {Path(*name.split(".")).with_suffix(".py").as_posix(): entry_file}
     for module in list(sys.modules.values()):
         path = getattr(module, "__file__", None)
-        rel = _module_relpath(module) if path and path.endswith(".py") else None
-        if rel is None or module is entry or Path(path).resolve() != (root / rel).resolve():
+        if not path or not path.endswith(".py") or module is entry:
             continue
-        files[rel.as_posix()] = root / rel
-    for rel in list(files):  # the __init__ files of packages make their submodules importable
-        for parent in Path(rel).parents:
+        rel = _module_relpath(module)
+        if Path(path).resolve() == (root / rel).resolve():
+            files[rel.as_posix()] = root / rel
+    for name_in_zip in list(files):  # packages' __init__ files make their submodules importable
+        for parent in Path(name_in_zip).parents:
             init = root / parent / "__init__.py"
             if parent != Path(".") and init.exists():
                 files[(parent / "__init__.py").as_posix()] = init

@@ -134,7 +134,7 @@ def concurrent(*, max_inputs: int, target_inputs: int | None = None) -> Callable
 
     def wrapper(f: Any) -> Any:
         if inspect.isclass(f):
-            f.__gw_concurrency__ = setting
+            f.__gw_concurrency__ = setting  # type: ignore[attr-defined]  # read by @app.cls
             return f
         return replace(_partial(f, "@gw.concurrent()"), concurrency=setting)
 

@@ -38,6 +38,8 @@ async def lookup_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
     name, env = req.get("name"), req.get("environment") or "main"
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     app_id = state.store.deployed_app(name, env)
     if app_id is None:
         if not req.get("create"):
@@ -130,8 +132,9 @@ async def lookup_function(request: web.Request) -> web.Response:
     if fid is None:
         known = sorted(state.store.app_functions(app_id))
         raise NotFound(f"app {app_name!r} has no function {tag!r}; it has {known}")
-    spec = state.store.function(fid)["spec"]
-    return reply({"function_id": fid, "app_id": app_id, "spec": spec})
+    function = state.store.function(fid)
+    assert function is not None  # live_function found it in this same transaction
+    return reply({"function_id": fid, "app_id": app_id, "spec": function["spec"]})
 
 
 @routes.get("/v1/apps/{app_id}/containers")

@@ -14,7 +14,7 @@ import secrets
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -350,9 +350,11 @@ class Scheduler:
                     self._stop_container(c, kill_reason="cancelled")
         self.store.commit()
 
-    def _fail_pending(self, fs: FunctionState, match: Any, status: str, message: str) -> None:
+    def _fail_pending(
+        self, fs: FunctionState, match: Callable[[Input], bool], status: str, message: str
+    ) -> None:
         keep: deque[Input] = deque()
-        failed = []
+        failed: list[Input] = []
         for inp in fs.pending:
             (failed if match(inp) else keep).append(inp)
         fs.pending = keep

@@ -98,7 +98,7 @@ class Container:
         module = importlib.import_module(spec["module"])
         obj = getattr(module, spec["tag"], None)
         service = getattr(obj, "_service", obj)  # a Cls keeps its registered Function there
-        if getattr(service, "_tag", None) != spec["tag"]:
+        if service is None or getattr(service, "_tag", None) != spec["tag"]:
             raise LookupError(f"module {spec['module']!r} has no gworker function {spec['tag']!r}")
         app = service._app
         if app is not None:

@@ -26,7 +26,8 @@ def _call_with_timeout(container: Container, method: str, timeout: float) -> tup
             result = getattr(container.service.instance, method)()
             if inspect.isawaitable(result):
                 if container.loop is not None and container.loop.is_running():
-                    result = asyncio.run_coroutine_threadsafe(result, container.loop).result()
+                    coro = _await(result)
+                    result = asyncio.run_coroutine_threadsafe(coro, container.loop).result()
                 else:
                     result = asyncio.run(_await(result))
             outcome.append(_passed(result))
