@@ -107,7 +107,6 @@ class LocalBackend:
         if grant:
             env["GW_GPU"] = grant.type
             env["GW_GPU_COUNT"] = str(len(grant.indices))
-        env["PYTHONUNBUFFERED"] = "1"
         env["GW_CODE_CACHE"] = str(self.code_cache)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
