@@ -1,0 +1,205 @@
+"""Containers under bubblewrap: a private view of the filesystem, the network to the control plane,
+no root privileges, and graceful SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import textwrap
+import threading
+from pathlib import Path
+
+import pytest
+
+from gworker.backends import isolation
+from gworker.backends.isolation import Mount, PlacementError
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run(image, code: str, **kwargs) -> subprocess.CompletedProcess[str]:
+    argv = isolation.command(image, [str(image.python), "-c", textwrap.dedent(code)], **kwargs)
+    return subprocess.run(argv, env=image.environ(), capture_output=True, text=True, timeout=60)
+
+
+def probe(image, code: str, **kwargs) -> dict:
+    out = run(image, code, **kwargs)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_host_home_and_project_are_hidden(built_image, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host only")
+    host_home = sorted(p.name for p in Path("/root").iterdir())
+    seen = probe(
+        built_image,
+        f"""
+        import json, os
+        print(json.dumps({{
+            "project": os.path.exists({str(PROJECT)!r}),
+            "secret": os.path.exists({str(secret)!r}),
+            "home": sorted(os.listdir("/root")),
+            "top": sorted(os.listdir("/")),
+        }}))
+        """,
+    )
+    assert not seen["project"] and not seen["secret"]
+    # of the host's home only the path to the interpreter (pyenv's, here) may show
+    leaked = set(seen["home"]) & set(host_home) - {Path(built_image.python_home).parts[2]}
+    assert not leaked, leaked
+    assert not {"home", "var", "work", "srv", "opt"} & set(seen["top"]), seen["top"]
+
+
+def test_added_files_appear_at_their_paths_read_only(built_image):
+    seen = probe(
+        built_image,
+        """
+        import json, os
+        writable = True
+        try:
+            open("/data/notes.txt", "a").close()
+        except OSError:
+            writable = False
+        print(json.dumps({
+            "config": open("/app/config.json").read(),
+            "notes": open("/data/notes.txt").read(),
+            "cwd": os.getcwd(),
+            "writable": writable,
+            "env": os.environ.get("GW_TEST_IMAGE"),
+        }))
+        """,
+    )
+    assert seen == {
+        "config": '{"mode": "test"}',
+        "notes": "added to the image\n",
+        "cwd": "/app",
+        "writable": False,
+        "env": "1",
+    }
+
+
+def test_tmp_and_home_are_private_and_writable(built_image, tmp_path):
+    host_file = Path("/tmp") / f"gw-host-{os.getpid()}"
+    host_file.write_text("host")
+    try:
+        code = f"""
+            import json, os
+            before = os.listdir("/tmp")
+            open("/tmp/mine", "w").write("x")
+            open(os.path.expanduser("~/mine"), "w").write("x")
+            print(json.dumps({{"host": os.path.exists({str(host_file)!r}), "before": before}}))
+            """
+        first, second = probe(built_image, code), probe(built_image, code)
+    finally:
+        host_file.unlink()
+    assert not first["host"]
+    assert "mine" not in second["before"]  # the first container's /tmp is gone with it
+    assert not Path("/tmp/mine").exists()
+
+
+def test_container_code_holds_no_privileges(built_image):
+    seen = probe(
+        built_image,
+        """
+        import json, os
+        caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")]
+        try:
+            open("/etc/shadow").read()
+            shadow = "readable"
+        except OSError:
+            shadow = "unreadable"
+        print(json.dumps({"uid": os.getuid(), "caps": caps[0], "shadow": shadow,
+                          "pids": [p for p in os.listdir("/proc") if p.isdigit()]}))
+        """,
+    )
+    assert seen["caps"] == "0000000000000000"
+    if os.geteuid() == 0:
+        assert seen["uid"] == isolation.NOBODY
+        assert seen["shadow"] == "unreadable"
+    assert str(os.getpid()) not in seen["pids"] and len(seen["pids"]) < 5  # its own pid namespace
+
+
+def test_loopback_reaches_the_host_unless_the_network_is_cut(built_image):
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"control plane")
+        conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+    code = f"""
+        import socket
+        try:
+            print(socket.create_connection(("127.0.0.1", {port}), timeout=5).recv(100).decode())
+        except OSError as e:
+            print("unreachable", type(e).__name__)
+        """
+    try:
+        assert run(built_image, code).stdout.strip() == "control plane"
+        assert run(built_image, code, network=False).stdout.startswith("unreachable")
+    finally:
+        server.close()
+
+
+def test_sigterm_reaches_the_payload_which_exits_gracefully(built_image):
+    code = """
+        import signal, sys, time
+        signal.signal(signal.SIGTERM, lambda *a: (print("graceful exit", flush=True), sys.exit(0)))
+        print("ready", flush=True)
+        time.sleep(60)
+        """
+    argv = isolation.command(built_image, [str(built_image.python), "-c", textwrap.dedent(code)])
+    proc = subprocess.Popen(
+        argv,
+        env=built_image.environ(),
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=isolation.preexec,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    os.killpg(proc.pid, signal.SIGTERM)
+    rest, _ = proc.communicate(timeout=30)
+    assert rest.strip() == "graceful exit"
+    assert proc.returncode == 0
+
+
+def test_signal_deaths_are_reported_as_signals(built_image):
+    out = run(built_image, "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+    assert isolation.payload_returncode(out.returncode) == -signal.SIGKILL
+    assert isolation.payload_returncode(run(built_image, "raise SystemExit(7)").returncode) == 7
+
+
+def test_writable_mounts_and_system_paths(built_image, tmp_path):
+    isolation.hand_over(tmp_path)
+    out = run(
+        built_image,
+        "open('/volumes/out/result.txt', 'w').write('kept')",
+        mounts={"/volumes/out": Mount(tmp_path, writable=True)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "result.txt").read_text() == "kept"
+    with pytest.raises(PlacementError, match="/usr/share/gw-nowhere.*read-only from the host"):
+        isolation.command(built_image, ["true"], mounts={"/usr/share/gw-nowhere": Mount(tmp_path)})
+
+
+def test_availability_is_reported_and_a_missing_bwrap_says_how_to_install(monkeypatch, tmp_path):
+    assert isolation.describe()["mechanism"] == "bubblewrap"
+    monkeypatch.setenv("PATH", str(tmp_path))
+    isolation.unavailable_reason.cache_clear()
+    try:
+        reason = isolation.unavailable_reason()
+        assert reason is not None and "apt-get install bubblewrap" in reason
+        with pytest.raises(isolation.IsolationUnavailable, match="not installed"):
+            isolation.check()
+    finally:
+        monkeypatch.undo()
+        isolation.unavailable_reason.cache_clear()
+    assert isolation.unavailable_reason() is None
