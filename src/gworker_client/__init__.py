@@ -14,6 +14,8 @@ from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
 from ._retries import Retries
+from ._secret import Secret
+from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 
 # Modal's names for the lifecycle hooks.
@@ -35,6 +37,8 @@ __all__ = [
     "Probe",
     "Queue",
     "Retries",
+    "Secret",
+    "Volume",
     "asgi_app",
     "batched",
     "concurrent",

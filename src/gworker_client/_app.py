@@ -17,9 +17,10 @@ from . import _api, _code, _config, _output
 from . import exception as exc
 from ._cls import Cls, build_cls
 from ._function import Function
-from ._options import parse_options
+from ._options import check_secrets, check_volumes, parse_options, with_defaults
 from ._partial import PartialFunction
 from ._probe import Probe
+from ._secret import PublishSecrets
 
 # An ephemeral app whose client stops heartbeating for this long is stopped by the server.
 APP_HEARTBEAT_S = 10.0
@@ -84,8 +85,9 @@ class App:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise exc.InvalidError(f"App name {name!r} must be a non-empty string")
         _not_yet("container images", image=image)
-        _not_yet("secrets", secrets=secrets)
-        _not_yet("volumes", volumes=volumes)
+        # defaults for every function: merged under each function's own at decoration
+        self._secrets = check_secrets(secrets or (), "App")
+        self._volumes = dict(check_volumes(volumes or {}, "App"))
         self.name = name
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
@@ -119,7 +121,7 @@ class App:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.function()`, not `@app.function`."
             )
-        options = parse_options(kwargs)
+        options = with_defaults(parse_options(kwargs), self._secrets, self._volumes)
 
         def wrapper(f: Any) -> Function:
             opts, extra = options, {}
@@ -172,7 +174,9 @@ class App:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.cls()`, not `@app.cls`."
             )
-        options = parse_options(kwargs, decorator="@app.cls")
+        options = with_defaults(
+            parse_options(kwargs, decorator="@app.cls"), self._secrets, self._volumes
+        )
         if not isinstance(probes, (list, tuple)) or not all(isinstance(p, Probe) for p in probes):
             raise exc.InvalidError(f"probes={probes!r} must be a list of gw.Probe.on(...)")
 
@@ -258,11 +262,17 @@ class App:
             # classes (an exception type, say) resolve to the running script's objects
             sys.modules.setdefault(module_name, module)
         bundle = _code.bundle(module, module_name)
+        specs = {tag: fn._spec() for tag, fn in self._functions.items()}
+        # named secrets and volumes must exist before the app is created or any container starts
+        secrets = PublishSecrets(client, self._functions, specs)
+        secrets.check_named()
+        _resolve_volumes(self._functions, specs)
         resp = client.post(
             "/v1/apps",
             {"name": self.name or module_name, "environment": _config.environment(), "mode": mode},
         )
         self._app_id = resp["app_id"]
+        secrets.upload_inline(self._app_id)
         if not client.get(f"/v1/blobs/{bundle.digest}/exists")["exists"]:
             client.request("PUT", f"/v1/blobs/{bundle.digest}", bundle.data, timeout=600)
         published = client.post(
@@ -270,9 +280,7 @@ class App:
             {
                 "code_blob": bundle.digest,
                 "module": module_name,
-                "functions": [
-                    {"tag": tag, "spec": fn._spec()} for tag, fn in self._functions.items()
-                ],
+                "functions": [{"tag": tag, "spec": spec} for tag, spec in specs.items()],
             },
         )
         self._hydrate(published["functions"])
@@ -286,6 +294,15 @@ class App:
         for fn in self._functions.values():
             fn._object_id = None
         self._app_id = None
+
+
+def _resolve_volumes(functions: dict[str, Function], specs: dict[str, Any]) -> None:
+    """Each mounted volume's id (looked up, or created with ``create_if_missing``)."""
+    for tag, fn in functions.items():
+        specs[tag]["volumes"] = [
+            {"mount_path": path, "volume_id": vol.object_id, "name": vol.name}
+            for path, vol in fn._options.volumes
+        ]
 
 
 class _Heartbeat:

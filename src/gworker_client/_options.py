@@ -7,12 +7,16 @@ Everything downstream (the server's scheduler, the container runtime) reads this
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 from ._gpu import parse_gpu
 from ._partial import Concurrency
 from ._retries import Retries, to_retries
+from ._secret import Secret
+from ._volume import Volume
 from .exception import InvalidError
 
 DEFAULT_TIMEOUT_S = 300
@@ -45,13 +49,13 @@ CANONICAL = (
     "idle_timeout",
     "gpu",
     "concurrency",
+    "secrets",
+    "volumes",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
     "image": "container images",
-    "volumes": "volumes",
-    "secrets": "secrets",
     "schedule": "schedules (Cron/Period)",
     "network_file_systems": "network file systems",
     "cloud": "cloud selection",
@@ -84,6 +88,8 @@ class FunctionOptions:
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
     gpu: tuple[dict[str, Any], ...] | None = None
     concurrency: Concurrency | None = None
+    secrets: tuple[Secret, ...] = ()
+    volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
 
     def to_spec(self) -> dict[str, Any]:
         return {
@@ -97,6 +103,12 @@ class FunctionOptions:
             "idle_timeout": self.idle_timeout,
             "gpu": list(self.gpu) if self.gpu else None,
             "concurrency": self.concurrency.to_dict() if self.concurrency else None,
+            # references only (no values, no ids yet): App._publish resolves them
+            "secrets": [s._reference() for s in self.secrets],
+            "volumes": [
+                {"mount_path": path, "name": v.name, "environment": v._environment}
+                for path, v in self.volumes
+            ],
         }
 
 
@@ -130,6 +142,10 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidError(f"{decorator}(allow_concurrent_inputs={n!r}): expected an int >= 1")
         values["concurrency"] = Concurrency(n, n)
+    if "secrets" in values:
+        values["secrets"] = check_secrets(values["secrets"], decorator)
+    if "volumes" in values:
+        values["volumes"] = check_volumes(values["volumes"], decorator)
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
     return opts
@@ -166,3 +182,65 @@ def _validate(o: FunctionOptions, d: str) -> None:
             " min_workers cannot exceed max_workers"
         )
     _number(d, "idle_timeout", o.idle_timeout, 1, MAX_TIMEOUT_S)
+
+
+def check_secrets(secrets: Any, where: str) -> tuple[Secret, ...]:
+    """``secrets=[...]``: a list of ``gw.Secret``."""
+    if isinstance(secrets, Secret):
+        secrets = [secrets]
+    if not isinstance(secrets, (list, tuple)):
+        raise InvalidError(f"{where}(secrets=...) must be a list of gw.Secret, not {secrets!r}")
+    for s in secrets:
+        if not isinstance(s, Secret):
+            raise InvalidError(
+                f"{where}(secrets=[...]): {s!r} is not a gw.Secret (use gw.Secret.from_name,"
+                " from_dict, from_local_environ or from_dotenv)"
+            )
+    return tuple(secrets)
+
+
+def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume], ...]:
+    """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``."""
+    if not isinstance(volumes, Mapping):
+        raise InvalidError(
+            f"{where}(volumes=...) must be a dict of mount paths to gw.Volume, not {volumes!r}"
+        )
+    mounts: dict[str, Volume] = {}
+    for path, vol in volumes.items():
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise InvalidError(
+                f"{where}(volumes=...): mount path {path!r} must be an absolute path like '/data'"
+            )
+        parts = PurePosixPath(path).parts
+        if ".." in parts or path != "/" + "/".join(parts[1:]) or len(parts) < 2:
+            raise InvalidError(
+                f"{where}(volumes=...): mount path {path!r} must be a normalized absolute path"
+                " below '/' (no '..', '.', '//' or trailing '/')"
+            )
+        if not isinstance(vol, Volume):
+            raise InvalidError(
+                f"{where}(volumes={{{path!r}: ...}}): {vol!r} is not a gw.Volume; mounting"
+                " anything else is not supported by this version of gworker"
+            )
+        mounts[path] = vol
+    ordered = sorted(mounts.items())
+    for a, _ in ordered:
+        for b, _ in ordered:
+            if b.startswith(a + "/"):
+                raise InvalidError(f"{where}(volumes=...): mount path {b!r} is inside {a!r}")
+    return tuple(ordered)
+
+
+def with_defaults(
+    options: FunctionOptions, secrets: tuple[Secret, ...], volumes: Mapping[str, Volume]
+) -> FunctionOptions:
+    """An App's ``secrets=``/``volumes=`` under a function's own: the App's secrets come first
+    (so the function's win on a key clash), a function's mount replaces the App's at its path."""
+    if not secrets and not volumes:
+        return options
+    merged = {**volumes, **dict(options.volumes)}
+    return replace(
+        options,
+        secrets=(*secrets, *options.secrets),
+        volumes=check_volumes(merged, "@app.function"),
+    )

@@ -7,6 +7,23 @@ from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
+class Mount:
+    """A directory the container sees at ``container_path``.
+
+    ``host_path`` None asks the backend for an empty directory of the container's own there (a
+    volume's mount: the runtime fills it from the control plane, ``volume_id`` says which). The
+    backend tells the runtime where each mount is in ``GW_MOUNTS`` (JSON list of ``{"path":
+    container_path, "dir": where the container finds it, "volume_id": ...}``): ``dir`` is
+    ``container_path`` itself when the container is isolated, the host directory when not.
+    """
+
+    container_path: str
+    host_path: str | None = None
+    read_only: bool = False
+    volume_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerSpec:
     container_id: str
     function_id: str
@@ -15,6 +32,7 @@ class ContainerSpec:
     cpu: float = 0.125
     memory_mib: int = 128
     gpu: list[dict[str, Any]] | None = None  # alternatives in preference order
+    mounts: list[Mount] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -11,16 +11,18 @@ import asyncio
 import codecs
 import contextlib
 import ctypes
+import json
 import logging
 import os
+import shutil
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ..constants import STOP_GRACE_S
-from .base import BackendEvents, CapacityError, ContainerSpec, Placement
+from .base import BackendEvents, CapacityError, ContainerSpec, Mount, Placement
 from .gpus import GpuInventory
 
 log = logging.getLogger("gworker.backends.local")
@@ -63,8 +65,12 @@ class LocalBackend:
         code_cache: Path,
         cpu_capacity: float | None = None,
         memory_mib: int | None = None,
+        mounts_root: Path | None = None,
     ) -> None:
         self.code_cache = code_cache
+        # each container's volume mounts: <mounts_root>/<container id>/<n>, removed on exit
+        self.mounts_root = mounts_root or code_cache.parent.parent / "volumes" / "mounts"
+        shutil.rmtree(self.mounts_root, ignore_errors=True)  # left by a previous server
         self.gpus = GpuInventory.detect()
         self.cpu_capacity = cpu_capacity or float(os.cpu_count() or 1)
         self.memory_capacity = memory_mib or int(_machine_memory_mib() * 0.9)
@@ -108,6 +114,9 @@ class LocalBackend:
             env["GW_GPU"] = grant.type
             env["GW_GPU_COUNT"] = str(len(grant.indices))
         env["GW_CODE_CACHE"] = str(self.code_cache)
+        mounts = self._host_mounts(spec)
+        if mounts:
+            env["GW_MOUNTS"] = mounts_env(mounts, isolated=False)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -124,6 +133,17 @@ class LocalBackend:
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
 
+    def _host_mounts(self, spec: ContainerSpec) -> list[Mount]:
+        """The spec's mounts with a directory of the container's own where none is given."""
+        mounts = []
+        for n, m in enumerate(spec.mounts):
+            if m.host_path is None:
+                where = self.mounts_root / spec.container_id / str(n)
+                where.mkdir(parents=True)
+                m = replace(m, host_path=str(where))
+            mounts.append(m)
+        return mounts
+
     async def _pump(self, cid: str, stream_name: str, stream: asyncio.StreamReader) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         while chunk := await stream.read(65536):
@@ -138,6 +158,8 @@ class LocalBackend:
         )
         returncode = await proc.wait()
         self._procs.pop(cid, None)
+        if (self.mounts_root / cid).exists():
+            await asyncio.to_thread(shutil.rmtree, self.mounts_root / cid, True)
         self.gpus.release(cid)
         if self._events:
             try:
@@ -176,3 +198,18 @@ class LocalBackend:
             "gpus": self.gpus.describe(),
             "gpu_source": self.gpus.source,
         }
+
+
+def mounts_env(mounts: list[Mount], *, isolated: bool) -> str:
+    """``GW_MOUNTS`` for the runtime: where the container finds each mount (``dir``): at its
+    container path when isolated (bubblewrap binds the host directory there), else on the host."""
+    return json.dumps(
+        [
+            {
+                "path": m.container_path,
+                "dir": m.container_path if isolated else m.host_path,
+                "volume_id": m.volume_id,
+            }
+            for m in mounts
+        ]
+    )

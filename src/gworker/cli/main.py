@@ -8,8 +8,10 @@ from .app import app
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
+from .secret import secret_group
 from .server import server
 from .token import token
+from .volume import volume_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,3 +31,5 @@ cli.add_command(dict_group)
 cli.add_command(queue_group)
 cli.add_command(server)
 cli.add_command(token)
+cli.add_command(secret_group)
+cli.add_command(volume_group)

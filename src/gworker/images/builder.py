@@ -30,6 +30,7 @@ from . import interpreters, runtime, snapshots, steps
 from .blobs import BlobCache
 from .built import BuiltImage
 from .errors import BuildError
+from .pipconfig import uv_index_env
 
 BUILDER_VERSION = 1
 Log = Callable[[str], None]
@@ -175,6 +176,7 @@ class ImageBuilder:
             **os.environ,
             "UV_CACHE_DIR": str(self.uv_cache),
             "UV_PYTHON_DOWNLOADS": "never",
+            **uv_index_env(),
         }
         uv_env.pop("VIRTUAL_ENV", None)
         return steps.Context(

@@ -16,7 +16,7 @@ from gworker_client import _config
 from .. import constants as C
 from ..backends.local import LocalBackend
 from ..store import Store
-from . import apps, blobs, calls, containers, dicts, objects, queues, system
+from . import apps, blobs, calls, containers, dicts, objects, queues, secrets, system, volumes
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
 from .state import State
@@ -54,6 +54,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["queue_waiters"] = queues.Waiters()
     for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
         app.add_routes(module.routes)
+    app.add_routes(secrets.routes)
+    app.add_routes(volumes.routes)
 
     async def on_startup(_: web.Application) -> None:
         await state.scheduler.start()

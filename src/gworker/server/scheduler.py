@@ -429,6 +429,8 @@ class Scheduler:
         return c
 
     def container_spec(self, cid: str) -> dict[str, Any]:
+        from .secrets import container_env
+
         c = self.container(cid)
         fs = c.function
         return {
@@ -441,6 +443,10 @@ class Scheduler:
             "spec": fs.spec,
             "params": fs.params or {},
             "functions": self.store.app_functions(fs.app_id),
+            # the function's secrets, decrypted: set before the app's module is imported
+            "env": container_env(self.store, fs.spec.get("secrets") or []),
+            # [{mount_path, volume_id, name}]: the runtime fills each from the control plane
+            "mounts": fs.spec.get("volumes") or [],
         }
 
     def container_failed(self, cid: str, traceback: str) -> None:
@@ -651,6 +657,8 @@ class Scheduler:
         self._fail_pending(fs, lambda _: True, "internal", message)
 
     def _start_container(self, fs: FunctionState) -> None:
+        from ..backends.base import Mount
+
         cid = "ct-" + uuid.uuid4().hex[:20]
         token = secrets.token_urlsafe(24)
         c = Container(cid, fs, token)
@@ -673,6 +681,10 @@ class Scheduler:
             cpu=fs.spec["cpu"],
             memory_mib=fs.spec["memory"],
             gpu=fs.spec.get("gpu"),
+            mounts=[
+                Mount(v["mount_path"], volume_id=v["volume_id"])
+                for v in fs.spec.get("volumes") or []
+            ],
         )
         asyncio.get_running_loop().create_task(self._launch(c, spec))
 

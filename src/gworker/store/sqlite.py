@@ -17,6 +17,8 @@ from typing import Any
 import msgpack
 
 from .objects import SCHEMA_OBJECTS, ObjectStore
+from .secrets import SCHEMA_SECRETS, SecretStore
+from .volumes import SCHEMA_VOLUMES, VolumeStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -106,7 +108,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(ObjectStore):
+class Store(ObjectStore, SecretStore, VolumeStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -120,6 +122,8 @@ class Store(ObjectStore):
         self.checkpointer = Checkpointer(path)
         self._next_input_id = int(self._one("SELECT COALESCE(MAX(id), 0) + 1 FROM inputs")[0])
         self.db.executescript(SCHEMA_OBJECTS)
+        self.db.executescript(SCHEMA_SECRETS)
+        self.db.executescript(SCHEMA_VOLUMES)
         self.db.execute("BEGIN")
 
     def commit(self) -> None:

@@ -94,6 +94,10 @@ class Container:
         spec = self.client.get(f"/v1/containers/{self.id}/spec")
         self.spec = spec
         self.timeout = float(spec["spec"]["timeout"])
+        os.environ.update(spec.get("env") or {})  # the function's secrets, before user code
+        from .volumes import setup as setup_volumes
+
+        setup_volumes(self.client, spec.get("mounts") or [])
         sys.path.insert(0, str(self._code_dir(spec["code_blob"])))
         module = importlib.import_module(spec["module"])
         obj = getattr(module, spec["tag"], None)
@@ -209,4 +213,9 @@ def main() -> None:
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the exit hooks finish
-        container.service.run_hooks("exit")
+        try:
+            container.service.run_hooks("exit")
+        finally:
+            from .volumes import commit_on_exit
+
+            commit_on_exit()  # what the container left uncommitted in its volumes

@@ -1,0 +1,209 @@
+"""``gw volume create|list|ls|put|get|rm|delete``: volumes and their files."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from urllib.parse import quote
+
+import click
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from gworker_client import Volume, _api, _config
+from gworker_client import exception as exc
+from gworker_client._volume import FileEntryType, normalize
+
+from ._common import console, friendly_errors
+from .dict import create_object, delete_object, yes_option
+
+# Transfers at least this large get a progress bar.
+PROGRESS_MIN_BYTES = 1024 * 1024
+
+
+@click.group("volume")
+def volume_group() -> None:
+    """Create volumes, move files in and out of them, and delete them (gw.Volume)."""
+
+
+@volume_group.command("create")
+@click.argument("name")
+@friendly_errors
+def create(name: str) -> None:
+    """Create a named volume."""
+    create_object(Volume, name)
+
+
+@volume_group.command("list")
+@friendly_errors
+def list_volumes() -> None:
+    """List this environment's volumes with their file counts and sizes."""
+    env = _config.environment()
+    volumes = _api.client().get(f"/v1/volumes?env={quote(env)}")["volumes"]
+    table = Table("name", "files", "size", "created", title=f"volumes in environment {env!r}")
+    for v in volumes:
+        table.add_row(v["name"], str(v["files"]), _size(v["bytes"]), _when(v["created_at"]))
+    console.print(table)
+
+
+@volume_group.command("ls")
+@click.argument("name")
+@click.argument("path", default="/")
+@click.option("-r", "--recursive", is_flag=True, help="List everything below PATH.")
+@friendly_errors
+def ls(name: str, path: str, recursive: bool) -> None:
+    """List the files and directories at PATH (default: the root)."""
+    entries = Volume.from_name(name).listdir(path, recursive=recursive)
+    table = Table(
+        "path", "type", "size", "modified", title=f"{name}:/{normalize(path, allow_root=True)}"
+    )
+    for e in entries:
+        is_dir = e.type == FileEntryType.DIRECTORY
+        table.add_row(
+            e.path + ("/" if is_dir else ""),
+            e.type.value,
+            "" if is_dir else _size(e.size),
+            _when(e.mtime),
+        )
+    console.print(table)
+
+
+@volume_group.command("put")
+@click.argument("name")
+@click.argument("local", type=click.Path(exists=True, path_type=Path))
+@click.argument("remote", default="/")
+@click.option("--force", "-f", is_flag=True, help="Overwrite files that exist in the volume.")
+@friendly_errors
+def put(name: str, local: Path, remote: str, force: bool) -> None:
+    """Upload a file or a directory: to REMOTE (a path, or a directory if it ends in '/').
+
+    \b
+      gw volume put data model.bin              -> /model.bin
+      gw volume put data model.bin /models/     -> /models/model.bin
+      gw volume put data ./dataset /dataset     -> /dataset/...
+    """
+    vol = Volume.from_name(name).hydrate()
+    batch = vol.batch_upload(force=force)
+    if local.is_dir():
+        batch.put_directory(local, remote)
+    else:
+        batch.put_file(local, remote if remote != "/" else f"/{local.name}")
+    with _progress(f"uploading to {name}", batch.total_bytes) as advance:
+        batch.progress = advance
+        batch.upload()
+    console.print(f"[green]✓[/] uploaded {_size(batch.total_bytes)} to volume {name!r}")
+
+
+@volume_group.command("get")
+@click.argument("name")
+@click.argument("remote")
+@click.argument("local", default=".")
+@click.option("--force", "-f", is_flag=True, help="Overwrite local files.")
+@friendly_errors
+def get(name: str, remote: str, local: str, force: bool) -> None:
+    """Download a file or a directory to LOCAL (default: the current directory; '-' writes
+    a file to stdout).
+
+    \b
+      gw volume get data /models/model.bin          -> ./model.bin
+      gw volume get data /models ./weights          -> ./weights/... (the files under /models)
+    """
+    vol = Volume.from_name(name)
+    clean = normalize(remote, allow_root=True)
+    entries = vol.listdir(clean, recursive=True)
+    files = [e for e in entries if e.type == FileEntryType.FILE]
+    single = len(files) == 1 and files[0].path == clean and clean != ""
+    if local == "-":
+        if not single:
+            raise exc.InvalidError(f"{remote!r} is a directory: only a file can go to stdout")
+        for chunk in vol.read_file(clean):
+            sys.stdout.buffer.write(chunk)
+        sys.stdout.buffer.flush()
+        return
+    dest = Path(local)
+    if single:
+        name_ = PurePosixPath(clean).name
+        target = dest / name_ if dest.is_dir() or local.endswith(("/", os.sep)) else dest
+        plan = [(files[0], target)]
+    else:
+        prefix = clean + "/" if clean else ""
+        plan = [(e, dest / e.path[len(prefix) :]) for e in files]
+    existing = [str(t) for _, t in plan if t.exists()]
+    if existing and not force:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise exc.AlreadyExistsError(f"{existing[0]} exists{more}; pass --force to overwrite")
+    total = sum(e.size for e, _ in plan)
+    with _progress(f"downloading from {name}", total) as advance:
+        for entry, target in plan:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.gw-download")
+            with open(tmp, "wb") as f:
+                for chunk in vol.read_file(entry.path):
+                    f.write(chunk)
+                    advance(len(chunk))
+            os.replace(tmp, target)
+            with contextlib.suppress(OSError):
+                os.utime(target, (entry.mtime, entry.mtime))
+    console.print(f"[green]✓[/] downloaded {len(plan)} file(s), {_size(total)}, to {dest}")
+
+
+@volume_group.command("rm")
+@click.argument("name")
+@click.argument("path")
+@click.option("-r", "--recursive", is_flag=True, help="Remove a directory and all under it.")
+@friendly_errors
+def rm(name: str, path: str, recursive: bool) -> None:
+    """Remove a file (or, with -r, a directory) from a volume."""
+    Volume.from_name(name).remove_file(path, recursive=recursive)
+    console.print(f"[green]✓[/] removed {path!r} from volume {name!r}")
+
+
+@volume_group.command("delete")
+@click.argument("name")
+@yes_option
+@friendly_errors
+def delete(name: str, yes: bool) -> None:
+    """Delete a volume and all its files."""
+    delete_object(Volume, name, yes)
+
+
+@contextlib.contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A callback that advances a byte progress bar (shown for large transfers only)."""
+    if total < PROGRESS_MIN_BYTES:
+        yield lambda n: None
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = bar.add_task(label, total=total)
+    with bar:
+        yield lambda n: bar.advance(task, n)
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
