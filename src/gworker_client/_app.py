@@ -15,8 +15,10 @@ from typing import Any
 
 from . import _api, _code, _config, _output
 from . import exception as exc
+from ._build import build_images
 from ._cls import Cls, build_cls
 from ._function import Function
+from ._image import Image
 from ._options import check_secrets, check_volumes, parse_options, with_defaults
 from ._partial import PartialFunction
 from ._probe import Probe
@@ -39,15 +41,6 @@ class LocalEntrypoint:
     @property
     def name(self) -> str:
         return self.raw_f.__name__
-
-
-def _not_yet(what: str, **kwargs: Any) -> None:
-    for key, value in kwargs.items():
-        if value not in (None, (), [], {}):
-            raise exc.InvalidError(
-                f"App({key}=...) is not supported by this version of gworker yet ({what});"
-                " remove it to run without it."
-            )
 
 
 def _check_decoratee(f: Any, decorator: str) -> None:
@@ -84,7 +77,11 @@ class App:
     ) -> None:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise exc.InvalidError(f"App name {name!r} must be a non-empty string")
-        _not_yet("container images", image=image)
+        if image is not None and not isinstance(image, Image):
+            raise exc.InvalidError(
+                f"App(image={image!r}): expected a gw.Image, e.g. gw.Image.debian_slim()"
+            )
+        self._image: Image | None = image
         # defaults for every function: merged under each function's own at decoration
         self._secrets = check_secrets(secrets or (), "App")
         self._volumes = dict(check_volumes(volumes or {}, "App"))
@@ -93,6 +90,7 @@ class App:
         self._entrypoints: dict[str, LocalEntrypoint] = {}
         self._classes: dict[str, Cls] = {}
         self._app_id: str | None = None
+        self._log_cursor = 0
 
     def __repr__(self) -> str:
         return f"App({self.name!r})"
@@ -121,7 +119,7 @@ class App:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.function()`, not `@app.function`."
             )
-        options = with_defaults(parse_options(kwargs), self._secrets, self._volumes)
+        options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
 
         def wrapper(f: Any) -> Function:
             opts, extra = options, {}
@@ -175,7 +173,7 @@ class App:
                 "did you forget the parentheses? Write `@app.cls()`, not `@app.cls`."
             )
         options = with_defaults(
-            parse_options(kwargs, decorator="@app.cls"), self._secrets, self._volumes
+            parse_options(kwargs, decorator="@app.cls"), self._secrets, self._volumes, self._image
         )
         if not isinstance(probes, (list, tuple)) or not all(isinstance(p, Probe) for p in probes):
             raise exc.InvalidError(f"probes={probes!r} must be a list of gw.Probe.on(...)")
@@ -208,7 +206,11 @@ class App:
         self._publish(client, mode="ephemeral")
         assert self._app_id is not None
         heartbeat = _Heartbeat(client, self._app_id)
-        logs = _output.LogFollower(self._app_id).start() if _output.is_enabled() else None
+        logs = (
+            _output.LogFollower(self._app_id, self._log_cursor).start()
+            if _output.is_enabled()
+            else None
+        )
         try:
             yield self
         finally:
@@ -273,6 +275,10 @@ class App:
         )
         self._app_id = resp["app_id"]
         secrets.upload_inline(self._app_id)
+        default = Image.debian_slim()
+        images = {tag: fn._options.image or default for tag, fn in self._functions.items()}
+        for tag, image_spec in build_images(client, self._app_id, images).items():
+            specs[tag]["image"] = image_spec
         if not client.get(f"/v1/blobs/{bundle.digest}/exists")["exists"]:
             client.request("PUT", f"/v1/blobs/{bundle.digest}", bundle.data, timeout=600)
         published = client.post(
@@ -284,6 +290,7 @@ class App:
             },
         )
         self._hydrate(published["functions"])
+        self._log_cursor = published["log_cursor"]
 
     def _hydrate(self, function_ids: dict[str, str]) -> None:
         for tag, fid in function_ids.items():

@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from ._gpu import parse_gpu
+from ._image import Image
 from ._partial import Concurrency
 from ._retries import Retries, to_retries
 from ._secret import Secret
@@ -49,13 +50,13 @@ CANONICAL = (
     "idle_timeout",
     "gpu",
     "concurrency",
+    "image",
     "secrets",
     "volumes",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
-    "image": "container images",
     "schedule": "schedules (Cron/Period)",
     "network_file_systems": "network file systems",
     "cloud": "cloud selection",
@@ -80,8 +81,9 @@ class FunctionOptions:
     name: str | None = None
     timeout: float = DEFAULT_TIMEOUT_S
     retries: Retries | None = None
-    cpu: float = DEFAULT_CPU
-    memory: int = DEFAULT_MEMORY_MIB
+    # unset: a reservation of DEFAULT_CPU / DEFAULT_MEMORY_MIB only; set: also an enforced limit
+    cpu: float | None = None
+    memory: int | None = None
     min_workers: int = 0
     max_workers: int = DEFAULT_MAX_WORKERS
     buffer_workers: int = 0
@@ -90,13 +92,16 @@ class FunctionOptions:
     concurrency: Concurrency | None = None
     secrets: tuple[Secret, ...] = ()
     volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
+    image: Image | None = None
 
     def to_spec(self) -> dict[str, Any]:
         return {
             "timeout": self.timeout,
             "retries": self.retries.to_dict() if self.retries else None,
-            "cpu": self.cpu,
-            "memory": self.memory,
+            "cpu": self.cpu or DEFAULT_CPU,
+            "memory": self.memory or DEFAULT_MEMORY_MIB,
+            "cpu_limit": self.cpu,
+            "memory_limit": self.memory,
             "min_workers": self.min_workers,
             "max_workers": self.max_workers,
             "buffer_workers": self.buffer_workers,
@@ -146,6 +151,11 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         values["secrets"] = check_secrets(values["secrets"], decorator)
     if "volumes" in values:
         values["volumes"] = check_volumes(values["volumes"], decorator)
+    if "image" in values and not isinstance(values["image"], Image):
+        raise InvalidError(
+            f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."
+            " gw.Image.debian_slim().pip_install(...)"
+        )
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
     return opts
@@ -167,10 +177,14 @@ def _validate(o: FunctionOptions, d: str) -> None:
     if o.name is not None and (not isinstance(o.name, str) or not o.name.isidentifier()):
         raise InvalidError(f"{d}(name={o.name!r}): expected a Python identifier")
     _number(d, "timeout", o.timeout, 1, MAX_TIMEOUT_S)
-    _number(d, "cpu", o.cpu, 0.125, 64)
-    if isinstance(o.memory, bool) or not isinstance(o.memory, int):
-        raise InvalidError(f"{d}(memory={o.memory!r}): expected an int of MiB from 128 to 262144")
-    _number(d, "memory", o.memory, 128, 262144)
+    if o.cpu is not None:
+        _number(d, "cpu", o.cpu, 0.125, 64)
+    if o.memory is not None:
+        if isinstance(o.memory, bool) or not isinstance(o.memory, int):
+            raise InvalidError(
+                f"{d}(memory={o.memory!r}): expected an int of MiB from 128 to 262144"
+            )
+        _number(d, "memory", o.memory, 128, 262144)
     _count(d, "min_workers", o.min_workers)
     _count(d, "max_workers", o.max_workers)
     _count(d, "buffer_workers", o.buffer_workers)
@@ -232,10 +246,16 @@ def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume], ...]:
 
 
 def with_defaults(
-    options: FunctionOptions, secrets: tuple[Secret, ...], volumes: Mapping[str, Volume]
+    options: FunctionOptions,
+    secrets: tuple[Secret, ...],
+    volumes: Mapping[str, Volume],
+    image: Image | None = None,
 ) -> FunctionOptions:
-    """An App's ``secrets=``/``volumes=`` under a function's own: the App's secrets come first
-    (so the function's win on a key clash), a function's mount replaces the App's at its path."""
+    """An App's ``secrets=``/``volumes=``/``image=`` under a function's own: the App's secrets
+    come first (so the function's win on a key clash), a function's mount replaces the App's at
+    its path, and a function's image replaces the App's."""
+    if options.image is None and image is not None:
+        options = replace(options, image=image)
     if not secrets and not volumes:
         return options
     merged = {**volumes, **dict(options.volumes)}

@@ -81,9 +81,9 @@ def map_progress(label: str) -> _MapProgress | _NoProgress:
 class LogFollower:
     """Prints an app's container logs as they arrive (a long-poll loop in a daemon thread)."""
 
-    def __init__(self, app_id: str) -> None:
+    def __init__(self, app_id: str, cursor: int = 0) -> None:
         self.app_id = app_id
-        self.cursor = 0
+        self.cursor = cursor
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the thread and a final drain may both print
         self._thread = threading.Thread(target=self._run, name="gw-logs", daemon=True)

@@ -59,28 +59,32 @@ async def async_double(x: int) -> int:
     return 2 * x
 
 
-def _count(path: str) -> int:
-    if not os.path.exists(path):
-        return 0
-    with open(path) as f:
-        return int(f.read())
+# Containers see none of the test machine's files: state shared across attempts lives in a Dict.
+state = gw.Dict.from_name("basic-app-state", create_if_missing=True)
+
+
+def _count(key: str) -> int:
+    """How many times this was called before for ``key``; counts this call."""
+    n = state.get(key, 0)
+    state[key] = n + 1
+    return n
+
+
+def container_id() -> str:
+    return os.environ["GW_CONTAINER_ID"]
 
 
 @app.function(retries=gw.Retries(max_retries=2, initial_delay=0.0, backoff_coefficient=1.0))
-def flaky(counter_path: str, fail_times: int) -> int:
-    n = _count(counter_path)
-    with open(counter_path, "w") as f:
-        f.write(str(n + 1))
+def flaky(counter_key: str, fail_times: int) -> int:
+    n = _count(counter_key)
     if n < fail_times:
         raise RuntimeError(f"attempt {n} fails")
     return n
 
 
 @app.function(retries=gw.Retries(max_retries=1, initial_delay=0.0, backoff_coefficient=1.0))
-def die_once(counter_path: str) -> str:
-    n = _count(counter_path)
-    with open(counter_path, "w") as f:
-        f.write(str(n + 1))
+def die_once(counter_key: str) -> str:
+    n = _count(counter_key)
     if n == 0:
         os.kill(os.getpid(), 9)
     return f"ran {n + 1} times"
@@ -103,13 +107,12 @@ def call_other(x: int) -> int:
 
 
 @app.function()
-def pid() -> int:
-    return os.getpid()
+def which_container() -> str:
+    return container_id()
 
 
 @app.function(retries=gw.Retries(max_retries=1, initial_delay=0.0, backoff_coefficient=1.0))
-def report_pid_then_sleep(pid_path: str, seconds: float) -> int:
-    with open(pid_path, "w") as f:
-        f.write(str(os.getpid()))
+def report_container_then_sleep(key: str, seconds: float) -> str:
+    state[key] = container_id()
     time.sleep(seconds)
-    return os.getpid()
+    return container_id()

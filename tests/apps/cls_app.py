@@ -8,6 +8,12 @@ import time
 import gworker_client as gw
 
 app = gw.App("classes")
+# Containers see none of the test machine's files: what tests observe goes through a Dict.
+state = gw.Dict.from_name("cls-app-state", create_if_missing=True)
+
+
+def container_id() -> str:
+    return os.environ.get("GW_CONTAINER_ID", "local")
 
 
 @app.cls()
@@ -15,10 +21,10 @@ class Counter:
     @gw.on_enter()
     def setup(self):
         self.count = 0
-        self.pid = os.getpid()
+        self.pid = container_id()
 
     @gw.method()
-    def incr(self) -> tuple[int, int]:
+    def incr(self) -> tuple[int, str]:
         self.count += 1
         return self.count, self.pid
 
@@ -35,8 +41,7 @@ class Hooks:
 
     @gw.on_enter()
     async def start(self):
-        with open(self.marker, "a") as f:
-            f.write("enter\n")
+        state[self.marker] = [*state.get(self.marker, []), "enter"]
 
     @gw.method()
     def ping(self) -> str:
@@ -44,8 +49,7 @@ class Hooks:
 
     @gw.on_exit()
     def stop(self):
-        with open(self.marker, "a") as f:
-            f.write("exit\n")
+        state[self.marker] = [*state.get(self.marker, []), "exit"]
 
 
 @app.cls()
@@ -55,10 +59,10 @@ class Classifier:
 
     @gw.on_enter()
     def load(self):
-        self.pid = os.getpid()
+        self.pid = container_id()
 
     @gw.method()
-    def classify(self, score: float) -> tuple[str, int]:
+    def classify(self, score: float) -> tuple[str, str]:
         return (self.label if score > self.threshold else "negative"), self.pid
 
 
@@ -143,8 +147,8 @@ class Sick:
         return {"ok": self.probes <= 3}
 
     @gw.method()
-    def pid(self) -> int:
-        return os.getpid()
+    def pid(self) -> str:
+        return container_id()
 
 
 @app.cls(probes=[gw.Probe.on("ready", kind="readiness", period_s=0.1, failures=1)])
@@ -153,7 +157,7 @@ class Warming:
 
     @gw.method()
     def ready(self) -> bool:
-        return os.path.exists(self.flag)
+        return bool(state.get(self.flag))
 
     @gw.method()
     def work(self) -> str:

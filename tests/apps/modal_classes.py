@@ -3,7 +3,7 @@ model loading replaced: this machine cannot download weights)."""
 
 import gworker_client as modal
 
-app = modal.App("modal-classes")
+app = modal.App("modal-classes", image=modal.Image.debian_slim().pip_install("torch==2.13.0"))
 
 
 class _Tokenizer:

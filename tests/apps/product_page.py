@@ -3,7 +3,7 @@
 
 import gworker_client as gw
 
-app = gw.App("inference-server")
+app = gw.App("inference-server", image=gw.Image.debian_slim().pip_install("torch==2.13.0", "numpy"))
 
 
 class _Model:

@@ -9,29 +9,29 @@ app = gw.App("scaling")
 
 
 @app.function(min_workers=1)
-def warm() -> int:
-    return os.getpid()
+def warm() -> str:
+    return os.environ["GW_CONTAINER_ID"]
 
 
 @app.function(max_workers=2)
-def capped(seconds: float) -> int:
+def capped(seconds: float) -> str:
     time.sleep(seconds)
-    return os.getpid()
+    return os.environ["GW_CONTAINER_ID"]
 
 
 @app.function(idle_timeout=1)
-def short_lived() -> int:
-    return os.getpid()
+def short_lived() -> str:
+    return os.environ["GW_CONTAINER_ID"]
 
 
 @app.function(buffer_containers=1)
-def buffered(seconds: float) -> int:
+def buffered(seconds: float) -> str:
     time.sleep(seconds)
-    return os.getpid()
+    return os.environ["GW_CONTAINER_ID"]
 
 
 @app.cls(min_containers=1)
 class WarmClass:
     @gw.method()
-    def pid(self) -> int:
-        return os.getpid()
+    def pid(self) -> str:
+        return os.environ["GW_CONTAINER_ID"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import cls_app
@@ -33,10 +34,10 @@ def test_methods_map_and_spawn(running):
     assert cls_app.Counter().aincr.spawn(0).get() >= 0
 
 
-def test_enter_and_exit_hooks_run(running, tmp_path):
-    marker = tmp_path / "marker"
-    assert cls_app.Hooks(marker=str(marker)).ping.remote() == "pong"
-    assert marker.read_text() == "enter\n"
+def test_enter_and_exit_hooks_run(running):
+    marker = f"marker-{uuid.uuid4()}"
+    assert cls_app.Hooks(marker=marker).ping.remote() == "pong"
+    assert cls_app.state[marker] == ["enter"]
 
 
 def test_parameters_get_their_own_containers(running):
@@ -106,12 +107,12 @@ def test_liveness_probe_failure_replaces_the_container(running):
     assert failed and failed[0]["kind"] == "liveness"
 
 
-def test_readiness_probe_holds_inputs_until_it_passes(running, tmp_path):
-    flag = tmp_path / "ready"
-    call = cls_app.Warming(flag=str(flag)).work.spawn()
+def test_readiness_probe_holds_inputs_until_it_passes(running):
+    flag = f"ready-{uuid.uuid4()}"
+    call = cls_app.Warming(flag=flag).work.spawn()
     with pytest.raises(gw.exception.TimeoutError):
         call.get(timeout=1.0)
-    flag.write_text("yes")
+    cls_app.state[flag] = True
     assert call.get(timeout=30) == "done"
 
 

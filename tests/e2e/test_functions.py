@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import basic_app
 import pytest
 from basic_app import app
@@ -103,11 +105,10 @@ def test_cancel_pending_inputs(running):
         call.get()
 
 
-def test_retries_rerun_a_failing_input(running, tmp_path):
-    counter = tmp_path / "count"
-    assert basic_app.flaky.remote(str(counter), 2) == 2
+def test_retries_rerun_a_failing_input(running):
+    assert basic_app.flaky.remote(f"count-{uuid.uuid4()}", 2) == 2
     with pytest.raises(RuntimeError, match="attempt 2 fails"):
-        basic_app.flaky.remote(str(tmp_path / "other"), 5)
+        basic_app.flaky.remote(f"other-{uuid.uuid4()}", 5)
 
 
 def test_function_calls_another_function_from_a_container(running):

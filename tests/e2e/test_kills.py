@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import basic_app
@@ -15,23 +17,36 @@ from basic_app import app
 import gworker_client as gw
 
 
-def _wait_for_file(path, timeout: float = 30.0) -> str:
+def _kill_container(container_id: str) -> None:
+    """Kill a container from outside, as the OOM killer or an operator would: SIGKILL to every
+    process of it (bubblewrap and what runs inside)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if container_id.encode() in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+
+
+def _wait_for_key(d, key: str, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if os.path.exists(path) and (text := Path(path).read_text()):
-            return text
-        time.sleep(0.01)
-    raise AssertionError(f"{path} never appeared")
+    while key not in d:
+        assert time.monotonic() < deadline, f"{key} never appeared"
+        time.sleep(0.02)
+    return d[key]
 
 
-def test_container_killed_mid_call_is_retried(server, tmp_path):
+def test_container_killed_mid_call_is_retried(server):
     with app.run():
-        pid_file = tmp_path / "pid"
-        call = basic_app.report_pid_then_sleep.spawn(str(pid_file), 1.0)
-        first_pid = int(_wait_for_file(pid_file))
-        pid_file.unlink()
-        os.kill(first_pid, signal.SIGKILL)
-        assert call.get(timeout=60) != first_pid  # the retry ran in a new container
+        key = f"victim-{uuid.uuid4()}"
+        call = basic_app.report_container_then_sleep.spawn(key, 1.0)
+        first = _wait_for_key(basic_app.state, key)
+        _kill_container(first)
+        assert call.get(timeout=60) != first  # the retry ran in a new container
 
 
 def test_container_death_without_retries_fails_clearly(server):
@@ -39,9 +54,9 @@ def test_container_death_without_retries_fails_clearly(server):
         basic_app.always_die.remote()
 
 
-def test_container_death_with_retries_reruns(server, tmp_path):
+def test_container_death_with_retries_reruns(server):
     with app.run():
-        assert basic_app.die_once.remote(str(tmp_path / "n")) == "ran 2 times"
+        assert basic_app.die_once.remote(f"n-{uuid.uuid4()}") == "ran 2 times"
 
 
 def test_server_killed_and_restarted_mid_map(private_server):

@@ -33,6 +33,9 @@ class ContainerSpec:
     memory_mib: int = 128
     gpu: list[dict[str, Any]] | None = None  # alternatives in preference order
     mounts: list[Mount] = field(default_factory=list)
+    image: dict[str, Any] | None = None  # the image spec (built at publish) to run in
+    cpu_limit: float | None = None  # enforced limits, when the function sets them
+    memory_limit_mib: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,29 +10,25 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import ctypes
 import json
 import logging
 import os
 import shutil
 import signal
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from gworker_client._image import Image
+
 from ..constants import STOP_GRACE_S
+from ..images import BuiltImage, ImageBuilder
+from . import isolation, limits
 from .base import BackendEvents, CapacityError, ContainerSpec, Mount, Placement
 from .gpus import GpuInventory
+from .launch import plan
 
 log = logging.getLogger("gworker.backends.local")
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: a container must not outlive a killed control plane."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _machine_memory_mib() -> int:
@@ -62,14 +58,21 @@ class LocalBackend:
 
     def __init__(
         self,
-        code_cache: Path,
+        home: Path,
+        images: ImageBuilder,
         cpu_capacity: float | None = None,
         memory_mib: int | None = None,
-        mounts_root: Path | None = None,
     ) -> None:
-        self.code_cache = code_cache
+        self.code_cache = home / "cache" / "code"
+        self.images = images
+        self._built: dict[str, BuiltImage] = {}
+        self.limiter = limits.detect()
+        if isolation.unavailable_reason():
+            log.warning(
+                "containers run without filesystem isolation: %s", isolation.unavailable_reason()
+            )
         # each container's volume mounts: <mounts_root>/<container id>/<n>, removed on exit
-        self.mounts_root = mounts_root or code_cache.parent.parent / "volumes" / "mounts"
+        self.mounts_root = home / "volumes" / "mounts"
         shutil.rmtree(self.mounts_root, ignore_errors=True)  # left by a previous server
         self.gpus = GpuInventory.detect()
         self.cpu_capacity = cpu_capacity or float(os.cpu_count() or 1)
@@ -105,33 +108,36 @@ class LocalBackend:
         if not self.has_room(spec.cpu, spec.memory_mib, spec.gpu):
             cpu, mem = self._reserved()
             raise CapacityError(f"reserved cpu={cpu:g}, memory={mem} MiB")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
-        env.update(spec.env)
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
-        # a container sees exactly its own devices, or none
-        env["CUDA_VISIBLE_DEVICES"] = grant.visible_devices if grant else ""
-        if grant:
-            env["GW_GPU"] = grant.type
-            env["GW_GPU_COUNT"] = str(len(grant.indices))
-        env["GW_CODE_CACHE"] = str(self.code_cache)
-        mounts = self._host_mounts(spec)
-        if mounts:
-            env["GW_MOUNTS"] = mounts_env(mounts, isolated=False)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gworker_client._runtime",
-            spec.container_id,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        try:
+            image = await self._image(spec.image or Image.debian_slim().to_spec())
+            launch = plan(
+                spec, image, self._host_mounts(spec), grant, self.limiter, self.code_cache
+            )
+            proc = await asyncio.create_subprocess_exec(
+                *launch.argv,
+                env=launch.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=launch.preexec,
+            )
+        except BaseException:
+            self.gpus.release(spec.container_id)
+            self.limiter.release(spec.container_id)
+            raise
         self._procs[spec.container_id] = _Process(proc, spec)
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
+
+    async def _image(self, spec: dict[str, Any]) -> BuiltImage:
+        """The built image (built at publish; rebuilt here if its cache was cleared)."""
+        key = json.dumps(spec, sort_keys=True)
+        if key not in self._built:
+            image = self.images.cached(spec) or await asyncio.to_thread(self.images.build, spec)
+            self._built[key] = image
+        return self._built[key]
 
     def _host_mounts(self, spec: ContainerSpec) -> list[Mount]:
         """The spec's mounts with a directory of the container's own where none is given."""
@@ -156,14 +162,19 @@ class LocalBackend:
         await asyncio.gather(
             self._pump(cid, "stdout", proc.stdout), self._pump(cid, "stderr", proc.stderr)
         )
-        returncode = await proc.wait()
-        self._procs.pop(cid, None)
+        returncode = isolation.payload_returncode(await proc.wait())
+        entry = self._procs.pop(cid, None)
+        info = describe_exit(returncode)
+        if self.limiter.oom_killed(cid):  # ask before release: the counters go with the group
+            limit = entry.spec.memory_limit_mib if entry else None
+            info = f"out of memory (limit {limit} MiB)"
+        self.limiter.release(cid)
         if (self.mounts_root / cid).exists():
             await asyncio.to_thread(shutil.rmtree, self.mounts_root / cid, True)
         self.gpus.release(cid)
         if self._events:
             try:
-                self._events.container_exited(cid, describe_exit(returncode))
+                self._events.container_exited(cid, info)
             except Exception:  # a scheduler bug must not hide the exit: log it loudly
                 log.exception("handling the exit of container %s failed", cid)
 
@@ -197,19 +208,6 @@ class LocalBackend:
             "memory_capacity_mib": self.memory_capacity,
             "gpus": self.gpus.describe(),
             "gpu_source": self.gpus.source,
+            "isolation": isolation.describe(),
+            "limits": self.limiter.describe(),
         }
-
-
-def mounts_env(mounts: list[Mount], *, isolated: bool) -> str:
-    """``GW_MOUNTS`` for the runtime: where the container finds each mount (``dir``): at its
-    container path when isolated (bubblewrap binds the host directory there), else on the host."""
-    return json.dumps(
-        [
-            {
-                "path": m.container_path,
-                "dir": m.container_path if isolated else m.host_path,
-                "volume_id": m.volume_id,
-            }
-            for m in mounts
-        ]
-    )

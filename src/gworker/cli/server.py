@@ -64,6 +64,10 @@ def status() -> None:
     table.add_row("backlog", str(s["backlog"]))
     table.add_row("cpu reserved", f"{b['cpu_reserved']:g} / {b['cpu_capacity']:g}")
     table.add_row("memory reserved", f"{b['memory_reserved_mib']} / {b['memory_capacity_mib']} MiB")
+    iso, lim = b["isolation"], b["limits"]
+    isolation = iso["mechanism"] if not iso["problem"] else f"none: {iso['problem']}"
+    table.add_row("isolation", isolation)
+    table.add_row("limits", f"{lim['mechanism']}: {lim.get('memory', '')}")
     table.add_row("gpu inventory", b["gpu_source"])
     for gpu in b["gpus"]:
         holder = gpu["container"] or "free"

@@ -79,7 +79,10 @@ class ImageBuilder:
         self.root = cache_root
         self.root.mkdir(parents=True, exist_ok=True)
         self.uv = uv_binary()
-        self.uv_cache = uv_cache or cache_root / "uv"
+        # uv's own download cache (shared with the user's other uv use) unless told otherwise
+        self.uv_cache = uv_cache or Path(
+            os.environ.get("UV_CACHE_DIR") or Path.home() / ".cache" / "uv"
+        )
         self.blobs = BlobCache(cache_root / "blobs", blob_fetch)
         self.secret_env = secret_env
 

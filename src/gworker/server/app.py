@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -15,8 +16,21 @@ from gworker_client import _config
 
 from .. import constants as C
 from ..backends.local import LocalBackend
+from ..images import BuildError, ImageBuilder
 from ..store import Store
-from . import apps, blobs, calls, containers, dicts, objects, queues, secrets, system, volumes
+from . import (
+    apps,
+    blobs,
+    calls,
+    containers,
+    dicts,
+    images,
+    objects,
+    queues,
+    secrets,
+    system,
+    volumes,
+)
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
 from .state import State
@@ -33,12 +47,41 @@ def _ensure_local_token(state: State, home: Path) -> None:
     _config.write_credentials(_config.Credentials(token_id, secret), home)
 
 
+def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
+    """Resolve the named secrets of an image build step; called from the build's thread, so
+    the store is read on the event loop that owns it."""
+
+    def resolve(refs: list[dict[str, Any]]) -> dict[str, str]:
+        for ref in refs:
+            if not ref.get("name"):
+                raise BuildError(
+                    "image build steps take named secrets (gw.Secret.from_name); inline secrets"
+                    " (from_dict, from_local_environ, from_dotenv) are for functions"
+                )
+
+        async def on_loop() -> dict[str, str]:
+            env: dict[str, str] = {}
+            for ref in refs:
+                sid = store.secret_by_name(ref.get("environment") or "main", ref["name"])
+                values = store.secret_values(sid) if sid else None
+                if values is None:
+                    raise BuildError(f"secret {ref['name']!r} does not exist (`gw secret create`)")
+                env.update(values)
+            return env
+
+        return asyncio.run_coroutine_threadsafe(on_loop(), loop).result()
+
+    return resolve
+
+
 def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
+    blob_store = blobs.BlobStore(home / "blobs")
+    builder = ImageBuilder(home / "cache" / "images", blob_store.get)
     state = State(
         store=store,
-        blobs=blobs.BlobStore(home / "blobs"),
-        scheduler=Scheduler(store, LocalBackend(home / "cache" / "code"), server_url),
+        blobs=blob_store,
+        scheduler=Scheduler(store, LocalBackend(home, builder), server_url),
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
@@ -52,12 +95,15 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["state"] = state
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
+    app["image_builds"] = images.ImageBuilds(builder)
     for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
+    app.add_routes(images.routes)
 
     async def on_startup(_: web.Application) -> None:
+        builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
         await state.scheduler.start()
 
     async def on_cleanup(_: web.Application) -> None:

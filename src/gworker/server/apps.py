@@ -62,7 +62,9 @@ async def publish(request: web.Request) -> web.Response:
     ids = state.scheduler.publish(
         request.match_info["app_id"], req["module"], req["code_blob"], req["functions"]
     )
-    return reply({"functions": ids})
+    # the caller follows container output from here (it saw the image builds as they ran)
+    cursor = state.store.last_log(request.match_info["app_id"])
+    return reply({"functions": ids, "log_cursor": cursor})
 
 
 @routes.post("/v1/apps/{app_id}/heartbeat")

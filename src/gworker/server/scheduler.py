@@ -561,16 +561,18 @@ class Scheduler:
         if any(p["kind"] == "readiness" for p in c.function.spec.get("probes", [])):
             c.accepting = False
 
-    def container_log(self, cid: str, stream: str, text: str) -> None:
-        c = self.containers.get(cid)
-        if c is None:
-            return
-        app_id = c.function.app_id
+    def app_log(self, app_id: str, stream: str, text: str, cid: str | None = None) -> None:
+        """Append to the app's log (a container's output, or the app's own: an image build)."""
         self.store.add_logs([(app_id, cid, stream, text[: C.LOG_LINE_MAX_BYTES], time.time())])
         self._commit_soon()
         event = self.log_events.pop(app_id, None)
         if event:
             event.set()
+
+    def container_log(self, cid: str, stream: str, text: str) -> None:
+        c = self.containers.get(cid)
+        if c is not None:
+            self.app_log(c.function.app_id, stream, text, cid)
 
     async def wait_logs(
         self, app_id: str, after: int, timeout: float
@@ -612,7 +614,12 @@ class Scheduler:
         c.leased = {}
         status = c.kill_reason or "died"
         messages = {
-            "died": f"the container running {fs.tag!r} exited unexpectedly ({info})",
+            "died": (
+                f"{fs.tag!r} ran {info} and its container was killed; raise memory= in its"
+                " decorator"
+                if info.startswith("out of memory")
+                else f"the container running {fs.tag!r} exited unexpectedly ({info})"
+            ),
             "timeout": f"{fs.tag!r} timed out after {fs.spec['timeout']}s",
             "stopped": f"app of {fs.tag!r} was stopped",
             "cancelled": "input was cancelled",
@@ -681,6 +688,9 @@ class Scheduler:
             cpu=fs.spec["cpu"],
             memory_mib=fs.spec["memory"],
             gpu=fs.spec.get("gpu"),
+            image=fs.spec.get("image"),
+            cpu_limit=fs.spec.get("cpu_limit"),
+            memory_limit_mib=fs.spec.get("memory_limit"),
             mounts=[
                 Mount(v["mount_path"], volume_id=v["volume_id"])
                 for v in fs.spec.get("volumes") or []

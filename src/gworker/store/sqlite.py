@@ -409,6 +409,10 @@ class Store(ObjectStore, SecretStore, VolumeStore):
             rows,
         )
 
+    def last_log(self, app_id: str) -> int:
+        row = self._one("SELECT MAX(seq) FROM logs WHERE app_id = ?", app_id)
+        return int(row[0] or 0)
+
     def logs_after(self, app_id: str, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         return self.db.execute(
             "SELECT seq, stream, text FROM logs WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",

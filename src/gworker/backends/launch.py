@@ -1,0 +1,120 @@
+"""How the local backend turns a ``ContainerSpec`` into a process: the image's interpreter,
+under bubblewrap where the machine allows it, with the container's limits applied.
+
+Without bubblewrap a container still runs in its image's virtual environment, but it shares the
+host's filesystem view; images that place files at absolute paths need the isolation, and are
+refused with the reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..images import BuiltImage
+from . import isolation
+from .base import ContainerSpec, Mount
+from .cgroups import Limits
+from .gpus import Grant
+from .limits import Limiter
+
+_PR_SET_PDEATHSIG = 1
+# where an isolated container keeps the app's code: its private /tmp
+ISOLATED_CODE_CACHE = "/tmp/gw-code"
+_GPU_CONTROL_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
+
+
+class LaunchError(Exception):
+    """The container cannot be started as specified on this machine."""
+
+
+@dataclass
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    preexec: Callable[[], None]
+
+
+def die_with_parent() -> None:
+    """Runs in the child before exec: a container must not outlive a killed control plane."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def mounts_env(mounts: list[Mount], *, isolated: bool) -> str:
+    """``GW_MOUNTS`` for the runtime: where the container finds each mount (``dir``): at its
+    container path when isolated (bubblewrap binds the host directory there), else on the host."""
+    return json.dumps(
+        [
+            {
+                "path": m.container_path,
+                "dir": m.container_path if isolated else m.host_path,
+                "volume_id": m.volume_id,
+            }
+            for m in mounts
+        ]
+    )
+
+
+def gpu_env(grant: Grant | None) -> dict[str, str]:
+    """A container sees exactly its own devices, or none."""
+    env = {"CUDA_VISIBLE_DEVICES": grant.visible_devices if grant else ""}
+    if grant:
+        env["GW_GPU"] = grant.type
+        env["GW_GPU_COUNT"] = str(len(grant.indices))
+    return env
+
+
+def _device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
+    if grant is None:
+        return {}
+    names = [f"nvidia{i}" for i in grant.indices] + list(_GPU_CONTROL_DEVICES)
+    paths = [Path("/dev") / n for n in names]
+    return {str(p): isolation.Mount(p, writable=True, device=True) for p in paths if p.exists()}
+
+
+def plan(
+    spec: ContainerSpec,
+    image: BuiltImage,
+    mounts: list[Mount],
+    grant: Grant | None,
+    limiter: Limiter,
+    code_cache: Path,
+) -> Launch:
+    runtime = [str(image.python), "-m", "gworker_client._runtime", spec.container_id]
+    env = {**isolation.network_env(), **image.environ(), **spec.env, **gpu_env(grant)}
+    limits = Limits(cpu=spec.cpu_limit, memory_mib=spec.memory_limit_mib, cpu_share=spec.cpu)
+    join_cgroup = limiter.prepare(spec.container_id, limits)
+    reason = isolation.unavailable_reason()
+    if reason is None:
+        binds = _device_binds(grant)
+        for m in mounts:
+            assert m.host_path is not None
+            isolation.hand_over(Path(m.host_path))
+            binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
+        env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
+        env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
+
+        def preexec() -> None:
+            die_with_parent()
+            isolation.preexec()
+            join_cgroup()
+
+        return Launch(isolation.command(image, runtime, mounts=binds), env, preexec)
+    if image.files or image.workdir:
+        raise LaunchError(
+            f"this image places files at absolute paths, which needs bubblewrap isolation: {reason}"
+        )
+    env["GW_CODE_CACHE"] = str(code_cache)
+    env["GW_MOUNTS"] = mounts_env(mounts, isolated=False)
+
+    def preexec_plain() -> None:
+        die_with_parent()
+        join_cgroup()
+
+    return Launch(runtime, env, preexec_plain)
