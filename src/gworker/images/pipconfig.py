@@ -60,4 +60,6 @@ def uv_index_env() -> dict[str, str]:
         locations = [loc for loc in settings[key].split() if _usable(loc)]
         if locations:
             env[variable] = _SEPARATORS[variable].join(locations)
+    if env and "UV_INDEX_STRATEGY" not in os.environ:
+        env["UV_INDEX_STRATEGY"] = "unsafe-best-match"  # pip weighs every index's versions
     return env
