@@ -7,9 +7,9 @@ from pathlib import Path
 
 import images_app
 import pytest
+from images_app import app
 
 import gworker_client as gw
-from images_app import app
 
 
 @pytest.fixture(scope="module")
