@@ -88,7 +88,10 @@ def plan(
 ) -> Launch:
     runtime = [str(image.python), "-m", "gworker_client._runtime", spec.container_id]
     env = {**isolation.network_env(), **image.environ(), **spec.env, **gpu_env(grant)}
-    limits = Limits(cpu=spec.cpu_limit, memory_mib=spec.memory_limit_mib, cpu_share=spec.cpu)
+    # the cpu reservation is the container's weight, never below an ordinary process's: a
+    # lighter one would leave containers waiting behind the control plane on a busy machine
+    share = max(spec.cpu, 1.0)
+    limits = Limits(cpu=spec.cpu_limit, memory_mib=spec.memory_limit_mib, cpu_share=share)
     join_cgroup = limiter.prepare(spec.container_id, limits)
     reason = isolation.unavailable_reason()
     if reason is None:
