@@ -15,6 +15,8 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 EXPECTED = [
     "Hello, Ada!\nHello, Ada!\nHello, Ada!\n",
     "['Hello, Ada!', 'Hello, Grace!']\nHi, Linus!\n",
+    "six 1.16.0, demo, home visible: False\n",
+    "key of 14 characters\nResults\n",
     "value task\n",
 ]
 
