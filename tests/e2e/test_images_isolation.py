@@ -63,7 +63,8 @@ def test_a_failing_build_shows_the_failing_step(server, tmp_path):
     app_file = tmp_path / "broken_image.py"
     app_file.write_text(
         "import gworker_client as gw\n"
-        "app = gw.App('broken', image=gw.Image.debian_slim().run_commands('echo boom >&2; exit 3'))\n"
+        "image = gw.Image.debian_slim().run_commands('echo boom >&2; exit 3')\n"
+        "app = gw.App('broken', image=image)\n"
         "@app.function()\n"
         "def f():\n"
         "    return 1\n"
