@@ -82,3 +82,34 @@ def test_a_failing_build_shows_the_failing_step(server, tmp_path):
     )
     assert r.returncode != 0
     assert "failed to build" in r.stderr and "boom" in r.stderr and "exit 3" in r.stderr
+
+
+def test_build_log_streams_once_then_the_image_is_cached(server, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    app_file = tmp_path / "cached_image.py"
+    app_file.write_text(
+        "import gworker_client as gw\n"
+        f"image = gw.Image.debian_slim().env({{'RUN': '{uuid.uuid4().hex}'}})\n"
+        "app = gw.App('cached', image=image)\n"
+        "@app.function()\n"
+        "def f():\n"
+        "    return 'ok'\n"
+    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gworker.cli", "run", str(app_file)],
+            env={**os.environ, **server.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first, second = run(), run()
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "Building image" in first.stderr and "ready in" in first.stderr
+    assert "Building image" not in second.stderr
+    assert second.stdout.strip() == "ok"

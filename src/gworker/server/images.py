@@ -42,10 +42,12 @@ class ImageBuilds:
         self.builder = builder
         self.builds: dict[str, Build] = {}
 
-    def start(self, spec: dict[str, Any], on_line: Any) -> Build:
+    def start(self, spec: dict[str, Any], on_line: Any, following: bool) -> Build:
+        """The build of ``spec``: the running one, or a new one. A caller that is not yet
+        following a build gets a finished one without its log (the image is simply ready)."""
         key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
         build = self.builds.get(key)
-        if build is not None and build.error is None:
+        if build is not None and build.error is None and (following or not build.done):
             return build
         build = self.builds[key] = Build()
         loop = asyncio.get_running_loop()
@@ -99,7 +101,9 @@ async def build_image(request: web.Request) -> web.Response:
     if not isinstance(spec, dict) or not isinstance(app_id, str):
         raise InvalidRequest("an image build needs spec (a map) and app_id")
     after = int(req.get("after") or 0)
-    build = builds.start(spec, lambda line: state.scheduler.app_log(app_id, "stderr", line + "\n"))
+    build = builds.start(
+        spec, lambda line: state.scheduler.app_log(app_id, "stderr", line + "\n"), after > 0
+    )
     await _follow(build, after, min(float(req.get("timeout") or 0), MAX_WAIT_S))
     status = "failed" if build.error else ("ready" if build.done else "building")
     return reply(
