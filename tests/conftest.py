@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -79,49 +80,42 @@ def use_server(server: Server) -> None:
     _api.reset_client()
 
 
+@contextlib.contextmanager
+def serving(home: Path, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A control plane for the block, with the SDK pointed at it; everything restored after."""
+    from gworker_client import _api
+
+    saved = dict(os.environ)
+    srv = start_server(home, extra_env=extra_env)
+    use_server(srv)
+    try:
+        yield srv
+    finally:
+        if srv.proc.poll() is None:
+            srv.proc.terminate()
+            srv.proc.wait(timeout=30)
+        os.environ.clear()
+        os.environ.update(saved)
+        _api.reset_client()
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    home = tmp_path_factory.mktemp("gw-home")
-    srv = start_server(home)
-    saved = dict(os.environ)
-    use_server(srv)
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=30)
-    os.environ.clear()
-    os.environ.update(saved)
+    with serving(tmp_path_factory.mktemp("gw-home")) as srv:
+        yield srv
 
 
 @pytest.fixture
 def private_server(tmp_path: Path) -> Iterator[Server]:
     """A server of the test's own, for tests that kill or restart it."""
-    from gworker_client import _api
-
-    saved = dict(os.environ)
-    srv = start_server(tmp_path / "home")
-    use_server(srv)
-    yield srv
-    if srv.proc.poll() is None:
-        srv.proc.terminate()
-        srv.proc.wait(timeout=30)
-    os.environ.clear()
-    os.environ.update(saved)
-    _api.reset_client()
+    with serving(tmp_path / "home") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
 def gpu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server with a simulated GPU inventory (GW_GPUS)."""
-    from gworker_client import _api
-
-    saved = dict(os.environ)
-    srv = start_server(
+    with serving(
         tmp_path_factory.mktemp("gpu-home"), extra_env={"GW_GPUS": "A100-80GB:2,H100:2"}
-    )
-    use_server(srv)
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=30)
-    os.environ.clear()
-    os.environ.update(saved)
-    _api.reset_client()
+    ) as srv:
+        yield srv

@@ -135,7 +135,9 @@ class LocalBackend:
         """The built image (built at publish; rebuilt here if its cache was cleared)."""
         key = json.dumps(spec, sort_keys=True)
         if key not in self._built:
-            image = self.images.cached(spec) or await asyncio.to_thread(self.images.build, spec)
+            image = self.images.cached(spec)
+            if image is None:
+                image = await asyncio.to_thread(self.images.build, spec)
             self._built[key] = image
         return self._built[key]
 

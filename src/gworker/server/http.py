@@ -11,6 +11,8 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
+from gworker_client._object import name_problem
+
 from .errors import ApiError, InvalidRequest, Unauthorized
 
 log = logging.getLogger("gworker.server")
@@ -42,6 +44,24 @@ async def body(request: web.Request) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidRequest("request body must be a map")
     return value
+
+
+def req_environment(req: dict[str, Any]) -> str:
+    """The request's ``environment`` (default ``main``)."""
+    env = req.get("environment") or "main"
+    if not isinstance(env, str):
+        raise InvalidRequest(f"environment {env!r} must be a string")
+    return env
+
+
+def req_name(req: dict[str, Any], kind: str) -> str:
+    """The request's ``name`` of a named object (a dict, queue, secret, volume), checked."""
+    name = req.get("name")
+    problem = name_problem(kind, name)
+    if problem:
+        raise InvalidRequest(problem)
+    assert isinstance(name, str)  # name_problem checked it
+    return name
 
 
 def hash_secret(secret: str) -> str:

@@ -11,10 +11,10 @@ from typing import Any
 
 from aiohttp import web
 
-from gworker_client._object import name_problem, size_problem
+from gworker_client._object import size_problem
 
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, reply
+from .http import body, reply, req_environment, req_name
 from .state import State
 
 routes = web.RouteTableDef()
@@ -77,21 +77,6 @@ def _kind(request: web.Request) -> str:
     return KINDS[request.match_info["kind"]]
 
 
-def _env(req: dict[str, Any]) -> str:
-    env = req.get("environment") or "main"
-    if not isinstance(env, str):
-        raise InvalidRequest(f"environment {env!r} must be a string")
-    return env
-
-
-def _name(req: dict[str, Any], kind: str) -> str:
-    name = req.get("name")
-    problem = name_problem(kind, name)
-    if problem:
-        raise InvalidRequest(problem)
-    return name  # type: ignore[return-value]  # name_problem checked it is a str
-
-
 def _new_id(req: dict[str, Any], kind: str) -> str:
     oid = req.get("id")
     if not isinstance(oid, str) or not _ID.fullmatch(oid) or oid[:2] != PREFIXES[kind]:
@@ -104,10 +89,10 @@ async def create(request: web.Request) -> web.Response:
     """Create a named object (409 if its name is taken), or an ephemeral one (``name: null``)."""
     state: State = request.app["state"]
     kind, req = _kind(request), await body(request)
-    oid, env = _new_id(req, kind), _env(req)
+    oid, env = _new_id(req, kind), req_environment(req)
     if state.store.object_kind(oid) == kind:  # a retry of a create that succeeded
         return reply({"id": oid})
-    name = None if req.get("name") is None else _name(req, kind)
+    name = None if req.get("name") is None else req_name(req, kind)
     if name is not None and state.store.object_by_name(kind, env, name):
         raise Conflict(f"a {kind} named {name!r} already exists in environment {env!r}")
     state.store.add_object(oid, kind, name, env)
@@ -120,7 +105,7 @@ async def lookup(request: web.Request) -> web.Response:
     """The id of a named object; with ``create: true`` the object is created if missing."""
     state: State = request.app["state"]
     kind, req = _kind(request), await body(request)
-    name, env = _name(req, kind), _env(req)
+    name, env = req_name(req, kind), req_environment(req)
     oid = state.store.object_by_name(kind, env, name)
     if oid is None:
         if not req.get("create"):

@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gworker_client._object import name_problem
 from gworker_client._secret import key_problem, values_problem
 
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, reply
+from .http import body, reply, req_environment, req_name
 
 if TYPE_CHECKING:
     from ..store import Store
@@ -24,21 +23,6 @@ if TYPE_CHECKING:
 
 routes = web.RouteTableDef()
 _ID = re.compile(r"[0-9a-f]{32}")
-
-
-def _env(req: dict[str, Any]) -> str:
-    env = req.get("environment") or "main"
-    if not isinstance(env, str):
-        raise InvalidRequest(f"environment {env!r} must be a string")
-    return env
-
-
-def _name(req: dict[str, Any]) -> str:
-    name = req.get("name")
-    problem = name_problem("secret", name)
-    if problem:
-        raise InvalidRequest(problem)
-    return name  # type: ignore[return-value]
 
 
 def _values(req: dict[str, Any]) -> dict[str, str]:
@@ -72,7 +56,7 @@ async def create(request: web.Request) -> web.Response:
     """Create a named secret; with ``force`` replace the values of an existing one."""
     state: State = request.app["state"]
     req = await body(request)
-    name, env, values = _name(req), _env(req), _values(req)
+    name, env, values = req_name(req, "secret"), req_environment(req), _values(req)
     sid = _secret_id(_request_id(req))
     if not values:
         raise InvalidRequest(f"secret {name!r} needs at least one KEY=VALUE")
@@ -101,7 +85,7 @@ async def list_secrets(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env = _name(req), _env(req)
+    name, env = req_name(req, "secret"), req_environment(req)
     sid = state.store.secret_by_name(env, name)
     if sid is None:
         raise NotFound(missing_message(name, env))
@@ -120,7 +104,7 @@ async def resolve(request: web.Request) -> web.Response:
         raise InvalidRequest("secrets must be a list of {name, environment, required_keys}")
     ids = []
     for ref in refs:
-        name, env = _name(ref), _env(ref)
+        name, env = req_name(ref, "secret"), req_environment(ref)
         required = ref.get("required_keys") or []
         if not isinstance(required, list) or any(key_problem(k) for k in required):
             raise InvalidRequest(f"required_keys of secret {name!r} must be a list of key names")

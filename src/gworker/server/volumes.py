@@ -25,12 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from gworker_client._object import name_problem
 from gworker_client._volume import CHUNK_BYTES, path_problem
 
 from .blobs import BlobStore
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, reply
+from .http import body, reply, req_environment, req_name
 
 if TYPE_CHECKING:
     from .state import State
@@ -132,21 +131,6 @@ def volume_blobs(request: web.Request) -> VolumeBlobs:
 # -- request checks --------------------------------------------------------------------------------
 
 
-def _env(req: dict[str, Any]) -> str:
-    env = req.get("environment") or "main"
-    if not isinstance(env, str):
-        raise InvalidRequest(f"environment {env!r} must be a string")
-    return env
-
-
-def _name(req: dict[str, Any]) -> str:
-    name = req.get("name")
-    problem = name_problem("volume", name)
-    if problem:
-        raise InvalidRequest(problem)
-    return name  # type: ignore[return-value]
-
-
 def _new_id(req: dict[str, Any]) -> str:
     vid = req.get("id")
     if not isinstance(vid, str) or not _ID.fullmatch(vid):
@@ -230,10 +214,10 @@ async def create(request: web.Request) -> web.Response:
     """Create a named volume (409 if its name is taken), or an ephemeral one (``name: null``)."""
     state: State = request.app["state"]
     req = await body(request)
-    vid, env = _new_id(req), _env(req)
+    vid, env = _new_id(req), req_environment(req)
     if state.store.volume_exists(vid):  # a retry of a create that succeeded
         return reply({"id": vid})
-    name = None if req.get("name") is None else _name(req)
+    name = None if req.get("name") is None else req_name(req, "volume")
     if name is not None and state.store.volume_by_name(env, name):
         raise Conflict(f"a volume named {name!r} already exists in environment {env!r}")
     state.store.add_volume(vid, name, env)
@@ -245,7 +229,7 @@ async def create(request: web.Request) -> web.Response:
 async def lookup(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env = _name(req), _env(req)
+    name, env = req_name(req, "volume"), req_environment(req)
     vid = state.store.volume_by_name(env, name)
     if vid is None:
         if not req.get("create"):

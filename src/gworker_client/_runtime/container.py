@@ -185,7 +185,7 @@ def main() -> None:
     container_id = sys.argv[1] if len(sys.argv) > 1 else os.environ["GW_CONTAINER_ID"]
     # whole lines reach the caller's terminal as soon as they are printed, as on a terminal
     for stream in (sys.stdout, sys.stderr):
-        stream.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_term)
     container = Container(container_id)
