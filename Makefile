@@ -23,6 +23,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	./scripts/install-system-deps bubblewrap
 	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
