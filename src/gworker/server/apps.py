@@ -112,7 +112,7 @@ async def resolve_app(request: web.Request) -> web.Response:
 @routes.get("/v1/apps/{app_id}/logs")
 async def logs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    rows = await state.scheduler.wait_logs(
+    rows = await state.scheduler.logs.wait(
         request.match_info["app_id"],
         query_int(request, "after"),
         query_float(request, "timeout", 0, 60),

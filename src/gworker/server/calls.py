@@ -28,7 +28,7 @@ def _total(req: dict) -> int | None:
 
 
 async def _answer(state: State, call_id: str, wait: float) -> web.Response:
-    rows, total = await state.scheduler.wait_outputs(call_id, 0, wait)
+    rows, total = await state.scheduler.calls.wait(call_id, 0, wait)
     return reply({"call_id": call_id, "outputs": rows, "total": total})
 
 
@@ -61,7 +61,7 @@ async def add_inputs(request: web.Request) -> web.Response:
 async def outputs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     call_id = request.match_info["call_id"]
-    rows, total = await state.scheduler.wait_outputs(
+    rows, total = await state.scheduler.calls.wait(
         call_id, query_int(request, "after"), query_float(request, "timeout", 0, MAX_WAIT_S)
     )
     return reply({"call_id": call_id, "outputs": rows, "total": total})

@@ -15,7 +15,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from gworker_client._serialization import error_envelope
@@ -23,90 +22,13 @@ from gworker_client._serialization import error_envelope
 from .. import constants as C
 from ..backends import Backend, CapacityError, ContainerSpec
 from ..store import Store
+from .app_logs import AppLogs
+from .call_book import CallBook
 from .errors import InvalidRequest, NotFound
+from .scheduler_state import CallState, Container, FunctionState, Input
 
 # Statuses a container reports that a retry policy may retry.
 RETRYABLE = {"failure", "timeout", "died"}
-
-
-@dataclass
-class Input:
-    id: int
-    call_id: str
-    idx: int
-    function_id: str
-    args: bytes
-    attempts: int = 0
-    replacements: int = 0  # times its container was replaced by a failing liveness probe
-
-
-@dataclass
-class Container:
-    id: str
-    function: FunctionState
-    token: str
-    started_at: float = field(default_factory=time.monotonic)
-    ready: bool = False  # has polled at least once: start-up finished
-    stopping: bool = False
-    kill_reason: str | None = None  # the status its leased input gets when killed on purpose
-    leased: dict[int, Input] = field(default_factory=dict)
-    lease_started: float = 0.0
-    last_contact: float = field(default_factory=time.monotonic)
-    idle_since: float = field(default_factory=time.monotonic)
-    waiter: asyncio.Future[list[Input] | None] | None = None
-    slots: int = 1  # inputs the waiting container can take
-    failure: str | None = None  # start-up traceback reported by the container
-    # a readiness probe holds new inputs back until it passes
-    accepting: bool = True
-    probe_failures: dict[str, int] = field(default_factory=dict)
-    gpu: str | None = None  # the granted GPU type and devices, for status
-
-
-@dataclass
-class FunctionState:
-    id: str
-    app_id: str
-    tag: str
-    spec: dict[str, Any]
-    module: str
-    code_blob: str
-    live: bool
-    pending: deque[Input] = field(default_factory=deque)
-    containers: dict[str, Container] = field(default_factory=dict)
-    params: dict[str, Any] | None = None  # a class bound to these parameter values
-    mean_run_s: float | None = None
-    start_failures: int = 0
-
-    def active(self) -> list[Container]:
-        return [c for c in self.containers.values() if not c.stopping]
-
-    def __post_init__(self) -> None:
-        concurrency = self.spec.get("concurrency") or {}
-        batchings = [self.spec.get("batching")] + [
-            m.get("batching") for m in self.spec.get("methods", {}).values()
-        ]
-        largest_batch = max([b["max_batch_size"] for b in batchings if b] or [1])
-        # inputs one container runs at once: its concurrency, or its largest batch
-        self.max_inputs: int = max(concurrency.get("max_inputs", 1), largest_batch)
-        self.target_inputs: int = concurrency.get("target_inputs") or self.max_inputs
-
-
-@dataclass
-class CallState:
-    id: str
-    function_id: str
-    total: int | None
-    done: int
-    cancelled: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def notify(self) -> None:
-        event, self.changed = self.changed, asyncio.Event()
-        event.set()
-
-    @property
-    def finished(self) -> bool:
-        return self.total is not None and self.done >= self.total
 
 
 class Scheduler:
@@ -117,9 +39,9 @@ class Scheduler:
         self.functions: dict[str, FunctionState] = {}
         self.containers: dict[str, Container] = {}
         self.container_tokens: dict[str, str] = {}
-        self.calls: dict[str, CallState] = {}
+        self.calls = CallBook(store)
         self.app_heartbeats: dict[str, float] = {}
-        self.log_events: dict[str, asyncio.Event] = {}
+        self.logs = AppLogs(store, self._commit_soon)
         self.mean_start_s = 0.3
         self.starved: set[str] = set()  # functions waiting for backend capacity
         self._tick_task: asyncio.Task[None] | None = None
@@ -249,22 +171,6 @@ class Scheduler:
 
     # -- calls -----------------------------------------------------------------------------------
 
-    def call_state(self, call_id: str) -> CallState:
-        cs = self.calls.get(call_id)
-        if cs is None:
-            row = self.store.call(call_id)
-            if row is None:
-                raise NotFound(f"function call {call_id} does not exist")
-            cs = CallState(
-                call_id,
-                row["function_id"],
-                row["total"],
-                self.store.output_count(call_id),
-                row["cancelled"],
-            )
-            self.calls[call_id] = cs
-        return cs
-
     def submit(
         self,
         fid: str | None,
@@ -287,8 +193,8 @@ class Scheduler:
                 raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
             fresh_call = self.store.add_call(call_id, fid, total)
             if fresh_call:
-                self.calls[call_id] = CallState(call_id, fid, total, 0)
-        cs = self.call_state(call_id)
+                self.calls.add(call_id, fid, total)
+        cs = self.calls.get(call_id)
         fs = self._function_state(cs.function_id)
         self._check_gpu(fs)
         if cs.cancelled:
@@ -316,21 +222,8 @@ class Scheduler:
                 f" {self.backend.name} backend has {self.backend.gpu_summary()}"
             )
 
-    async def wait_outputs(
-        self, call_id: str, after: int, timeout: float
-    ) -> tuple[list[tuple[int, int, str, bytes]], int | None]:
-        cs = self.call_state(call_id)
-        rows = self.store.outputs_after(call_id, after) if cs.done else []
-        deadline = time.monotonic() + timeout
-        while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
-            changed = cs.changed
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
-            rows = self.store.outputs_after(call_id, after)
-        return rows, cs.total
-
     def cancel(self, call_id: str, terminate_containers: bool) -> None:
-        cs = self.call_state(call_id)
+        cs = self.calls.get(call_id)
         cs.cancelled = True
         self.store.cancel_call(call_id)
         fs = self._function_state(cs.function_id)
@@ -343,7 +236,7 @@ class Scheduler:
             for iid, idx in self.store.pending_input_ids(call_id)
             if iid not in queued and iid not in leased
         ]
-        self._record(rows)
+        self.calls.record(rows)
         if terminate_containers:
             for c in list(fs.containers.values()):
                 if any(i.call_id == call_id for i in c.leased.values()):
@@ -359,21 +252,7 @@ class Scheduler:
             (failed if match(inp) else keep).append(inp)
         fs.pending = keep
         envelope = error_envelope(status, message)
-        self._record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
-
-    def _record(self, rows: list[tuple[int, str, int, str, bytes]]) -> None:
-        """Store outputs and wake whoever waits on their calls."""
-        if not rows:
-            return
-        self.store.add_outputs(rows)
-        touched: dict[str, int] = {}
-        for row in rows:
-            touched[row[1]] = touched.get(row[1], 0) + 1
-        for call_id, n in touched.items():
-            cs = self.calls.get(call_id)
-            if cs is not None:
-                cs.done += n
-                cs.notify()
+        self.calls.record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
 
     # -- the queue -------------------------------------------------------------------------------
 
@@ -386,12 +265,8 @@ class Scheduler:
         self._autoscale(fs)
 
     def _requeue(self, fs: FunctionState, inputs: list[Input]) -> None:
-        cancelled = {i.call_id for i in inputs if self._is_cancelled(i.call_id)}
+        cancelled = {i.call_id for i in inputs if self.calls.is_cancelled(i.call_id)}
         self._enqueue(fs, [i for i in inputs if i.call_id not in cancelled])
-
-    def _is_cancelled(self, call_id: str) -> bool:
-        cs = self.calls.get(call_id)
-        return cs.cancelled if cs else False
 
     def _dispatch(self, fs: FunctionState) -> None:
         for c in fs.active():
@@ -512,14 +387,15 @@ class Scheduler:
             if status in RETRYABLE and self._retry(fs, inp):
                 continue
             rows.append((inp.id, inp.call_id, inp.idx, status, data))
-        self._record(rows)
+        self.calls.record(rows)
         self._commit_soon()
         if not c.leased:
             c.idle_since = time.monotonic()
 
     def _retry(self, fs: FunctionState, inp: Input) -> bool:
         policy = fs.spec.get("retries")
-        if not policy or inp.attempts >= policy["max_retries"] or self._is_cancelled(inp.call_id):
+        cancelled = self.calls.is_cancelled(inp.call_id)
+        if not policy or inp.attempts >= policy["max_retries"] or cancelled:
             return False
         inp.attempts += 1
         delay = min(
@@ -561,29 +437,10 @@ class Scheduler:
         if any(p["kind"] == "readiness" for p in c.function.spec.get("probes", [])):
             c.accepting = False
 
-    def app_log(self, app_id: str, stream: str, text: str, cid: str | None = None) -> None:
-        """Append to the app's log (a container's output, or the app's own: an image build)."""
-        self.store.add_logs([(app_id, cid, stream, text[: C.LOG_LINE_MAX_BYTES], time.time())])
-        self._commit_soon()
-        event = self.log_events.pop(app_id, None)
-        if event:
-            event.set()
-
     def container_log(self, cid: str, stream: str, text: str) -> None:
         c = self.containers.get(cid)
         if c is not None:
-            self.app_log(c.function.app_id, stream, text, cid)
-
-    async def wait_logs(
-        self, app_id: str, after: int, timeout: float
-    ) -> list[tuple[int, str, str]]:
-        rows = self.store.logs_after(app_id, after)
-        if rows or timeout <= 0:
-            return rows
-        event = self.log_events.setdefault(app_id, asyncio.Event())
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
-        return self.store.logs_after(app_id, after)
+            self.logs.append(c.function.app_id, stream, text, cid)
 
     def container_exited(self, cid: str, info: str) -> None:
         c = self.containers.pop(cid, None)
@@ -626,14 +483,14 @@ class Scheduler:
         }
         if status in ("stopped", "cancelled"):
             envelope = error_envelope(status, messages[status])
-            self._record([(i.id, i.call_id, i.idx, status, envelope) for i in leased])
+            self.calls.record([(i.id, i.call_id, i.idx, status, envelope) for i in leased])
             return
         if status == "replaced":  # the platform replaced it: rerun, a bounded number of times
             self._replaced(fs, running)
         else:
             envelope = error_envelope(status, messages[status])
             failed = [i for i in running if not self._retry(fs, i)]
-            self._record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
+            self.calls.record([(i.id, i.call_id, i.idx, status, envelope) for i in failed])
         self._enqueue(fs, rest, front=True)
 
     def _replaced(self, fs: FunctionState, running: list[Input]) -> None:
@@ -648,7 +505,7 @@ class Scheduler:
                 rerun.append(i)
             else:
                 rows.append((i.id, i.call_id, i.idx, "died", error_envelope("died", message)))
-        self._record(rows)
+        self.calls.record(rows)
         self._enqueue(fs, rerun, front=True)
 
     def _start_failed(self, fs: FunctionState, c: Container, info: str) -> None:
@@ -817,10 +674,7 @@ class Scheduler:
             self._autoscale(fs)
             if not fs.live and not fs.containers and not fs.pending:
                 del self.functions[fs.id]
-        for call_id, cs in list(self.calls.items()):
-            if cs.finished and not cs.changed.is_set():
-                # finished calls are reloaded from the store if asked for again
-                self.calls.pop(call_id, None)
+        self.calls.forget_finished()
 
     def containers_of(self, app_id: str) -> list[dict[str, Any]]:
         now = time.monotonic()
