@@ -309,6 +309,7 @@ class _MapRun:
         self.total: int | None = None
         self.feed_error: BaseException | None = None
         self.created = False
+        self.started = threading.Event()  # the call exists on the server, or feeding failed
 
     def _chunks(self) -> Iterator[list[list[Any]]]:
         counter = itertools.count()
@@ -329,6 +330,7 @@ class _MapRun:
         if not self.created:
             _api.client().post(f"/v1/functions/{self.fid}/calls", body)
             self.created = True
+            self.started.set()
         else:
             _api.client().post(f"/v1/calls/{self.call_id}/inputs", body)
         self.sent += len(chunk)
@@ -347,6 +349,7 @@ class _MapRun:
             self.submit_all()
         except BaseException as e:
             self.feed_error = e
+            self.started.set()
 
     def results(self) -> Iterator[Any]:
         feeder = threading.Thread(target=self._feed, name="gw-map-feeder", daemon=True)
@@ -364,7 +367,7 @@ class _MapRun:
                     finished = True
                     return
                 if not self.created:
-                    feeder.join(0.005)
+                    self.started.wait()
                     continue
                 before = set(call._outputs)
                 call._poll(0.5 if self.total is None else _config.LONG_POLL_S)
