@@ -40,48 +40,51 @@ def _previous_port(home: Path) -> int:
     return 0
 
 
-def start_server(home: Path, host: str = "127.0.0.1", port: int | None = None) -> dict[str, Any]:
-    """Start the control plane in the background (its own session) and wait until it answers."""
+def spawn_server(
+    home: Path, host: str = "127.0.0.1", port: int = 0, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a control plane process for ``home`` in its own session, logging to
+    ``home/server.log``; ``wait_until_up`` waits for it."""
     home.mkdir(parents=True, exist_ok=True)
-    running = server_info(home)
-    if running:
-        return running
-    port = _previous_port(home) if port is None else port
-    log_path = home / "server.log"
     with contextlib.suppress(FileNotFoundError):
         _config.server_info_path(home).unlink()
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gworker.server",
-                "--home",
-                str(home),
-                "--host",
-                host,
-                "--port",
-                str(port),
-            ],
+    argv = [sys.executable, "-m", "gworker.server", "--home", str(home), "--host", host]
+    with open(home / "server.log", "ab") as log:
+        return subprocess.Popen(
+            [*argv, "--port", str(port)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,
             start_new_session=True,
-            env={k: v for k, v in os.environ.items() if k not in ("GW_SERVER_URL",)},
+            env=env if env is not None else os.environ.copy(),
         )
+
+
+def wait_until_up(home: Path, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    """The server's ``{"url", "pid"}`` once ``proc`` answers; a clear error if it dies first."""
     deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and proc.poll() is None:
         info = server_info(home)
         if info and info["pid"] == proc.pid:
-            (home / "port").write_text(json.dumps(int(info["url"].rsplit(":", 1)[1])))
             return info
-        if proc.poll() is not None:
-            break
         time.sleep(0.05)  # start-up only: the server is not up yet, nothing to long-poll on
+    log_path = home / "server.log"
     tail = log_path.read_text(errors="replace")[-2000:] if log_path.exists() else ""
     raise exc.ConnectionError(
-        f"the local gworker server did not start (GW_HOME={home}); its log {log_path} ends:\n{tail}"
+        f"the gworker server did not start (GW_HOME={home}); its log {log_path} ends:\n{tail}"
     )
+
+
+def start_server(home: Path, host: str = "127.0.0.1", port: int | None = None) -> dict[str, Any]:
+    """Start the local control plane in the background, unless one answers already."""
+    running = server_info(home)
+    if running:
+        return running
+    port = _previous_port(home) if port is None else port
+    env = {k: v for k, v in os.environ.items() if k != "GW_SERVER_URL"}
+    info = wait_until_up(home, spawn_server(home, host, port, env))
+    (home / "port").write_text(json.dumps(int(info["url"].rsplit(":", 1)[1])))
+    return info
 
 
 def ensure_local_server(home: Path) -> str:

@@ -11,6 +11,7 @@ import http.client
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,6 +137,14 @@ class Client:
         message = err.get("message") or f"HTTP {status}"
         cls = _ERROR_TYPES.get(err.get("type", "")) or _STATUS_ERRORS.get(status, exc.Error)
         return cls(message)
+
+    def ensure_blob(self, digest: str, data: bytes | Callable[[], bytes]) -> None:
+        """Upload a content-addressed blob unless the server has it (``data`` may be a
+        function, called only when the upload is needed)."""
+        if self.get(f"/v1/blobs/{digest}/exists")["exists"]:
+            return
+        payload = data() if callable(data) else data
+        self.request("PUT", f"/v1/blobs/{digest}", payload, timeout=600)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)

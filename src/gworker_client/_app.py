@@ -279,8 +279,7 @@ class App:
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}
         for tag, image_spec in build_images(client, self._app_id, images).items():
             specs[tag]["image"] = image_spec
-        if not client.get(f"/v1/blobs/{bundle.digest}/exists")["exists"]:
-            client.request("PUT", f"/v1/blobs/{bundle.digest}", bundle.data, timeout=600)
+        client.ensure_blob(bundle.digest, bundle.data)
         published = client.post(
             f"/v1/apps/{self._app_id}/publish",
             {

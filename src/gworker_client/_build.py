@@ -14,10 +14,7 @@ from ._image import Image
 
 def _upload(client: _api.Client, image: Image) -> None:
     for digest, blob in image.uploads().items():
-        if client.get(f"/v1/blobs/{digest}/exists")["exists"]:
-            continue
-        data = blob.read_bytes() if isinstance(blob, Path) else blob
-        client.request("PUT", f"/v1/blobs/{digest}", data, timeout=600)
+        client.ensure_blob(digest, blob.read_bytes if isinstance(blob, Path) else blob)
 
 
 def _build(client: _api.Client, app_id: str, image: Image) -> dict[str, Any]:

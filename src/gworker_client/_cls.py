@@ -141,13 +141,17 @@ def instantiate(user_cls: type, params: dict[str, Any]) -> Any:
 
 
 def run_hooks(obj: Any, names: list[str]) -> None:
+    """Run ``obj``'s lifecycle hooks in order, sync or ``async``."""
     for name in names:
-        result = getattr(obj, name)()
-        if inspect.isawaitable(result):
-            asyncio.run(_await(result))
+        resolve(getattr(obj, name)())
 
 
-async def _await(awaitable: Any) -> Any:
+def resolve(result: Any) -> Any:
+    """``result``, or what it resolves to when it is awaitable (run on a fresh event loop)."""
+    return asyncio.run(as_coroutine(result)) if inspect.isawaitable(result) else result
+
+
+async def as_coroutine(awaitable: Any) -> Any:
     return await awaitable
 
 
@@ -259,8 +263,7 @@ def _call_local(obj: Any, name: str, info: dict[str, Any], args: Any, kwargs: An
     if info.get("batching"):  # a batched method takes lists: call it with batches of one
         result = method(*[[a] for a in args], **{k: [v] for k, v in kwargs.items()})
         return result[0]
-    result = method(*args, **kwargs)
-    return asyncio.run(_await(result)) if inspect.isawaitable(result) else result
+    return resolve(method(*args, **kwargs))
 
 
 def build_cls(

@@ -78,6 +78,16 @@ def map_progress(label: str) -> _MapProgress | _NoProgress:
     return _MapProgress(label) if _enabled else _NoProgress()
 
 
+def write_logs(rows: list[list[Any]], after: int = 0) -> int:
+    """Print log rows ``(seq, stream, text)`` past the cursor ``after``; return the new cursor."""
+    for seq, stream, text in rows:
+        if seq > after:
+            after = seq
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+    sys.stdout.flush()
+    return after
+
+
 class LogFollower:
     """Prints an app's container logs as they arrive (a long-poll loop in a daemon thread)."""
 
@@ -97,12 +107,7 @@ class LogFollower:
             f"/v1/apps/{self.app_id}/logs?after={self.cursor}&timeout={wait}", timeout=wait + 30
         )
         with self._lock:
-            for seq, stream, text in resp["logs"]:
-                if seq <= self.cursor:
-                    continue
-                self.cursor = seq
-                (sys.stderr if stream == "stderr" else sys.stdout).write(text)
-            sys.stdout.flush()
+            self.cursor = write_logs(resp["logs"], self.cursor)
         return bool(resp["logs"])
 
     def _run(self) -> None:

@@ -132,13 +132,10 @@ class LocalBackend:
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
-        """The built image (built at publish; rebuilt here if its cache was cleared)."""
+        """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""
         key = json.dumps(spec, sort_keys=True)
         if key not in self._built:
-            image = self.images.cached(spec)
-            if image is None:
-                image = await asyncio.to_thread(self.images.build, spec)
-            self._built[key] = image
+            self._built[key] = await asyncio.to_thread(self.images.build, spec)
         return self._built[key]
 
     def _host_mounts(self, spec: ContainerSpec) -> list[Mount]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from urllib.parse import quote
 
@@ -10,6 +9,7 @@ import click
 from rich.table import Table
 
 from gworker_client import _api, _config
+from gworker_client._output import write_logs
 
 from ._common import console, friendly_errors
 
@@ -68,10 +68,7 @@ def logs(name: str, follow: bool) -> None:
         rows = _api.client().get(
             f"/v1/apps/{info['id']}/logs?after={cursor}&timeout={25 if follow else 0}", timeout=60
         )["logs"]
-        for seq, stream, text in rows:
-            cursor = seq
-            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
-        sys.stdout.flush()
+        cursor = write_logs(rows, cursor)
         if not rows and not follow:
             return
 

@@ -66,17 +66,9 @@ class ImageBuilds:
                 build.done = True
                 build.changed.set()
 
-        if self._cached(spec):
-            build.done = True
-        else:
-            loop.create_task(run())
+        # a cached image comes back at once and without a log; either way off the event loop
+        loop.create_task(run())
         return build
-
-    def _cached(self, spec: dict[str, Any]) -> bool:
-        try:
-            return self.builder.cached(spec) is not None
-        except BuildError:
-            return False  # the build reports the problem
 
 
 def _emit(build: Build, on_line: Any, line: str) -> None:

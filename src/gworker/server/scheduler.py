@@ -427,9 +427,7 @@ class Scheduler:
             if c.accepting and not was:
                 self._dispatch(fs)
         elif failures >= probe["failures"] and not c.stopping:
-            c.stopping = True
-            c.kill_reason = "replaced"
-            asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+            self._stop_container(c, kill_reason="replaced", force=True)
             self._autoscale(fs)
 
     def readiness_gate(self, c: Container) -> None:
@@ -578,12 +576,15 @@ class Scheduler:
         self.store.set_container(c.id, "stopped", exit_info=info)
         self._commit_soon()
 
-    def _stop_container(self, c: Container, kill_reason: str | None = None) -> None:
-        """Stop gracefully if idle; a container holding inputs is killed only with a reason."""
+    def _stop_container(
+        self, c: Container, kill_reason: str | None = None, force: bool = False
+    ) -> None:
+        """Stop gracefully if idle. A container holding inputs, or one that must go at once
+        (``force``), is killed only with a reason: the status its inputs get."""
         c.stopping = True
-        if kill_reason is not None and c.leased:
+        if kill_reason is not None and (c.leased or force):
             c.kill_reason = kill_reason
-            asyncio.get_running_loop().create_task(self.backend.stop(c.id))
+            asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=force))
         elif c.waiter is not None and not c.waiter.done():
             c.waiter.set_result(None)
         elif not c.leased:
@@ -666,11 +667,9 @@ class Scheduler:
                 if not c.leased:
                     continue
                 if now - c.lease_started > fs.spec["timeout"] + C.TIMEOUT_GRACE_S:
-                    self._stop_container(c, kill_reason="timeout")
-                    asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+                    self._stop_container(c, kill_reason="timeout", force=True)
                 elif now - c.last_contact > C.CONTAINER_SILENCE_S:
-                    self._stop_container(c, kill_reason="died")
-                    asyncio.get_running_loop().create_task(self.backend.stop(c.id, force=True))
+                    self._stop_container(c, kill_reason="died", force=True)
             self._autoscale(fs)
             if not fs.live and not fs.containers and not fs.pending:
                 del self.functions[fs.id]

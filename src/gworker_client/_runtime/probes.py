@@ -8,6 +8,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._cls import as_coroutine, resolve
+
 if TYPE_CHECKING:
     from .container import Container
 
@@ -26,10 +28,10 @@ def _call_with_timeout(container: Container, method: str, timeout: float) -> tup
             result = getattr(container.service.instance, method)()
             if inspect.isawaitable(result):
                 if container.loop is not None and container.loop.is_running():
-                    coro = _await(result)
+                    coro = as_coroutine(result)
                     result = asyncio.run_coroutine_threadsafe(coro, container.loop).result()
                 else:
-                    result = asyncio.run(_await(result))
+                    result = resolve(result)
             outcome.append(_passed(result))
         except Exception as e:
             outcome.append((False, f"{type(e).__name__}: {e}"))
@@ -40,10 +42,6 @@ def _call_with_timeout(container: Container, method: str, timeout: float) -> tup
     if not outcome:
         return False, f"no answer within {timeout:g}s"
     return outcome[0]
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
 
 
 def _probe_forever(container: Container, probe: dict[str, Any]) -> None:

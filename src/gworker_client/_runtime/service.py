@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._cls import Cls, instantiate
+from .._cls import Cls, instantiate, run_hooks
 
 
 @dataclass
@@ -43,17 +42,10 @@ class Service:
 
     def run_hooks(self, kind: str) -> None:
         """Run the class's ``enter`` or ``exit`` hooks, sync or async, in order."""
-        for name in self.spec.get(kind, []):
-            result = getattr(self.instance, name)()
-            if inspect.isawaitable(result):
-                asyncio.run(_await(result))
+        run_hooks(self.instance, self.spec.get(kind, []))
 
     @property
     def max_inputs(self) -> int:
         concurrency = self.spec.get("concurrency") or {}
         batch = max((t.batching or {}).get("max_batch_size", 1) for t in self.targets.values())
         return max(concurrency.get("max_inputs", 1), batch)
-
-
-async def _await(awaitable: Any) -> Any:
-    return await awaitable
