@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from gworker import daemon
 from gworker_client import _api
-
-START_TIMEOUT_S = 30.0
 
 
 @contextmanager
@@ -26,9 +22,10 @@ def local_control_plane() -> Iterator[str]:
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="gw-bench-", ignore_cleanup_errors=True) as tmp:
         home = Path(tmp)
-        proc = _spawn(home)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+        proc = daemon.spawn_server(home, env=env)
         try:
-            url = _wait_for_url(home, proc)
+            url = daemon.wait_until_up(home, proc)["url"]
             _use(home, url)
             yield url
         finally:
@@ -37,29 +34,6 @@ def local_control_plane() -> Iterator[str]:
             os.environ.clear()
             os.environ.update(saved)
             _api.reset_client()
-
-
-def _spawn(home: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
-    with open(home / "server.log", "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "gworker.server", "--home", str(home), "--port", "0"],
-            stdout=log,
-            stderr=log,
-            env=env,
-        )
-
-
-def _wait_for_url(home: Path, proc: subprocess.Popen[bytes]) -> str:
-    info_path = home / "server.json"
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while time.monotonic() < deadline and proc.poll() is None:
-        if info_path.exists():
-            info = json.loads(info_path.read_text())
-            if info["pid"] == proc.pid:
-                return str(info["url"])
-        time.sleep(0.02)
-    raise RuntimeError(f"the control plane did not start:\n{(home / 'server.log').read_text()}")
 
 
 def _use(home: Path, url: str) -> None:

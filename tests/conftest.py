@@ -7,12 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from gworker import daemon
 
 APPS = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS))
@@ -36,6 +37,18 @@ class Server:
             "GW_TOKEN_SECRET": token["token_secret"],
         }
 
+    def gw(
+        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real ``gw`` CLI against this server."""
+        return subprocess.run(
+            [sys.executable, "-m", "gworker.cli", *args],
+            env={**os.environ, **self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait()
@@ -48,29 +61,11 @@ class Server:
 
 
 def start_server(home: Path, port: int = 0, extra_env: dict[str, str] | None = None) -> Server:
-    home.mkdir(parents=True, exist_ok=True)
-    info_path = home / "server.json"
-    info_path.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     env.update(extra_env or {})
-    with open(home / "server.log", "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gworker.server", "--home", str(home), "--port", str(port)],
-            stdout=log,
-            stderr=log,
-            env=env,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if info_path.exists():
-            info = json.loads(info_path.read_text())
-            if info["pid"] == proc.pid:
-                port = int(info["url"].rsplit(":", 1)[1])
-                return Server(home, info["url"], proc, port, extra_env)
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
-    raise RuntimeError((home / "server.log").read_text())
+    proc = daemon.spawn_server(home, port=port, env=env)
+    info = daemon.wait_until_up(home, proc)
+    return Server(home, info["url"], proc, int(info["url"].rsplit(":", 1)[1]), extra_env)
 
 
 def use_server(server: Server) -> None:

@@ -146,17 +146,8 @@ def test_concurrent_on_app_across_threads(running):
 
 
 def test_cli_shows_containers_and_probe_history(running, server):
-    import os
-    import subprocess
-    import sys
 
     cls_app.Sick().pid.remote()
-    r = subprocess.run(
-        [sys.executable, "-m", "gworker.cli", "app", "containers", app.app_id],
-        env={**os.environ, **server.env, "COLUMNS": "250"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = server.gw("app", "containers", app.app_id, env={"COLUMNS": "250"})
     assert r.returncode == 0, r.stderr
     assert "Sick" in r.stderr and "health" in r.stderr and "liveness" in r.stderr

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-
-def gw_run(server, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gworker.cli", "run", *args],
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.mark.parametrize(
@@ -31,6 +18,6 @@ def gw_run(server, *args: str) -> subprocess.CompletedProcess[str]:
     ],
 )
 def test_example_runs(server, args, expected):
-    r = gw_run(server, str(EXAMPLES / args[0]), *args[1:])
+    r = server.gw("run", str(EXAMPLES / args[0]), *args[1:], timeout=300)
     assert r.returncode == 0, r.stderr
     assert expected in r.stdout

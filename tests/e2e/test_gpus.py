@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import cls_app
@@ -48,12 +46,6 @@ def test_unsatisfiable_request_fails_at_once_naming_what_exists(running):
 
 
 def test_server_status_shows_the_inventory(gpu_server):
-    r = subprocess.run(
-        [sys.executable, "-m", "gworker.cli", "server", "status"],
-        env={**__import__("os").environ, **gpu_server.env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    r = gpu_server.gw("server", "status", env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
     assert "A100-80GB" in r.stderr and "GW_GPUS" in r.stderr

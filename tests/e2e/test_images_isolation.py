@@ -69,25 +69,13 @@ def test_a_failing_build_shows_the_failing_step(server, tmp_path):
         "def f():\n"
         "    return 1\n"
     )
-    import os
-    import subprocess
-    import sys
 
-    r = subprocess.run(
-        [sys.executable, "-m", "gworker.cli", "run", str(app_file)],
-        env={**os.environ, **server.env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = server.gw("run", str(app_file))
     assert r.returncode != 0
     assert "failed to build" in r.stderr and "boom" in r.stderr and "exit 3" in r.stderr
 
 
 def test_build_log_streams_once_then_the_image_is_cached(server, tmp_path):
-    import os
-    import subprocess
-    import sys
 
     app_file = tmp_path / "cached_image.py"
     app_file.write_text(
@@ -99,16 +87,7 @@ def test_build_log_streams_once_then_the_image_is_cached(server, tmp_path):
         "    return 'ok'\n"
     )
 
-    def run() -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gworker.cli", "run", str(app_file)],
-            env={**os.environ, **server.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    first, second = run(), run()
+    first, second = server.gw("run", str(app_file)), server.gw("run", str(app_file))
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     assert "Building image" in first.stderr and "ready in" in first.stderr
     assert "Building image" not in second.stderr
