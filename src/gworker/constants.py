@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+# Timings paired with the SDK's (a container's heartbeat, an app client's heartbeat) live in the
+# wire protocol, next to their other half.
+from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
+from gworker_client._protocol import EPHEMERAL_APP_SILENCE_S as EPHEMERAL_APP_SILENCE_S
+
 API_PREFIX = "/v1"
 # Largest request body the API accepts (arguments and results travel inline).
 MAX_BODY_BYTES = 512 * 1024 * 1024
-# A container with no contact (poll or heartbeat) for this long while holding inputs is dead.
-CONTAINER_SILENCE_S = 30.0
 # Extra time past an input's timeout before the server kills a container that did not stop it.
 TIMEOUT_GRACE_S = 5.0
 # How long a container is given to exit after SIGTERM before SIGKILL.
 STOP_GRACE_S = 10.0
-# An ephemeral app whose client has not been heard from for this long is stopped.
-EPHEMERAL_APP_SILENCE_S = 60.0
 # A lease handed to a container holds about this much work (by the function's mean run time).
 LEASE_TARGET_S = 0.05
 LEASE_MAX_INPUTS = 256

@@ -13,6 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import msgspec
+
 from . import _api, _code, _config, _output
 from . import exception as exc
 from ._build import build_images
@@ -22,10 +24,15 @@ from ._image import Image
 from ._options import check_secrets, check_volumes, parse_options, with_defaults
 from ._partial import PartialFunction
 from ._probe import Probe
+from ._protocol import (
+    APP_HEARTBEAT_S,
+    FunctionSpec,
+    PublishApp,
+    PublishedFunction,
+    VolumeMount,
+    to_builtins,
+)
 from ._secret import PublishSecrets
-
-# An ephemeral app whose client stops heartbeating for this long is stopped by the server.
-APP_HEARTBEAT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ class App:
                 if f.concurrency:
                     opts = dataclasses.replace(opts, concurrency=f.concurrency)
                 if f.batching:
-                    extra["batching"] = f.batching.to_dict()
+                    extra["batching"] = f.batching.to_record()
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
@@ -278,16 +285,11 @@ class App:
         default = Image.debian_slim()
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}
         for tag, image_spec in build_images(client, self._app_id, images).items():
-            specs[tag]["image"] = image_spec
+            specs[tag] = msgspec.structs.replace(specs[tag], image=image_spec)
         client.ensure_blob(bundle.digest, bundle.data)
-        published = client.post(
-            f"/v1/apps/{self._app_id}/publish",
-            {
-                "code_blob": bundle.digest,
-                "module": module_name,
-                "functions": [{"tag": tag, "spec": spec} for tag, spec in specs.items()],
-            },
-        )
+        functions = [PublishedFunction(tag=tag, spec=spec) for tag, spec in specs.items()]
+        request = PublishApp(code_blob=bundle.digest, module=module_name, functions=functions)
+        published = client.post(f"/v1/apps/{self._app_id}/publish", to_builtins(request))
         self._hydrate(published["functions"])
         self._log_cursor = published["log_cursor"]
 
@@ -302,13 +304,14 @@ class App:
         self._app_id = None
 
 
-def _resolve_volumes(functions: dict[str, Function], specs: dict[str, Any]) -> None:
+def _resolve_volumes(functions: dict[str, Function], specs: dict[str, FunctionSpec]) -> None:
     """Each mounted volume's id (looked up, or created with ``create_if_missing``)."""
     for tag, fn in functions.items():
-        specs[tag]["volumes"] = [
-            {"mount_path": path, "volume_id": vol.object_id, "name": vol.name}
+        mounts = tuple(
+            VolumeMount(mount_path=path, volume_id=vol.object_id, name=vol.name)
             for path, vol in fn._options.volumes
-        ]
+        )
+        specs[tag] = msgspec.structs.replace(specs[tag], volumes=mounts)
 
 
 class _Heartbeat:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 import msgpack
+import msgspec
 
 from . import _api, _config
 from . import exception as exc
@@ -22,6 +23,7 @@ from ._function import Function
 from ._options import FunctionOptions
 from ._partial import Concurrency, PartialFunction
 from ._probe import Probe
+from ._protocol import FunctionSpec, MethodSpec, ParamSpec, from_builtins
 
 PARAMETER_TYPES: dict[str, type] = {
     "str": str,
@@ -30,7 +32,8 @@ PARAMETER_TYPES: dict[str, type] = {
     "bool": bool,
     "bytes": bytes,
 }
-_MISSING = object()
+# a parameter without a default (the protocol leaves such a default off the wire)
+_MISSING: Any = msgspec.UNSET
 
 
 class _Parameter:
@@ -45,23 +48,6 @@ def parameter(*, default: Any = _MISSING, init: bool = True) -> Any:
     if not init:
         raise exc.InvalidError("gw.parameter(init=False) is not supported")
     return _Parameter(default)
-
-
-@dataclass(frozen=True)
-class ParamSpec:
-    name: str
-    type: str
-    default: Any = _MISSING
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "type": self.type}
-        if self.default is not _MISSING:
-            d["default"] = self.default
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ParamSpec:
-        return cls(d["name"], d["type"], d.get("default", _MISSING))
 
 
 def _annotation_name(annotation: Any) -> str | None:
@@ -90,7 +76,7 @@ def collect_parameters(user_cls: type) -> list[ParamSpec]:
                 f"{user_cls.__qualname__}.{name}: parameter type {annotations[name]!r} is not"
                 f" supported; use one of {', '.join(PARAMETER_TYPES)}"
             )
-        spec = ParamSpec(name, type_name, value.default)
+        spec = ParamSpec(name=name, type=type_name, default=value.default)
         if value.default is not _MISSING:
             check_value(user_cls.__qualname__, spec, value.default)
         params.append(spec)
@@ -140,7 +126,7 @@ def instantiate(user_cls: type, params: dict[str, Any]) -> Any:
     return obj
 
 
-def run_hooks(obj: Any, names: list[str]) -> None:
+def run_hooks(obj: Any, names: Sequence[str]) -> None:
     """Run ``obj``'s lifecycle hooks in order, sync or ``async``."""
     for name in names:
         resolve(getattr(obj, name)())
@@ -162,12 +148,12 @@ class Cls:
         self,
         user_cls: type | None,
         service: Function,
-        spec: dict[str, Any],
+        spec: FunctionSpec,
     ) -> None:
         self._user_cls = user_cls
         self._service = service
         self._spec = spec
-        self._params = [ParamSpec.from_dict(p) for p in spec["params"]]
+        self._params = list(spec.params)
         self.__name__ = service.tag
         self.__qualname__ = service.tag
         if user_cls is not None:
@@ -182,13 +168,14 @@ class Cls:
         """A handle on a deployed class."""
         env = environment_name or _config.environment()
         info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={name}&env={env}")
-        if info["spec"].get("kind") != "class":
+        spec = from_builtins(info["spec"], FunctionSpec)
+        if spec.kind != "class":
             raise exc.InvalidError(
                 f"{app_name}.{name} is a function; use gw.Function.from_name for it"
             )
         service = Function(None, FunctionOptions(), name)
         service._object_id = info["function_id"]
-        return cls(None, service, info["spec"])
+        return cls(None, service, spec)
 
     def __call__(self, **params: Any) -> Obj:
         return Obj(self, bind_parameters(self._service.tag, self._params, params))
@@ -196,7 +183,7 @@ class Cls:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        if name in self._spec["methods"]:
+        if name in self._spec.methods:
             raise AttributeError(
                 f"{self._service.tag}.{name} is a method: call it on an instance,"
                 f" {self._service.tag}().{name}.remote(...)"
@@ -232,13 +219,13 @@ class Obj:
             )
         if self._local is None:
             self._local = instantiate(self._cls._user_cls, self._params)
-            run_hooks(self._local, self._cls._spec["enter"])
+            run_hooks(self._local, self._cls._spec.enter)
         return self._local
 
     def __getattr__(self, name: str) -> Function:
         if name.startswith("_"):
             raise AttributeError(name)
-        methods = self._cls._spec["methods"]
+        methods = self._cls._spec.methods
         if name not in methods:
             raise AttributeError(
                 f"{self._cls._service.tag} has no method {name!r} (methods: {', '.join(methods)})"
@@ -258,9 +245,9 @@ class Obj:
         return handle
 
 
-def _call_local(obj: Any, name: str, info: dict[str, Any], args: Any, kwargs: Any) -> Any:
+def _call_local(obj: Any, name: str, info: MethodSpec, args: Any, kwargs: Any) -> Any:
     method = getattr(obj, name)
-    if info.get("batching"):  # a batched method takes lists: call it with batches of one
+    if info.batching:  # a batched method takes lists: call it with batches of one
         result = method(*[[a] for a in args], **{k: [v] for k, v in kwargs.items()})
         return result[0]
     return resolve(method(*args, **kwargs))
@@ -270,7 +257,7 @@ def build_cls(
     user_cls: type, options: FunctionOptions, probes: list[Probe], app: Any
 ) -> tuple[Cls, Function]:
     """Read the decorated class: its methods, hooks, parameters, batching and concurrency."""
-    methods: dict[str, dict[str, Any]] = {}
+    methods: dict[str, MethodSpec] = {}
     enter: list[str] = []
     exit_: list[str] = []
     concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
@@ -278,10 +265,10 @@ def build_cls(
         if not isinstance(value, PartialFunction):
             continue
         if "method" in value.flags or value.batching is not None:
-            methods[name] = {
-                "batching": value.batching.to_dict() if value.batching else None,
-                "is_async": inspect.iscoroutinefunction(value.raw_f),
-            }
+            methods[name] = MethodSpec(
+                batching=value.batching.to_record() if value.batching else None,
+                is_async=inspect.iscoroutinefunction(value.raw_f),
+            )
         if "enter" in value.flags:
             enter.append(name)
         if "exit" in value.flags:
@@ -304,15 +291,15 @@ def build_cls(
                 f" named {probe.method!r} (methods: {', '.join(methods)})"
             )
     concurrency = concurrency or options.concurrency
-    spec = {
+    extra = {
         "kind": "class",
         "methods": methods,
-        "enter": enter,
-        "exit": exit_,
-        "params": [p.to_dict() for p in collect_parameters(user_cls)],
-        "probes": [p.to_dict() for p in probes],
-        "concurrency": concurrency.to_dict() if concurrency else None,
+        "enter": tuple(enter),
+        "exit": tuple(exit_),
+        "params": tuple(collect_parameters(user_cls)),
+        "probes": tuple(p.to_record() for p in probes),
+        "concurrency": concurrency.to_record() if concurrency else None,
     }
     tag = options.name or user_cls.__qualname__
-    service = Function(user_cls, options, tag, app, extra_spec=spec)
-    return Cls(user_cls, service, spec), service
+    service = Function(user_cls, options, tag, app, extra_spec=extra)
+    return Cls(user_cls, service, service._spec()), service

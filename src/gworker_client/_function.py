@@ -11,9 +11,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from . import _api, _config, _output
 from . import exception as exc
 from ._options import FunctionOptions
+from ._protocol import FunctionSpec
 from ._serialization import deserialize, exception_from_output, serialize
 
 if TYPE_CHECKING:
@@ -89,8 +92,8 @@ class Function:
         fn._lookup = (app_name, name, environment_name or _config.environment())
         return fn
 
-    def _spec(self) -> dict[str, Any]:
-        return {"kind": "function", **self._options.to_spec(), **self._extra_spec}
+    def _spec(self) -> FunctionSpec:
+        return msgspec.structs.replace(self._options.to_spec(), **self._extra_spec)
 
     @property
     def object_id(self) -> str:

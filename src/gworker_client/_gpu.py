@@ -1,6 +1,6 @@
 """GPU requests: ``gpu="A100"``, ``"H100:4"``, ``"any"``, a list of fallbacks, or ``gw.Gpu(...)``.
 
-A request normalizes to a list of ``{"type", "count"}`` alternatives tried in order. ``"A100"``
+A request normalizes to a list of ``GpuRequest`` alternatives tried in order. ``"A100"``
 is met by either A100 memory size; ``"any"`` by any device in the inventory.
 """
 
@@ -10,14 +10,13 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from ._protocol import GpuRequest
+from ._protocol.gpu import FAMILIES, KNOWN_TYPES, matches
+from ._protocol.timing import MAX_GPU_COUNT
 from .exception import InvalidError
 
-# Canonical types, with the names NVML and users also use for them.
-KNOWN_TYPES = ("T4", "L4", "A10G", "L40S", "A100-40GB", "A100-80GB", "H100", "H200", "B200")
 ALIASES = {"A10": "A10G", "A100": "A100", "H100!": "H100", "ANY": "any"}
-# A request for the key is met by any of the types in the value.
-FAMILIES = {"A100": ("A100-40GB", "A100-80GB")}
-MAX_COUNT = 8
+MAX_COUNT = MAX_GPU_COUNT
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,9 @@ class Gpu:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "count": self.count}
+
+    def to_record(self) -> GpuRequest:
+        return GpuRequest(type=self.type, count=self.count)
 
 
 def _canonical(name: Any) -> str:
@@ -67,16 +69,14 @@ def _parse_one(value: Any) -> Gpu:
     raise InvalidError(f"gpu={value!r} must be a string like 'A100' or 'H100:4', or gw.Gpu(...)")
 
 
-def parse_gpu(value: Any) -> list[dict[str, Any]] | None:
+def parse_gpu(value: Any) -> list[GpuRequest] | None:
     """Normalize a ``gpu=`` option into alternatives in preference order."""
     if value is None:
         return None
     values = value if isinstance(value, (list, tuple)) else [value]
     if not values:
         raise InvalidError("gpu=[] lists no GPU types; pass None for no GPU")
-    return [_parse_one(v).to_dict() for v in values]
+    return [_parse_one(v).to_record() for v in values]
 
 
-def matches(requested: str, device_type: str) -> bool:
-    """Whether a device of ``device_type`` satisfies a request for ``requested``."""
-    return requested in ("any", device_type) or device_type in FAMILIES.get(requested, ())
+__all__ = ["Gpu", "KNOWN_TYPES", "matches", "parse_gpu"]

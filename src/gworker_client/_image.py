@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -25,9 +24,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import _image_files as files
+from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
-SPEC_VERSION = 1
 MIN_PYTHON = (3, 10)
 # Paths no image may place files at, on any backend: the kernel's own filesystems.
 _RESERVED = ("/proc", "/sys", "/dev")
@@ -59,25 +58,6 @@ class _Layer:
             out["roots"] = sorted({src.remote for src in self.sources})
         out["force_build"] = self.force_build
         return out
-
-
-# Layer fields that are not part of its identity: forcing a rebuild must not change an image's
-# digest, and a pickled build function's bytes vary between processes (its "identity" field, from
-# its source, stands for it).
-_NOT_IDENTITY = frozenset({"force_build", "function"})
-
-
-def layer_digests(layers: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The digest of each layer prefix: layer ``i``'s digest covers layers ``0..i``. Shared by the
-    SDK and the server, which recomputes it rather than trusting a client's digest."""
-    digest = f"gworker-image-v{SPEC_VERSION}"
-    out = []
-    for layer in layers:
-        body = {k: v for k, v in layer.items() if k not in _NOT_IDENTITY}
-        text = json.dumps([digest, body], sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        out.append(digest)
-    return out
 
 
 class Image:

@@ -1,7 +1,7 @@
 """``@app.function(...)`` keyword arguments, validated once at decoration into a frozen object.
 
 Everything downstream (the server's scheduler, the container runtime) reads this one object's
-``to_spec()`` and never sees raw keyword arguments.
+``to_spec()`` (a ``FunctionSpec`` record) and never sees raw keyword arguments.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from typing import Any
 from ._gpu import parse_gpu
 from ._image import Image
 from ._partial import Concurrency
+from ._protocol import MAX_TIMEOUT_S, FunctionSpec, GpuRequest
 from ._retries import Retries, to_retries
 from ._secret import Secret
 from ._volume import Volume
 from .exception import InvalidError
 
 DEFAULT_TIMEOUT_S = 300
-MAX_TIMEOUT_S = 24 * 3600
 DEFAULT_IDLE_TIMEOUT_S = 60
 DEFAULT_MAX_WORKERS = 100
 DEFAULT_CPU = 0.125
@@ -88,33 +88,29 @@ class FunctionOptions:
     max_workers: int = DEFAULT_MAX_WORKERS
     buffer_workers: int = 0
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT_S
-    gpu: tuple[dict[str, Any], ...] | None = None
+    gpu: tuple[GpuRequest, ...] | None = None
     concurrency: Concurrency | None = None
     secrets: tuple[Secret, ...] = ()
     volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
     image: Image | None = None
 
-    def to_spec(self) -> dict[str, Any]:
-        return {
-            "timeout": self.timeout,
-            "retries": self.retries.to_dict() if self.retries else None,
-            "cpu": self.cpu or DEFAULT_CPU,
-            "memory": self.memory or DEFAULT_MEMORY_MIB,
-            "cpu_limit": self.cpu,
-            "memory_limit": self.memory,
-            "min_workers": self.min_workers,
-            "max_workers": self.max_workers,
-            "buffer_workers": self.buffer_workers,
-            "idle_timeout": self.idle_timeout,
-            "gpu": list(self.gpu) if self.gpu else None,
-            "concurrency": self.concurrency.to_dict() if self.concurrency else None,
-            # references only (no values, no ids yet): App._publish resolves them
-            "secrets": [s._reference() for s in self.secrets],
-            "volumes": [
-                {"mount_path": path, "name": v.name, "environment": v._environment}
-                for path, v in self.volumes
-            ],
-        }
+    def to_spec(self) -> FunctionSpec:
+        """The function's spec before publish: its secrets and volumes are resolved (and its
+        image built) by ``App._publish``, which fills them in."""
+        return FunctionSpec(
+            timeout=float(self.timeout),
+            retries=self.retries.to_record() if self.retries else None,
+            cpu=float(self.cpu or DEFAULT_CPU),
+            memory=self.memory or DEFAULT_MEMORY_MIB,
+            cpu_limit=float(self.cpu) if self.cpu is not None else None,
+            memory_limit=self.memory,
+            min_workers=self.min_workers,
+            max_workers=self.max_workers,
+            buffer_workers=self.buffer_workers,
+            idle_timeout=float(self.idle_timeout),
+            gpu=self.gpu or None,
+            concurrency=self.concurrency.to_record() if self.concurrency else None,
+        )
 
 
 def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -> FunctionOptions:

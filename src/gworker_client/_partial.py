@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from . import _protocol as protocol
 from .exception import InvalidError
 
 T = TypeVar("T")
@@ -20,8 +21,8 @@ class Concurrency:
     max_inputs: int
     target_inputs: int
 
-    def to_dict(self) -> dict[str, int]:
-        return {"max_inputs": self.max_inputs, "target_inputs": self.target_inputs}
+    def to_record(self) -> protocol.Concurrency:
+        return protocol.Concurrency(max_inputs=self.max_inputs, target_inputs=self.target_inputs)
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,8 @@ class Batching:
     max_batch_size: int
     wait_ms: int
 
-    def to_dict(self) -> dict[str, int]:
-        return {"max_batch_size": self.max_batch_size, "wait_ms": self.wait_ms}
+    def to_record(self) -> protocol.Batching:
+        return protocol.Batching(max_batch_size=self.max_batch_size, wait_ms=self.wait_ms)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from ._protocol import ProbeSpec
 from .exception import InvalidError
 
 KINDS = ("liveness", "readiness")
@@ -51,11 +51,11 @@ class Probe:
         ):
             raise InvalidError(f"Probe failures={self.failures!r} must be an int >= 1")
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "kind": self.kind,
-            "period_s": float(self.period_s),
-            "failures": self.failures,
-            "timeout_s": float(self.timeout_s),
-        }
+    def to_record(self) -> ProbeSpec:
+        return ProbeSpec(
+            method=self.method,
+            kind=self.kind,  # type: ignore[arg-type]  # checked in __post_init__
+            period_s=float(self.period_s),
+            failures=self.failures,
+            timeout_s=float(self.timeout_s),
+        )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ._protocol import MAX_RETRIES, RetryPolicy
 from .exception import InvalidError
 
 
@@ -20,9 +21,11 @@ class Retries:
 
     def __post_init__(self) -> None:
         if not isinstance(self.max_retries, int) or isinstance(self.max_retries, bool):
-            raise InvalidError(f"max_retries={self.max_retries!r} must be an int from 0 to 10")
-        if not 0 <= self.max_retries <= 10:
-            raise InvalidError(f"max_retries={self.max_retries} must be from 0 to 10")
+            raise InvalidError(
+                f"max_retries={self.max_retries!r} must be an int from 0 to {MAX_RETRIES}"
+            )
+        if not 0 <= self.max_retries <= MAX_RETRIES:
+            raise InvalidError(f"max_retries={self.max_retries} must be from 0 to {MAX_RETRIES}")
         _check_number("backoff_coefficient", self.backoff_coefficient, 1.0, 10.0)
         _check_number("initial_delay", self.initial_delay, 0.0, 60.0)
         _check_number("max_delay", self.max_delay, 1.0, 60.0)
@@ -31,13 +34,13 @@ class Retries:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         return min(self.initial_delay * self.backoff_coefficient ** (attempt - 1), self.max_delay)
 
-    def to_dict(self) -> dict[str, float]:
-        return {
-            "max_retries": self.max_retries,
-            "backoff_coefficient": self.backoff_coefficient,
-            "initial_delay": self.initial_delay,
-            "max_delay": self.max_delay,
-        }
+    def to_record(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_coefficient=float(self.backoff_coefficient),
+            initial_delay=float(self.initial_delay),
+            max_delay=float(self.max_delay),
+        )
 
 
 def _check_number(name: str, value: object, low: float, high: float) -> None:

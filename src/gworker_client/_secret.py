@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import msgspec
+
 from . import _api, _config
 from . import exception as exc
 from ._object import name_problem, request_id
+from ._protocol import FunctionSpec, SecretRef
 
 if TYPE_CHECKING:
     from ._function import Function
@@ -294,7 +297,10 @@ class PublishSecrets:
     inline ones uploaded (encrypted by the server, tied to the app) once it exists."""
 
     def __init__(
-        self, client: _api.Client, functions: Mapping[str, Function], specs: dict[str, Any]
+        self,
+        client: _api.Client,
+        functions: Mapping[str, Function],
+        specs: dict[str, FunctionSpec],
     ) -> None:
         self._client = client
         self._specs = specs
@@ -328,10 +334,11 @@ class PublishSecrets:
             )
             self._ids[id(s)] = resp["id"]
         for tag, secrets in self._uses.items():
-            self._specs[tag]["secrets"] = [
-                {"id": self._ids[id(s)], "name": s._name, "environment": s._environment}
+            refs = tuple(
+                SecretRef(id=self._ids[id(s)], name=s._name, environment=s._environment)
                 for s in secrets
-            ]
+            )
+            self._specs[tag] = msgspec.structs.replace(self._specs[tag], secrets=refs)
 
 
 # -- what `gw secret` does -------------------------------------------------------------------

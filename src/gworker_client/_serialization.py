@@ -14,6 +14,7 @@ import cloudpickle
 import msgpack
 
 from . import exception as exc
+from ._protocol.status import error_envelope
 
 
 def serialize(value: Any) -> bytes:
@@ -31,14 +32,6 @@ def deserialize(data: bytes) -> Any:
         return cloudpickle.loads(data)
     except Exception as e:
         raise exc.DeserializationError(f"cannot deserialize a value: {e!r}") from e
-
-
-def error_envelope(
-    type_name: str, message: str, tb: str = "", pickled: bytes | None = None
-) -> bytes:
-    return msgpack.packb(
-        {"type": type_name, "message": message, "traceback": tb, "pickled": pickled}
-    )
 
 
 def exception_envelope(e: BaseException) -> bytes:

@@ -1,3 +1,3 @@
-from .base import Backend, BackendEvents, CapacityError, ContainerSpec, Placement
+from .base import Backend, BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 
-__all__ = ["Backend", "BackendEvents", "CapacityError", "ContainerSpec", "Placement"]
+__all__ = ["Backend", "BackendEvents", "CapacityError", "LaunchSpec", "Mount", "Placement"]

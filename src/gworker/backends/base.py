@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from gworker_client._protocol import GpuRequest
 
 
 @dataclass(frozen=True)
@@ -24,16 +27,18 @@ class Mount:
 
 
 @dataclass(frozen=True)
-class ContainerSpec:
+class LaunchSpec:
+    """What a backend needs to start one container (it never sees the function or inputs)."""
+
     container_id: str
     function_id: str
     app_id: str
+    image: dict[str, Any]  # the image spec (built at publish) to run in
     env: dict[str, str] = field(default_factory=dict)
     cpu: float = 0.125
     memory_mib: int = 128
-    gpu: list[dict[str, Any]] | None = None  # alternatives in preference order
+    gpu: Sequence[GpuRequest] | None = None  # alternatives in preference order
     mounts: list[Mount] = field(default_factory=list)
-    image: dict[str, Any] | None = None  # the image spec (built at publish) to run in
     cpu_limit: float | None = None  # enforced limits, when the function sets them
     memory_limit_mib: int | None = None
 
@@ -57,25 +62,32 @@ class BackendEvents(Protocol):
 
 
 class Backend(Protocol):
+    """The contract every backend meets; ``tests/backends/test_contract.py`` checks it."""
+
     name: str
 
     def bind(self, events: BackendEvents) -> None: ...
 
-    def has_room(self, cpu: float, memory_mib: int, gpu: list[dict[str, Any]] | None) -> bool:
+    def has_room(self, cpu: float, memory_mib: int, gpu: Sequence[GpuRequest] | None) -> bool:
         """Whether a container with these reservations could start now."""
 
-    def can_ever_place(self, gpu: list[dict[str, Any]]) -> bool:
+    def can_ever_place(self, gpu: Sequence[GpuRequest]) -> bool:
         """Whether any alternative of this GPU request exists here at all."""
 
     def gpu_summary(self) -> str: ...
 
-    async def start(self, spec: ContainerSpec) -> Placement:
+    async def start(self, spec: LaunchSpec) -> Placement:
         """Start the container. Raise CapacityError if it does not fit now."""
 
     async def stop(self, container_id: str, *, force: bool = False) -> None:
         """Ask the container to exit (SIGTERM, then SIGKILL after a grace period; at once if
         ``force``). Its exit is reported through ``BackendEvents.container_exited``."""
 
-    async def close(self) -> None: ...
+    def reap_stale(self, container_id: str, pid: int | None) -> None:
+        """Kill what is left of a container a previous control plane started, if it is still
+        alive (the control plane restarted; its inputs rerun)."""
+
+    async def close(self) -> None:
+        """Stop every container at once (the control plane is shutting down)."""
 
     def describe(self) -> dict[str, Any]: ...

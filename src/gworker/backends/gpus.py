@@ -1,17 +1,18 @@
 """The local GPU inventory: from NVML, or simulated with ``GW_GPUS="A100-80GB:2,H100:1"``.
 
 A container is granted whole devices, never shared; a request is a list of alternatives
-(``[{"type", "count"}]``) tried in order.
+(``GpuRequest`` records) tried in order.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gworker_client._gpu import KNOWN_TYPES, matches
+from gworker_client._protocol import KNOWN_TYPES, GpuRequest, matches
 
 # NVML device names -> canonical types, checked in order (the first pattern that matches wins).
 _NVML_NAMES = [
@@ -96,19 +97,17 @@ class GpuInventory:
     def _free(self, kind: str) -> list[Device]:
         return [d for d in self.devices if d.holder is None and matches(kind, d.type)]
 
-    def can_ever_place(self, request: list[dict[str, Any]]) -> bool:
-        return any(
-            sum(matches(r["type"], d.type) for d in self.devices) >= r["count"] for r in request
-        )
+    def can_ever_place(self, request: Sequence[GpuRequest]) -> bool:
+        return any(sum(matches(r.type, d.type) for d in self.devices) >= r.count for r in request)
 
-    def has_room(self, request: list[dict[str, Any]]) -> bool:
-        return any(len(self._free(r["type"])) >= r["count"] for r in request)
+    def has_room(self, request: Sequence[GpuRequest]) -> bool:
+        return any(len(self._free(r.type)) >= r.count for r in request)
 
-    def grant(self, request: list[dict[str, Any]], holder: str) -> Grant | None:
+    def grant(self, request: Sequence[GpuRequest], holder: str) -> Grant | None:
         for r in request:
-            free = self._free(r["type"])
-            if len(free) >= r["count"]:
-                chosen = free[: r["count"]]
+            free = self._free(r.type)
+            if len(free) >= r.count:
+                chosen = free[: r.count]
                 for d in chosen:
                     d.holder = holder
                 return Grant(chosen[0].type, [d.index for d in chosen])

@@ -1,4 +1,4 @@
-"""How the local backend turns a ``ContainerSpec`` into a process: the image's interpreter,
+"""How the local backend turns a ``LaunchSpec`` into a process: the image's interpreter,
 under bubblewrap where the machine allows it, with the container's limits applied.
 
 Without bubblewrap a container still runs in its image's virtual environment, but it shares the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..images import BuiltImage
 from . import isolation
-from .base import ContainerSpec, Mount
+from .base import LaunchSpec, Mount
 from .cgroups import Limits
 from .gpus import Grant
 from .limits import Limiter
@@ -79,7 +79,7 @@ def _device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
 
 
 def plan(
-    spec: ContainerSpec,
+    spec: LaunchSpec,
     image: BuiltImage,
     mounts: list[Mount],
     grant: Grant | None,

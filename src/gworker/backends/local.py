@@ -15,16 +15,17 @@ import logging
 import os
 import shutil
 import signal
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from gworker_client._image import Image
+from gworker_client._protocol import GpuRequest
 
 from ..constants import STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
 from . import isolation, limits
-from .base import BackendEvents, CapacityError, ContainerSpec, Mount, Placement
+from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
 
@@ -50,7 +51,7 @@ def describe_exit(returncode: int) -> str:
 @dataclass
 class _Process:
     proc: asyncio.subprocess.Process
-    spec: ContainerSpec
+    spec: LaunchSpec
 
 
 class LocalBackend:
@@ -87,7 +88,7 @@ class LocalBackend:
         specs = [p.spec for p in self._procs.values()]
         return sum(s.cpu for s in specs), sum(s.memory_mib for s in specs)
 
-    def has_room(self, cpu: float, memory_mib: int, gpu: list[dict[str, Any]] | None) -> bool:
+    def has_room(self, cpu: float, memory_mib: int, gpu: Sequence[GpuRequest] | None) -> bool:
         if gpu and not self.gpus.has_room(gpu):
             return False
         used_cpu, used_mem = self._reserved()
@@ -98,19 +99,19 @@ class LocalBackend:
             and used_mem + memory_mib <= self.memory_capacity
         )
 
-    def can_ever_place(self, gpu: list[dict[str, Any]]) -> bool:
+    def can_ever_place(self, gpu: Sequence[GpuRequest]) -> bool:
         return self.gpus.can_ever_place(gpu)
 
     def gpu_summary(self) -> str:
         return self.gpus.summary()
 
-    async def start(self, spec: ContainerSpec) -> Placement:
+    async def start(self, spec: LaunchSpec) -> Placement:
         if not self.has_room(spec.cpu, spec.memory_mib, spec.gpu):
             cpu, mem = self._reserved()
             raise CapacityError(f"reserved cpu={cpu:g}, memory={mem} MiB")
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
         try:
-            image = await self._image(spec.image or Image.debian_slim().to_spec())
+            image = await self._image(spec.image)
             launch = plan(
                 spec, image, self._host_mounts(spec), grant, self.limiter, self.code_cache
             )
@@ -138,7 +139,7 @@ class LocalBackend:
             self._built[key] = await asyncio.to_thread(self.images.build, spec)
         return self._built[key]
 
-    def _host_mounts(self, spec: ContainerSpec) -> list[Mount]:
+    def _host_mounts(self, spec: LaunchSpec) -> list[Mount]:
         """The spec's mounts with a directory of the container's own where none is given."""
         mounts = []
         for n, m in enumerate(spec.mounts):
@@ -192,6 +193,13 @@ class LocalBackend:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
 
+    def reap_stale(self, container_id: str, pid: int | None) -> None:
+        """A container process of a previous server (its session leader's command line names
+        the container id, so a reused pid is never killed)."""
+        if pid and _is_our_container(pid, container_id):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+
     async def close(self) -> None:
         for cid in list(self._procs):
             await self.stop(cid, force=True)
@@ -210,3 +218,11 @@ class LocalBackend:
             "isolation": isolation.describe(),
             "limits": self.limiter.describe(),
         }
+
+
+def _is_our_container(pid: int, cid: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return cid.encode() in f.read()
+    except OSError:
+        return False

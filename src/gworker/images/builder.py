@@ -1,8 +1,8 @@
 """``ImageBuilder``: turns an image spec into a ``BuiltImage``, building only what is not cached.
 
 The cache is content-addressed by layer prefix. Layer ``i``'s key hashes the SDK's digest of
-layers ``0..i`` (``gworker_client._image.layer_digests``) with what else decides the result: the
-exact interpreter and the gworker runtime's digest. A key's record (``layers/<key>.json``) is
+layers ``0..i`` (``gworker_client._protocol.layer_digests``) with what else decides the result:
+the exact interpreter and the gworker runtime's digest. A key's record (``layers/<key>.json``) is
 written only after its layer built completely, so the same spec never builds twice, a change
 rebuilds from the first changed layer on, and a crash mid-build leaves nothing half-made in use.
 Builds of one key are serialized across threads and processes by a file lock; ``force_build``
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gworker_client._image import SPEC_VERSION, layer_digests
+from gworker_client._protocol.image import SPEC_VERSION, layer_digests
 
 from . import interpreters, runtime, snapshots, steps
 from .blobs import BlobCache
@@ -161,7 +161,7 @@ class ImageBuilder:
         snap = snapshots.create(self.root, key)
         try:
             if prev is None:
-                runtime_dir = runtime.ensure(self.root, interp, runtime_digest)
+                runtime_dir = runtime.ensure(self.root, interp, runtime_digest, ctx.uv, ctx.uv_env)
                 return steps.base(ctx, snap, interp, runtime_dir, "")
             return _apply(ctx, prev, layer, snap)
         except BaseException:

@@ -1,11 +1,15 @@
-"""The gworker runtime inside images: ``gworker_client`` and its two dependencies.
+"""The gworker runtime inside images: ``gworker_client`` and its three dependencies.
 
 Every image's venv gets one ``.pth`` line pointing at a read-only, content-addressed copy of
 the packages in ``RUNTIME_PACKAGES``, taken from this server's own environment (the control plane
 and the container runtime are one version by construction) and byte-compiled for the image's
-Python, since containers see it read-only and could not cache bytecode themselves. Copying three
+Python, since containers see it read-only and could not cache bytecode themselves. Copying four
 small packages costs milliseconds and needs no network, which keeps the default image's first build
 and every container's start fast.
+
+``msgspec`` (the wire protocol's records) is a compiled extension with no pure-Python fallback:
+for an image whose Python differs from the server's, uv installs the same version built for that
+Python into the runtime copy (from uv's cache or the host's package index).
 
 A ``.pth`` entry comes after site-packages on ``sys.path``: where an image installs its own
 ``cloudpickle`` or ``msgpack`` (any version the runtime supports), that one wins and the runtime
@@ -21,15 +25,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib
+import importlib.metadata
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from .errors import BuildError
 from .interpreters import Interpreter
 
-RUNTIME_PACKAGES = ("gworker_client", "cloudpickle", "msgpack")
+RUNTIME_PACKAGES = ("gworker_client", "cloudpickle", "msgpack", "msgspec")
+# Packages that only work under the Python they were built for (no pure-Python fallback).
+COMPILED_PACKAGES = ("msgspec",)
 PTH_NAME = "_gworker_runtime.pth"
 _SKIP = {"__pycache__"}
 
@@ -67,7 +76,13 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def ensure(cache_root: Path, interp: Interpreter, digest: str) -> Path:
+def ensure(
+    cache_root: Path,
+    interp: Interpreter,
+    digest: str,
+    uv: str = "uv",
+    uv_env: Mapping[str, str] | None = None,
+) -> Path:
     """The runtime directory for this interpreter, created (copied and compiled) if missing."""
     major_minor = "".join(interp.version.split(".")[:2])
     dest = cache_root / "runtime" / f"{digest[:24]}-py{major_minor}"
@@ -78,6 +93,8 @@ def ensure(cache_root: Path, interp: Interpreter, digest: str) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     for name, root in package_dirs().items():
         shutil.copytree(root, tmp / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if major_minor != f"{sys.version_info[0]}{sys.version_info[1]}":
+        _install_compiled(interp, tmp, uv, uv_env)
     _compile(interp, tmp)
     os.chmod(tmp, 0o755)
     try:
@@ -85,6 +102,24 @@ def ensure(cache_root: Path, interp: Interpreter, digest: str) -> Path:
     except OSError:  # built concurrently by another process: theirs is identical
         shutil.rmtree(tmp, ignore_errors=True)
     return dest
+
+
+def _install_compiled(
+    interp: Interpreter, root: Path, uv: str, uv_env: Mapping[str, str] | None
+) -> None:
+    """Replace the copies of compiled packages with builds for the image's Python."""
+    wanted = [f"{name}=={importlib.metadata.version(name)}" for name in COMPILED_PACKAGES]
+    for name in COMPILED_PACKAGES:
+        shutil.rmtree(root / name)
+    argv = [uv, "pip", "install", "--no-config", "--no-deps", "--target", str(root)]
+    argv += ["--python", str(interp.executable), *wanted]
+    out = subprocess.run(argv, capture_output=True, text=True, env=dict(uv_env or os.environ))
+    if out.returncode != 0:
+        raise BuildError(
+            f"the gworker runtime needs {' '.join(wanted)} built for Python {interp.version}, and"
+            f" uv could not install it (put a wheel in uv's cache or the host's package index, or"
+            f" use this server's Python {sys.version_info[0]}.{sys.version_info[1]}):\n{out.stderr}"
+        )
 
 
 def _compile(interp: Interpreter, root: Path) -> None:

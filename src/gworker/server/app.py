@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gworker_client import _config
+from gworker_client._protocol import home as home_files
 
 from .. import constants as C
 from ..backends.local import LocalBackend
@@ -40,11 +40,11 @@ log = logging.getLogger("gworker.server")
 
 def _ensure_local_token(state: State, home: Path) -> None:
     """The local user's token: kept if the store knows it, else a new one (file mode 0600)."""
-    creds = _config.credentials_from_file(home)
+    creds = home_files.credentials_from_file(home)
     if creds and state.tokens.get(creds.token_id) == hash_secret(creds.token_secret):
         return
     token_id, secret = system.new_token(state)
-    _config.write_credentials(_config.Credentials(token_id, secret), home)
+    home_files.write_credentials(home_files.Credentials(token_id, secret), home)
 
 
 def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
@@ -81,7 +81,9 @@ def build_app(home: Path, server_url: str) -> web.Application:
     state = State(
         store=store,
         blobs=blob_store,
-        scheduler=Scheduler(store, LocalBackend(home, builder), server_url),
+        scheduler=Scheduler(
+            store, LocalBackend(home, builder), server_url, secret_env=secrets.container_env
+        ),
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
@@ -126,7 +128,7 @@ async def serve(home: Path, host: str, port: int) -> None:
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
-    info = _config.server_info_path(home)
+    info = home_files.server_info_path(home)
     tmp = info.with_suffix(".tmp")
     tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
     os.replace(tmp, info)

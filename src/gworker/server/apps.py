@@ -6,8 +6,10 @@ import uuid
 
 from aiohttp import web
 
+from gworker_client._protocol import MAX_WAIT_S, PublishApp, PublishReply, spec_problem
+
 from .errors import InvalidRequest, NotFound
-from .http import body, query_float, query_int, reply
+from .http import body, decode, query_float, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
@@ -28,8 +30,7 @@ async def create_app(request: web.Request) -> web.Response:
         app_id = "ap-" + uuid.uuid4().hex[:20]
         state.store.add_app(app_id, name, env, mode)
         state.store.commit()
-        if mode == "ephemeral":
-            state.scheduler.app_heartbeats[app_id] = __import__("time").monotonic()
+        state.scheduler.app_created(app_id, mode)
     return reply({"app_id": app_id})
 
 
@@ -56,15 +57,22 @@ async def lookup_app(request: web.Request) -> web.Response:
 @routes.post("/v1/apps/{app_id}/publish")
 async def publish(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    req = await body(request)
-    if not state.blobs.exists(req.get("code_blob", "")):
-        raise InvalidRequest(f"code blob {req.get('code_blob')!r} was not uploaded")
+    req = await decode(request, PublishApp)
+    # every spec is checked before anything is stored: a bad one must never reach the scheduler
+    for f in req.functions:
+        problem = spec_problem(f.spec)
+        if problem:
+            raise InvalidRequest(f"function {f.tag!r}: {problem}")
+    if len({f.tag for f in req.functions}) != len(req.functions):
+        raise InvalidRequest("publish lists a function tag twice")
+    if not state.blobs.exists(req.code_blob):
+        raise InvalidRequest(f"code blob {req.code_blob!r} was not uploaded")
     ids = state.scheduler.publish(
-        request.match_info["app_id"], req["module"], req["code_blob"], req["functions"]
+        request.match_info["app_id"], req.module, req.code_blob, req.functions
     )
     # the caller follows container output from here (it saw the image builds as they ran)
     cursor = state.store.last_log(request.match_info["app_id"])
-    return reply({"functions": ids, "log_cursor": cursor})
+    return reply(PublishReply(functions=ids, log_cursor=cursor))
 
 
 @routes.post("/v1/apps/{app_id}/heartbeat")
@@ -89,9 +97,7 @@ async def list_apps(request: web.Request) -> web.Response:
     apps = state.store.apps(request.query.get("env"))
     for app in apps:
         app["functions"] = sorted(state.store.app_functions(app["id"]))
-        app["containers"] = sum(
-            len(f.containers) for f in state.scheduler.functions.values() if f.app_id == app["id"]
-        )
+        app["containers"] = state.scheduler.container_count(app["id"])
     return reply({"apps": apps})
 
 
@@ -112,10 +118,10 @@ async def resolve_app(request: web.Request) -> web.Response:
 @routes.get("/v1/apps/{app_id}/logs")
 async def logs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    rows = await state.scheduler.logs.wait(
+    rows = await state.scheduler.wait_logs(
         request.match_info["app_id"],
         query_int(request, "after"),
-        query_float(request, "timeout", 0, 60),
+        query_float(request, "timeout", 0, MAX_WAIT_S),
     )
     return reply({"logs": rows})
 

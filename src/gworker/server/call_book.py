@@ -8,7 +8,7 @@ import time
 
 from ..store import Store
 from .errors import NotFound
-from .scheduler_state import CallState
+from .scheduler.state import CallState
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
 

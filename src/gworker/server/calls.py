@@ -4,74 +4,73 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .errors import InvalidRequest
-from .http import body, query_float, query_int, reply
+from gworker_client._protocol import (
+    MAX_WAIT_S,
+    AddInputs,
+    AddInputsReply,
+    BindClass,
+    BindReply,
+    CallOutput,
+    CallOutputs,
+    CancelCall,
+    CreateCall,
+    InputItem,
+)
+
+from .http import decode, query_float, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
-MAX_WAIT_S = 60.0
 
 
-def _items(req: dict) -> list[tuple[int, bytes]]:
-    inputs = req.get("inputs") or []
-    try:
-        return [(int(idx), bytes(args)) for idx, args in inputs]
-    except (TypeError, ValueError):
-        raise InvalidRequest("inputs must be a list of [index, bytes] pairs") from None
+def _items(inputs: list[InputItem]) -> list[tuple[int, bytes]]:
+    return [(i.idx, i.args) for i in inputs]
 
 
-def _total(req: dict) -> int | None:
-    total = req.get("total")
-    if total is not None and (not isinstance(total, int) or total < 0):
-        raise InvalidRequest(f"total={total!r} must be a non-negative int")
-    return total
-
-
-async def _answer(state: State, call_id: str, wait: float) -> web.Response:
-    rows, total = await state.scheduler.calls.wait(call_id, 0, wait)
-    return reply({"call_id": call_id, "outputs": rows, "total": total})
+async def _outputs(state: State, call_id: str, after: int, wait: float) -> web.Response:
+    rows, total = await state.scheduler.wait_outputs(call_id, after, wait)
+    # rows are (seq, idx, status, data): the wire's CallOutput rows as they are
+    outputs: list[CallOutput] = rows  # type: ignore[assignment]
+    return reply(CallOutputs(call_id=call_id, outputs=outputs, total=total))
 
 
 @routes.post("/v1/functions/{fid}/calls")
 async def create_call(request: web.Request) -> web.Response:
     """Create a call with its first inputs; with ``wait``, answer with its outputs when ready."""
     state: State = request.app["state"]
-    req = await body(request)
-    call_id = req.get("call_id")
-    if not isinstance(call_id, str) or not call_id.startswith("fc-"):
-        raise InvalidRequest(f"call_id={call_id!r} must be a string starting with 'fc-'")
-    wait = float(req.get("wait") or 0)
+    req = await decode(request, CreateCall)
     state.scheduler.submit(
-        request.match_info["fid"], call_id, _items(req), _total(req), acknowledge=wait <= 0
+        request.match_info["fid"],
+        req.call_id,
+        _items(req.inputs),
+        req.total,
+        acknowledge=req.wait <= 0,
     )
-    if wait <= 0:
-        return reply({"call_id": call_id, "outputs": [], "total": _total(req)})
-    return await _answer(state, call_id, min(wait, MAX_WAIT_S))
+    if req.wait <= 0:
+        return reply(CallOutputs(call_id=req.call_id, outputs=[], total=req.total))
+    return await _outputs(state, req.call_id, 0, min(req.wait, MAX_WAIT_S))
 
 
 @routes.post("/v1/calls/{call_id}/inputs")
 async def add_inputs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    req = await body(request)
-    cs = state.scheduler.submit(None, request.match_info["call_id"], _items(req), _total(req))
-    return reply({"total": cs.total})
+    req = await decode(request, AddInputs)
+    cs = state.scheduler.submit(None, request.match_info["call_id"], _items(req.inputs), req.total)
+    return reply(AddInputsReply(total=cs.total))
 
 
 @routes.get("/v1/calls/{call_id}/outputs")
 async def outputs(request: web.Request) -> web.Response:
-    state: State = request.app["state"]
-    call_id = request.match_info["call_id"]
-    rows, total = await state.scheduler.calls.wait(
-        call_id, query_int(request, "after"), query_float(request, "timeout", 0, MAX_WAIT_S)
-    )
-    return reply({"call_id": call_id, "outputs": rows, "total": total})
+    after = query_int(request, "after")
+    wait = query_float(request, "timeout", 0, MAX_WAIT_S)
+    return await _outputs(request.app["state"], request.match_info["call_id"], after, wait)
 
 
 @routes.post("/v1/calls/{call_id}/cancel")
 async def cancel(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    req = await body(request)
-    state.scheduler.cancel(request.match_info["call_id"], bool(req.get("terminate_containers")))
+    req = await decode(request, CancelCall)
+    state.scheduler.cancel(request.match_info["call_id"], req.terminate_containers)
     return reply({})
 
 
@@ -83,9 +82,6 @@ async def stats(request: web.Request) -> web.Response:
 @routes.post("/v1/functions/{fid}/bind")
 async def bind(request: web.Request) -> web.Response:
     """A class bound to one set of parameter values (msgpack primitives, never pickles)."""
-    req = await body(request)
-    params, key = req.get("params"), req.get("key")
-    if not isinstance(params, dict) or not isinstance(key, str) or len(key) != 64:
-        raise InvalidRequest("bind needs params (a map) and key (a sha256 hex digest)")
-    fid = request.app["state"].scheduler.bind(request.match_info["fid"], key, params)
-    return reply({"function_id": fid})
+    req = await decode(request, BindClass)
+    fid = request.app["state"].scheduler.bind(request.match_info["fid"], req.key, req.params)
+    return reply(BindReply(function_id=fid))

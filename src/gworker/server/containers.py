@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gworker_client._protocol import (
+    MAX_WAIT_S,
+    ContainerFailed,
+    HeartbeatReply,
+    LeasedInput,
+    Poll,
+    PollReply,
+    ProbeResult,
+)
+
 from .errors import Unauthorized
-from .http import body, query_float, reply
-from .scheduler import Input
+from .http import decode, query_float, reply
 from .state import State
 
 routes = web.RouteTableDef()
-MAX_POLL_S = 60.0
 
 
 def _own(request: web.Request) -> str:
@@ -18,10 +26,6 @@ def _own(request: web.Request) -> str:
     if request.get("identity") != ("container", cid):
         raise Unauthorized(f"only container {cid} may use this route")
     return cid
-
-
-def _wire(inputs: list[Input]) -> list[list]:
-    return [[i.id, i.args] for i in inputs]
 
 
 @routes.get("/v1/containers/{cid}/spec")
@@ -33,39 +37,29 @@ async def spec(request: web.Request) -> web.Response:
 async def poll(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     cid = _own(request)
-    req = await body(request)
-    lease = await state.scheduler.poll(
-        cid,
-        req.get("outputs") or [],
-        int(req.get("slots", 1)),
-        query_float(request, "timeout", 0, MAX_POLL_S),
-    )
+    req = await decode(request, Poll)
+    timeout = query_float(request, "timeout", 0, MAX_WAIT_S)
+    lease = await state.scheduler.poll(cid, req.outputs, req.slots, timeout)
     if lease is None:
-        return reply({"stop": True, "inputs": []})
-    return reply({"stop": False, "inputs": _wire(lease)})
+        return reply(PollReply(stop=True))
+    return reply(PollReply(stop=False, inputs=[LeasedInput(i.id, i.args) for i in lease]))
 
 
 @routes.post("/v1/containers/{cid}/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
-    return reply({"stop": request.app["state"].scheduler.heartbeat(_own(request))})
+    return reply(HeartbeatReply(stop=request.app["state"].scheduler.heartbeat(_own(request))))
 
 
 @routes.post("/v1/containers/{cid}/failed")
 async def failed(request: web.Request) -> web.Response:
-    req = await body(request)
-    request.app["state"].scheduler.container_failed(_own(request), str(req.get("traceback", "")))
+    cid = _own(request)
+    req = await decode(request, ContainerFailed)
+    request.app["state"].scheduler.container_failed(cid, req.traceback)
     return reply({})
 
 
 @routes.post("/v1/containers/{cid}/probe")
 async def probe(request: web.Request) -> web.Response:
-    req = await body(request)
-    request.app["state"].scheduler.probe_result(
-        _own(request),
-        str(req["method"]),
-        str(req["kind"]),
-        bool(req["ok"]),
-        str(req.get("detail", "")),
-        float(req.get("duration", 0.0)),
-    )
+    cid = _own(request)
+    request.app["state"].scheduler.probe_result(cid, await decode(request, ProbeResult))
     return reply({})

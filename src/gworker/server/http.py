@@ -6,12 +6,15 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import msgpack
+import msgspec
 from aiohttp import web
 
 from gworker_client._object import name_problem
+from gworker_client._protocol import Record, from_wire, to_wire
+from gworker_client._protocol.wire import field_path
 
 from .errors import ApiError, InvalidRequest, Unauthorized
 
@@ -25,12 +28,25 @@ TOKEN_HINT = (
 )
 
 
+R = TypeVar("R", bound=Record)
+
+
 def reply(value: Any, status: int = 200) -> web.Response:
-    return web.Response(
-        body=msgpack.packb(value, use_bin_type=True),
-        status=status,
-        content_type="application/msgpack",
-    )
+    """A msgpack body of plain data or of protocol records."""
+    return web.Response(body=to_wire(value), status=status, content_type="application/msgpack")
+
+
+async def decode(request: web.Request, kind: type[R]) -> R:
+    """The request body as a ``kind`` record, validated; a bad body is a 400 naming the field."""
+    raw = await request.read()
+    try:
+        return from_wire(raw or b"\x80", kind)  # an empty body is an empty map
+    except msgspec.ValidationError as e:
+        message, _, path = str(e).rpartition(" - at `")
+        where = f" at {field_path(kind, path.rstrip('`'))}" if path and message else ""
+        raise InvalidRequest(f"bad {kind.__name__} request: {message or e}{where}") from None
+    except msgspec.DecodeError as e:
+        raise InvalidRequest(f"request body is not valid msgpack: {e}") from None
 
 
 async def body(request: web.Request) -> dict[str, Any]:

@@ -94,7 +94,7 @@ async def build_image(request: web.Request) -> web.Response:
         raise InvalidRequest("an image build needs spec (a map) and app_id")
     after = int(req.get("after") or 0)
     build = builds.start(
-        spec, lambda line: state.scheduler.logs.append(app_id, "stderr", line + "\n"), after > 0
+        spec, lambda line: state.scheduler.app_log(app_id, "stderr", line + "\n"), after > 0
     )
     await _follow(build, after, min(float(req.get("timeout") or 0), MAX_WAIT_S))
     status = "failed" if build.error else ("ready" if build.done else "building")

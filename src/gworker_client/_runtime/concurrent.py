@@ -43,8 +43,8 @@ class ConcurrentLoop:
             if target.batching:
                 self.batchers[name] = Batcher(
                     target.fn,
-                    target.batching["max_batch_size"],
-                    target.batching["wait_ms"],
+                    target.batching.max_batch_size,
+                    target.batching.wait_ms,
                     functools.partial(self._invoke, target.is_async),
                 )
         pusher = loop.create_task(self._push_outputs())

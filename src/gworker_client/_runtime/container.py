@@ -22,12 +22,12 @@ from typing import Any
 import cloudpickle
 
 from .. import _api, _code, _config
+from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
 from .service import Service
 
 FLUSH_S = 0.02
-HEARTBEAT_S = 5.0
 
 
 class _InputTimeout(BaseException):
@@ -91,28 +91,28 @@ class Container:
 
     def load(self) -> None:
         """Import the app's code and build what this container serves; run ``enter`` hooks."""
-        spec = self.client.get(f"/v1/containers/{self.id}/spec")
+        spec = from_builtins(self.client.get(f"/v1/containers/{self.id}/spec"), ContainerSpec)
         self.spec = spec
-        self.timeout = float(spec["spec"]["timeout"])
-        os.environ.update(spec.get("env") or {})  # the function's secrets, before user code
+        self.timeout = spec.spec.timeout
+        os.environ.update(spec.env)  # the function's secrets, before user code
         from .volumes import setup as setup_volumes
 
-        setup_volumes(self.client, spec.get("mounts") or [])
-        sys.path.insert(0, str(self._code_dir(spec["code_blob"])))
-        module = importlib.import_module(spec["module"])
-        obj = getattr(module, spec["tag"], None)
+        setup_volumes(self.client, spec.mounts)
+        sys.path.insert(0, str(self._code_dir(spec.code_blob)))
+        module = importlib.import_module(spec.module)
+        obj = getattr(module, spec.tag, None)
         service = getattr(obj, "_service", obj)  # a Cls keeps its registered Function there
-        if service is None or getattr(service, "_tag", None) != spec["tag"]:
-            raise LookupError(f"module {spec['module']!r} has no gworker function {spec['tag']!r}")
+        if service is None or getattr(service, "_tag", None) != spec.tag:
+            raise LookupError(f"module {spec.module!r} has no gworker function {spec.tag!r}")
         app = service._app
         if app is not None:
-            app._app_id = spec["app_id"]
-            app._hydrate(spec["functions"])
-        self.service = Service(obj, spec["spec"], spec["params"])
+            app._app_id = spec.app_id
+            app._hydrate(spec.functions)
+        self.service = Service(obj, spec.spec, spec.params)
         self.service.run_hooks("enter")
 
     def timeout_message(self) -> str:
-        return f"{self.spec['tag']!r} timed out after {self.timeout:g}s"
+        return f"{self.spec.tag!r} timed out after {self.timeout:g}s"
 
     # -- one input at a time -------------------------------------------------------------------
 

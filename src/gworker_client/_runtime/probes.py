@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .._cls import as_coroutine, resolve
+from .._protocol import ProbeSpec
 
 if TYPE_CHECKING:
     from .container import Container
@@ -44,16 +45,16 @@ def _call_with_timeout(container: Container, method: str, timeout: float) -> tup
     return outcome[0]
 
 
-def _probe_forever(container: Container, probe: dict[str, Any]) -> None:
+def _probe_forever(container: Container, probe: ProbeSpec) -> None:
     while True:
         start = time.monotonic()
-        ok, detail = _call_with_timeout(container, probe["method"], probe["timeout_s"])
+        ok, detail = _call_with_timeout(container, probe.method, probe.timeout_s)
         try:
             container.client.post(
                 f"/v1/containers/{container.id}/probe",
                 {
-                    "method": probe["method"],
-                    "kind": probe["kind"],
+                    "method": probe.method,
+                    "kind": probe.kind,
                     "ok": ok,
                     "detail": detail,
                     "duration": time.monotonic() - start,
@@ -61,11 +62,11 @@ def _probe_forever(container: Container, probe: dict[str, Any]) -> None:
             )
         except Exception:
             pass
-        time.sleep(max(0.0, probe["period_s"] - (time.monotonic() - start)))
+        time.sleep(max(0.0, probe.period_s - (time.monotonic() - start)))
 
 
 def start_probes(container: Container) -> None:
-    for probe in container.service.spec.get("probes") or []:
+    for probe in container.service.spec.probes:
         threading.Thread(
             target=_probe_forever, args=(container, probe), name="gw-probe", daemon=True
         ).start()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._cls import Cls, instantiate, run_hooks
+from .._protocol import Batching, FunctionSpec
 
 
 @dataclass
@@ -16,36 +17,34 @@ class Target:
 
     fn: Callable[..., Any]
     is_async: bool
-    batching: dict[str, int] | None
+    batching: Batching | None
 
 
 class Service:
-    def __init__(self, obj: Any, spec: dict[str, Any], params: dict[str, Any]) -> None:
+    def __init__(self, obj: Any, spec: FunctionSpec, params: dict[str, Any]) -> None:
         self.spec = spec
         self.instance: Any = None
         self.targets: dict[str | None, Target] = {}
         if isinstance(obj, Cls):
             assert obj._user_cls is not None
             self.instance = instantiate(obj._user_cls, params)
-            for name, info in spec["methods"].items():
+            for name, info in spec.methods.items():
                 method = getattr(self.instance, name)
-                self.targets[name] = Target(method, info["is_async"], info.get("batching"))
+                self.targets[name] = Target(method, info.is_async, info.batching)
         else:
             raw = obj._raw_f
-            self.targets[None] = Target(raw, inspect.iscoroutinefunction(raw), spec.get("batching"))
+            self.targets[None] = Target(raw, inspect.iscoroutinefunction(raw), spec.batching)
 
     def target(self, method: str | None) -> Target:
         try:
             return self.targets[method]
         except KeyError:
-            raise LookupError(f"{self.spec.get('kind')} has no method {method!r}") from None
+            raise LookupError(f"{self.spec.kind} has no method {method!r}") from None
 
     def run_hooks(self, kind: str) -> None:
         """Run the class's ``enter`` or ``exit`` hooks, sync or async, in order."""
-        run_hooks(self.instance, self.spec.get(kind, []))
+        run_hooks(self.instance, self.spec.enter if kind == "enter" else self.spec.exit)
 
     @property
     def max_inputs(self) -> int:
-        concurrency = self.spec.get("concurrency") or {}
-        batch = max((t.batching or {}).get("max_batch_size", 1) for t in self.targets.values())
-        return max(concurrency.get("max_inputs", 1), batch)
+        return self.spec.max_inputs

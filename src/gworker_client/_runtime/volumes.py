@@ -20,10 +20,11 @@ import shutil
 import stat as stat_mod
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from .. import _api
+from .._protocol import VolumeMount
 from .._volume import Source, commit_changes, download_files, file_digest, path_problem
 from ..exception import InvalidError, NotFoundError
 
@@ -52,7 +53,7 @@ def host_path(path: str) -> str:
     return path
 
 
-def setup(client: _api.Client, mounts: list[dict[str, Any]]) -> None:
+def setup(client: _api.Client, mounts: Sequence[VolumeMount]) -> None:
     """Fill every mount with its volume's committed files (before user code is imported)."""
     global _active
     _active = True
@@ -60,16 +61,16 @@ def setup(client: _api.Client, mounts: list[dict[str, Any]]) -> None:
         return
     dirs = {m["path"]: m["dir"] for m in json.loads(os.environ.get("GW_MOUNTS") or "[]")}
     for m in mounts:
-        where = dirs.get(m["mount_path"])
+        where = dirs.get(m.mount_path)
         if where is None:
             raise RuntimeError(
                 f"the backend gave this container no directory for volume"
-                f" {m.get('name') or m['volume_id']!r} at {m['mount_path']} (GW_MOUNTS has"
+                f" {m.name or m.volume_id!r} at {m.mount_path} (GW_MOUNTS has"
                 f" {sorted(dirs)}); this backend cannot mount volumes"
             )
-        mount = MountedVolume(client, m["mount_path"], Path(where), m["volume_id"], m.get("name"))
+        mount = MountedVolume(client, m.mount_path, Path(where), m.volume_id, m.name)
         mount.materialize()
-        _mounts[m["mount_path"]] = mount
+        _mounts[m.mount_path] = mount
 
 
 def commit_on_exit() -> None:

@@ -10,7 +10,10 @@ import asyncio
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
+
+from gworker_client._protocol import FunctionSpec
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Input:
 
 @dataclass
 class Container:
+    """A running container: the fleet's unit. It serves one function's queue today; nothing in
+    its lifecycle (start, contact, probes, exit) depends on what it serves."""
+
     id: str
     function: FunctionState
     token: str
@@ -51,7 +57,7 @@ class FunctionState:
     id: str
     app_id: str
     tag: str
-    spec: dict[str, Any]
+    spec: FunctionSpec
     module: str
     code_blob: str
     live: bool
@@ -64,15 +70,22 @@ class FunctionState:
     def active(self) -> list[Container]:
         return [c for c in self.containers.values() if not c.stopping]
 
-    def __post_init__(self) -> None:
-        concurrency = self.spec.get("concurrency") or {}
-        batchings = [self.spec.get("batching")] + [
-            m.get("batching") for m in self.spec.get("methods", {}).values()
-        ]
-        largest_batch = max([b["max_batch_size"] for b in batchings if b] or [1])
-        # inputs one container runs at once: its concurrency, or its largest batch
-        self.max_inputs: int = max(concurrency.get("max_inputs", 1), largest_batch)
-        self.target_inputs: int = concurrency.get("target_inputs") or self.max_inputs
+    @cached_property
+    def max_inputs(self) -> int:
+        return self.spec.max_inputs
+
+    @cached_property
+    def target_inputs(self) -> int:
+        return self.spec.target_inputs
+
+    @property
+    def floor(self) -> int:
+        """Containers kept however idle: ``min_workers`` while the function is live."""
+        return self.spec.min_workers if self.live else 0
+
+    def idle(self) -> list[Container]:
+        """Active containers holding no input and waiting for one."""
+        return [c for c in self.active() if not c.leased and c.waiter is not None]
 
 
 @dataclass

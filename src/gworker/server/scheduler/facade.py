@@ -1,0 +1,310 @@
+"""``Scheduler``: the one object routes talk to. It wires the queue, the fleet and the
+autoscaler together, owns apps' heartbeats and the control tick, and hides the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from gworker_client._protocol import (
+    ContainerOutput,
+    ContainerSpec,
+    OutputStatus,
+    ProbeResult,
+    PublishedFunction,
+    SecretRef,
+    to_builtins,
+)
+
+from ... import constants as C
+from ...backends import Backend
+from ...store import Store
+from ..app_logs import AppLogs
+from ..call_book import CallBook
+from ..errors import InvalidRequest, NotFound
+from . import autoscaler
+from .fleet import Fleet
+from .functions import FunctionTable
+from .queue import InputQueue
+from .state import CallState, FunctionState, Input
+
+log = logging.getLogger("gworker.scheduler")
+# A function's secrets, decrypted into its containers' environment (injected by the app: the
+# scheduler knows no secrets module).
+SecretEnv = Callable[[Store, list[dict[str, Any]]], dict[str, str]]
+
+
+class Scheduler:
+    def __init__(
+        self, store: Store, backend: Backend, server_url: str, secret_env: SecretEnv
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.secret_env = secret_env
+        self.functions = FunctionTable(store)
+        self.calls = CallBook(store)
+        self.logs = AppLogs(store, self._commit_soon)
+        self.queue = InputQueue(
+            store, self.functions, self.calls, self._scale, self._kill, self._commit_soon
+        )
+        self.fleet = Fleet(store, backend, server_url, self.queue, self._scale, self._commit_soon)
+        self._app_heartbeats: dict[str, float] = {}
+        self._tick_task: asyncio.Task[None] | None = None
+        self._commit_pending = False
+        backend.bind(self)
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.fleet.reap_stale()
+        self.functions.load_live()
+        now = time.time()
+        for iid, call_id, idx, fid, args, attempts, not_before in self.store.pending_inputs():
+            fs = self.functions.find(fid)
+            if fs is None:
+                try:
+                    fs = self.functions.get(fid)
+                except Exception:  # a retired function with an unreadable spec: skip it
+                    log.exception("pending input %s of function %s cannot be queued", iid, fid)
+                    continue
+            inp = Input(iid, call_id, idx, fid, args, attempts)
+            if not_before > now:
+                loop = asyncio.get_running_loop()
+                loop.call_later(not_before - now, self.queue.requeue, fs, [inp])
+            else:
+                fs.pending.append(inp)
+        for app in self.store.apps():
+            if app["mode"] == "ephemeral" and app["state"] == "running":
+                self._app_heartbeats[app["id"]] = time.monotonic()
+        self.store.commit()
+        for fs in self.functions:
+            self._scale(fs)
+        self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def close(self) -> None:
+        if self._tick_task:
+            self._tick_task.cancel()
+        await self.backend.close()
+        self.store.commit()
+
+    def _commit_soon(self) -> None:
+        if not self._commit_pending:
+            self._commit_pending = True
+            asyncio.get_running_loop().call_soon(self._commit_now)
+
+    def _commit_now(self) -> None:
+        self._commit_pending = False
+        self.store.commit()
+
+    # -- apps and functions ----------------------------------------------------------------------
+
+    def app_created(self, app_id: str, mode: str) -> None:
+        """An ephemeral app lives while its client's heartbeats come."""
+        if mode == "ephemeral":
+            self._app_heartbeats[app_id] = time.monotonic()
+
+    def app_heartbeat(self, app_id: str) -> None:
+        if app_id in self._app_heartbeats:
+            self._app_heartbeats[app_id] = time.monotonic()
+
+    def publish(
+        self, app_id: str, module: str, code_blob: str, functions: list[PublishedFunction]
+    ) -> dict[str, str]:
+        app = self.store.app(app_id)
+        if app is None or app["state"] != "running":
+            raise NotFound(f"app {app_id} is not running")
+        version = self.store.bump_app_version(app_id)
+        ids: dict[str, str] = {}
+        for f in functions:
+            fid = "fu-" + uuid.uuid4().hex[:20]
+            spec = to_builtins(f.spec)
+            self.store.add_function(fid, app_id, f.tag, version, module, code_blob, spec)
+            ids[f.tag] = fid
+        self.store.retire_functions(app_id, ids.values())
+        self.store.commit()
+        for fs in self.functions.of_app(app_id):
+            if fs.id not in ids.values():
+                fs.live = False
+                self.fleet.drain(fs)
+        for fid in ids.values():
+            self._scale(self.functions.get(fid))
+        return ids
+
+    def bind(self, fid: str, key: str, params: dict[str, Any]) -> str:
+        """A class bound to one set of parameter values: its own function id and containers."""
+        parent = self.store.function(fid)
+        if parent is None:
+            raise NotFound(f"function {fid} does not exist")
+        if self.functions.get(fid).spec.kind != "class" or parent["parent_id"]:
+            raise InvalidRequest(f"{parent['tag']!r} is not a class with parameters")
+        bound = self.store.bind_function(parent, key, params)
+        self.store.commit()
+        return bound
+
+    def stop_app(self, app_id: str) -> None:
+        self.store.stop_app(app_id)
+        self._app_heartbeats.pop(app_id, None)
+        for fs in self.functions.of_app(app_id):
+            fs.live = False
+            message = f"app of {fs.tag!r} was stopped"
+            self.queue.fail_pending(fs, lambda _: True, OutputStatus.STOPPED, message)
+            for c in list(fs.containers.values()):
+                self.fleet.stop(c, kill_reason="stopped")
+        self.store.commit()
+
+    def app_log(self, app_id: str, stream: str, text: str) -> None:
+        self.logs.append(app_id, stream, text)
+
+    async def wait_logs(self, app_id: str, after: int, timeout: float) -> list[Any]:
+        return await self.logs.wait(app_id, after, timeout)
+
+    def container_count(self, app_id: str) -> int:
+        return sum(len(fs.containers) for fs in self.functions.of_app(app_id))
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        fid: str | None,
+        call_id: str,
+        items: list[tuple[int, bytes]],
+        total: int | None,
+        acknowledge: bool = True,
+    ) -> CallState:
+        """Store a call's inputs and queue them (see ``InputQueue.submit``)."""
+        target = fid if fid is not None else self.calls.get(call_id).function_id
+        self._check_gpu(self.functions.get(target))
+        return self.queue.submit(fid, call_id, items, total, acknowledge)
+
+    def _check_gpu(self, fs: FunctionState) -> None:
+        request = fs.spec.gpu
+        if request and not self.backend.can_ever_place(request):
+            asked = " or ".join(f"{g.type}:{g.count}" for g in request)
+            raise InvalidRequest(
+                f"{fs.tag!r} asks for gpu {asked}, which no device here can satisfy; this"
+                f" {self.backend.name} backend has {self.backend.gpu_summary()}"
+            )
+
+    async def wait_outputs(
+        self, call_id: str, after: int, timeout: float
+    ) -> tuple[list[tuple[int, int, str, bytes]], int | None]:
+        """A call's outputs after the cursor ``after``, waiting up to ``timeout`` for the first."""
+        return await self.calls.wait(call_id, after, timeout)
+
+    def cancel(self, call_id: str, terminate_containers: bool) -> None:
+        self.queue.cancel(call_id, terminate_containers)
+
+    def stats(self, fid: str) -> dict[str, int]:
+        fs = self.functions.get(fid)
+        return {"backlog": len(fs.pending), "num_total_runners": len(fs.active())}
+
+    # -- containers ------------------------------------------------------------------------------
+
+    def container_by_token(self, token: str) -> str | None:
+        return self.fleet.by_token(token)
+
+    def container_spec(self, cid: str) -> ContainerSpec:
+        fs = self.fleet.get(cid).function
+        return ContainerSpec(
+            container_id=cid,
+            app_id=fs.app_id,
+            function_id=fs.id,
+            tag=fs.tag,
+            module=fs.module,
+            code_blob=fs.code_blob,
+            spec=fs.spec,
+            params=fs.params or {},
+            functions=self.store.app_functions(fs.app_id),
+            env=self.secret_env(self.store, [_secret(r) for r in fs.spec.secrets]),
+            mounts=fs.spec.volumes,
+        )
+
+    async def poll(
+        self, cid: str, outputs: list[ContainerOutput], slots: int, timeout: float
+    ) -> list[Input] | None:
+        """Take a container's outputs; give it its next lease, or None when it should stop."""
+        return await self.queue.poll(self.fleet.contact(cid), outputs, slots, timeout)
+
+    def heartbeat(self, cid: str) -> bool:
+        """Record contact; return whether the container should stop."""
+        return self.fleet.heartbeat(cid)
+
+    def container_failed(self, cid: str, traceback: str) -> None:
+        self.fleet.failed(cid, traceback)
+
+    def probe_result(self, cid: str, probe: ProbeResult) -> None:
+        self.fleet.probe_result(cid, probe)
+
+    def containers_of(self, app_id: str) -> list[dict[str, Any]]:
+        return self.fleet.of_app(app_id)
+
+    # backend events
+
+    def container_log(self, cid: str, stream: str, text: str) -> None:
+        c = self.fleet.by_id.get(cid)
+        if c is not None:
+            self.logs.append(c.function.app_id, stream, text, cid)
+
+    def container_exited(self, cid: str, info: str) -> None:
+        self.fleet.exited(cid, info)
+
+    # -- autoscaling and the control tick --------------------------------------------------------
+
+    def _kill(self, c: Any, reason: str) -> None:
+        self.fleet.stop(c, kill_reason=reason)
+
+    def _scale(self, fs: FunctionState) -> None:
+        """Start containers up to what the autoscaler wants while the backend has room."""
+        snap = autoscaler.snapshot(fs, self.fleet.mean_start_s)
+        spec = fs.spec
+        for _ in range(autoscaler.desired(snap, time.monotonic()) - snap.active):
+            if not self.backend.has_room(spec.cpu, spec.memory, spec.gpu):
+                self.fleet.starved.add(fs.id)
+                self._reclaim_idle(exclude=fs)
+                return
+            self.fleet.start(fs)
+        self.fleet.starved.discard(fs.id)
+
+    def _reclaim_idle(self, exclude: FunctionState) -> None:
+        """Stop one idle container of another function (above its floor) to make room."""
+        for fs in self.functions:
+            idle = fs.idle()
+            if fs is not exclude and idle and len(fs.active()) > fs.floor:
+                self.fleet.stop(min(idle, key=lambda c: c.idle_since))
+                return
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(C.TICK_S)
+            try:
+                self._tick()
+            except Exception:  # the control loop must survive any one bad state
+                log.exception("scheduler tick failed")
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        for app_id, seen in list(self._app_heartbeats.items()):
+            if now - seen > C.EPHEMERAL_APP_SILENCE_S:
+                self.stop_app(app_id)
+        for fs in self.functions:
+            self.fleet.sweep(fs, now)
+            self._scale(fs)
+            if not fs.live and not fs.containers and not fs.pending:
+                self.functions.forget(fs.id)
+        self.calls.forget_finished()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "functions": len(self.functions),
+            "containers": len(self.fleet.by_id),
+            "backlog": sum(len(f.pending) for f in self.functions),
+            "backend": self.backend.describe(),
+        }
+
+
+def _secret(ref: SecretRef) -> dict[str, Any]:
+    return {"id": ref.id, "name": ref.name, "environment": ref.environment}

@@ -1,0 +1,184 @@
+"""Requests and replies of the call, container and publish routes.
+
+The server decodes every request body into one of these at its HTTP boundary, so a handler sees
+only well-typed values, and a bad body is answered with a 400 naming the field. Array-like
+records travel as msgpack arrays (the rows of the warm path stay small).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+
+from .spec import FunctionSpec, ProbeKind, Record, VolumeMount
+from .status import OutputStatus
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(ge=0)]
+CallId = Annotated[str, msgspec.Meta(pattern="^fc-")]
+
+
+class Row(msgspec.Struct, frozen=True, array_like=True):
+    """Base of the records that travel as arrays."""
+
+
+# -- calls -----------------------------------------------------------------------------------
+
+
+class InputItem(Row, frozen=True):
+    """One input of a call: its index in the call and its pickled ``(args, kwargs[, method])``."""
+
+    idx: NonNegative
+    args: bytes
+
+
+class CallOutput(Row, frozen=True):
+    """One output of a call: ``seq`` is the cursor to ask for outputs after."""
+
+    seq: int
+    idx: int
+    status: OutputStatus
+    data: bytes
+
+
+class CreateCall(Record, frozen=True):
+    """``POST /v1/functions/{fid}/calls``: a call with its first inputs; with ``wait``, the
+    reply carries the outputs ready within that many seconds."""
+
+    call_id: CallId
+    inputs: list[InputItem] = []
+    total: NonNegative | None = None
+    wait: Seconds = 0.0
+
+
+class AddInputs(Record, frozen=True):
+    """``POST /v1/calls/{call_id}/inputs``: more inputs of a call (``map``)."""
+
+    inputs: list[InputItem] = []
+    total: NonNegative | None = None
+
+
+class AddInputsReply(Record, frozen=True):
+    total: int | None = None
+
+
+class CallOutputs(Record, frozen=True):
+    """The reply of creating a call with ``wait`` and of ``GET /v1/calls/{id}/outputs``."""
+
+    call_id: str
+    outputs: list[CallOutput]
+    total: int | None = None
+
+
+class CancelCall(Record, frozen=True):
+    """``POST /v1/calls/{call_id}/cancel``."""
+
+    terminate_containers: bool = False
+
+
+class BindClass(Record, frozen=True):
+    """``POST /v1/functions/{fid}/bind``: a class bound to parameter values (msgpack
+    primitives); ``key`` is the sha256 hex digest of the sorted values."""
+
+    params: dict[str, Any]
+    key: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+
+
+class BindReply(Record, frozen=True):
+    function_id: str
+
+
+# -- containers ------------------------------------------------------------------------------
+
+
+class ContainerSpec(Record, frozen=True):
+    """``GET /v1/containers/{cid}/spec``: what a container needs to serve its function."""
+
+    container_id: str
+    app_id: str
+    function_id: str
+    tag: str
+    module: str
+    code_blob: str
+    spec: FunctionSpec
+    params: dict[str, Any] = {}  # a bound class's parameter values
+    functions: dict[str, str] = {}  # the app's functions by tag, to hydrate the app
+    # the function's secrets, decrypted: set before the app's module is imported
+    env: dict[str, str] = {}
+    mounts: tuple[VolumeMount, ...] = ()
+
+
+class ContainerOutput(Row, frozen=True):
+    """One finished input, reported by its container with its next poll."""
+
+    input_id: int
+    status: OutputStatus
+    data: bytes
+    duration: Annotated[float, msgspec.Meta(ge=0)]
+
+
+class LeasedInput(Row, frozen=True):
+    """One input leased to a container."""
+
+    input_id: int
+    args: bytes
+
+
+class Poll(Record, frozen=True):
+    """``POST /v1/containers/{cid}/poll``: outputs up, and room for ``slots`` more inputs."""
+
+    outputs: list[ContainerOutput] = []
+    slots: NonNegative = 1
+
+
+class PollReply(Record, frozen=True):
+    stop: bool
+    inputs: list[LeasedInput] = []
+
+
+class HeartbeatReply(Record, frozen=True):
+    """Whether the container should stop (the server wants it gone)."""
+
+    stop: bool
+
+
+class ContainerFailed(Record, frozen=True):
+    """``POST /v1/containers/{cid}/failed``: the start-up traceback."""
+
+    traceback: str = ""
+
+
+class ProbeResult(Record, frozen=True):
+    """``POST /v1/containers/{cid}/probe``: one probe call's result."""
+
+    method: str
+    kind: ProbeKind
+    ok: bool
+    detail: str = ""
+    duration: Seconds = 0.0
+
+
+# -- apps ------------------------------------------------------------------------------------
+
+
+class PublishedFunction(Record, frozen=True):
+    tag: Annotated[str, msgspec.Meta(min_length=1)]
+    spec: FunctionSpec
+
+
+class PublishApp(Record, frozen=True):
+    """``POST /v1/apps/{app_id}/publish``: the app's code bundle and its functions."""
+
+    code_blob: str
+    module: Annotated[str, msgspec.Meta(min_length=1)]
+    functions: list[PublishedFunction]
+
+
+class PublishReply(Record, frozen=True):
+    functions: dict[str, str]  # tag -> function id
+    log_cursor: int
+
+
+class Empty(Record, frozen=True):
+    """A body with nothing in it (``{}``)."""
