@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from gworker.backends import isolation
-from gworker.backends.isolation import Mount, PlacementError
+from gworker import isolation
+from gworker.isolation import Mount, PlacementError
 
 PROJECT = Path(__file__).resolve().parents[2]
 

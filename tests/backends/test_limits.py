@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from gworker.backends import isolation, limits
+from gworker import isolation
+from gworker.backends import limits
 from gworker.backends.cgroups import CgroupV1, CgroupV2, Limits
 
 ALLOCATE = "x = bytearray({mib} * 1024 * 1024); x[::4096] = b'1' * len(x[::4096]); print('ok')"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gworker.backends import isolation
+from gworker import isolation
 from gworker.images import BuiltImage, ImageBuilder
 from gworker_client._image import Image
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import isolation
 from ..images import BuiltImage
-from . import isolation
 from .base import LaunchSpec, Mount
 from .cgroups import Limits
 from .gpus import Grant

@@ -22,9 +22,10 @@ from typing import Any
 
 from gworker_client._protocol import GpuRequest
 
+from .. import isolation
 from ..constants import STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
-from . import isolation, limits
+from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan

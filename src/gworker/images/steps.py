@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from ..backends import isolation
-from ..backends.isolation import Mount
+from .. import isolation
+from ..isolation import Mount
 from . import process, runtime, snapshots
 from .blobs import BlobCache
 from .built import BuiltImage

@@ -7,8 +7,8 @@ import contextlib
 import time
 
 from ..store import Store
+from .call_state import CallState
 from .errors import NotFound
-from .scheduler.state import CallState
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
 

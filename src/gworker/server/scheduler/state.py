@@ -15,6 +15,8 @@ from typing import Any
 
 from gworker_client._protocol import FunctionSpec
 
+from ..call_state import CallState as CallState  # calls are the call book's; listed here too
+
 
 @dataclass
 class Input:
@@ -86,21 +88,3 @@ class FunctionState:
     def idle(self) -> list[Container]:
         """Active containers holding no input and waiting for one."""
         return [c for c in self.active() if not c.leased and c.waiter is not None]
-
-
-@dataclass
-class CallState:
-    id: str
-    function_id: str
-    total: int | None
-    done: int
-    cancelled: bool = False
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def notify(self) -> None:
-        event, self.changed = self.changed, asyncio.Event()
-        event.set()
-
-    @property
-    def finished(self) -> bool:
-        return self.total is not None and self.done >= self.total

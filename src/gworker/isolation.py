@@ -1,4 +1,5 @@
-"""Container isolation on the local backend: a private filesystem view built with bubblewrap.
+"""Process isolation, shared by the local backend (containers) and the image builder (build
+steps): a private filesystem view built with bubblewrap.
 
 A container sees, at their usual paths: the host's system directories read-only
 (``SYSTEM_DIRS``: ``/usr``, ``/bin``, ``/lib*``, ``/etc``), its image (interpreter, venv, gworker
