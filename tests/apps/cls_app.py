@@ -151,6 +151,19 @@ class Sick:
         return container_id()
 
 
+@app.cls(probes=[gw.Probe.on("health", kind="liveness", period_s=0.1)])
+class Steady:
+    """Always healthy: its container stays while the tests look at it."""
+
+    @gw.method()
+    def health(self) -> bool:
+        return True
+
+    @gw.method()
+    def pid(self) -> str:
+        return container_id()
+
+
 @app.cls(probes=[gw.Probe.on("ready", kind="readiness", period_s=0.1, failures=1)])
 class Warming:
     flag: str = gw.parameter()

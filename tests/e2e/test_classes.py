@@ -146,8 +146,14 @@ def test_concurrent_on_app_across_threads(running):
 
 
 def test_cli_shows_containers_and_probe_history(running, server):
-
-    cls_app.Sick().pid.remote()
+    # a container that stays healthy (Sick's is replaced within a second: a race with the CLI)
+    steady = cls_app.Steady().pid.remote()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        info = gw._api.client().get(f"/v1/apps/{app.app_id}/containers")
+        if any(p["container"] == steady for p in info["probes"]):
+            break
+        time.sleep(0.1)
     r = server.gw("app", "containers", app.app_id, env={"COLUMNS": "250"})
     assert r.returncode == 0, r.stderr
-    assert "Sick" in r.stderr and "health" in r.stderr and "liveness" in r.stderr
+    assert "Steady" in r.stderr and "health" in r.stderr and "liveness" in r.stderr
