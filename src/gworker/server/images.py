@@ -93,6 +93,8 @@ async def build_image(request: web.Request) -> web.Response:
     if not isinstance(spec, dict) or not isinstance(app_id, str):
         raise InvalidRequest("an image build needs spec (a map) and app_id")
     after = int(req.get("after") or 0)
+    # a client following its app's builds is alive: a slow build must not stop an ephemeral app
+    state.scheduler.app_heartbeat(app_id)
     build = builds.start(
         spec, lambda line: state.scheduler.app_log(app_id, "stderr", line + "\n"), after > 0
     )

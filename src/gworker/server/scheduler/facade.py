@@ -30,7 +30,7 @@ from . import autoscaler
 from .fleet import Fleet
 from .functions import FunctionTable
 from .queue import InputQueue
-from .state import CallState, FunctionState, Input
+from .state import CallState, Container, FunctionState, Input
 
 log = logging.getLogger("gworker.scheduler")
 # A function's secrets, decrypted into its containers' environment (injected by the app: the
@@ -254,7 +254,7 @@ class Scheduler:
 
     # -- autoscaling and the control tick --------------------------------------------------------
 
-    def _kill(self, c: Any, reason: str) -> None:
+    def _kill(self, c: Container, reason: str) -> None:
         self.fleet.stop(c, kill_reason=reason)
 
     def _scale(self, fs: FunctionState) -> None:
