@@ -164,3 +164,25 @@ def test_a_restart_reaps_the_old_containers_and_requeues_their_inputs(tmp_path):
             assert p.outputs(call_id)[0][1] == "success"
 
     run(second(*run(first())))
+
+
+def test_a_stored_spec_this_version_cannot_read_never_stops_a_restart(tmp_path, caplog):
+    async def first() -> None:
+        async with Plane(tmp_path) as p:
+            good = p.publish()
+            app_id = p.function(good).app_id
+            p.store.add_function("fu-bad", app_id, "bad", 1, "m", "blob", {"timeout": 3})
+            p.store.commit()
+
+    async def second() -> None:
+        async with Plane(tmp_path) as p:
+            [fs] = list(p.scheduler.functions)
+            call_id = p.submit(fs.id)
+            cid = await p.started()
+            [inp] = await p.poll(cid) or []
+            await p.poll(cid, [done(inp)], slots=0)
+            assert p.outputs(call_id)[0][1] == "success"
+
+    run(first())
+    run(second())
+    assert "fu-bad (bad) has an unreadable spec" in caplog.text

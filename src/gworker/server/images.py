@@ -16,13 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
+from gworker_client._protocol import MAX_WAIT_S
+
 from ..images import BuildError, ImageBuilder
 from .errors import InvalidRequest
 from .http import body, reply
 from .state import State
 
 routes = web.RouteTableDef()
-MAX_WAIT_S = 25.0
 
 
 @dataclass
