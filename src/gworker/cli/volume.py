@@ -50,7 +50,7 @@ def create(name: str) -> None:
 def list_volumes() -> None:
     """List this environment's volumes with their file counts and sizes."""
     env = _config.environment()
-    volumes = _api.client().get(f"/v1/volumes?env={quote(env)}")["volumes"]
+    volumes = _api.client().get(f"/v1/volumes?env={quote(env)}")["objects"]
     table = Table("name", "files", "size", "created", title=f"volumes in environment {env!r}")
     for v in volumes:
         table.add_row(v["name"], str(v["files"]), _size(v["bytes"]), _when(v["created_at"]))

@@ -11,7 +11,7 @@ from typing import Any
 import msgpack
 from aiohttp import web
 
-from gworker_client._object import name_problem
+from gworker_client._protocol.objects import name_problem
 
 from .errors import ApiError, InvalidRequest, Unauthorized
 

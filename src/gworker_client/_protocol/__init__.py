@@ -1,0 +1,1 @@
+"""Wire protocol shared by the SDK, the server, the container runtime and the backends."""
