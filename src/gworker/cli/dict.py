@@ -12,7 +12,7 @@ from gworker_client._protocol.objects import ObjectKind
 from gworker_client._serialization import deserialize
 
 from ._common import console, friendly_errors
-from .objects import add_create, add_delete, add_list, count_column, created_column, yes_option
+from .objects import ITEMS, object_group, yes_option
 
 
 def show(data: bytes) -> str:
@@ -23,14 +23,13 @@ def show(data: bytes) -> str:
         return f"<{len(data)} bytes that cannot be unpickled here: {e}>"
 
 
-@click.group("dict")
-def dict_group() -> None:
-    """Create, inspect and delete Dicts (gw.Dict)."""
-
-
-add_create(dict_group, Dict)
-add_list(dict_group, ObjectKind.DICT, [count_column("items"), created_column()])
-add_delete(dict_group, ObjectKind.DICT, "its entries")
+dict_group = object_group(
+    ObjectKind.DICT,
+    "Create, inspect and delete Dicts (gw.Dict).",
+    ITEMS,
+    "its entries",
+    create=Dict,
+)
 
 
 @dict_group.command("get")

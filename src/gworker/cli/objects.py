@@ -36,6 +36,28 @@ def created_column() -> Column:
     return ("created", lambda row: when(row["created_at"]))
 
 
+def object_group(
+    kind: ObjectKind,
+    help: str,
+    columns: Sequence[Column],
+    contents: str,
+    *,
+    create: type[_Object] | None = None,
+) -> click.Group:
+    """The ``gw KIND`` group with its lifecycle commands (``create`` if ``create`` is the SDK
+    class that makes empty ones); the kind's own commands are added to it."""
+    group = click.Group(kind.value, help=help)
+    if create is not None:
+        add_create(group, create)
+    add_list(group, kind, columns)
+    add_delete(group, kind, contents)
+    return group
+
+
+# The list columns of Dicts and Queues.
+ITEMS = [count_column("items"), created_column()]
+
+
 def add_create(group: click.Group, cls: type[_Object]) -> None:
     """``gw KIND create NAME``: a new, empty named object."""
     kind = cls._kind

@@ -9,21 +9,20 @@ from gworker_client._protocol.objects import ObjectKind
 
 from ._common import console, friendly_errors
 from .dict import show
-from .objects import add_create, add_delete, add_list, count_column, created_column, yes_option
+from .objects import ITEMS, object_group, yes_option
 
 partition_option = click.option(
     "--partition", "-p", default=None, help="A partition key (default: the default partition)."
 )
 
 
-@click.group("queue")
-def queue_group() -> None:
-    """Create, inspect and delete Queues (gw.Queue)."""
-
-
-add_create(queue_group, Queue)
-add_list(queue_group, ObjectKind.QUEUE, [count_column("items"), created_column()])
-add_delete(queue_group, ObjectKind.QUEUE, "its items")
+queue_group = object_group(
+    ObjectKind.QUEUE,
+    "Create, inspect and delete Queues (gw.Queue).",
+    ITEMS,
+    "its items",
+    create=Queue,
+)
 
 
 @queue_group.command("peek")

@@ -11,12 +11,18 @@ from gworker_client._protocol.objects import ObjectKind
 from gworker_client._secret import create_named, key_problem, parse_dotenv
 
 from ._common import console, friendly_errors
-from .objects import add_delete, add_list, created_column, when
+from .objects import created_column, object_group, when
 
-
-@click.group("secret")
-def secret_group() -> None:
-    """Create, list and delete secrets (gw.Secret.from_name)."""
+secret_group = object_group(
+    ObjectKind.SECRET,
+    "Create, list and delete secrets (gw.Secret.from_name).",
+    [
+        ("keys", lambda row: ", ".join(row["keys"])),
+        created_column(),
+        ("updated", lambda row: when(row["updated_at"])),
+    ],
+    "its values (apps using it fail to start containers)",
+)
 
 
 def _pairs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -61,15 +67,3 @@ def create(name: str, pairs: tuple[str, ...], dotenv: Path | None, force: bool) 
     verb = "replaced" if replaced else "created"
     keys = ", ".join(sorted(values))
     console.print(f"[green]✓[/] {verb} secret {name!r} (keys: {keys})")
-
-
-add_list(
-    secret_group,
-    ObjectKind.SECRET,
-    [
-        ("keys", lambda row: ", ".join(row["keys"])),
-        created_column(),
-        ("updated", lambda row: when(row["updated_at"])),
-    ],
-)
-add_delete(secret_group, ObjectKind.SECRET, "its values (apps using it fail to start containers)")

@@ -25,28 +25,19 @@ from gworker_client._protocol.objects import ObjectKind
 from gworker_client._volume import FileEntryType, normalize
 
 from ._common import console, friendly_errors
-from .objects import add_create, add_delete, add_list, count_column, created_column, when
+from .objects import count_column, created_column, object_group, when
 
 # Transfers at least this large get a progress bar.
 PROGRESS_MIN_BYTES = 1024 * 1024
 
 
-@click.group("volume")
-def volume_group() -> None:
-    """Create volumes, move files in and out of them, and delete them (gw.Volume)."""
-
-
-add_create(volume_group, Volume)
-add_list(
-    volume_group,
+volume_group = object_group(
     ObjectKind.VOLUME,
-    [
-        count_column("files"),
-        ("size", lambda row: _size(row["bytes"])),
-        created_column(),
-    ],
+    "Create volumes, move files in and out of them, and delete them (gw.Volume).",
+    [count_column("files"), ("size", lambda row: _size(row["bytes"])), created_column()],
+    "its files",
+    create=Volume,
 )
-add_delete(volume_group, ObjectKind.VOLUME, "its files")
 
 
 @volume_group.command("ls")
