@@ -8,6 +8,7 @@ from typing import Any
 from . import _api
 from . import exception as exc
 from ._object import MAX_KEY_BYTES, MAX_VALUE_BYTES, _Object, pickled
+from ._protocol.objects import ObjectKind
 from ._serialization import deserialize
 
 # update() sends its entries in requests of about this many bytes.
@@ -43,8 +44,7 @@ class Dict(_Object):
     function or captured by one.
     """
 
-    _kind = "dict"
-    _prefix = "di"
+    _kind = ObjectKind.DICT
 
     # -- reading -------------------------------------------------------------------------------
 

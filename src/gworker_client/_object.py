@@ -1,4 +1,5 @@
-"""What ``Dict`` and ``Queue`` share: names, environments, lazy lookup, size limits, pickling.
+"""What ``Dict``, ``Queue`` and ``Volume`` share: names, environments, lazy lookup, size limits,
+pickling.
 
 The limits below are enforced twice: by the SDK before anything is sent, and by the server.
 """
@@ -6,38 +7,21 @@ The limits below are enforced twice: by the SDK before anything is sent, and by 
 from __future__ import annotations
 
 import contextlib
-import re
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar, TypeVar
 
 from . import _api, _config
 from . import exception as exc
+from ._protocol.objects import ObjectKind, name_problem, new_object_id
 from ._serialization import serialize
 
-# A Dict or Queue name: 1 to NAME_MAX_LEN of letters, digits, '.', '_', '-'.
-NAME_MAX_LEN = 64
-NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]+")
 # Largest pickled Dict key.
 MAX_KEY_BYTES = 64 * 1024
 # Largest pickled Dict value or Queue item.
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 Obj = TypeVar("Obj", bound="_Object")
-
-
-def name_problem(kind: str, name: object) -> str | None:
-    """Why ``name`` cannot name a Dict or Queue, or None when it can."""
-    if (
-        isinstance(name, str)
-        and 0 < len(name) <= NAME_MAX_LEN
-        and NAME_PATTERN.fullmatch(name) is not None
-    ):
-        return None
-    return (
-        f"{kind} name {name!r} is not valid: use 1 to {NAME_MAX_LEN} characters from letters,"
-        " digits, '.', '_' and '-'"
-    )
 
 
 def size_problem(what: str, size: int, limit: int) -> str | None:
@@ -69,10 +53,10 @@ def request_id() -> str:
 
 
 class _Object:
-    """A handle on a server-side Dict or Queue: by name (looked up on first use) or by id."""
+    """A handle on a server-side Dict, Queue or Volume: by name (looked up on first use) or by
+    id."""
 
-    _kind: ClassVar[str]  # "dict" | "queue": the word in messages, CLI commands and URLs
-    _prefix: ClassVar[str]  # object ids start with it
+    _kind: ClassVar[ObjectKind]  # the word in messages, CLI commands and URLs
 
     def __init__(
         self,
@@ -137,7 +121,7 @@ class _Object:
     @classmethod
     def _new(cls: type[Obj], name: str | None, environment_name: str | None) -> Obj:
         obj = cls(name=name, environment=environment_name)
-        oid = _new_id(cls._prefix)
+        oid = new_object_id(cls._kind)
         _api.client().post(
             f"/v1/{cls._kind}s", {"id": oid, "name": name, "environment": obj._environment}
         )
@@ -173,7 +157,7 @@ class _Object:
                     "name": self._name,
                     "environment": self._environment,
                     "create": self._create_if_missing,
-                    "id": _new_id(self._prefix),
+                    "id": new_object_id(self._kind),
                 },
             )
             self._object_id = resp["id"]
@@ -198,7 +182,3 @@ def _check_name(kind: str, name: object) -> None:
     problem = name_problem(kind, name)
     if problem:
         raise exc.InvalidError(problem)
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:20]}"

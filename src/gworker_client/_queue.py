@@ -12,6 +12,7 @@ from urllib.parse import quote
 from . import _api, _config
 from . import exception as exc
 from ._object import MAX_VALUE_BYTES, _Object, pickled, request_id
+from ._protocol.objects import ObjectKind
 from ._serialization import deserialize
 
 # Most items one partition holds; a put beyond it waits for room, then raises ``queue.Full``.
@@ -59,8 +60,7 @@ class Queue(_Object):
     function or captured by one.
     """
 
-    _kind = "queue"
-    _prefix = "qu"
+    _kind = ObjectKind.QUEUE
 
     # -- putting -------------------------------------------------------------------------------
 

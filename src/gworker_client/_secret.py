@@ -20,8 +20,9 @@ import msgspec
 
 from . import _api, _config
 from . import exception as exc
-from ._object import name_problem, request_id
+from ._object import request_id
 from ._protocol import FunctionSpec, SecretRef
+from ._protocol.objects import name_problem
 
 if TYPE_CHECKING:
     from ._function import Function
@@ -374,7 +375,7 @@ def create_named(
 def list_named(environment_name: str | None = None) -> list[dict[str, Any]]:
     """The environment's named secrets: name, keys (names only), created_at, updated_at."""
     env = environment_name or _config.environment()
-    return list(_api.client().get(f"/v1/secrets?env={quote(env)}")["secrets"])
+    return list(_api.client().get(f"/v1/secrets?env={quote(env)}")["objects"])
 
 
 def delete_named(name: str, *, environment_name: str | None = None) -> None:

@@ -26,6 +26,7 @@ from typing import IO, Any
 from . import _api
 from . import exception as exc
 from ._object import _Object, request_id
+from ._protocol.objects import ObjectKind
 
 # Files move in pieces of at most this many bytes per request; small files are batched up to it.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -335,8 +336,7 @@ class Volume(_Object):
     Only files are stored: an empty directory is not kept.
     """
 
-    _kind = "volume"
-    _prefix = "vo"
+    _kind = ObjectKind.VOLUME
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ def test_secret_create_list_replace_delete(name, tmp_path):
     assert gw_cli("secret", "delete", name, "--yes").exit_code == 0
     assert name not in gw_cli("secret", "list").output
     gone = gw_cli("secret", "delete", name, "--yes")
-    assert gone.exit_code == 1 and f"secret {name!r} not found" in gone.output
+    assert gone.exit_code == 1 and f"no secret named {name!r}" in gone.output
 
 
 def test_secret_create_refuses_bad_arguments_without_echoing_them(name):

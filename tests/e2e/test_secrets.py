@@ -20,6 +20,7 @@ import gworker_client as gw  # noqa: E402
 from gworker.cli.main import cli  # noqa: E402
 from gworker.store import Store  # noqa: E402
 from gworker_client import _api  # noqa: E402
+from gworker_client._protocol.objects import ObjectKind  # noqa: E402
 from gworker_client._secret import create_named, list_named  # noqa: E402
 
 NAMED_VALUE = "named-value-93ab04"
@@ -113,7 +114,7 @@ def test_missing_named_secret_fails_gw_run_before_anything_starts(server, tmp_pa
     name, path = _app_file(tmp_path, 'gw.Secret.from_name("sv-no-such-secret")')
     result = CliRunner().invoke(cli, ["run", path])
     assert result.exit_code == 1
-    assert "secret 'sv-no-such-secret' not found in environment 'main'" in result.output
+    assert "no secret named 'sv-no-such-secret' in environment 'main'" in result.output
     assert "gw secret create sv-no-such-secret" in result.output
     assert name not in _app_names()  # no app was created, so no container could start
 
@@ -151,8 +152,8 @@ def test_secrets_survive_a_restart_and_stay_decryptable(private_server):
     private_server.kill()
     store = Store(private_server.home / "state.db")
     try:
-        sid = store.secret_by_name("main", "durable")
-        assert sid is not None
-        assert store.secret_values(sid) == {"TOKEN": "durable-secret-0e1f"}
+        secret = store.object_by_name(ObjectKind.SECRET, "main", "durable")
+        assert secret is not None
+        assert store.secret_values(secret.id) == {"TOKEN": "durable-secret-0e1f"}
     finally:
         store.close()

@@ -1,20 +1,18 @@
-"""``gw dict create|list|get|items|clear|delete``, and what ``gw queue`` shares with it."""
+"""``gw dict create|list|get|items|clear|delete``."""
 
 from __future__ import annotations
 
 import itertools
-import time
-from urllib.parse import quote
 
 import click
-from rich.table import Table
 
-from gworker_client import Dict, _api, _config
+from gworker_client import Dict
 from gworker_client import exception as exc
-from gworker_client._object import _Object
+from gworker_client._protocol.objects import ObjectKind
 from gworker_client._serialization import deserialize
 
 from ._common import console, friendly_errors
+from .objects import ITEMS, object_group, yes_option
 
 
 def show(data: bytes) -> str:
@@ -25,53 +23,13 @@ def show(data: bytes) -> str:
         return f"<{len(data)} bytes that cannot be unpickled here: {e}>"
 
 
-def create_object(cls: type[_Object], name: str) -> None:
-    cls._create(name)
-    console.print(f"[green]✓[/] created {cls._kind} {name!r} in environment {_env()!r}")
-
-
-def list_objects(kind: str) -> None:
-    objects = _api.client().get(f"/v1/{kind}s?env={quote(_env())}")["objects"]
-    table = Table("name", "items", "created", title=f"{kind}s in environment {_env()!r}")
-    for o in objects:
-        created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(o["created_at"]))
-        table.add_row(o["name"], str(o["items"]), created)
-    console.print(table)
-
-
-def delete_object(cls: type[_Object], name: str, yes: bool) -> None:
-    cls.from_name(name).hydrate()  # a missing name fails before asking
-    if not yes:
-        click.confirm(f"Delete {cls._kind} {name!r} and everything in it?", abort=True)
-    cls.delete(name)
-    console.print(f"[green]✓[/] deleted {cls._kind} {name!r}")
-
-
-def _env() -> str:
-    return _config.environment()
-
-
-yes_option = click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-
-
-@click.group("dict")
-def dict_group() -> None:
-    """Create, inspect and delete Dicts (gw.Dict)."""
-
-
-@dict_group.command("create")
-@click.argument("name")
-@friendly_errors
-def create(name: str) -> None:
-    """Create a named Dict."""
-    create_object(Dict, name)
-
-
-@dict_group.command("list")
-@friendly_errors
-def list_dicts() -> None:
-    """List the named Dicts of this environment."""
-    list_objects("dict")
+dict_group = object_group(
+    ObjectKind.DICT,
+    "Create, inspect and delete Dicts (gw.Dict).",
+    ITEMS,
+    "its entries",
+    create=Dict,
+)
 
 
 @dict_group.command("get")
@@ -111,12 +69,3 @@ def clear(name: str, yes: bool) -> None:
         click.confirm(f"Remove every entry of dict {name!r}?", abort=True)
     d.clear()
     console.print(f"[green]✓[/] cleared dict {name!r}")
-
-
-@dict_group.command("delete")
-@click.argument("name")
-@yes_option
-@friendly_errors
-def delete(name: str, yes: bool) -> None:
-    """Delete a Dict and its entries."""
-    delete_object(Dict, name, yes)

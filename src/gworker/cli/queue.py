@@ -5,33 +5,24 @@ from __future__ import annotations
 import click
 
 from gworker_client import Queue
+from gworker_client._protocol.objects import ObjectKind
 
 from ._common import console, friendly_errors
-from .dict import create_object, delete_object, list_objects, show, yes_option
+from .dict import show
+from .objects import ITEMS, object_group, yes_option
 
 partition_option = click.option(
     "--partition", "-p", default=None, help="A partition key (default: the default partition)."
 )
 
 
-@click.group("queue")
-def queue_group() -> None:
-    """Create, inspect and delete Queues (gw.Queue)."""
-
-
-@queue_group.command("create")
-@click.argument("name")
-@friendly_errors
-def create(name: str) -> None:
-    """Create a named Queue."""
-    create_object(Queue, name)
-
-
-@queue_group.command("list")
-@friendly_errors
-def list_queues() -> None:
-    """List the named Queues of this environment."""
-    list_objects("queue")
+queue_group = object_group(
+    ObjectKind.QUEUE,
+    "Create, inspect and delete Queues (gw.Queue).",
+    ITEMS,
+    "its items",
+    create=Queue,
+)
 
 
 @queue_group.command("peek")
@@ -70,12 +61,3 @@ def clear(name: str, partition: str | None, all_partitions: bool, yes: bool) -> 
         click.confirm(f"Remove the items of {what} of queue {name!r}?", abort=True)
     q.clear(partition=partition, all=all_partitions)
     console.print(f"[green]✓[/] cleared {what} of queue {name!r}")
-
-
-@queue_group.command("delete")
-@click.argument("name")
-@yes_option
-@friendly_errors
-def delete(name: str, yes: bool) -> None:
-    """Delete a Queue and its items."""
-    delete_object(Queue, name, yes)

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from gworker_client import _config
 from gworker_client import exception as exc
-from gworker_client._secret import create_named, delete_named, key_problem, list_named, parse_dotenv
+from gworker_client._protocol.objects import ObjectKind
+from gworker_client._secret import create_named, key_problem, parse_dotenv
 
 from ._common import console, friendly_errors
-from .dict import yes_option
+from .objects import created_column, object_group, when
 
-
-@click.group("secret")
-def secret_group() -> None:
-    """Create, list and delete secrets (gw.Secret.from_name)."""
+secret_group = object_group(
+    ObjectKind.SECRET,
+    "Create, list and delete secrets (gw.Secret.from_name).",
+    [
+        ("keys", lambda row: ", ".join(row["keys"])),
+        created_column(),
+        ("updated", lambda row: when(row["updated_at"])),
+    ],
+    "its values (apps using it fail to start containers)",
+)
 
 
 def _pairs(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -63,35 +67,3 @@ def create(name: str, pairs: tuple[str, ...], dotenv: Path | None, force: bool) 
     verb = "replaced" if replaced else "created"
     keys = ", ".join(sorted(values))
     console.print(f"[green]✓[/] {verb} secret {name!r} (keys: {keys})")
-
-
-@secret_group.command("list")
-@friendly_errors
-def list_secrets() -> None:
-    """List this environment's secrets: names, key names and when they were created."""
-    table = Table(
-        "name", "keys", "created", "updated", title=f"secrets in {_config.environment()!r}"
-    )
-    for s in list_named():
-        table.add_row(
-            s["name"], ", ".join(s["keys"]), _when(s["created_at"]), _when(s["updated_at"])
-        )
-    console.print(table)
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-@secret_group.command("delete")
-@click.argument("name")
-@yes_option
-@friendly_errors
-def delete(name: str, yes: bool) -> None:
-    """Delete a named secret (apps using it fail to start new containers)."""
-    if name not in {s["name"] for s in list_named()}:  # a missing name fails before asking
-        delete_named(name)
-    if not yes:
-        click.confirm(f"Delete secret {name!r}?", abort=True)
-    delete_named(name)
-    console.print(f"[green]✓[/] deleted secret {name!r}")

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from urllib.parse import quote
 
 import click
 from rich.progress import (
@@ -21,40 +19,25 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from gworker_client import Volume, _api, _config
+from gworker_client import Volume
 from gworker_client import exception as exc
+from gworker_client._protocol.objects import ObjectKind
 from gworker_client._volume import FileEntryType, normalize
 
 from ._common import console, friendly_errors
-from .dict import create_object, delete_object, yes_option
+from .objects import count_column, created_column, object_group, when
 
 # Transfers at least this large get a progress bar.
 PROGRESS_MIN_BYTES = 1024 * 1024
 
 
-@click.group("volume")
-def volume_group() -> None:
-    """Create volumes, move files in and out of them, and delete them (gw.Volume)."""
-
-
-@volume_group.command("create")
-@click.argument("name")
-@friendly_errors
-def create(name: str) -> None:
-    """Create a named volume."""
-    create_object(Volume, name)
-
-
-@volume_group.command("list")
-@friendly_errors
-def list_volumes() -> None:
-    """List this environment's volumes with their file counts and sizes."""
-    env = _config.environment()
-    volumes = _api.client().get(f"/v1/volumes?env={quote(env)}")["volumes"]
-    table = Table("name", "files", "size", "created", title=f"volumes in environment {env!r}")
-    for v in volumes:
-        table.add_row(v["name"], str(v["files"]), _size(v["bytes"]), _when(v["created_at"]))
-    console.print(table)
+volume_group = object_group(
+    ObjectKind.VOLUME,
+    "Create volumes, move files in and out of them, and delete them (gw.Volume).",
+    [count_column("files"), ("size", lambda row: _size(row["bytes"])), created_column()],
+    "its files",
+    create=Volume,
+)
 
 
 @volume_group.command("ls")
@@ -74,7 +57,7 @@ def ls(name: str, path: str, recursive: bool) -> None:
             e.path + ("/" if is_dir else ""),
             e.type.value,
             "" if is_dir else _size(e.size),
-            _when(e.mtime),
+            when(e.mtime),
         )
     console.print(table)
 
@@ -169,15 +152,6 @@ def rm(name: str, path: str, recursive: bool) -> None:
     console.print(f"[green]✓[/] removed {path!r} from volume {name!r}")
 
 
-@volume_group.command("delete")
-@click.argument("name")
-@yes_option
-@friendly_errors
-def delete(name: str, yes: bool) -> None:
-    """Delete a volume and all its files."""
-    delete_object(Volume, name, yes)
-
-
 @contextlib.contextmanager
 def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     """A callback that advances a byte progress bar (shown for large transfers only)."""
@@ -203,7 +177,3 @@ def _size(n: int) -> str:
         if n >= scale:
             return f"{n / scale:.1f} {unit}"
     return f"{n} B"
-
-
-def _when(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

@@ -25,8 +25,8 @@ from . import (
     containers,
     dicts,
     images,
-    objects,
     queues,
+    registry,
     secrets,
     system,
     volumes,
@@ -62,8 +62,7 @@ def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
         async def on_loop() -> dict[str, str]:
             env: dict[str, str] = {}
             for ref in refs:
-                sid = store.secret_by_name(ref.get("environment") or "main", ref["name"])
-                values = store.secret_values(sid) if sid else None
+                values = secrets.named_values(store, ref.get("environment") or "main", ref["name"])
                 if values is None:
                     raise BuildError(f"secret {ref['name']!r} does not exist (`gw secret create`)")
                 env.update(values)
@@ -98,7 +97,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
-    for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
+    app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
+    for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)

@@ -1,4 +1,5 @@
-"""Routes for a Dict's entries. Keys and values are opaque pickled bytes; none is unpickled here."""
+"""Routes for a Dict's entries (its lifecycle is the registry's, ``server/registry.py``). Keys
+and values are opaque pickled bytes; none is unpickled here."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from gworker_client._object import MAX_KEY_BYTES, MAX_VALUE_BYTES
+from gworker_client._protocol.objects import ObjectKind
 
+from ..store.contract import StateStore
+from . import registry
 from .errors import InvalidRequest
+from .fields import blob, count
 from .http import body, reply
-from .objects import blob, count, object_id
 from .state import State
 
 routes = web.RouteTableDef()
@@ -43,8 +47,15 @@ def _expires_at(req: dict[str, Any]) -> float | None:
     return time.time() + ttl
 
 
+def _describe(store: StateStore, did: str) -> dict[str, Any]:
+    return {"items": store.dict_len(did)}
+
+
+KIND = registry.Kind(ObjectKind.DICT, _describe)
+
+
 def _dict(request: web.Request) -> tuple[State, str]:
-    return request.app["state"], object_id(request, "dict")
+    return request.app["state"], registry.in_url(request, ObjectKind.DICT).id
 
 
 @routes.post("/v1/dicts/{object_id}/get")

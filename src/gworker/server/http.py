@@ -12,8 +12,8 @@ import msgpack
 import msgspec
 from aiohttp import web
 
-from gworker_client._object import name_problem
 from gworker_client._protocol import Record, from_wire, to_wire
+from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
 from .errors import ApiError, InvalidRequest, Unauthorized

@@ -1,8 +1,9 @@
 """Routes for a Queue's items, and the waiter registry behind blocking gets and puts.
 
-A blocking get is a long-poll: when its partition is empty, the request parks on a future in
-``Waiters`` and a put to that partition resolves it (a full partition parks a put the same way
-until a get or clear makes room). Items are opaque pickled bytes, stored in SQLite.
+A Queue's lifecycle is the registry's (``server/registry.py``). A blocking get is a long-poll:
+when its partition is empty, the request parks on a future in ``Waiters`` and a put to that
+partition resolves it (a full partition parks a put the same way until a get or clear makes
+room). Items are opaque pickled bytes, stored in SQLite.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gworker_client._object import MAX_VALUE_BYTES
+from gworker_client._protocol.objects import ObjectKind
 from gworker_client._queue import MAX_GET_ITEMS, MAX_PARTITION_ITEMS, partition_problem
 
+from ..store.contract import StateStore
+from . import registry
 from .errors import InvalidRequest
+from .fields import MAX_WAIT_S, blob, count, number, request_token
 from .http import body, reply
-from .objects import MAX_WAIT_S, blob, count, number, object_id, request_token
 from .state import State
 
 routes = web.RouteTableDef()
@@ -60,8 +64,21 @@ class Waiters:
             self.wake(key)
 
 
+def _describe(store: StateStore, qid: str) -> dict[str, Any]:
+    return {"items": store.queue_total(qid)}
+
+
+def _on_delete(app: web.Application, qid: str) -> Callable[[], None]:
+    # its parked gets and puts answer NotFound once it is gone
+    return lambda: app["queue_waiters"].wake_queue(qid)
+
+
+KIND = registry.Kind(ObjectKind.QUEUE, _describe, _on_delete)
+
+
 def _queue(request: web.Request) -> tuple[State, Waiters, str]:
-    return request.app["state"], request.app["queue_waiters"], object_id(request, "queue")
+    qid = registry.in_url(request, ObjectKind.QUEUE).id
+    return request.app["state"], request.app["queue_waiters"], qid
 
 
 def _partition(value: Any) -> str:
@@ -91,7 +108,7 @@ async def _until(request: web.Request, key: Key, attempt: Callable[[], T], timeo
     result = attempt()
     while not result and (left := deadline - time.monotonic()) > 0:
         await request.app["queue_waiters"].wait(key, left)
-        object_id(request, "queue")
+        registry.in_url(request, ObjectKind.QUEUE)
         result = attempt()
     return result
 

@@ -1,5 +1,6 @@
-"""Routes for secrets: create or replace, list (names and key names only), delete, resolve at
-publish, store an app's inline secrets; and ``container_env`` for the scheduler.
+"""Routes for secrets: create or replace (with their values), delete by name, resolve at publish,
+store an app's inline secrets; and ``container_env`` for the scheduler. Looking up, listing
+(names and key names only) and deleting by id are the registry's (``server/registry.py``).
 
 No route ever answers with a value, and no error message quotes one: values go out only in a
 container's own spec (``/v1/containers/{cid}/spec``), decrypted by ``container_env``.
@@ -12,17 +13,32 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gworker_client._protocol.objects import ObjectKind
 from gworker_client._secret import key_problem, values_problem
 
-from .errors import Conflict, InvalidRequest, NotFound
+from . import registry
+from .errors import InvalidRequest, NotFound
 from .http import body, reply, req_environment, req_name
 
 if TYPE_CHECKING:
-    from ..store import Store
+    from ..store.contract import StateStore
     from .state import State
 
 routes = web.RouteTableDef()
-_ID = re.compile(r"[0-9a-f]{32}")
+_REQUEST_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _describe(store: StateStore, sid: str) -> dict[str, Any]:
+    return {"keys": store.secret_keys(sid) or []}
+
+
+KIND = registry.Kind(
+    ObjectKind.SECRET,
+    _describe,
+    creatable_empty=False,
+    create_args=" KEY=VALUE ...",
+    conflict_hint="pass --force (`gw secret create --force`) to replace its values",
+)
 
 
 def _values(req: dict[str, Any]) -> dict[str, str]:
@@ -33,22 +49,18 @@ def _values(req: dict[str, Any]) -> dict[str, str]:
     return dict(values)  # type: ignore[arg-type]
 
 
-def _request_id(req: dict[str, Any]) -> str:
+def _secret_id(req: dict[str, Any]) -> str:
+    """The new secret's id, from the client's request id (so that a retry finds it)."""
     rid = req.get("id")
-    if not isinstance(rid, str) or not _ID.fullmatch(rid):
+    if not isinstance(rid, str) or not _REQUEST_ID.fullmatch(rid):
         raise InvalidRequest(f"request id {rid!r} must be 32 hex digits")
-    return rid
+    return f"{ObjectKind.SECRET.prefix}-{rid[:20]}"
 
 
-def _secret_id(request_id: str) -> str:
-    return "sc-" + request_id[:20]
-
-
-def missing_message(name: str, env: str) -> str:
-    return (
-        f"secret {name!r} not found in environment {env!r}: create it with"
-        f" `gw secret create {name} KEY=VALUE ...` (see `gw secret list`)"
-    )
+def named_values(store: StateStore, env: str, name: str) -> dict[str, str] | None:
+    """The values of the named secret, None if there is none."""
+    found = store.object_by_name(ObjectKind.SECRET, env, name)
+    return store.secret_values(found.id) if found else None
 
 
 @routes.post("/v1/secrets")
@@ -57,40 +69,28 @@ async def create(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
     name, env, values = req_name(req, "secret"), req_environment(req), _values(req)
-    sid = _secret_id(_request_id(req))
+    sid = _secret_id(req)
     if not values:
         raise InvalidRequest(f"secret {name!r} needs at least one KEY=VALUE")
-    existing = state.store.secret_by_name(env, name)
-    if existing == sid:  # a retry of a create that succeeded
+    if state.store.object(sid) is not None:  # a retry of a create that succeeded
         return reply({"replaced": False})
-    if existing and not req.get("force"):
-        raise Conflict(
-            f"a secret named {name!r} already exists in environment {env!r}; pass --force"
-            " (`gw secret create --force`) to replace its values"
-        )
-    state.store.put_secret(existing or sid, name, env, values)
+    existing = state.store.object_by_name(ObjectKind.SECRET, env, name)
+    if existing is not None and req.get("force"):
+        target = existing
+    else:
+        target = registry.create(state.store, KIND, sid, name, env)  # Conflict if name taken
+    state.store.put_secret_values(target.id, values)
     state.store.commit()
-    return reply({"replaced": existing is not None})
-
-
-@routes.get("/v1/secrets")
-async def list_secrets(request: web.Request) -> web.Response:
-    """An environment's named secrets: names, key names, times; never values."""
-    state: State = request.app["state"]
-    env = request.query.get("env") or "main"
-    return reply({"secrets": state.store.named_secrets(env)})
+    return reply({"replaced": target is existing})
 
 
 @routes.post("/v1/secrets/delete")
 async def delete(request: web.Request) -> web.Response:
+    """Delete a named secret; NotFound if there is none."""
     state: State = request.app["state"]
     req = await body(request)
-    name, env = req_name(req, "secret"), req_environment(req)
-    sid = state.store.secret_by_name(env, name)
-    if sid is None:
-        raise NotFound(missing_message(name, env))
-    state.store.delete_secret(sid)
-    state.store.commit()
+    found = registry.lookup(state.store, KIND, req_name(req, "secret"), req_environment(req))
+    registry.delete(request.app, KIND, found.id)
     return reply({})
 
 
@@ -108,9 +108,7 @@ async def resolve(request: web.Request) -> web.Response:
         required = ref.get("required_keys") or []
         if not isinstance(required, list) or any(key_problem(k) for k in required):
             raise InvalidRequest(f"required_keys of secret {name!r} must be a list of key names")
-        sid = state.store.secret_by_name(env, name)
-        if sid is None:
-            raise NotFound(missing_message(name, env))
+        sid = registry.lookup(state.store, KIND, name, env).id
         keys = state.store.secret_keys(sid) or []
         missing = [k for k in required if k not in keys]
         if missing:
@@ -128,28 +126,28 @@ async def inline(request: web.Request) -> web.Response:
     """Store an inline secret with the app being published (reusing an identical one)."""
     state: State = request.app["state"]
     req = await body(request)
-    sid, values = _secret_id(_request_id(req)), _values(req)
+    sid, values = _secret_id(req), _values(req)
     app = state.store.app(str(req.get("app_id")))
     if app is None:
         raise NotFound(f"app {req.get('app_id')!r} does not exist")
-    if state.store.secret_keys(sid) is not None:  # a retry
+    if state.store.object(sid) is not None:  # a retry
         return reply({"id": sid})
-    state.store.drop_stopped_apps_secrets()
+    state.store.drop_stopped_apps_objects()
     existing = state.store.inline_secret(app["id"], values)
     if existing is None:
-        state.store.put_secret(sid, None, app["environment"], values, app_id=app["id"])
+        registry.create(state.store, KIND, sid, None, app["environment"], app_id=app["id"])
+        state.store.put_secret_values(sid, values)
     state.store.commit()
     return reply({"id": existing or sid})
 
 
-def container_env(store: Store, refs: list[dict[str, Any]]) -> dict[str, str]:
+def container_env(store: StateStore, refs: list[dict[str, Any]]) -> dict[str, str]:
     """A function's secrets merged in order (later ones win): its containers' environment."""
     env: dict[str, str] = {}
     for ref in refs:
         values = store.secret_values(ref["id"])
         if values is None and ref.get("name"):  # deleted and created again since the publish
-            sid = store.secret_by_name(ref.get("environment") or "main", ref["name"])
-            values = store.secret_values(sid) if sid else None
+            values = named_values(store, ref.get("environment") or "main", ref["name"])
         if values is None:
             what = f"secret {ref['name']!r}" if ref.get("name") else "an inline secret"
             raise NotFound(

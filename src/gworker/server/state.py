@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..store import Store
+from ..store import StateStore
 from .blobs import BlobStore
 from .scheduler import Scheduler
 
 
 @dataclass
 class State:
-    store: Store
+    store: StateStore
     blobs: BlobStore
     scheduler: Scheduler
     tokens: dict[str, str]  # token id -> sha256 of its secret

@@ -1,5 +1,6 @@
-"""Routes for volumes: create, look up, list, delete; the manifest, listings, blobs in and out in
-pieces, and commits merged into the newest version.
+"""Routes for a volume's files: the manifest, listings, blobs in and out in pieces, and commits
+merged into the newest version. A volume's lifecycle is the registry's (``server/registry.py``);
+``KIND`` adds file counts to its list and deletes the blobs a deleted volume leaves unused.
 
 File contents are blobs named by their sha256 under ``GW_HOME/volumes/blobs`` (``VolumeBlobs``, a
 ``BlobStore``), kept apart from code bundles so that a blob no volume refers to any more can be
@@ -20,22 +21,25 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gworker_client._protocol.objects import ObjectKind
 from gworker_client._volume import CHUNK_BYTES, path_problem
 
+from . import registry
 from .blobs import BlobStore
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, reply, req_environment, req_name
+from .http import body, reply
 
 if TYPE_CHECKING:
+    from ..store.contract import StateStore
     from .state import State
 
 routes = web.RouteTableDef()
-_ID = re.compile(r"vo-[0-9a-f]{20}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _TOKEN = re.compile(r"[0-9a-f]{32}")
 # A batch of whole blobs (blobs/put, blobs/get) carries at most about this much.
@@ -121,21 +125,14 @@ def _digest(path: Path) -> str:
 _blob_stores: dict[Path, VolumeBlobs] = {}
 
 
-def volume_blobs(request: web.Request) -> VolumeBlobs:
-    home: Path = request.app["home"]
+def volume_blobs(app: web.Application) -> VolumeBlobs:
+    home: Path = app["home"]
     if home not in _blob_stores:
         _blob_stores[home] = VolumeBlobs(home / "volumes")
     return _blob_stores[home]
 
 
 # -- request checks --------------------------------------------------------------------------------
-
-
-def _new_id(req: dict[str, Any]) -> str:
-    vid = req.get("id")
-    if not isinstance(vid, str) or not _ID.fullmatch(vid):
-        raise InvalidRequest(f"volume id {vid!r} is not valid: expected vo-<20 hex>")
-    return vid
 
 
 def _token(req: dict[str, Any], field: str) -> str:
@@ -167,12 +164,8 @@ def _int(req: dict[str, Any], field: str, low: int, high: int) -> int:
 
 def _volume(request: web.Request) -> tuple[State, str, str]:
     """The state, the volume id in the URL (which must exist) and how messages name it."""
-    state: State = request.app["state"]
-    vid = request.match_info["vid"]
-    label = state.store.volume_label(vid)
-    if label is None:
-        raise NotFound(f"volume {vid} does not exist (it was deleted, or never created)")
-    return state, vid, f"volume {label}"
+    volume = registry.in_url(request, ObjectKind.VOLUME)
+    return request.app["state"], volume.id, volume.label
 
 
 def _changes(req: dict[str, Any]) -> list[tuple[str, str, int, int, float]]:
@@ -194,75 +187,29 @@ def _changes(req: dict[str, Any]) -> list[tuple[str, str, int, int, float]]:
     return rows
 
 
-def _released(state: State, request: web.Request, shas: set[str]) -> None:
+def _released(state: State, app: web.Application, shas: set[str]) -> None:
     """Delete the blobs no volume uses any more (after the store committed)."""
-    volume_blobs(request).remove(state.store.unreferenced(shas))
+    volume_blobs(app).remove(state.store.unreferenced(shas))
 
 
-# -- volumes ---------------------------------------------------------------------------------------
+def _describe(store: StateStore, vid: str) -> dict[str, Any]:
+    files, size = store.volume_usage(vid)
+    return {"version": store.volume_version(vid), "files": files, "bytes": size}
 
 
-def missing_message(name: str, env: str) -> str:
-    return (
-        f"no volume named {name!r} in environment {env!r}: pass create_if_missing=True to"
-        f" Volume.from_name, or create it with `gw volume create {name}`"
-    )
+def _on_delete(app: web.Application, vid: str) -> Callable[[], None]:
+    state: State = app["state"]
+    shas = state.store.volume_shas(vid)
+    return lambda: _released(state, app, shas)
 
 
-@routes.post("/v1/volumes")
-async def create(request: web.Request) -> web.Response:
-    """Create a named volume (409 if its name is taken), or an ephemeral one (``name: null``)."""
-    state: State = request.app["state"]
-    req = await body(request)
-    vid, env = _new_id(req), req_environment(req)
-    if state.store.volume_exists(vid):  # a retry of a create that succeeded
-        return reply({"id": vid})
-    name = None if req.get("name") is None else req_name(req, "volume")
-    if name is not None and state.store.volume_by_name(env, name):
-        raise Conflict(f"a volume named {name!r} already exists in environment {env!r}")
-    state.store.add_volume(vid, name, env)
-    state.store.commit()
-    return reply({"id": vid})
-
-
-@routes.post("/v1/volumes/lookup")
-async def lookup(request: web.Request) -> web.Response:
-    state: State = request.app["state"]
-    req = await body(request)
-    name, env = req_name(req, "volume"), req_environment(req)
-    vid = state.store.volume_by_name(env, name)
-    if vid is None:
-        if not req.get("create"):
-            raise NotFound(missing_message(name, env))
-        vid = _new_id(req)
-        state.store.add_volume(vid, name, env)
-        state.store.commit()
-    return reply({"id": vid})
-
-
-@routes.get("/v1/volumes")
-async def list_volumes(request: web.Request) -> web.Response:
-    state: State = request.app["state"]
-    env = request.query.get("env") or "main"
-    return reply({"volumes": state.store.named_volumes(env)})
-
-
-@routes.post("/v1/volumes/{vid}/delete")
-async def delete(request: web.Request) -> web.Response:
-    """Delete a volume and its files; deleting a deleted volume is not an error."""
-    state: State = request.app["state"]
-    vid = request.match_info["vid"]
-    if state.store.volume_exists(vid):
-        released = state.store.delete_volume(vid)
-        state.store.commit()
-        _released(state, request, released)
-    return reply({})
+KIND = registry.Kind(ObjectKind.VOLUME, _describe, _on_delete)
 
 
 # -- reading ---------------------------------------------------------------------------------------
 
 
-@routes.get("/v1/volumes/{vid}/manifest")
+@routes.get("/v1/volumes/{object_id}/manifest")
 async def manifest(request: web.Request) -> web.Response:
     """The newest version: its number and every file as [path, sha256, size, mode, mtime]."""
     state, vid, label = _volume(request)
@@ -270,7 +217,7 @@ async def manifest(request: web.Request) -> web.Response:
     return reply({"version": state.store.volume_version(vid), "files": files})
 
 
-@routes.post("/v1/volumes/{vid}/listdir")
+@routes.post("/v1/volumes/{object_id}/listdir")
 async def listdir(request: web.Request) -> web.Response:
     state, vid, label = _volume(request)
     req = await body(request)
@@ -281,7 +228,7 @@ async def listdir(request: web.Request) -> web.Response:
     return reply({"entries": [list(e) for e in entries]})
 
 
-@routes.post("/v1/volumes/{vid}/stat")
+@routes.post("/v1/volumes/{object_id}/stat")
 async def stat(request: web.Request) -> web.Response:
     state, vid, label = _volume(request)
     path = _path((await body(request)).get("path"))
@@ -294,7 +241,7 @@ async def stat(request: web.Request) -> web.Response:
     return reply({"path": path, "sha256": sha, "size": size, "mode": mode, "mtime": mtime})
 
 
-@routes.post("/v1/volumes/{vid}/blobs/read")
+@routes.post("/v1/volumes/{object_id}/blobs/read")
 async def read_blob(request: web.Request) -> web.Response:
     """A range of at most CHUNK_BYTES of one of the volume's blobs."""
     state, vid, label = _volume(request)
@@ -304,17 +251,17 @@ async def read_blob(request: web.Request) -> web.Response:
     length = _int(req, "length", 1, CHUNK_BYTES)
     if not state.store.sha_in_volume(vid, sha):
         raise NotFound(f"{label} has no file with content {sha} (it changed meanwhile)")
-    return reply(volume_blobs(request).read(sha, offset, length))
+    return reply(volume_blobs(request.app).read(sha, offset, length))
 
 
-@routes.post("/v1/volumes/{vid}/blobs/get")
+@routes.post("/v1/volumes/{object_id}/blobs/get")
 async def get_blobs(request: web.Request) -> web.Response:
     """Several small blobs of the volume at once."""
     state, vid, label = _volume(request)
     shas = (await body(request)).get("shas")
     if not isinstance(shas, list):
         raise InvalidRequest("shas must be a list of sha256 digests")
-    blobs, store, total = [], volume_blobs(request), 0
+    blobs, store, total = [], volume_blobs(request.app), 0
     for sha in shas:
         _digest_field(sha)
         size = store.size(sha)
@@ -330,17 +277,17 @@ async def get_blobs(request: web.Request) -> web.Response:
 # -- writing ---------------------------------------------------------------------------------------
 
 
-@routes.post("/v1/volumes/{vid}/blobs/missing")
+@routes.post("/v1/volumes/{object_id}/blobs/missing")
 async def missing_blobs(request: web.Request) -> web.Response:
     _volume(request)
     shas = (await body(request)).get("shas")
     if not isinstance(shas, list):
         raise InvalidRequest("shas must be a list of sha256 digests")
-    store = volume_blobs(request)
+    store = volume_blobs(request.app)
     return reply({"missing": [s for s in shas if not store.exists(_digest_field(s))]})
 
 
-@routes.post("/v1/volumes/{vid}/blobs/put")
+@routes.post("/v1/volumes/{object_id}/blobs/put")
 async def put_blobs(request: web.Request) -> web.Response:
     """Whole small blobs, each checked against its digest."""
     _volume(request)
@@ -349,14 +296,14 @@ async def put_blobs(request: web.Request) -> web.Response:
         isinstance(b, list) and len(b) == 2 and isinstance(b[1], bytes) for b in blobs
     ):
         raise InvalidRequest("blobs must be a list of [sha256, bytes]")
-    store = volume_blobs(request)
+    store = volume_blobs(request.app)
     for sha, data in blobs:
         if not store.exists(_digest_field(sha)):
             store.put(sha, data)
     return reply({})
 
 
-@routes.post("/v1/volumes/{vid}/blobs/upload")
+@routes.post("/v1/volumes/{object_id}/blobs/upload")
 async def upload_chunk(request: web.Request) -> web.Response:
     """One chunk of a large blob (see ``VolumeBlobs.append``)."""
     _volume(request)
@@ -364,7 +311,7 @@ async def upload_chunk(request: web.Request) -> web.Response:
     data = req.get("data")
     if not isinstance(data, bytes) or len(data) > CHUNK_BYTES:
         raise InvalidRequest(f"data must be bytes, at most {CHUNK_BYTES} of them")
-    await volume_blobs(request).append(
+    await volume_blobs(request.app).append(
         _token(req, "upload_id"),
         _digest_field(req.get("sha")),
         _int(req, "offset", 0, 1 << 62),
@@ -382,7 +329,7 @@ def _conflict_message(label: str, taken: list[str]) -> str:
     )
 
 
-@routes.post("/v1/volumes/{vid}/check_absent")
+@routes.post("/v1/volumes/{object_id}/check_absent")
 async def check_absent(request: web.Request) -> web.Response:
     """409 if any of ``paths`` is taken (a non-forced upload checks before sending content)."""
     state, vid, label = _volume(request)
@@ -398,7 +345,7 @@ async def check_absent(request: web.Request) -> web.Response:
 _last_prune = 0.0
 
 
-@routes.post("/v1/volumes/{vid}/commit")
+@routes.post("/v1/volumes/{object_id}/commit")
 async def commit(request: web.Request) -> web.Response:
     """Merge ``changes`` (files written) and ``deletions`` (files removed) into the newest
     version. The later commit wins on a path both touch; other paths keep both commits' writes."""
@@ -411,7 +358,7 @@ async def commit(request: web.Request) -> web.Response:
     done = state.store.volume_commit_version(commit_id)
     if done is not None:
         return reply({"version": done, "missing": []})
-    store = volume_blobs(request)
+    store = volume_blobs(request.app)
     missing = sorted({sha for _, sha, _, _, _ in changes if not store.exists(sha)})
     if missing:
         return reply({"version": None, "missing": missing})
@@ -427,11 +374,11 @@ async def commit(request: web.Request) -> web.Response:
         _last_prune = time.time()
         state.store.prune_volume_commits(time.time() - STALE_S)
     state.store.commit()
-    _released(state, request, released)
+    _released(state, request.app, released)
     return reply({"version": version, "missing": []})
 
 
-@routes.post("/v1/volumes/{vid}/remove")
+@routes.post("/v1/volumes/{object_id}/remove")
 async def remove(request: web.Request) -> web.Response:
     """Remove a file, or a directory with ``recursive``, as a new version."""
     state, vid, label = _volume(request)
@@ -452,5 +399,5 @@ async def remove(request: web.Request) -> web.Response:
     else:
         raise NotFound(f"no file or directory {path!r} in {label}")
     state.store.commit()
-    _released(state, request, released)
+    _released(state, request.app, released)
     return reply({"version": version})

@@ -1,3 +1,4 @@
+from .contract import StateStore
 from .sqlite import Store
 
-__all__ = ["Store"]
+__all__ = ["StateStore", "Store"]

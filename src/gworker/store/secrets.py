@@ -5,8 +5,9 @@ kept in ``GW_HOME/secrets.key`` (mode 0600, created on first use), next to the d
 *names* are stored in clear (``gw secret list`` shows them); values only ever leave this module
 decrypted for a container's environment.
 
-A named secret has a name (unique in its environment); an inline secret (``Secret.from_dict``
-and friends) has none and belongs to the app it was published with.
+The secret itself is a registry entry (``store/registry.py``): a named secret has a name there;
+an inline secret (``Secret.from_dict`` and friends) has none and belongs to the app it was
+published with. In memory (``Store(":memory:")``) the key lives only as long as the store.
 """
 
 from __future__ import annotations
@@ -14,30 +15,27 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 import msgpack
 
+from gworker_client._protocol.objects import ObjectKind
+
+from .registry import RegistryStore
+
 SCHEMA_SECRETS = """
-CREATE TABLE IF NOT EXISTS secrets (
-    id TEXT PRIMARY KEY,
-    name TEXT,                   -- NULL for an inline secret
-    environment TEXT NOT NULL,
-    app_id TEXT,                 -- the app an inline secret was published with
+CREATE TABLE IF NOT EXISTS secret_values (
+    secret_id TEXT PRIMARY KEY,  -- its registry entry
     keys TEXT NOT NULL,          -- JSON list of the key names (not secret)
-    data BLOB NOT NULL,          -- Fernet token of the msgpack'd values
-    created_at REAL NOT NULL, updated_at REAL NOT NULL
+    data BLOB NOT NULL           -- Fernet token of the msgpack'd values
 );
-CREATE UNIQUE INDEX IF NOT EXISTS secrets_name ON secrets (environment, name)
-    WHERE name IS NOT NULL;
-CREATE INDEX IF NOT EXISTS secrets_app ON secrets (app_id) WHERE app_id IS NOT NULL;
 """
+CONTENTS = {ObjectKind.SECRET: (("secret_values", "secret_id"),)}
 KEY_FILE = "secrets.key"
 
 
-class SecretStore:
+class SecretStore(RegistryStore):
     """Secret storage; ``Store`` inherits it and runs ``SCHEMA_SECRETS``."""
 
     db: sqlite3.Connection
@@ -49,12 +47,14 @@ class SecretStore:
         if self._fernet is None:
             from cryptography.fernet import Fernet
 
-            self._fernet = Fernet(_load_key(self._key_path()))
+            path = self._key_path()
+            self._fernet = Fernet(_load_key(path) if path else Fernet.generate_key())
         return self._fernet
 
-    def _key_path(self) -> Path:
+    def _key_path(self) -> Path | None:
+        """Where the key is kept: next to the database (None for a database in memory)."""
         main = next(row[2] for row in self.db.execute("PRAGMA database_list") if row[1] == "main")
-        return Path(main).parent / KEY_FILE
+        return Path(main).parent / KEY_FILE if main else None
 
     def _seal(self, values: dict[str, str]) -> bytes:
         return bytes(self._cipher().encrypt(msgpack.packb(values, use_bin_type=True)))
@@ -62,76 +62,44 @@ class SecretStore:
     def _open(self, data: bytes) -> dict[str, str]:
         return dict(msgpack.unpackb(self._cipher().decrypt(data), raw=False))
 
-    # -- named secrets ---------------------------------------------------------------------------
+    # -- values --------------------------------------------------------------------------------
 
-    def secret_by_name(self, environment: str, name: str) -> str | None:
-        row = self.db.execute(
-            "SELECT id FROM secrets WHERE environment = ? AND name = ?", (environment, name)
-        ).fetchone()
-        return row[0] if row else None
-
-    def put_secret(
-        self,
-        sid: str,
-        name: str | None,
-        environment: str,
-        values: dict[str, str],
-        app_id: str | None = None,
-    ) -> None:
-        """Create the secret ``sid``, or replace the values of the existing one."""
-        now = time.time()
-        keys = json.dumps(sorted(values))
+    def put_secret_values(self, sid: str, values: dict[str, str]) -> None:
+        """Set the values of the secret ``sid`` (a registry entry), replacing any it had."""
         self.db.execute(
-            "INSERT INTO secrets (id, name, environment, app_id, keys, data, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
-            " keys = excluded.keys, data = excluded.data, updated_at = excluded.updated_at",
-            (sid, name, environment, app_id, keys, self._seal(values), now, now),
+            "INSERT INTO secret_values (secret_id, keys, data) VALUES (?, ?, ?)"
+            " ON CONFLICT (secret_id) DO UPDATE SET keys = excluded.keys, data = excluded.data",
+            (sid, json.dumps(sorted(values)), self._seal(values)),
         )
+        self.touch_object(sid)
 
     def secret_keys(self, sid: str) -> list[str] | None:
-        row = self.db.execute("SELECT keys FROM secrets WHERE id = ?", (sid,)).fetchone()
+        """The key names of a secret (never its values); None if it has none stored."""
+        row = self.db.execute(
+            "SELECT keys FROM secret_values WHERE secret_id = ?", (sid,)
+        ).fetchone()
         return json.loads(row[0]) if row else None
 
-    def named_secrets(self, environment: str) -> list[dict[str, Any]]:
-        """Names, key names and times of an environment's named secrets (never values)."""
-        rows = self.db.execute(
-            "SELECT name, keys, created_at, updated_at FROM secrets"
-            " WHERE environment = ? AND name IS NOT NULL ORDER BY name",
-            (environment,),
-        )
-        return [
-            {"name": n, "keys": json.loads(k), "created_at": c, "updated_at": u}
-            for n, k, c, u in rows
-        ]
-
-    def delete_secret(self, sid: str) -> None:
-        self.db.execute("DELETE FROM secrets WHERE id = ?", (sid,))
-
-    # -- inline secrets --------------------------------------------------------------------------
+    def secret_values(self, sid: str) -> dict[str, str] | None:
+        """The decrypted values, for a container's environment only."""
+        row = self.db.execute(
+            "SELECT data FROM secret_values WHERE secret_id = ?", (sid,)
+        ).fetchone()
+        return self._open(row[0]) if row else None
 
     def inline_secret(self, app_id: str, values: dict[str, str]) -> str | None:
         """The id of the app's inline secret with exactly these values, if it has one (a
         redeploy reuses it instead of storing another copy)."""
         rows = self.db.execute(
-            "SELECT id, keys, data FROM secrets WHERE app_id = ? AND name IS NULL", (app_id,)
+            "SELECT r.id, v.keys, v.data FROM registry r JOIN secret_values v"
+            " ON v.secret_id = r.id WHERE r.kind = ? AND r.app_id = ? AND r.name IS NULL",
+            (ObjectKind.SECRET.value, app_id),
         ).fetchall()
         wanted = json.dumps(sorted(values))
         for sid, keys, data in rows:
             if keys == wanted and self._open(data) == values:
                 return str(sid)
         return None
-
-    def drop_stopped_apps_secrets(self) -> None:
-        """Inline secrets of stopped apps: no container of theirs starts again."""
-        self.db.execute(
-            "DELETE FROM secrets WHERE app_id IN (SELECT id FROM apps WHERE state = 'stopped')"
-        )
-
-    # -- containers ------------------------------------------------------------------------------
-
-    def secret_values(self, sid: str) -> dict[str, str] | None:
-        row = self.db.execute("SELECT data FROM secrets WHERE id = ?", (sid,)).fetchone()
-        return self._open(row[0]) if row else None
 
 
 def _load_key(path: Path) -> bytes:

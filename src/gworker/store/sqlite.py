@@ -1,7 +1,8 @@
 """The control plane's state in SQLite (WAL): everything acknowledged survives a restart.
 
 One connection, used only from the server's event loop thread. Statements are short and
-batched; a caller groups related writes and calls ``commit()`` once.
+batched; a caller groups related writes and calls ``commit()`` once. ``Store(":memory:")`` keeps
+everything in memory instead (for tests and throwaway servers): the same SQL, no file, no WAL.
 """
 
 from __future__ import annotations
@@ -16,9 +17,14 @@ from typing import Any
 
 import msgpack
 
-from .objects import SCHEMA_OBJECTS, ObjectStore
+from . import dicts, queues, secrets, volumes
+from .dicts import SCHEMA_DICTS, DictStore
+from .queues import SCHEMA_QUEUES, QueueStore
+from .registry import SCHEMA_REGISTRY
 from .secrets import SCHEMA_SECRETS, SecretStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
+
+MEMORY = ":memory:"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
@@ -108,23 +114,44 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(ObjectStore, SecretStore, VolumeStore):
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+class Store(DictStore, QueueStore, SecretStore, VolumeStore):
+    """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
+
+    contents = {**dicts.CONTENTS, **queues.CONTENTS, **secrets.CONTENTS, **volumes.CONTENTS}
+
+    def __init__(self, path: Path | str) -> None:
+        in_memory = str(path) == MEMORY
+        if not in_memory:
+            path = Path(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode survives a killed process (what a restart must survive); only a
-        # power loss can drop the last transactions.
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        # Checkpoints fsync; run them off the event loop (see Checkpointer), not inside commits.
-        self.db.execute("PRAGMA wal_autocheckpoint=0")
+        self.checkpointer: Checkpointer | None = None
+        if not in_memory:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode survives a killed process (what a restart must survive); only
+            # a power loss can drop the last transactions.
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoints fsync; run them off the event loop (see Checkpointer), not inside
+            # commits.
+            self.db.execute("PRAGMA wal_autocheckpoint=0")
         self.db.executescript(SCHEMA)
-        self.checkpointer = Checkpointer(path)
+        if not in_memory:
+            self.checkpointer = Checkpointer(Path(path))
         self._next_input_id = int(self._one("SELECT COALESCE(MAX(id), 0) + 1 FROM inputs")[0])
-        self.db.executescript(SCHEMA_OBJECTS)
-        self.db.executescript(SCHEMA_SECRETS)
-        self.db.executescript(SCHEMA_VOLUMES)
+        for schema in (
+            SCHEMA_REGISTRY,
+            SCHEMA_DICTS,
+            SCHEMA_QUEUES,
+            SCHEMA_SECRETS,
+            SCHEMA_VOLUMES,
+        ):
+            self.db.executescript(schema)
         self.db.execute("BEGIN")
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """A store that keeps everything in memory and is gone when closed."""
+        return cls(MEMORY)
 
     def commit(self) -> None:
         self.db.execute("COMMIT")
@@ -133,7 +160,8 @@ class Store(ObjectStore, SecretStore, VolumeStore):
     def close(self) -> None:
         self.db.execute("COMMIT")
         self.db.close()
-        self.checkpointer.stop()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
     def _one(self, sql: str, *args: Any) -> Any:
         return self.db.execute(sql, args).fetchone()

@@ -1,10 +1,11 @@
 """SQL for volumes: a mixin over ``Store``'s connection (``self.db``).
 
-A volume is a row in ``volumes`` with a version number, and its manifest: the rows of
-``volume_files`` (path -> sha256, size, mode, mtime, and the version that last wrote the path).
-Only the newest version's manifest is kept: every commit merges its changes into it and bumps the
-version. File contents are blobs named by their sha256 (``server/volumes.py``), so identical
-content is stored once across all volumes; a blob no row refers to any more is deleted.
+A volume is a registry entry (``store/registry.py``) with a version number (``volume_versions``,
+0 until its first commit) and its manifest: the rows of ``volume_files`` (path -> sha256, size,
+mode, mtime, and the version that last wrote the path). Only the newest version's manifest is
+kept: every commit merges its changes into it and bumps the version. File contents are blobs
+named by their sha256 (``server/volumes.py``), so identical content is stored once across all
+volumes; a blob no row refers to any more is deleted.
 
 Paths are relative, ``/``-separated and normalized (checked by the routes). The manifest always
 describes a tree that can exist on disk: writing a file at ``a/b`` removes a file at ``a`` and
@@ -16,16 +17,15 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
-from typing import Any
+
+from gworker_client._protocol.objects import ObjectKind
+
+from .registry import RegistryStore
 
 SCHEMA_VOLUMES = """
-CREATE TABLE IF NOT EXISTS volumes (
-    id TEXT PRIMARY KEY, name TEXT,           -- NULL for an ephemeral volume
-    environment TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS volumes_name ON volumes (environment, name)
-    WHERE name IS NOT NULL;
+CREATE TABLE IF NOT EXISTS volume_versions (
+    volume_id TEXT PRIMARY KEY, version INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS volume_files (
     volume_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL,
     mode INTEGER NOT NULL, mtime REAL NOT NULL, version INTEGER NOT NULL,
@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS volume_commits (
     created_at REAL NOT NULL
 );
 """
+CONTENTS = {
+    ObjectKind.VOLUME: (
+        ("volume_files", "volume_id"),
+        ("volume_commits", "volume_id"),
+        ("volume_versions", "volume_id"),
+    )
+}
 
 # (path, sha256, size, mode, mtime)
 FileRow = tuple[str, str, int, int, float]
@@ -53,63 +60,29 @@ def _ancestors(path: str) -> list[str]:
     return ["/".join(parts[:i]) for i in range(1, len(parts))]
 
 
-class VolumeStore:
+class VolumeStore(RegistryStore):
     """Volume storage; ``Store`` inherits it and runs ``SCHEMA_VOLUMES``."""
 
     db: sqlite3.Connection
 
-    # -- volumes ---------------------------------------------------------------------------------
-
-    def add_volume(self, vid: str, name: str | None, environment: str) -> None:
-        now = time.time()
-        self.db.execute(
-            "INSERT INTO volumes (id, name, environment, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (vid, name, environment, now, now),
-        )
-
-    def volume_exists(self, vid: str) -> bool:
-        return self.db.execute("SELECT 1 FROM volumes WHERE id = ?", (vid,)).fetchone() is not None
-
-    def volume_label(self, vid: str) -> str | None:
-        """How messages name the volume (``'name'``, or its id if it has none); None if there
-        is no such volume."""
-        row = self.db.execute("SELECT name FROM volumes WHERE id = ?", (vid,)).fetchone()
-        if row is None:
-            return None
-        return repr(row[0]) if row[0] is not None else vid
-
-    def volume_by_name(self, environment: str, name: str) -> str | None:
-        row = self.db.execute(
-            "SELECT id FROM volumes WHERE environment = ? AND name = ?", (environment, name)
-        ).fetchone()
-        return row[0] if row else None
-
     def volume_version(self, vid: str) -> int:
-        row = self.db.execute("SELECT version FROM volumes WHERE id = ?", (vid,)).fetchone()
+        row = self.db.execute(
+            "SELECT version FROM volume_versions WHERE volume_id = ?", (vid,)
+        ).fetchone()
         return int(row[0]) if row else 0
 
-    def named_volumes(self, environment: str) -> list[dict[str, Any]]:
-        rows = self.db.execute(
-            "SELECT v.id, v.name, v.created_at, v.updated_at, v.version, COUNT(f.path),"
-            " COALESCE(SUM(f.size), 0) FROM volumes v LEFT JOIN volume_files f"
-            " ON f.volume_id = v.id WHERE v.environment = ? AND v.name IS NOT NULL"
-            " GROUP BY v.id ORDER BY v.created_at",
-            (environment,),
-        )
-        keys = ("id", "name", "created_at", "updated_at", "version", "files", "bytes")
-        return [dict(zip(keys, r)) for r in rows]
+    def volume_usage(self, vid: str) -> tuple[int, int]:
+        """How many files the volume holds and how many bytes they add up to."""
+        row = self.db.execute(
+            "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM volume_files WHERE volume_id = ?",
+            (vid,),
+        ).fetchone()
+        return int(row[0]), int(row[1])
 
-    def delete_volume(self, vid: str) -> set[str]:
-        """Delete the volume and its manifest; return the blobs it used."""
-        shas = {
-            r[0]
-            for r in self.db.execute("SELECT sha256 FROM volume_files WHERE volume_id = ?", (vid,))
-        }
-        self.db.execute("DELETE FROM volume_files WHERE volume_id = ?", (vid,))
-        self.db.execute("DELETE FROM volume_commits WHERE volume_id = ?", (vid,))
-        self.db.execute("DELETE FROM volumes WHERE id = ?", (vid,))
-        return shas
+    def volume_shas(self, vid: str) -> set[str]:
+        """The blobs the volume's files use."""
+        rows = self.db.execute("SELECT sha256 FROM volume_files WHERE volume_id = ?", (vid,))
+        return {r[0] for r in rows}
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -232,9 +205,11 @@ class VolumeStore:
                 (vid, p, sha, size, mode, mtime, version),
             )
         self.db.execute(
-            "UPDATE volumes SET version = ?, updated_at = ? WHERE id = ?",
-            (version, time.time(), vid),
+            "INSERT INTO volume_versions (volume_id, version) VALUES (?, ?)"
+            " ON CONFLICT (volume_id) DO UPDATE SET version = excluded.version",
+            (vid, version),
         )
+        self.touch_object(vid)
         self.db.execute(
             "INSERT INTO volume_commits (id, volume_id, version, created_at) VALUES (?, ?, ?, ?)",
             (commit_id, vid, version, time.time()),
