@@ -64,6 +64,19 @@ def _check_decoratee(f: Any, decorator: str) -> None:
         )
 
 
+def _check_schedulable(f: Callable[..., Any]) -> None:
+    required = [
+        p.name
+        for p in inspect.signature(f).parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        raise exc.InvalidError(
+            f"@app.function(schedule=...): {f.__qualname__} is called with no arguments on its"
+            f" schedule, but requires {', '.join(required)}; give them defaults"
+        )
+
+
 class App:
     """A named group of functions. ``gw run`` runs it; ``gw deploy`` keeps it running."""
 
@@ -136,6 +149,8 @@ class App:
                     extra["batching"] = f.batching.to_dict()
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
+            if opts.schedule is not None:
+                _check_schedulable(f)
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
             return self._register(fn)
 

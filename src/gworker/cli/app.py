@@ -30,6 +30,7 @@ def list_apps(show_all: bool) -> None:
     """List the apps of this environment."""
     apps = _api.client().get(f"/v1/apps?env={_config.environment()}")["apps"]
     table = Table("app id", "name", "mode", "state", "functions", "containers", "created")
+    schedules = Table("app", "function", "schedule", "next run", title="schedules")
     for a in apps:
         if a["state"] != "running" and not show_all:
             continue
@@ -43,7 +44,12 @@ def list_apps(show_all: bool) -> None:
             str(a["containers"]),
             created,
         )
+        for s in a.get("schedules") or []:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["next_run"]))
+            schedules.add_row(a["name"], s["function"], s["schedule"], when)
     console.print(table)
+    if schedules.rows:
+        console.print(schedules)
 
 
 @app.command()

@@ -62,6 +62,7 @@ async def publish(request: web.Request) -> web.Response:
     ids = state.scheduler.publish(
         request.match_info["app_id"], req["module"], req["code_blob"], req["functions"]
     )
+    request.app["schedules"].changed()
     # the caller follows container output from here (it saw the image builds as they ran)
     cursor = state.store.last_log(request.match_info["app_id"])
     return reply({"functions": ids, "log_cursor": cursor})
@@ -80,6 +81,7 @@ async def stop(request: web.Request) -> web.Response:
     if state.store.app(app_id) is None:
         raise NotFound(f"app {app_id} does not exist")
     state.scheduler.stop_app(app_id)
+    request.app["schedules"].changed()
     return reply({})
 
 
@@ -89,6 +91,7 @@ async def list_apps(request: web.Request) -> web.Response:
     apps = state.store.apps(request.query.get("env"))
     for app in apps:
         app["functions"] = sorted(state.store.app_functions(app["id"]))
+        app["schedules"] = request.app["schedules"].next_runs(app["id"])
         app["containers"] = sum(
             len(f.containers) for f in state.scheduler.functions.values() if f.app_id == app["id"]
         )

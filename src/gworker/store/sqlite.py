@@ -17,6 +17,7 @@ from typing import Any
 import msgpack
 
 from .objects import SCHEMA_OBJECTS, ObjectStore
+from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
 
@@ -108,7 +109,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(ObjectStore, SecretStore, VolumeStore):
+class Store(ObjectStore, SecretStore, VolumeStore, ScheduleStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -124,6 +125,7 @@ class Store(ObjectStore, SecretStore, VolumeStore):
         self.db.executescript(SCHEMA_OBJECTS)
         self.db.executescript(SCHEMA_SECRETS)
         self.db.executescript(SCHEMA_VOLUMES)
+        self.db.executescript(SCHEMA_SCHEDULES)
         self.db.execute("BEGIN")
 
     def commit(self) -> None:
@@ -426,8 +428,8 @@ def _app_row(r: Sequence[Any]) -> dict[str, Any]:
 
 
 _FUNCTION_COLUMNS = (
-    "SELECT id, app_id, tag, version, live, module, code_blob, spec, parent_id, params"
-    " FROM functions"
+    "SELECT id, app_id, tag, version, live, module, code_blob, spec, parent_id, params,"
+    " created_at FROM functions"
 )
 
 
@@ -438,4 +440,5 @@ def _function_row(r: Sequence[Any]) -> dict[str, Any]:
         "spec": unpack(r[7]),
         "parent_id": r[8],
         "params": unpack(r[9]) if r[9] is not None else None,
+        "created_at": r[10],
     }
