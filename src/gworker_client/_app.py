@@ -270,7 +270,9 @@ class App:
             )
         return sys.modules[modules.pop()]
 
-    def _publish(self, client: _api.Client, mode: str) -> None:
+    def _publish(self, client: _api.Client, mode: str, into: str | None = None) -> None:
+        """Upload the code and publish the functions: into a new app, or into the running app
+        ``into`` (``gw serve`` reloading), whose previous functions the server then retires."""
         module = self._module()
         module_name = module.__name__
         if module_name == "__main__":
@@ -284,11 +286,16 @@ class App:
         secrets = PublishSecrets(client, self._functions, specs)
         secrets.check_named()
         _resolve_volumes(self._functions, specs)
-        resp = client.post(
-            "/v1/apps",
-            {"name": self.name or module_name, "environment": _config.environment(), "mode": mode},
-        )
-        self._app_id = resp["app_id"]
+        if into is None:
+            into = client.post(
+                "/v1/apps",
+                {
+                    "name": self.name or module_name,
+                    "environment": _config.environment(),
+                    "mode": mode,
+                },
+            )["app_id"]
+        self._app_id = into
         secrets.upload_inline(self._app_id)
         default = Image.debian_slim()
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}
