@@ -68,6 +68,45 @@ async def publish(request: web.Request) -> web.Response:
     return reply({"functions": ids, "log_cursor": cursor})
 
 
+@routes.get("/v1/apps/{app_id}/history")
+async def history(request: web.Request) -> web.Response:
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    if state.store.app(app_id) is None:
+        raise NotFound(f"app {app_id} does not exist")
+    return reply({"versions": state.store.app_versions(app_id)})
+
+
+@routes.post("/v1/apps/{app_id}/rollback")
+async def rollback(request: web.Request) -> web.Response:
+    """Publish an earlier version's code and functions again, as a new version."""
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    req = await body(request)
+    app = state.store.app(app_id)
+    if app is None or app["mode"] != "deployed" or app["state"] != "running":
+        raise InvalidRequest(f"app {app_id} is not a running deployed app; only those roll back")
+    versions = [v["version"] for v in state.store.app_versions(app_id)]
+    target = req.get("version")
+    if target is None:
+        if len(versions) < 2:
+            raise InvalidRequest(
+                f"app {app['name']!r} has only one version: nothing to roll back to"
+            )
+        target = versions[-2]
+    if isinstance(target, bool) or not isinstance(target, int) or target not in versions:
+        raise InvalidRequest(f"version {target!r} is not one of app {app['name']!r}'s: {versions}")
+    rows = state.store.version_functions(app_id, target)
+    ids = state.scheduler.publish(
+        app_id,
+        rows[0]["module"],
+        rows[0]["code_blob"],
+        [{"tag": r["tag"], "spec": r["spec"]} for r in rows],
+    )
+    request.app["schedules"].changed()
+    return reply({"functions": ids, "version": versions[-1] + 1, "from_version": target})
+
+
 @routes.post("/v1/apps/{app_id}/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     request.app["state"].scheduler.app_heartbeat(request.match_info["app_id"])

@@ -269,6 +269,25 @@ class Store(ObjectStore, SecretStore, VolumeStore, ScheduleStore):
             )
         )
 
+    def app_versions(self, app_id: str) -> list[dict[str, Any]]:
+        """Every published version of an app, oldest first: when, which functions, live or not."""
+        rows = self.db.execute(
+            "SELECT version, MIN(created_at), MAX(live), group_concat(tag, ',') FROM functions"
+            " WHERE app_id = ? AND parent_id IS NULL GROUP BY version ORDER BY version",
+            (app_id,),
+        )
+        return [
+            {"version": v, "created_at": t, "live": bool(on), "functions": sorted(tags.split(","))}
+            for v, t, on, tags in rows
+        ]
+
+    def version_functions(self, app_id: str, version: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            _FUNCTION_COLUMNS + " WHERE app_id = ? AND version = ? AND parent_id IS NULL",
+            (app_id, version),
+        )
+        return [_function_row(r) for r in rows]
+
     # -- calls, inputs, outputs ------------------------------------------------------------------
 
     def add_call(self, call_id: str, fid: str, total: int | None) -> bool:
