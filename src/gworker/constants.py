@@ -24,3 +24,6 @@ MAX_START_FAILURES = 3
 # How many times an input is rerun after its container is replaced for failing liveness probes.
 MAX_REPLACEMENTS = 3
 LOG_LINE_MAX_BYTES = 64 * 1024
+# Processes and threads one container may have at once (cgroup pids.max): a fork bomb stops here
+# instead of exhausting the machine's pid space.
+CONTAINER_MAX_TASKS = 4096

@@ -15,6 +15,7 @@ from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
 from ._retries import Retries
+from ._schedule import Cron, Period
 from ._secret import Secret
 from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "Cls",
+    "Cron",
     "Dict",
     "Function",
     "FunctionCall",
@@ -36,6 +38,7 @@ __all__ = [
     "Image",
     "LocalEntrypoint",
     "Obj",
+    "Period",
     "Probe",
     "Queue",
     "Retries",

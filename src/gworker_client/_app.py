@@ -71,6 +71,19 @@ def _check_decoratee(f: Any, decorator: str) -> None:
         )
 
 
+def _check_schedulable(f: Callable[..., Any]) -> None:
+    required = [
+        p.name
+        for p in inspect.signature(f).parameters.values()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if required:
+        raise exc.InvalidError(
+            f"@app.function(schedule=...): {f.__qualname__} is called with no arguments on its"
+            f" schedule, but requires {', '.join(required)}; give them defaults"
+        )
+
+
 class App:
     """A named group of functions. ``gw run`` runs it; ``gw deploy`` keeps it running."""
 
@@ -143,6 +156,8 @@ class App:
                     extra["batching"] = f.batching.to_record()
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
+            if opts.schedule is not None:
+                _check_schedulable(f)
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
             return self._register(fn)
 
@@ -262,7 +277,9 @@ class App:
             )
         return sys.modules[modules.pop()]
 
-    def _publish(self, client: _api.Client, mode: str) -> None:
+    def _publish(self, client: _api.Client, mode: str, into: str | None = None) -> None:
+        """Upload the code and publish the functions: into a new app, or into the running app
+        ``into`` (``gw serve`` reloading), whose previous functions the server then retires."""
         module = self._module()
         module_name = module.__name__
         if module_name == "__main__":
@@ -276,11 +293,16 @@ class App:
         secrets = PublishSecrets(client, self._functions, specs)
         secrets.check_named()
         _resolve_volumes(self._functions, specs)
-        resp = client.post(
-            "/v1/apps",
-            {"name": self.name or module_name, "environment": _config.environment(), "mode": mode},
-        )
-        self._app_id = resp["app_id"]
+        if into is None:
+            into = client.post(
+                "/v1/apps",
+                {
+                    "name": self.name or module_name,
+                    "environment": _config.environment(),
+                    "mode": mode,
+                },
+            )["app_id"]
+        self._app_id = into
         secrets.upload_inline(self._app_id)
         default = Image.debian_slim()
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}

@@ -17,6 +17,7 @@ from ._image import Image
 from ._partial import Concurrency
 from ._protocol import MAX_TIMEOUT_S, FunctionSpec, GpuRequest
 from ._retries import Retries, to_retries
+from ._schedule import Schedule
 from ._secret import Secret
 from ._volume import Volume
 from .exception import InvalidError
@@ -53,11 +54,11 @@ CANONICAL = (
     "image",
     "secrets",
     "volumes",
+    "schedule",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
-    "schedule": "schedules (Cron/Period)",
     "network_file_systems": "network file systems",
     "cloud": "cloud selection",
     "region": "region selection",
@@ -93,6 +94,7 @@ class FunctionOptions:
     secrets: tuple[Secret, ...] = ()
     volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
     image: Image | None = None
+    schedule: Schedule | None = None
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -110,6 +112,7 @@ class FunctionOptions:
             idle_timeout=float(self.idle_timeout),
             gpu=self.gpu or None,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
+            schedule=self.schedule.to_spec() if self.schedule else None,
         )
 
 
@@ -151,6 +154,16 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."
             " gw.Image.debian_slim().pip_install(...)"
+        )
+    if "schedule" in values and decorator != "@app.function":
+        raise InvalidError(
+            f"{decorator}(schedule=...): schedules run functions; put schedule= on an"
+            " @app.function() that calls the class's method"
+        )
+    if "schedule" in values and not isinstance(values["schedule"], Schedule):
+        raise InvalidError(
+            f"{decorator}(schedule={values['schedule']!r}): expected gw.Cron('0 8 * * *') or"
+            " gw.Period(hours=1)"
         )
     opts = FunctionOptions(**values)
     _validate(opts, decorator)

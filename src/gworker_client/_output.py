@@ -83,7 +83,8 @@ def write_logs(rows: list[list[Any]], after: int = 0) -> int:
     for seq, stream, text in rows:
         if seq > after:
             after = seq
-            (sys.stderr if stream == "stderr" else sys.stdout).write(text)
+            # the platform's own lines (a schedule's runs) go with the errors, apart from output
+            (sys.stderr if stream in ("stderr", "schedule") else sys.stdout).write(text)
     sys.stdout.flush()
     return after
 

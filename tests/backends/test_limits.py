@@ -97,3 +97,24 @@ def test_unknown_mechanism_is_refused():
 def test_container_ids_cannot_escape_the_cgroup_tree(limiter):
     with pytest.raises(ValueError, match="not safe"):
         limiter.prepare("../../escape", Limits(memory_mib=128))
+
+
+THREADS = """
+import threading, time
+started = 0
+try:
+    for _ in range(500):
+        threading.Thread(target=time.sleep, args=(2,), daemon=True).start()
+        started += 1
+except RuntimeError:
+    pass
+print(started)
+"""
+
+
+def test_a_fork_bomb_stops_at_the_task_limit(limiter, cid):
+    preexec = limiter.prepare(cid, Limits(pids=32))
+    out = subprocess.run(
+        [sys.executable, "-c", THREADS], preexec_fn=preexec, capture_output=True, check=True
+    )
+    assert 0 < int(out.stdout) < 32  # the interpreter's own thread counts too

@@ -72,3 +72,33 @@ def test_queue_commands(name):
 def test_invalid_name_is_a_clear_error(server):
     result = gw_cli("queue", "create", "bad name")
     assert result.exit_code == 1 and "is not valid" in result.output
+
+
+class Planted:
+    """A value whose unpickling runs code: here, creating a file."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_inspection_unpickles_only_plain_data(name, tmp_path):
+    marker = tmp_path / "planted-code-ran"
+    d = gw.Dict.from_name(name, create_if_missing=True)
+    d["plain"] = {"n": [1, 2.5, None, True], "s": {"a"}, "f": frozenset({1}), "b": b"x", "c": 1j}
+    d["planted"] = Planted(str(marker))
+    q = gw.Queue.from_name(name, create_if_missing=True)
+    q.put(Planted(str(marker)))
+
+    shown = gw_cli("dict", "items", name).stdout
+    assert "'plain': {'n': [1, 2.5, None, True], 's': {'a'}, 'f': frozenset({1})" in shown
+    assert "'planted': <a pickled io.open" in shown and "--unsafe-unpickle shows it" in shown
+    assert "not plain data" in gw_cli("dict", "get", name, "planted").stdout
+    assert "<a pickled io.open" in gw_cli("queue", "peek", name).stdout
+    assert not marker.exists()
+
+    unsafe = gw_cli("dict", "get", name, "planted", "--unsafe-unpickle")
+    assert "warning" in unsafe.output and "runs whatever code" in unsafe.output
+    assert marker.exists()  # opted in: the value's code ran

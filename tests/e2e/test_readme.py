@@ -18,6 +18,7 @@ EXPECTED = [
     "six 1.16.0, demo, home visible: False\n",
     "key of 14 characters\nResults\n",
     "value task\n",
+    "ran on schedule: True\n",
 ]
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import constants as C
 from .. import isolation
 from ..images import BuiltImage
 from .base import LaunchSpec, Mount
@@ -91,7 +92,12 @@ def plan(
     # the cpu reservation is the container's weight, never below an ordinary process's: a
     # lighter one would leave containers waiting behind the control plane on a busy machine
     share = max(spec.cpu, 1.0)
-    limits = Limits(cpu=spec.cpu_limit, memory_mib=spec.memory_limit_mib, cpu_share=share)
+    limits = Limits(
+        cpu=spec.cpu_limit,
+        memory_mib=spec.memory_limit_mib,
+        cpu_share=share,
+        pids=C.CONTAINER_MAX_TASKS,
+    )
     join_cgroup = limiter.prepare(spec.container_id, limits)
     reason = isolation.unavailable_reason()
     if reason is None:

@@ -30,6 +30,7 @@ def list_apps(show_all: bool) -> None:
     """List the apps of this environment."""
     apps = _api.client().get(f"/v1/apps?env={_config.environment()}")["apps"]
     table = Table("app id", "name", "mode", "state", "functions", "containers", "created")
+    schedules = Table("app", "function", "schedule", "next run", title="schedules")
     for a in apps:
         if a["state"] != "running" and not show_all:
             continue
@@ -43,7 +44,52 @@ def list_apps(show_all: bool) -> None:
             str(a["containers"]),
             created,
         )
+        for s in a.get("schedules") or []:
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(s["next_run"]))
+            schedules.add_row(a["name"], s["function"], s["schedule"], when)
     console.print(table)
+    if schedules.rows:
+        console.print(schedules)
+
+
+@app.command()
+@click.argument("name")
+@friendly_errors
+def history(name: str) -> None:
+    """List a deployed app's versions (by name or id); the live one is marked."""
+    info = _resolve(name)
+    versions = _api.client().get(f"/v1/apps/{info['id']}/history")["versions"]
+    table = Table("version", "deployed", "functions", "live", title=f"app {info['name']}")
+    for v in reversed(versions):
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v["created_at"]))
+        live = "[green]● live[/]" if v["live"] else ""
+        table.add_row(f"v{v['version']}", when, ", ".join(v["functions"]), live)
+    console.print(table)
+
+
+@app.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@friendly_errors
+def rollback(name: str, version: str | None) -> None:
+    """Deploy an earlier version of an app again (default: the one before the latest).
+
+    VERSION is a number as `gw app history` shows it, with or without its `v`.
+    """
+    info = _resolve(name)
+    body: dict[str, int] = {}
+    if version is not None:
+        number = version.removeprefix("v")
+        if not number.isdigit():
+            raise click.BadParameter(
+                f"{version!r} is not a version like 3 or v3", param_hint="VERSION"
+            )
+        body["version"] = int(number)
+    resp = _api.client().post(f"/v1/apps/{info['id']}/rollback", body)
+    console.print(
+        f"[green]✓[/] app {info['name']} rolled back to v{resp['from_version']}"
+        f" (now live as v{resp['version']})"
+    )
 
 
 @app.command()

@@ -7,21 +7,11 @@ import itertools
 import click
 
 from gworker_client import Dict
-from gworker_client import exception as exc
 from gworker_client._protocol.objects import ObjectKind
-from gworker_client._serialization import deserialize
 
 from ._common import console, friendly_errors
 from .objects import ITEMS, object_group, yes_option
-
-
-def show(data: bytes) -> str:
-    """The repr of a pickled value, unpickled here; a placeholder if it cannot be."""
-    try:
-        return repr(deserialize(data))
-    except exc.DeserializationError as e:
-        return f"<{len(data)} bytes that cannot be unpickled here: {e}>"
-
+from .plain_data import show, unsafe_option, warn_unsafe
 
 dict_group = object_group(
     ObjectKind.DICT,
@@ -35,24 +25,31 @@ dict_group = object_group(
 @dict_group.command("get")
 @click.argument("name")
 @click.argument("key")
+@unsafe_option
 @friendly_errors
-def get(name: str, key: str) -> None:
-    """Print the value of a (string) KEY."""
+def get(name: str, key: str, unsafe: bool) -> None:
+    """Print the value of a (string) KEY (plain data only, unless --unsafe-unpickle)."""
     data = Dict.from_name(name)._get_raw(key)
     if data is None:
         raise click.ClickException(f"dict {name!r} has no key {key!r}")
-    click.echo(show(data))
+    if unsafe:
+        warn_unsafe()
+    click.echo(show(data, unsafe))
 
 
 @dict_group.command("items")
 @click.argument("name")
 @click.option("-n", "limit", default=20, show_default=True, help="How many entries to show.")
+@unsafe_option
 @friendly_errors
-def items(name: str, limit: int) -> None:
-    """Print the first entries, one `key: value` per line."""
+def items(name: str, limit: int, unsafe: bool) -> None:
+    """Print the first entries, one `key: value` per line (plain data only, unless
+    --unsafe-unpickle)."""
+    if unsafe:
+        warn_unsafe()
     d = Dict.from_name(name)
     for key, value in itertools.islice(d._scan_raw(values=True), limit):
-        click.echo(f"{show(key)}: {show(value or b'')}")
+        click.echo(f"{show(key, unsafe)}: {show(value or b'', unsafe)}")
     total = len(d)
     if total > limit:
         console.print(f"[dim]… {total - limit} more (of {total}); see -n[/]")

@@ -9,6 +9,7 @@ from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
 from .secret import secret_group
+from .serve import serve
 from .server import server
 from .token import token
 from .volume import volume_group
@@ -26,6 +27,7 @@ def cli() -> None:
 
 cli.add_command(run)
 cli.add_command(deploy)
+cli.add_command(serve)
 cli.add_command(app)
 cli.add_command(dict_group)
 cli.add_command(queue_group)

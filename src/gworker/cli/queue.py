@@ -8,8 +8,8 @@ from gworker_client import Queue
 from gworker_client._protocol.objects import ObjectKind
 
 from ._common import console, friendly_errors
-from .dict import show
 from .objects import ITEMS, object_group, yes_option
+from .plain_data import show, unsafe_option, warn_unsafe
 
 partition_option = click.option(
     "--partition", "-p", default=None, help="A partition key (default: the default partition)."
@@ -29,12 +29,16 @@ queue_group = object_group(
 @click.argument("name")
 @click.option("-n", "n", default=1, show_default=True, help="How many items to show.")
 @partition_option
+@unsafe_option
 @friendly_errors
-def peek(name: str, n: int, partition: str | None) -> None:
-    """Print the first items of a partition, without removing them."""
+def peek(name: str, n: int, partition: str | None, unsafe: bool) -> None:
+    """Print the first items of a partition, without removing them (plain data only, unless
+    --unsafe-unpickle)."""
+    if unsafe:
+        warn_unsafe()
     q = Queue.from_name(name)
     for _, value in q._peek(partition, 0, max(n, 1), 0.0):
-        click.echo(show(value))
+        click.echo(show(value, unsafe))
 
 
 @queue_group.command("len")

@@ -33,6 +33,7 @@ from . import (
 )
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
+from .schedules import ScheduleRunner
 from .state import State
 
 log = logging.getLogger("gworker.server")
@@ -98,6 +99,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
+    app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
@@ -107,8 +109,10 @@ def build_app(home: Path, server_url: str) -> web.Application:
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
         await state.scheduler.start()
+        schedules.start()
 
     async def on_cleanup(_: web.Application) -> None:
+        await schedules.close()
         await state.scheduler.close()
         store.close()
 

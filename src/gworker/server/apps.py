@@ -6,7 +6,15 @@ import uuid
 
 from aiohttp import web
 
-from gworker_client._protocol import MAX_WAIT_S, PublishApp, PublishReply, spec_problem
+from gworker_client._protocol import (
+    MAX_WAIT_S,
+    FunctionSpec,
+    PublishApp,
+    PublishedFunction,
+    PublishReply,
+    from_builtins,
+    spec_problem,
+)
 
 from .errors import InvalidRequest, NotFound
 from .http import body, decode, query_float, query_int, reply
@@ -70,9 +78,52 @@ async def publish(request: web.Request) -> web.Response:
     ids = state.scheduler.publish(
         request.match_info["app_id"], req.module, req.code_blob, req.functions
     )
+    request.app["schedules"].changed()
     # the caller follows container output from here (it saw the image builds as they ran)
     cursor = state.store.last_log(request.match_info["app_id"])
     return reply(PublishReply(functions=ids, log_cursor=cursor))
+
+
+@routes.get("/v1/apps/{app_id}/history")
+async def history(request: web.Request) -> web.Response:
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    if state.store.app(app_id) is None:
+        raise NotFound(f"app {app_id} does not exist")
+    return reply({"versions": state.store.app_versions(app_id)})
+
+
+@routes.post("/v1/apps/{app_id}/rollback")
+async def rollback(request: web.Request) -> web.Response:
+    """Publish an earlier version's code and functions again, as a new version."""
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    req = await body(request)
+    app = state.store.app(app_id)
+    if app is None or app["mode"] != "deployed" or app["state"] != "running":
+        raise InvalidRequest(f"app {app_id} is not a running deployed app; only those roll back")
+    versions = [v["version"] for v in state.store.app_versions(app_id)]
+    target = req.get("version")
+    if target is None:
+        if len(versions) < 2:
+            raise InvalidRequest(
+                f"app {app['name']!r} has only one version: nothing to roll back to"
+            )
+        target = versions[-2]
+    if isinstance(target, bool) or not isinstance(target, int) or target not in versions:
+        raise InvalidRequest(f"version {target!r} is not one of app {app['name']!r}'s: {versions}")
+    rows = state.store.version_functions(app_id, target)
+    ids = state.scheduler.publish(
+        app_id,
+        rows[0]["module"],
+        rows[0]["code_blob"],
+        [
+            PublishedFunction(tag=r["tag"], spec=from_builtins(r["spec"], FunctionSpec))
+            for r in rows
+        ],
+    )
+    request.app["schedules"].changed()
+    return reply({"functions": ids, "version": versions[-1] + 1, "from_version": target})
 
 
 @routes.post("/v1/apps/{app_id}/heartbeat")
@@ -88,6 +139,7 @@ async def stop(request: web.Request) -> web.Response:
     if state.store.app(app_id) is None:
         raise NotFound(f"app {app_id} does not exist")
     state.scheduler.stop_app(app_id)
+    request.app["schedules"].changed()
     return reply({})
 
 
@@ -97,6 +149,7 @@ async def list_apps(request: web.Request) -> web.Response:
     apps = state.store.apps(request.query.get("env"))
     for app in apps:
         app["functions"] = sorted(state.store.app_functions(app["id"]))
+        app["schedules"] = request.app["schedules"].next_runs(app["id"])
         app["containers"] = state.scheduler.container_count(app["id"])
     return reply({"apps": apps})
 

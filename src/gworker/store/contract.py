@@ -55,6 +55,15 @@ class Functions(Protocol):
     def function(self, fid: str) -> dict[str, Any] | None: ...
     def live_function(self, app_id: str, tag: str) -> str | None: ...
     def app_functions(self, app_id: str) -> dict[str, str]: ...
+    def app_versions(self, app_id: str) -> list[dict[str, Any]]: ...
+    def version_functions(self, app_id: str, version: int) -> list[dict[str, Any]]: ...
+
+
+class Schedules(Protocol):
+    def last_schedule_run(self, app_id: str, tag: str) -> tuple[float, float] | None: ...
+    def add_schedule_run(
+        self, app_id: str, tag: str, tick: float, call_id: str, fired_at: float, missed: int
+    ) -> bool: ...
 
 
 class Calls(Protocol):
@@ -194,6 +203,7 @@ class StateStore(
     Queues,
     Volumes,
     Secrets,
+    Schedules,
     Protocol,
 ):
     """Everything the control plane keeps: what the scheduler and the routes use."""

@@ -21,6 +21,7 @@ from . import dicts, queues, secrets, volumes
 from .dicts import SCHEMA_DICTS, DictStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
+from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
 
@@ -114,7 +115,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(DictStore, QueueStore, SecretStore, VolumeStore):
+class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
     contents = {**dicts.CONTENTS, **queues.CONTENTS, **secrets.CONTENTS, **volumes.CONTENTS}
@@ -144,6 +145,7 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore):
             SCHEMA_QUEUES,
             SCHEMA_SECRETS,
             SCHEMA_VOLUMES,
+            SCHEMA_SCHEDULES,
         ):
             self.db.executescript(schema)
         self.db.execute("BEGIN")
@@ -294,6 +296,25 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore):
                 (app_id,),
             )
         )
+
+    def app_versions(self, app_id: str) -> list[dict[str, Any]]:
+        """Every published version of an app, oldest first: when, which functions, live or not."""
+        rows = self.db.execute(
+            "SELECT version, MIN(created_at), MAX(live), group_concat(tag, ',') FROM functions"
+            " WHERE app_id = ? AND parent_id IS NULL GROUP BY version ORDER BY version",
+            (app_id,),
+        )
+        return [
+            {"version": v, "created_at": t, "live": bool(on), "functions": sorted(tags.split(","))}
+            for v, t, on, tags in rows
+        ]
+
+    def version_functions(self, app_id: str, version: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            _FUNCTION_COLUMNS + " WHERE app_id = ? AND version = ? AND parent_id IS NULL",
+            (app_id, version),
+        )
+        return [_function_row(r) for r in rows]
 
     # -- calls, inputs, outputs ------------------------------------------------------------------
 
@@ -454,8 +475,8 @@ def _app_row(r: Sequence[Any]) -> dict[str, Any]:
 
 
 _FUNCTION_COLUMNS = (
-    "SELECT id, app_id, tag, version, live, module, code_blob, spec, parent_id, params"
-    " FROM functions"
+    "SELECT id, app_id, tag, version, live, module, code_blob, spec, parent_id, params,"
+    " created_at FROM functions"
 )
 
 
@@ -466,4 +487,5 @@ def _function_row(r: Sequence[Any]) -> dict[str, Any]:
         "spec": unpack(r[7]),
         "parent_id": r[8],
         "params": unpack(r[9]) if r[9] is not None else None,
+        "created_at": r[10],
     }

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from .schedule import ScheduleError, ScheduleSpec
 from .timing import MAX_GPU_COUNT, MAX_RETRIES, MAX_TIMEOUT_S, MAX_WORKERS
 
 Kind = Literal["function", "class"]
@@ -126,6 +127,7 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     exit: tuple[str, ...] = ()
     params: tuple[ParamSpec, ...] = ()
     probes: tuple[ProbeSpec, ...] = ()
+    schedule: ScheduleSpec | None = None  # fired by the control plane (deployed or running apps)
 
     @property
     def max_inputs(self) -> int:
@@ -161,6 +163,11 @@ def _problems(spec: FunctionSpec) -> Iterator[str]:
         yield f"buffer_workers={spec.buffer_workers} must be from 0 to {MAX_WORKERS}"
     if spec.idle_timeout <= 0:
         yield f"idle_timeout={spec.idle_timeout} must be > 0"
+    if spec.schedule is not None:
+        try:
+            spec.schedule.check()
+        except ScheduleError as e:
+            yield f"schedule: {e}"
     if spec.image is None:
         yield "image is missing (the SDK sends the spec of the image it built)"
     r = spec.retries
