@@ -72,4 +72,4 @@ def test_an_ephemeral_run_fires_only_while_it_lasts(server, tmp_path):
     )
     r = server.gw("run", str(app_file))
     assert r.returncode == 0, r.stderr
-    assert 2 <= r.stdout.count("ping ran") <= 4, r.stdout
+    assert 1 <= r.stdout.count("ping ran") <= 5, r.stdout
