@@ -15,9 +15,11 @@ from typing import Any
 
 from . import _api, _code, _config, _output
 from . import exception as exc
+from ._aio import DualContext
 from ._build import build_images
 from ._cls import Cls, build_cls
 from ._function import Function
+from ._generator import is_generator_function
 from ._image import Image
 from ._options import check_secrets, check_volumes, parse_options, with_defaults
 from ._partial import PartialFunction
@@ -56,11 +58,6 @@ def _check_decoratee(f: Any, decorator: str) -> None:
         raise exc.InvalidError(
             f"{decorator} cannot decorate {f.__qualname__}: it is defined inside another function."
             " Define it at module level so containers can import it."
-        )
-    if inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f):
-        raise exc.InvalidError(
-            f"{decorator}: {f.__qualname__} is a generator; generator functions are not supported"
-            " by this version of gworker yet"
         )
 
 
@@ -122,7 +119,8 @@ class App:
         options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
 
         def wrapper(f: Any) -> Function:
-            opts, extra = options, {}
+            opts = options
+            extra: dict[str, Any] = {}
             if isinstance(f, PartialFunction):
                 if f.flags:
                     marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
@@ -136,6 +134,12 @@ class App:
                     extra["batching"] = f.batching.to_dict()
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
+            if is_generator_function(f):
+                if "batching" in extra:
+                    raise exc.InvalidError(
+                        f"@gw.batched() cannot mark {f.__qualname__}: it is a generator function"
+                    )
+                extra["generator"] = True  # callers of Function.from_name must know
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
             return self._register(fn)
 
@@ -197,11 +201,19 @@ class App:
 
     # -- running ---------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def run(self, *, detach: bool = False) -> Iterator[App]:
-        """Run the app ephemerally for the block: functions are callable, then it is stopped."""
+    def run(self, *, detach: bool = False) -> DualContext[App]:
+        """Run the app ephemerally for the block (``with`` or ``async with``): its functions are
+        callable, then it is stopped."""
         if detach:
-            raise exc.InvalidError("app.run(detach=True) is not supported by this version yet")
+            raise exc.InvalidError(
+                "app.run(detach=True) (gw run --detach) is not supported: an ephemeral app stops"
+                " when its client goes. To keep functions running without a client, deploy the"
+                " app (`gw deploy FILE` or app.deploy()) and spawn calls on the deployed functions"
+            )
+        return DualContext(self._run())
+
+    @contextlib.contextmanager
+    def _run(self) -> Iterator[App]:
         client = _api.client()
         self._publish(client, mode="ephemeral")
         assert self._app_id is not None

@@ -19,6 +19,7 @@ import msgpack
 from . import _api, _config
 from . import exception as exc
 from ._function import Function
+from ._generator import is_generator_function
 from ._options import FunctionOptions
 from ._partial import Concurrency, PartialFunction
 from ._probe import Probe
@@ -252,6 +253,7 @@ class Obj:
             f"{self._cls._service.tag}.{name}",
             method=name,
             resolver=self._function_id,
+            extra_spec={"generator": bool(methods[name].get("is_generator"))},
             local=lambda *a, **kw: _call_local(self._local_instance(), name, methods[name], a, kw),
         )
         self.__dict__[name] = handle
@@ -281,7 +283,12 @@ def build_cls(
             methods[name] = {
                 "batching": value.batching.to_dict() if value.batching else None,
                 "is_async": inspect.iscoroutinefunction(value.raw_f),
+                "is_generator": is_generator_function(value.raw_f),
             }
+            if value.batching is not None and methods[name]["is_generator"]:
+                raise exc.InvalidError(
+                    f"@gw.batched() cannot mark {user_cls.__qualname__}.{name}: it is a generator"
+                )
         if "enter" in value.flags:
             enter.append(name)
         if "exit" in value.flags:

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _api, _config, _output
+from . import _api, _config, _generator, _output
 from . import exception as exc
+from ._aio import Operation, blocking, iterating
 from ._options import FunctionOptions
 from ._serialization import deserialize, exception_from_output, serialize
 
@@ -100,6 +101,19 @@ class Function:
     def tag(self) -> str:
         return self._tag
 
+    @blocking
+    def hydrate(self) -> Function:
+        """Look the function up now rather than on first use; return it."""
+        self._hydrate()
+        return self
+
+    @property
+    def is_generator(self) -> bool:
+        """Whether the function yields its results (call it with ``remote_gen``)."""
+        if self._raw_f is not None and not inspect.isclass(self._raw_f):
+            return _generator.is_generator_function(self._raw_f)
+        return bool(self._extra_spec.get("generator"))
+
     def _hydrate(self) -> str:
         if self._object_id:
             return self._object_id
@@ -109,12 +123,20 @@ class Function:
             app_name, tag, env = self._lookup
             info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={tag}&env={env}")
             self._object_id = info["function_id"]
+            self._extra_spec = {"generator": bool(info["spec"].get("generator"))}
             return self._object_id
         raise exc.ExecutionError(
             f"function {self._tag!r} has not been deployed or run: call it inside"
             " `with app.run():` or `gw run`, or deploy the app and use"
             " gw.Function.from_name(app_name, name)"
         )
+
+    def _refuse_generator(self, how: str) -> None:
+        if self.is_generator:
+            raise exc.InvalidError(
+                f"A generator function cannot be called with `.{how}(...)`. Use"
+                f" `.remote_gen(...)` instead ({self._tag!r} yields its results)."
+            )
 
     def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
@@ -137,17 +159,43 @@ class Function:
             raise exc.ExecutionError(f"{self._tag!r} was looked up by name: it has no local code")
         return self._raw_f(*args, **kwargs)
 
+    @blocking
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function in a container and return its result."""
+        self._refuse_generator("remote")
         return self._call(args, kwargs, wait=True).get()
 
+    @iterating
+    def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Run a generator function in a container; yield its items as they are produced.
+
+        An exception raised by the function reaches the caller after the items before it.
+        """
+        if not self.is_generator:
+            raise exc.InvalidError(
+                f"A non-generator function cannot be called with `.remote_gen(...)`. Use"
+                f" `.remote(...)` instead ({self._tag!r} returns its result)."
+            )
+        self._bind(args, kwargs)
+        return _generator.consume(self, args, kwargs)
+
+    @blocking
     def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start the function in a container; return a ``FunctionCall`` at once."""
+        self._refuse_generator("spawn")
         return self._call(args, kwargs, wait=False)
 
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, wait: bool) -> FunctionCall:
+    def _call(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        wait: bool,
+        stream: Any = None,
+    ) -> FunctionCall:
         self._bind(args, kwargs)
-        payload = self._payload(args, kwargs)
+        # a generator's input carries, first, where its items go
+        payload = self._payload((stream, *args) if stream is not None else args, kwargs)
         call = FunctionCall(new_call_id())
         resp = _api.client().post(
             f"/v1/functions/{self._hydrate()}/calls",
@@ -162,6 +210,7 @@ class Function:
         call._absorb(resp)
         return call
 
+    @iterating
     def map(
         self,
         *input_iterators: Iterable[Any],
@@ -170,11 +219,13 @@ class Function:
         return_exceptions: bool = False,
     ) -> Iterator[Any]:
         """Run the function over the zipped iterables in parallel; yield the results."""
+        self._refuse_generator("map")
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
         return _MapRun(self, items, order_outputs, return_exceptions).results()
 
+    @iterating
     def starmap(
         self,
         input_iterator: Iterable[Iterable[Any]],
@@ -184,9 +235,11 @@ class Function:
         return_exceptions: bool = False,
     ) -> Iterator[Any]:
         """Like ``map``, but each item is a tuple of positional arguments."""
+        self._refuse_generator("starmap")
         items = ((tuple(args), kwargs or {}) for args in input_iterator)
         return _MapRun(self, items, order_outputs, return_exceptions).results()
 
+    @blocking
     def for_each(
         self,
         *input_iterators: Iterable[Any],
@@ -202,10 +255,12 @@ class Function:
         ):
             pass
 
+    @blocking
     def spawn_map(
         self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None
     ) -> FunctionCall:
         """Submit every input and return at once; ``FunctionCall.get()`` gives the result list."""
+        self._refuse_generator("spawn_map")
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.spawn_map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
@@ -213,13 +268,25 @@ class Function:
         run.submit_all()
         return FunctionCall(run.call_id)
 
+    @blocking
     def get_current_stats(self) -> FunctionStats:
         stats = _api.client().get(f"/v1/functions/{self._hydrate()}/stats")
         return FunctionStats(stats["backlog"], stats["num_total_runners"])
 
 
+def _gather(*calls: FunctionCall) -> list[Any]:
+    """Wait for every call; return their results in order (the first error is raised)."""
+    for call in calls:
+        if not isinstance(call, FunctionCall):
+            raise exc.InvalidError(f"FunctionCall.gather takes FunctionCalls, not {call!r}")
+    return [call.get() for call in calls]
+
+
 class FunctionCall:
     """A handle on a call made with ``spawn`` (or ``spawn_map``); fetch its result with ``get``."""
+
+    # ``FunctionCall.gather(*calls)`` and ``await FunctionCall.gather.aio(*calls)``
+    gather = Operation(_gather)
 
     def __init__(self, call_id: str) -> None:
         self.object_id = call_id
@@ -250,6 +317,7 @@ class FunctionCall:
         )
         self._absorb(resp)
 
+    @blocking
     def get(self, timeout: float | None = None) -> Any:
         """Wait for the result (a list of results for ``spawn_map``); re-raise a remote error.
 
@@ -269,6 +337,7 @@ class FunctionCall:
                 raise value.error
         return values[0] if self._total == 1 else values
 
+    @blocking
     def cancel(self, terminate_containers: bool = False) -> None:
         """Cancel the call's pending inputs; running ones stop, with their containers if asked."""
         _api.client().post(

@@ -25,6 +25,7 @@ from typing import IO, Any
 
 from . import _api
 from . import exception as exc
+from ._aio import blocking, iterating
 from ._object import _Object, request_id
 
 # Files move in pieces of at most this many bytes per request; small files are batched up to it.
@@ -340,6 +341,7 @@ class Volume(_Object):
 
     # -- reading ---------------------------------------------------------------------------------
 
+    @blocking
     def listdir(self, path: str = "/", *, recursive: bool = False) -> list[FileEntry]:
         """The entries under ``path`` (files and directories), or the file itself if ``path``
         is one. ``NotFoundError`` if nothing is there."""
@@ -350,6 +352,7 @@ class Volume(_Object):
             for p, t, size, mtime in resp["entries"]
         ]
 
+    @iterating
     def iterdir(self, path: str = "/", *, recursive: bool = True) -> Iterator[FileEntry]:
         """Like ``listdir``, recursive by default, as an iterator."""
         yield from self.listdir(path, recursive=recursive)
@@ -357,6 +360,7 @@ class Volume(_Object):
     def _stat(self, path: str) -> dict[str, Any]:
         return _api.client().post(self._url("stat"), {"path": normalize(path)})
 
+    @iterating
     def read_file(self, path: str) -> Iterator[bytes]:
         """The file's content in pieces of bytes: ``b"".join(vol.read_file("a.txt"))``.
 
@@ -364,6 +368,7 @@ class Volume(_Object):
         info = self._stat(path)
         return read_blob(_api.client(), self.object_id, info["sha256"], int(info["size"]))
 
+    @blocking
     def read_file_into_fileobj(self, path: str, fileobj: IO[bytes]) -> int:
         """Write the file's content into ``fileobj``; return the number of bytes."""
         n = 0
@@ -374,6 +379,7 @@ class Volume(_Object):
 
     # -- writing from outside containers ---------------------------------------------------------
 
+    @blocking
     def remove_file(self, path: str, *, recursive: bool = False) -> None:
         """Delete a file, or a directory and everything under it with ``recursive=True``."""
         clean = normalize(path)
@@ -390,11 +396,13 @@ class Volume(_Object):
 
     # -- in containers ---------------------------------------------------------------------------
 
+    @blocking
     def commit(self) -> None:
         """Publish this container's changes under the volume's mount path (in a container)."""
         for mount in self._mounts("commit"):
             mount.commit()
 
+    @blocking
     def reload(self) -> None:
         """Bring in the changes other containers committed since this one's last
         commit or reload (in a container)."""

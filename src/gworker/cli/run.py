@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -110,7 +111,9 @@ def run(ctx: click.Context, ref: str | None, show_help: bool) -> None:
                 if result is not None:
                     click.echo(result)
             else:
-                target(**kwargs)
+                result = target(**kwargs)
+                if inspect.iscoroutine(result):  # an `async def` entrypoint runs to completion
+                    asyncio.run(result)
 
     raw = target.raw_f if isinstance(target, LocalEntrypoint) else target._raw_f
     assert raw is not None

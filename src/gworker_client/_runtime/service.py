@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._cls import Cls, instantiate, run_hooks
+from .generator import streaming
 
 
 @dataclass
@@ -28,11 +29,11 @@ class Service:
             assert obj._user_cls is not None
             self.instance = instantiate(obj._user_cls, params)
             for name, info in spec["methods"].items():
-                method = getattr(self.instance, name)
-                self.targets[name] = Target(method, info["is_async"], info.get("batching"))
+                fn, is_async = streaming(getattr(self.instance, name), info["is_async"])
+                self.targets[name] = Target(fn, is_async, info.get("batching"))
         else:
-            raw = obj._raw_f
-            self.targets[None] = Target(raw, inspect.iscoroutinefunction(raw), spec.get("batching"))
+            fn, is_async = streaming(obj._raw_f, inspect.iscoroutinefunction(obj._raw_f))
+            self.targets[None] = Target(fn, is_async, spec.get("batching"))
 
     def target(self, method: str | None) -> Target:
         try:
