@@ -86,6 +86,7 @@ class App:
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
         self._classes: dict[str, Cls] = {}
+        self._included: set[str] = set()  # tags added by include(): defined in other modules
         self._app_id: str | None = None
         self._log_cursor = 0
 
@@ -95,6 +96,12 @@ class App:
     @property
     def app_id(self) -> str | None:
         return self._app_id
+
+    @property
+    def image(self) -> Image:
+        """The app's default image (``Image.debian_slim()`` when none was given), e.g. for
+        ``with app.image.imports():``."""
+        return self._image or Image.debian_slim()
 
     @property
     def registered_functions(self) -> dict[str, Function]:
@@ -144,6 +151,29 @@ class App:
             return self._register(fn)
 
         return wrapper
+
+    def include(self, other: App) -> App:
+        """Add ``other``'s functions and classes to this app, to run and deploy them together.
+
+        Call it in the app's entry module: containers import that module and find each included
+        function there, under its name (which must not name something else in the module).
+        """
+        if not isinstance(other, App):
+            raise exc.InvalidError(f"app.include() takes a gw.App, not {other!r}")
+        entry = sys._getframe(1).f_globals  # the module calling include(): the entry module
+        for tag, fn in other._functions.items():
+            obj = other._classes.get(tag, fn)
+            if self._functions.get(tag, fn) is not fn or entry.get(tag, obj) is not obj:
+                raise exc.InvalidError(
+                    f"app.include({other.name!r}): {tag!r} already names something else in"
+                    f" app {self.name!r} or in module {entry.get('__name__')!r}; rename one"
+                )
+        for tag, fn in other._functions.items():
+            self._functions[tag] = fn
+            entry[tag] = other._classes.get(tag, fn)
+            self._included.add(tag)
+        self._classes.update(other._classes)
+        return self
 
     def _register(self, fn: Function) -> Function:
         if fn.tag in self._functions:
@@ -256,7 +286,11 @@ class App:
         return app
 
     def _module(self) -> ModuleType:
-        modules = {fn._raw_f.__module__ for fn in self._functions.values() if fn._raw_f}
+        modules = {
+            fn._raw_f.__module__
+            for tag, fn in self._functions.items()
+            if fn._raw_f and tag not in self._included
+        }
         modules |= {e.raw_f.__module__ for e in self._entrypoints.values()}
         if not modules:
             raise exc.InvalidError(f"app {self.name!r} has no functions to run")

@@ -194,6 +194,25 @@ class Cls:
     def __call__(self, **params: Any) -> Obj:
         return Obj(self, bind_parameters(self._service.tag, self._params, params))
 
+    def with_options(self, **options: Any) -> Cls:
+        """Refused: a class's options are fixed when its app is published."""
+        raise self._fixed("with_options", "@app.cls(...)", options)
+
+    def with_concurrency(self, **options: Any) -> Cls:
+        """Refused: a class's concurrency is fixed when its app is published."""
+        raise self._fixed("with_concurrency", "@gw.concurrent(max_inputs=...)", options)
+
+    def with_batching(self, **options: Any) -> Cls:
+        """Refused: a class's batching is fixed when its app is published."""
+        raise self._fixed("with_batching", "@gw.batched(max_batch_size=..., wait_ms=...)", options)
+
+    def _fixed(self, how: str, instead: str, options: dict[str, Any]) -> exc.InvalidError:
+        return exc.InvalidError(
+            f"{self._service.tag}.{how}({', '.join(sorted(options))}=...) is not supported:"
+            f" gworker fixes a class's settings when its app is published. Give them with"
+            f" {instead} on the class, or register a second class with the other settings"
+        )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)

@@ -268,6 +268,14 @@ class Function:
         run.submit_all()
         return FunctionCall(run.call_id)
 
+    def with_options(self, **options: Any) -> Function:
+        """Refused: a function's options are fixed when its app is published."""
+        raise exc.InvalidError(
+            f"{self._tag}.with_options({', '.join(sorted(options))}=...) is not supported:"
+            " gworker fixes a function's options when its app is published. Give them in"
+            " @app.function(...), or register a second function with the other options"
+        )
+
     @blocking
     def get_current_stats(self) -> FunctionStats:
         stats = _api.client().get(f"/v1/functions/{self._hydrate()}/stats")
