@@ -339,6 +339,7 @@ class FunctionCall:
             if left <= 0:
                 raise exc.TimeoutError(f"{self.object_id} did not finish within {timeout}s")
             self._poll(min(left, _config.LONG_POLL_S))
+        _output.sync_logs()  # what the function printed comes before what the caller prints
         values = [_decode(*self._outputs[i]) for i in range(self._total or 0)]
         for value in values:
             if isinstance(value, _Failure):
@@ -450,6 +451,8 @@ class _MapRun:
                 call._poll(0.5 if self.total is None else _config.LONG_POLL_S)
                 for idx in sorted(set(call._outputs) - before):
                     ready[idx] = _decode(*call._outputs.pop(idx))
+                if ready:
+                    _output.sync_logs()
                 progress.update(total=self.total or self.sent, completed=yielded + len(ready))
                 order = range(next_idx, next_idx + len(ready)) if self.order_outputs else None
                 for idx in order if order is not None else sorted(ready):

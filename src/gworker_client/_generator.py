@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import _config
+from . import _config, _output
 from . import exception as exc
 from ._queue import MAX_GET_ITEMS, Queue
 
@@ -76,6 +76,8 @@ class _Reader:
         while True:
             batch = self.queue.get_many(MAX_GET_ITEMS, timeout=_config.LONG_POLL_S)
             items, marker = self._fresh(batch)
+            if items:
+                _output.sync_logs()  # lines printed before an item come before it
             yield from items
             if batch and not marker:
                 continue
@@ -91,4 +93,5 @@ class _Reader:
             batch = self.queue.get_many(MAX_GET_ITEMS, block=False)
             if not batch:
                 return
+            _output.sync_logs()
             yield from self._fresh(batch)[0]
