@@ -18,6 +18,7 @@ EXPECTED = [
     "six 1.16.0, demo, home visible: False\n",
     "key of 14 characters\nResults\n",
     "value task\n",
+    "3\n2\n1\nLIFTOFF!\n",
 ]
 
 
