@@ -18,8 +18,8 @@ import sys
 from types import ModuleType
 from typing import Any
 
-# Modal's submodules that apps import, and the gworker names each one offers (``module:name``;
-# a bare ``module`` is the whole module).
+# Modal's submodules that apps import, and the gworker names each one offers
+# (``module:attribute.path``).
 SUBMODULES: dict[str, dict[str, str]] = {
     "app": {"App": "gworker_client:App", "LocalEntrypoint": "gworker_client:LocalEntrypoint"},
     "cls": {name: f"gworker_client:{name}" for name in ("Cls", "Obj", "parameter")},
@@ -29,7 +29,7 @@ SUBMODULES: dict[str, dict[str, str]] = {
         "Function": "gworker_client:Function",
         "FunctionCall": "gworker_client:FunctionCall",
         "FunctionStats": "gworker_client:FunctionStats",
-        "gather": "gworker_client._function:_gather",
+        "gather": "gworker_client:FunctionCall.gather",
     },
     "gpu": {"Gpu": "gworker_client:Gpu"},
     "image": {"Image": "gworker_client:Image"},
@@ -55,8 +55,11 @@ _installed: ModalFinder | None = None
 
 
 def _resolve(ref: str) -> Any:
-    module, _, name = ref.partition(":")
-    return getattr(importlib.import_module(module), name)
+    module, _, path = ref.partition(":")
+    value: Any = importlib.import_module(module)
+    for name in path.split("."):
+        value = getattr(value, name)
+    return value
 
 
 def _missing(fullname: str) -> Any:

@@ -52,3 +52,9 @@ def test_run_file_and_module_together_are_refused(server):
     result = server.gw("run", "-m", "async_gen_app", str(APPS / "async_gen_app.py"))
     assert result.returncode != 0
     assert "either FILE or -m MODULE" in result.stderr
+
+
+def test_run_a_generator_function_prints_its_items(server):
+    result = server.gw("run", f"{APPS / 'async_gen_app.py'}::count_up", "--n", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "1", "2"]

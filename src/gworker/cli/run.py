@@ -134,7 +134,10 @@ def run(
         with output, app.run(detach=detach):
             if not quiet:
                 console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
-            if isinstance(target, Function):
+            if isinstance(target, Function) and target.is_generator:
+                for item in target.remote_gen(**kwargs):  # each item as it is produced
+                    click.echo(item)
+            elif isinstance(target, Function):
                 result = target.remote(**kwargs)
                 if result is not None:
                     click.echo(result)
