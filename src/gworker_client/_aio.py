@@ -2,20 +2,43 @@
 
 Every blocking operation of the SDK is written once, as plain blocking code. These wrappers add
 the async form: ``obj.op(...)`` blocks, ``await obj.op.aio(...)`` runs the same code in a worker
-thread (``asyncio.to_thread``), so an event loop is never blocked and there is never a second
+thread of the SDK's own pool, so an event loop is never blocked and there is never a second
 implementation to keep in step. Iterators get ``async for``, context managers ``async with``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
+# Most blocking operations run at once for async code. asyncio's default executor has only
+# cpu_count + 4 threads, which would queue `asyncio.gather(*(f.remote.aio(x) for x in xs))`
+# behind a handful of calls; these threads mostly wait on the server, and start only when needed.
+AIO_THREADS = 512
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(AIO_THREADS, thread_name_prefix="gw-aio")
+        return _pool
+
+
+async def to_thread(f: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run ``f`` in one of the SDK's worker threads; the caller's context variables go along."""
+    call = functools.partial(contextvars.copy_context().run, f, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_executor(), call)
 
 
 class Operation:
@@ -35,7 +58,7 @@ class Operation:
 
     async def aio(self, *args: Any, **kwargs: Any) -> Any:
         """The same operation, run in a worker thread so the event loop keeps going."""
-        return await asyncio.to_thread(self.__wrapped__, *args, **kwargs)
+        return await to_thread(self.__wrapped__, *args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<operation {getattr(self.__wrapped__, '__qualname__', self.__wrapped__)}>"
@@ -94,7 +117,7 @@ class DualIterator:
         return self
 
     async def __anext__(self) -> Any:
-        item = await asyncio.to_thread(next, self._it, _DONE)
+        item = await to_thread(next, self._it, _DONE)
         if item is _DONE:
             raise StopAsyncIteration
         return item
@@ -106,7 +129,7 @@ class DualIterator:
             close()
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self.close)
+        await to_thread(self.close)
 
 
 class DualContext(Generic[T]):
@@ -122,7 +145,7 @@ class DualContext(Generic[T]):
         return self._cm.__exit__(*exc_info)
 
     async def __aenter__(self) -> T:
-        return await asyncio.to_thread(self._cm.__enter__)
+        return await to_thread(self._cm.__enter__)
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await asyncio.to_thread(self._cm.__exit__, *exc_info)
+        return await to_thread(self._cm.__exit__, *exc_info)

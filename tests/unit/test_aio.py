@@ -89,3 +89,20 @@ def test_dual_context_enters_with_and_async_with():
 
     asyncio.run(main())
     assert events == ["enter", "exit", "enter", "exit"]
+
+
+def test_many_async_calls_run_at_once():
+    # more calls than asyncio's default executor has threads: each waits for all the others
+    n = 64
+    barrier = threading.Barrier(n, timeout=30)
+
+    class Waiter:
+        @blocking
+        def wait(self) -> int:
+            return barrier.wait()
+
+    async def main() -> list[int]:
+        waiter = Waiter()
+        return await asyncio.gather(*(waiter.wait.aio() for _ in range(n)))
+
+    assert sorted(asyncio.run(main())) == list(range(n))
