@@ -77,10 +77,10 @@ def test_volume_aio(server, tmp_path):
     vol = gw.Volume.from_name(f"aio-{uuid.uuid4().hex[:8]}", create_if_missing=True)
     src = tmp_path / "f.txt"
     src.write_text("hello")
-    with vol.batch_upload() as batch:
-        batch.put_file(src, "/f.txt")
 
     async def main() -> tuple[list[str], bytes]:
+        async with vol.batch_upload() as batch:
+            batch.put_file(src, "/f.txt")
         names = [e.path for e in await vol.listdir.aio("/")]
         data = b"".join([chunk async for chunk in vol.read_file.aio("/f.txt")])
         await vol.remove_file.aio("/f.txt")
@@ -95,3 +95,9 @@ def test_volume_aio(server, tmp_path):
 def test_an_async_generator_of_items_is_one_call(server):
     with app.run():
         assert list(count_up.remote_gen(3)) == [0, 1, 2]
+
+
+def test_volume_version_is_checked():
+    assert gw.Volume.from_name("v", version=2).name == "v"
+    with pytest.raises(gw.exception.InvalidError, match="version is 1, 2 or None"):
+        gw.Volume.from_name("v", version=3)
