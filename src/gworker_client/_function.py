@@ -112,6 +112,8 @@ class Function:
         """Whether the function yields its results (call it with ``remote_gen``)."""
         if self._raw_f is not None and not inspect.isclass(self._raw_f):
             return _generator.is_generator_function(self._raw_f)
+        if self._lookup and not self._object_id:
+            self._hydrate()  # a function looked up by name: its spec says
         return bool(self._extra_spec.get("generator"))
 
     def _hydrate(self) -> str:

@@ -58,3 +58,17 @@ def test_run_a_generator_function_prints_its_items(server):
     result = server.gw("run", f"{APPS / 'async_gen_app.py'}::count_up", "--n", "3")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "1", "2"]
+
+
+def test_deploy_an_unmodified_modal_app(server):
+    import gworker_client as gw
+
+    result = server.gw("deploy", str(APPS / "modal_unmodified.py"))
+    assert result.returncode == 0, result.stderr
+    assert "import modal: resolved to gworker" in result.stderr
+    try:
+        assert gw.Function.from_name("modal-unmodified", "square").remote(5) == 25
+        stream = gw.Function.from_name("modal-unmodified", "words").remote_gen("a b")
+        assert list(stream) == ['"a"', '"b"']
+    finally:
+        assert server.gw("app", "stop", "modal-unmodified").returncode == 0
