@@ -245,9 +245,21 @@ class App:
     @contextlib.contextmanager
     def _run(self) -> Iterator[App]:
         client = _api.client()
-        self._publish(client, mode="ephemeral")
+        heartbeats: list[_Heartbeat] = []
+        try:
+            # heartbeats start once the app exists: a long image build must not look like a
+            # client that went away
+            self._publish(
+                client,
+                mode="ephemeral",
+                created=lambda app_id: heartbeats.append(_Heartbeat(client, app_id)),
+            )
+        except BaseException:
+            for heartbeat in heartbeats:
+                heartbeat.stop()
+            raise
         assert self._app_id is not None
-        heartbeat = _Heartbeat(client, self._app_id)
+        heartbeat = heartbeats[0]
         logs = (
             _output.LogFollower(self._app_id, self._log_cursor).start()
             if _output.is_enabled()
@@ -301,7 +313,9 @@ class App:
             )
         return sys.modules[modules.pop()]
 
-    def _publish(self, client: _api.Client, mode: str) -> None:
+    def _publish(
+        self, client: _api.Client, mode: str, created: Callable[[str], None] | None = None
+    ) -> None:
         module = self._module()
         module_name = module.__name__
         if module_name == "__main__":
@@ -320,6 +334,8 @@ class App:
             {"name": self.name or module_name, "environment": _config.environment(), "mode": mode},
         )
         self._app_id = resp["app_id"]
+        if created is not None:
+            created(self._app_id)
         secrets.upload_inline(self._app_id)
         default = Image.debian_slim()
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}

@@ -122,12 +122,19 @@ def map_progress(label: str) -> _MapProgress | _NoProgress:
     return _MapProgress(label) if _enabled else _NoProgress()
 
 
-def write_logs(rows: list[list[Any]], after: int = 0) -> int:
-    """Print log rows ``(seq, stream, text)`` past the cursor ``after``; return the new cursor."""
+def write_logs(rows: list[list[Any]], after: int = 0, partial: dict[str, str] | None = None) -> int:
+    """Print log rows ``(seq, stream, text)`` past the cursor ``after``; return the new cursor.
+
+    With ``partial``, a row's text after its last newline is kept there (per stream) until the
+    rest of its line arrives, so the caller's lines never land inside it."""
     with _terminal:  # between the caller's whole lines, never inside one
         for seq, stream, text in rows:
             if seq > after:
                 after = seq
+                if partial is not None:
+                    whole = partial.get(stream, "") + text
+                    cut = whole.rfind("\n") + 1
+                    text, partial[stream] = whole[:cut], whole[cut:]
                 out = sys.stderr if stream == "stderr" else sys.stdout
                 getattr(out, "_target", out).write(text)
         for out in (sys.stdout, sys.stderr):  # not the writers: a partial line stays unwritten
@@ -150,6 +157,7 @@ class LogFollower:
         self.cursor = cursor
         self._stop = threading.Event()
         self._lock = threading.Lock()  # the thread and a final drain may both print
+        self._partial: dict[str, str] = {}  # per stream: the start of a line still arriving
         self._thread = threading.Thread(target=self._run, name="gw-logs", daemon=True)
 
     def start(self) -> LogFollower:
@@ -163,7 +171,7 @@ class LogFollower:
             f"/v1/apps/{self.app_id}/logs?after={self.cursor}&timeout={wait}", timeout=wait + 30
         )
         with self._lock:
-            self.cursor = write_logs(resp["logs"], self.cursor)
+            self.cursor = write_logs(resp["logs"], self.cursor, self._partial)
         return bool(resp["logs"])
 
     def _run(self) -> None:
@@ -181,3 +189,9 @@ class LogFollower:
         with contextlib.suppress(exc.Error):
             while self.fetch(0):
                 pass
+        with self._lock, _terminal:  # what never got its newline
+            for stream, text in self._partial.items():
+                out = sys.stderr if stream == "stderr" else sys.stdout
+                getattr(out, "_target", out).write(text)
+                getattr(out, "_target", out).flush()
+            self._partial.clear()

@@ -51,3 +51,15 @@ def test_line_writer_never_splices_lines_of_two_threads():
     assert target.getvalue().count("partial") == 0
     writer.flush()
     assert target.getvalue().endswith("partial")
+
+
+def test_a_container_line_arriving_in_pieces_is_printed_whole(capsys):
+    partial: dict[str, str] = {}
+    cursor = _output.write_logs([[1, "stdout", "yielding 3 in a con"]], 0, partial)
+    print("the caller's line")
+    cursor = _output.write_logs(
+        [[2, "stdout", "tainer\nnext"], [2, "stdout", "dup"]], cursor, partial
+    )
+    assert cursor == 2
+    assert capsys.readouterr().out == "the caller's line\nyielding 3 in a container\n"
+    assert partial == {"stdout": "next"}
