@@ -38,12 +38,17 @@ class Server:
         }
 
     def gw(
-        self, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run the real ``gw`` CLI against this server."""
         return subprocess.run(
             [sys.executable, "-m", "gworker.cli", *args],
             env={**os.environ, **self.env, **(env or {})},
+            cwd=cwd,
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -6,6 +6,7 @@
 from . import exception
 from ._app import App, LocalEntrypoint
 from ._cls import Cls, Obj, parameter
+from ._context import interact, is_local
 from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
@@ -52,6 +53,8 @@ __all__ = [
     "exception",
     "exit",
     "fastapi_endpoint",
+    "interact",
+    "is_local",
     "method",
     "on_enter",
     "on_exit",

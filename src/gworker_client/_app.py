@@ -17,9 +17,11 @@ import msgspec
 
 from . import _api, _code, _config, _output
 from . import exception as exc
+from ._aio import DualContext
 from ._build import build_images
 from ._cls import Cls, build_cls
 from ._function import Function
+from ._generator import is_generator_function
 from ._image import Image
 from ._options import check_secrets, check_volumes, parse_options, with_defaults
 from ._partial import PartialFunction
@@ -64,11 +66,6 @@ def _check_decoratee(f: Any, decorator: str) -> None:
             f"{decorator} cannot decorate {f.__qualname__}: it is defined inside another function."
             " Define it at module level so containers can import it."
         )
-    if inspect.isgeneratorfunction(f) or inspect.isasyncgenfunction(f):
-        raise exc.InvalidError(
-            f"{decorator}: {f.__qualname__} is a generator; generator functions are not supported"
-            " by this version of gworker yet"
-        )
 
 
 def _check_schedulable(f: Callable[..., Any]) -> None:
@@ -109,6 +106,7 @@ class App:
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
         self._classes: dict[str, Cls] = {}
+        self._included: set[str] = set()  # tags added by include(): defined in other modules
         self._app_id: str | None = None
         self._log_cursor = 0
 
@@ -118,6 +116,12 @@ class App:
     @property
     def app_id(self) -> str | None:
         return self._app_id
+
+    @property
+    def image(self) -> Image:
+        """The app's default image (``Image.debian_slim()`` when none was given), e.g. for
+        ``with app.image.imports():``."""
+        return self._image or Image.debian_slim()
 
     @property
     def registered_functions(self) -> dict[str, Function]:
@@ -142,7 +146,8 @@ class App:
         options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
 
         def wrapper(f: Any) -> Function:
-            opts, extra = options, {}
+            opts = options
+            extra: dict[str, Any] = {}
             if isinstance(f, PartialFunction):
                 if f.flags:
                     marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
@@ -158,10 +163,39 @@ class App:
             _check_decoratee(f, "@app.function()")
             if opts.schedule is not None:
                 _check_schedulable(f)
+            if is_generator_function(f):
+                if "batching" in extra:
+                    raise exc.InvalidError(
+                        f"@gw.batched() cannot mark {f.__qualname__}: it is a generator function"
+                    )
+                extra["generator"] = True  # callers of Function.from_name must know
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
             return self._register(fn)
 
         return wrapper
+
+    def include(self, other: App) -> App:
+        """Add ``other``'s functions and classes to this app, to run and deploy them together.
+
+        Call it in the app's entry module: containers import that module and find each included
+        function there, under its name (which must not name something else in the module).
+        """
+        if not isinstance(other, App):
+            raise exc.InvalidError(f"app.include() takes a gw.App, not {other!r}")
+        entry = sys._getframe(1).f_globals  # the module calling include(): the entry module
+        for tag, fn in other._functions.items():
+            obj = other._classes.get(tag, fn)
+            if self._functions.get(tag, fn) is not fn or entry.get(tag, obj) is not obj:
+                raise exc.InvalidError(
+                    f"app.include({other.name!r}): {tag!r} already names something else in"
+                    f" app {self.name!r} or in module {entry.get('__name__')!r}; rename one"
+                )
+        for tag, fn in other._functions.items():
+            self._functions[tag] = fn
+            entry[tag] = other._classes.get(tag, fn)
+            self._included.add(tag)
+        self._classes.update(other._classes)
+        return self
 
     def _register(self, fn: Function) -> Function:
         if fn.tag in self._functions:
@@ -219,15 +253,35 @@ class App:
 
     # -- running ---------------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def run(self, *, detach: bool = False) -> Iterator[App]:
-        """Run the app ephemerally for the block: functions are callable, then it is stopped."""
+    def run(self, *, detach: bool = False) -> DualContext[App]:
+        """Run the app ephemerally for the block (``with`` or ``async with``): its functions are
+        callable, then it is stopped."""
         if detach:
-            raise exc.InvalidError("app.run(detach=True) is not supported by this version yet")
+            raise exc.InvalidError(
+                "app.run(detach=True) (gw run --detach) is not supported: an ephemeral app stops"
+                " when its client goes. To keep functions running without a client, deploy the"
+                " app (`gw deploy FILE` or app.deploy()) and spawn calls on the deployed functions"
+            )
+        return DualContext(self._run())
+
+    @contextlib.contextmanager
+    def _run(self) -> Iterator[App]:
         client = _api.client()
-        self._publish(client, mode="ephemeral")
+        heartbeats: list[_Heartbeat] = []
+        try:
+            # heartbeats start once the app exists: a long image build must not look like a
+            # client that went away
+            self._publish(
+                client,
+                mode="ephemeral",
+                created=lambda app_id: heartbeats.append(_Heartbeat(client, app_id)),
+            )
+        except BaseException:
+            for heartbeat in heartbeats:
+                heartbeat.stop()
+            raise
         assert self._app_id is not None
-        heartbeat = _Heartbeat(client, self._app_id)
+        heartbeat = heartbeats[0]
         logs = (
             _output.LogFollower(self._app_id, self._log_cursor).start()
             if _output.is_enabled()
@@ -266,7 +320,11 @@ class App:
         return app
 
     def _module(self) -> ModuleType:
-        modules = {fn._raw_f.__module__ for fn in self._functions.values() if fn._raw_f}
+        modules = {
+            fn._raw_f.__module__
+            for tag, fn in self._functions.items()
+            if fn._raw_f and tag not in self._included
+        }
         modules |= {e.raw_f.__module__ for e in self._entrypoints.values()}
         if not modules:
             raise exc.InvalidError(f"app {self.name!r} has no functions to run")
@@ -277,9 +335,16 @@ class App:
             )
         return sys.modules[modules.pop()]
 
-    def _publish(self, client: _api.Client, mode: str, into: str | None = None) -> None:
+    def _publish(
+        self,
+        client: _api.Client,
+        mode: str,
+        into: str | None = None,
+        created: Callable[[str], None] | None = None,
+    ) -> None:
         """Upload the code and publish the functions: into a new app, or into the running app
-        ``into`` (``gw serve`` reloading), whose previous functions the server then retires."""
+        ``into`` (``gw serve`` reloading), whose previous functions the server then retires.
+        ``created`` is called with the app's id as soon as it exists."""
         module = self._module()
         module_name = module.__name__
         if module_name == "__main__":
@@ -303,6 +368,8 @@ class App:
                 },
             )["app_id"]
         self._app_id = into
+        if created is not None:
+            created(self._app_id)
         secrets.upload_inline(self._app_id)
         default = Image.debian_slim()
         images = {tag: fn._options.image or default for tag, fn in self._functions.items()}

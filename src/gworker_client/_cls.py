@@ -20,6 +20,7 @@ import msgspec
 from . import _api, _config
 from . import exception as exc
 from ._function import Function
+from ._generator import is_generator_function
 from ._options import FunctionOptions
 from ._partial import Concurrency, PartialFunction
 from ._probe import Probe
@@ -180,6 +181,25 @@ class Cls:
     def __call__(self, **params: Any) -> Obj:
         return Obj(self, bind_parameters(self._service.tag, self._params, params))
 
+    def with_options(self, **options: Any) -> Cls:
+        """Refused: a class's options are fixed when its app is published."""
+        raise self._fixed("with_options", "@app.cls(...)", options)
+
+    def with_concurrency(self, **options: Any) -> Cls:
+        """Refused: a class's concurrency is fixed when its app is published."""
+        raise self._fixed("with_concurrency", "@gw.concurrent(max_inputs=...)", options)
+
+    def with_batching(self, **options: Any) -> Cls:
+        """Refused: a class's batching is fixed when its app is published."""
+        raise self._fixed("with_batching", "@gw.batched(max_batch_size=..., wait_ms=...)", options)
+
+    def _fixed(self, how: str, instead: str, options: dict[str, Any]) -> exc.InvalidError:
+        return exc.InvalidError(
+            f"{self._service.tag}.{how}({', '.join(sorted(options))}=...) is not supported:"
+            f" gworker fixes a class's settings when its app is published. Give them with"
+            f" {instead} on the class, or register a second class with the other settings"
+        )
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
@@ -239,6 +259,7 @@ class Obj:
             f"{self._cls._service.tag}.{name}",
             method=name,
             resolver=self._function_id,
+            extra_spec={"generator": methods[name].is_generator},
             local=lambda *a, **kw: _call_local(self._local_instance(), name, methods[name], a, kw),
         )
         self.__dict__[name] = handle
@@ -268,7 +289,12 @@ def build_cls(
             methods[name] = MethodSpec(
                 batching=value.batching.to_record() if value.batching else None,
                 is_async=inspect.iscoroutinefunction(value.raw_f),
+                is_generator=is_generator_function(value.raw_f),
             )
+            if value.batching is not None and methods[name].is_generator:
+                raise exc.InvalidError(
+                    f"@gw.batched() cannot mark {user_cls.__qualname__}.{name}: it is a generator"
+                )
         if "enter" in value.flags:
             enter.append(name)
         if "exit" in value.flags:

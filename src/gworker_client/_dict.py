@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from . import _api
 from . import exception as exc
+from ._aio import blocking, iterating
 from ._object import MAX_KEY_BYTES, MAX_VALUE_BYTES, _Object, pickled
 from ._protocol.objects import ObjectKind
 from ._serialization import deserialize
@@ -55,6 +56,7 @@ class Dict(_Object):
             raise KeyError(key)
         return value
 
+    @blocking
     def get(self, key: Any, default: Any = None) -> Any:
         """The value of ``key``, or ``default`` if it is absent (or expired)."""
         data = self._get_raw(key)
@@ -64,6 +66,7 @@ class Dict(_Object):
         resp = _api.client().post(self._url("get"), {"key": _key(key)})
         return resp["value"] if resp["found"] else None
 
+    @blocking
     def contains(self, key: Any) -> bool:
         """Whether ``key`` is present (and not expired); also ``key in d``."""
         return bool(_api.client().post(self._url("contains"), {"key": _key(key)})["found"])
@@ -71,6 +74,7 @@ class Dict(_Object):
     def __contains__(self, key: Any) -> bool:
         return self.contains(key)
 
+    @blocking
     def len(self) -> int:
         """How many entries there are (expired ones do not count); also ``len(d)``."""
         return int(_api.client().get(self._url("len"))["len"])
@@ -78,20 +82,27 @@ class Dict(_Object):
     def __len__(self) -> int:
         return self.len()
 
+    @iterating
     def keys(self) -> Iterator[Any]:
         """The keys, fetched page by page (in the order of their pickled bytes)."""
         return (k for k, _ in self._scan(values=False))
 
+    @iterating
     def values(self) -> Iterator[Any]:
         """The values, fetched page by page (in the order of their keys' pickled bytes)."""
         return (v for _, v in self._scan(values=True))
 
+    @iterating
     def items(self) -> Iterator[tuple[Any, Any]]:
         """``(key, value)`` pairs, fetched page by page."""
         return self._scan(values=True)
 
     def __iter__(self) -> Iterator[Any]:
-        return self.keys()
+        return self.keys()  # type: ignore[no-any-return]
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        """``async for key in d``: the keys, fetched in a worker thread."""
+        return self.keys()  # type: ignore[return-value]
 
     def _scan(self, *, values: bool) -> Iterator[tuple[Any, Any]]:
         for key, value in self._scan_raw(values=values):
@@ -113,6 +124,7 @@ class Dict(_Object):
     def __setitem__(self, key: Any, value: Any) -> None:
         self.put(key, value)
 
+    @blocking
     def put(
         self, key: Any, value: Any, *, ttl: float | None = None, skip_if_exists: bool = False
     ) -> bool:
@@ -125,6 +137,7 @@ class Dict(_Object):
         body = {"items": [[_key(key), _value(value)]], "ttl": ttl, "skip_if_exists": skip_if_exists}
         return bool(_api.client().post(self._url("put"), body)["written"])
 
+    @blocking
     def update(self, other: Mapping[Any, Any] | Any = (), /, **kwargs: Any) -> None:
         """Set several entries, like ``dict.update``: from a mapping or ``(key, value)`` pairs,
         then from keyword arguments. Every entry is checked before any is written."""
@@ -133,6 +146,7 @@ class Dict(_Object):
         for chunk in _chunks(items):
             _api.client().post(self._url("put"), {"items": chunk})
 
+    @blocking
     def pop(self, key: Any, default: Any = _MISSING) -> Any:
         """Remove ``key`` and return its value; ``default`` if absent, else ``KeyError``."""
         resp = _api.client().post(self._url("pop"), {"key": _key(key)})
@@ -145,6 +159,7 @@ class Dict(_Object):
     def __delitem__(self, key: Any) -> None:
         self.pop(key)
 
+    @blocking
     def clear(self) -> None:
         """Remove every entry."""
         _api.client().post(self._url("clear"))

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _api, _config, _output
+from . import _api, _config, _generator, _output
 from . import exception as exc
+from ._aio import Operation, blocking, iterating
 from ._options import FunctionOptions
 from ._protocol import FunctionSpec
 from ._serialization import deserialize, exception_from_output, serialize
@@ -103,6 +104,21 @@ class Function:
     def tag(self) -> str:
         return self._tag
 
+    @blocking
+    def hydrate(self) -> Function:
+        """Look the function up now rather than on first use; return it."""
+        self._hydrate()
+        return self
+
+    @property
+    def is_generator(self) -> bool:
+        """Whether the function yields its results (call it with ``remote_gen``)."""
+        if self._raw_f is not None and not inspect.isclass(self._raw_f):
+            return _generator.is_generator_function(self._raw_f)
+        if self._lookup and not self._object_id:
+            self._hydrate()  # a function looked up by name: its spec says
+        return bool(self._extra_spec.get("generator"))
+
     def _hydrate(self) -> str:
         if self._object_id:
             return self._object_id
@@ -112,12 +128,20 @@ class Function:
             app_name, tag, env = self._lookup
             info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={tag}&env={env}")
             self._object_id = info["function_id"]
+            self._extra_spec = {"generator": bool(info["spec"].get("generator"))}
             return self._object_id
         raise exc.ExecutionError(
             f"function {self._tag!r} has not been deployed or run: call it inside"
             " `with app.run():` or `gw run`, or deploy the app and use"
             " gw.Function.from_name(app_name, name)"
         )
+
+    def _refuse_generator(self, how: str) -> None:
+        if self.is_generator:
+            raise exc.InvalidError(
+                f"A generator function cannot be called with `.{how}(...)`. Use"
+                f" `.remote_gen(...)` instead ({self._tag!r} yields its results)."
+            )
 
     def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
         return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
@@ -140,17 +164,43 @@ class Function:
             raise exc.ExecutionError(f"{self._tag!r} was looked up by name: it has no local code")
         return self._raw_f(*args, **kwargs)
 
+    @blocking
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         """Run the function in a container and return its result."""
+        self._refuse_generator("remote")
         return self._call(args, kwargs, wait=True).get()
 
+    @iterating
+    def remote_gen(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """Run a generator function in a container; yield its items as they are produced.
+
+        An exception raised by the function reaches the caller after the items before it.
+        """
+        if not self.is_generator:
+            raise exc.InvalidError(
+                f"A non-generator function cannot be called with `.remote_gen(...)`. Use"
+                f" `.remote(...)` instead ({self._tag!r} returns its result)."
+            )
+        self._bind(args, kwargs)
+        return _generator.consume(self, args, kwargs)
+
+    @blocking
     def spawn(self, *args: Any, **kwargs: Any) -> FunctionCall:
         """Start the function in a container; return a ``FunctionCall`` at once."""
+        self._refuse_generator("spawn")
         return self._call(args, kwargs, wait=False)
 
-    def _call(self, args: tuple[Any, ...], kwargs: dict[str, Any], *, wait: bool) -> FunctionCall:
+    def _call(
+        self,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        wait: bool,
+        stream: Any = None,
+    ) -> FunctionCall:
         self._bind(args, kwargs)
-        payload = self._payload(args, kwargs)
+        # a generator's input carries, first, where its items go
+        payload = self._payload((stream, *args) if stream is not None else args, kwargs)
         call = FunctionCall(new_call_id())
         resp = _api.client().post(
             f"/v1/functions/{self._hydrate()}/calls",
@@ -165,6 +215,7 @@ class Function:
         call._absorb(resp)
         return call
 
+    @iterating
     def map(
         self,
         *input_iterators: Iterable[Any],
@@ -173,11 +224,13 @@ class Function:
         return_exceptions: bool = False,
     ) -> Iterator[Any]:
         """Run the function over the zipped iterables in parallel; yield the results."""
+        self._refuse_generator("map")
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
         return _MapRun(self, items, order_outputs, return_exceptions).results()
 
+    @iterating
     def starmap(
         self,
         input_iterator: Iterable[Iterable[Any]],
@@ -187,9 +240,11 @@ class Function:
         return_exceptions: bool = False,
     ) -> Iterator[Any]:
         """Like ``map``, but each item is a tuple of positional arguments."""
+        self._refuse_generator("starmap")
         items = ((tuple(args), kwargs or {}) for args in input_iterator)
         return _MapRun(self, items, order_outputs, return_exceptions).results()
 
+    @blocking
     def for_each(
         self,
         *input_iterators: Iterable[Any],
@@ -205,10 +260,12 @@ class Function:
         ):
             pass
 
+    @blocking
     def spawn_map(
         self, *input_iterators: Iterable[Any], kwargs: dict[str, Any] | None = None
     ) -> FunctionCall:
         """Submit every input and return at once; ``FunctionCall.get()`` gives the result list."""
+        self._refuse_generator("spawn_map")
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.spawn_map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
@@ -216,13 +273,33 @@ class Function:
         run.submit_all()
         return FunctionCall(run.call_id)
 
+    def with_options(self, **options: Any) -> Function:
+        """Refused: a function's options are fixed when its app is published."""
+        raise exc.InvalidError(
+            f"{self._tag}.with_options({', '.join(sorted(options))}=...) is not supported:"
+            " gworker fixes a function's options when its app is published. Give them in"
+            " @app.function(...), or register a second function with the other options"
+        )
+
+    @blocking
     def get_current_stats(self) -> FunctionStats:
         stats = _api.client().get(f"/v1/functions/{self._hydrate()}/stats")
         return FunctionStats(stats["backlog"], stats["num_total_runners"])
 
 
+def _gather(*calls: FunctionCall) -> list[Any]:
+    """Wait for every call; return their results in order (the first error is raised)."""
+    for call in calls:
+        if not isinstance(call, FunctionCall):
+            raise exc.InvalidError(f"FunctionCall.gather takes FunctionCalls, not {call!r}")
+    return [call.get() for call in calls]
+
+
 class FunctionCall:
     """A handle on a call made with ``spawn`` (or ``spawn_map``); fetch its result with ``get``."""
+
+    # ``FunctionCall.gather(*calls)`` and ``await FunctionCall.gather.aio(*calls)``
+    gather = Operation(_gather)
 
     def __init__(self, call_id: str) -> None:
         self.object_id = call_id
@@ -253,6 +330,7 @@ class FunctionCall:
         )
         self._absorb(resp)
 
+    @blocking
     def get(self, timeout: float | None = None) -> Any:
         """Wait for the result (a list of results for ``spawn_map``); re-raise a remote error.
 
@@ -266,12 +344,14 @@ class FunctionCall:
             if left <= 0:
                 raise exc.TimeoutError(f"{self.object_id} did not finish within {timeout}s")
             self._poll(min(left, _config.LONG_POLL_S))
+        _output.sync_logs()  # what the function printed comes before what the caller prints
         values = [_decode(*self._outputs[i]) for i in range(self._total or 0)]
         for value in values:
             if isinstance(value, _Failure):
                 raise value.error
         return values[0] if self._total == 1 else values
 
+    @blocking
     def cancel(self, terminate_containers: bool = False) -> None:
         """Cancel the call's pending inputs; running ones stop, with their containers if asked."""
         _api.client().post(
@@ -376,6 +456,8 @@ class _MapRun:
                 call._poll(0.5 if self.total is None else _config.LONG_POLL_S)
                 for idx in sorted(set(call._outputs) - before):
                     ready[idx] = _decode(*call._outputs.pop(idx))
+                if ready:
+                    _output.sync_logs()
                 progress.update(total=self.total or self.sent, completed=yielded + len(ready))
                 order = range(next_idx, next_idx + len(ready)) if self.order_outputs else None
                 for idx in order if order is not None else sorted(ready):

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, TypeVar
 
 from . import _api, _config
 from . import exception as exc
+from ._aio import DualContext, blocking
 from ._protocol.objects import ObjectKind, name_problem, new_object_id
 from ._serialization import serialize
 
@@ -100,9 +101,14 @@ class _Object:
         return cls(name=name, environment=environment_name, create_if_missing=create_if_missing)
 
     @classmethod
+    def ephemeral(cls: type[Obj], *, environment_name: str | None = None) -> DualContext[Obj]:
+        """A new anonymous object for the ``with`` (or ``async with``) block; it is deleted when
+        the block exits."""
+        return DualContext(cls._ephemeral(environment_name))
+
+    @classmethod
     @contextlib.contextmanager
-    def ephemeral(cls: type[Obj], *, environment_name: str | None = None) -> Iterator[Obj]:
-        """A new anonymous object for the ``with`` block; it is deleted when the block exits."""
+    def _ephemeral(cls: type[Obj], environment_name: str | None) -> Iterator[Obj]:
         obj = cls._new(None, environment_name)
         try:
             yield obj
@@ -163,6 +169,7 @@ class _Object:
             self._object_id = resp["id"]
         return self._object_id
 
+    @blocking
     def hydrate(self: Obj) -> Obj:
         """Look the object up now rather than on first use; return it."""
         _ = self.object_id

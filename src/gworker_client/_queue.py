@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from . import _api, _config
 from . import exception as exc
+from ._aio import blocking, iterating
 from ._object import MAX_VALUE_BYTES, _Object, pickled, request_id
 from ._protocol.objects import ObjectKind
 from ._serialization import deserialize
@@ -64,6 +65,7 @@ class Queue(_Object):
 
     # -- putting -------------------------------------------------------------------------------
 
+    @blocking
     def put(
         self,
         v: Any,
@@ -80,6 +82,7 @@ class Queue(_Object):
         """
         self.put_many([v], block, timeout, partition=partition)
 
+    @blocking
     def put_many(
         self,
         vs: Iterable[Any],
@@ -120,6 +123,7 @@ class Queue(_Object):
 
     # -- getting -------------------------------------------------------------------------------
 
+    @blocking
     def get(
         self, block: bool = True, timeout: float | None = None, *, partition: str | None = None
     ) -> Any | None:
@@ -134,6 +138,7 @@ class Queue(_Object):
         values = self._take(1, block, timeout, partition)
         return values[0] if values else None
 
+    @blocking
     def get_many(
         self,
         n_values: int,
@@ -166,6 +171,7 @@ class Queue(_Object):
             if resp["values"] or _expired(deadline):
                 return [deserialize(v) for v in resp["values"]]
 
+    @iterating
     def iterate(
         self, *, partition: str | None = None, item_poll_timeout: float = 0.0
     ) -> Iterator[Any]:
@@ -200,6 +206,7 @@ class Queue(_Object):
 
     # -- size and clearing -------------------------------------------------------------------
 
+    @blocking
     def len(self, *, partition: str | None = None, total: bool = False) -> int:
         """How many items the partition holds; with ``total=True``, all partitions together."""
         if total and partition is not None:
@@ -208,6 +215,7 @@ class Queue(_Object):
         query = "total=1" if total else f"partition={quote(partition or '', safe='')}"
         return int(_api.client().get(f"{self._url('len')}?{query}")["len"])
 
+    @blocking
     def clear(self, *, partition: str | None = None, all: bool = False) -> None:
         """Remove every item of the partition; with ``all=True``, of every partition."""
         if all and partition is not None:

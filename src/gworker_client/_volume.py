@@ -16,17 +16,19 @@ import enum
 import hashlib
 import io
 import os
-import stat as stat_mod
-import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from . import _api
 from . import exception as exc
+from ._aio import blocking, iterating
 from ._object import _Object, request_id
 from ._protocol.objects import ObjectKind
+
+if TYPE_CHECKING:
+    from ._volume_upload import VolumeUploadContextManager
 
 # Files move in pieces of at most this many bytes per request; small files are batched up to it.
 CHUNK_BYTES = 8 * 1024 * 1024
@@ -338,8 +340,32 @@ class Volume(_Object):
 
     _kind = ObjectKind.VOLUME
 
+    @classmethod
+    def from_name(
+        cls,
+        name: str,
+        *,
+        environment_name: str | None = None,
+        create_if_missing: bool = False,
+        version: int | None = None,
+    ) -> Volume:
+        """A handle on the named volume, looked up on first use (see ``Dict.from_name``).
+
+        ``version``: Modal's volume format, 1 or 2. gworker has one kind of volume, whose
+        commits merge file by file, so it gives what both promise (concurrent writers of
+        different files); either is accepted.
+        """
+        if version not in (None, 1, 2) or isinstance(version, bool):
+            raise exc.InvalidError(
+                f"Volume.from_name({name!r}, version={version!r}): version is 1, 2 or None"
+            )
+        return super().from_name(
+            name, environment_name=environment_name, create_if_missing=create_if_missing
+        )
+
     # -- reading ---------------------------------------------------------------------------------
 
+    @blocking
     def listdir(self, path: str = "/", *, recursive: bool = False) -> list[FileEntry]:
         """The entries under ``path`` (files and directories), or the file itself if ``path``
         is one. ``NotFoundError`` if nothing is there."""
@@ -350,6 +376,7 @@ class Volume(_Object):
             for p, t, size, mtime in resp["entries"]
         ]
 
+    @iterating
     def iterdir(self, path: str = "/", *, recursive: bool = True) -> Iterator[FileEntry]:
         """Like ``listdir``, recursive by default, as an iterator."""
         yield from self.listdir(path, recursive=recursive)
@@ -357,6 +384,7 @@ class Volume(_Object):
     def _stat(self, path: str) -> dict[str, Any]:
         return _api.client().post(self._url("stat"), {"path": normalize(path)})
 
+    @iterating
     def read_file(self, path: str) -> Iterator[bytes]:
         """The file's content in pieces of bytes: ``b"".join(vol.read_file("a.txt"))``.
 
@@ -364,6 +392,7 @@ class Volume(_Object):
         info = self._stat(path)
         return read_blob(_api.client(), self.object_id, info["sha256"], int(info["size"]))
 
+    @blocking
     def read_file_into_fileobj(self, path: str, fileobj: IO[bytes]) -> int:
         """Write the file's content into ``fileobj``; return the number of bytes."""
         n = 0
@@ -374,6 +403,7 @@ class Volume(_Object):
 
     # -- writing from outside containers ---------------------------------------------------------
 
+    @blocking
     def remove_file(self, path: str, *, recursive: bool = False) -> None:
         """Delete a file, or a directory and everything under it with ``recursive=True``."""
         clean = normalize(path)
@@ -382,19 +412,24 @@ class Volume(_Object):
         )
 
     def batch_upload(self, force: bool = False) -> VolumeUploadContextManager:
-        """Upload files and directories as one commit when the ``with`` block ends.
+        """Upload files and directories as one commit when the ``with`` (or ``async with``)
+        block ends.
 
         Without ``force``, a path that exists in the volume already makes the whole batch fail
         with ``AlreadyExistsError`` and nothing is written."""
+        from ._volume_upload import VolumeUploadContextManager
+
         return VolumeUploadContextManager(self, force)
 
     # -- in containers ---------------------------------------------------------------------------
 
+    @blocking
     def commit(self) -> None:
         """Publish this container's changes under the volume's mount path (in a container)."""
         for mount in self._mounts("commit"):
             mount.commit()
 
+    @blocking
     def reload(self) -> None:
         """Bring in the changes other containers committed since this one's last
         commit or reload (in a container)."""
@@ -417,98 +452,3 @@ class Volume(_Object):
                 " @app.function(volumes={'/path': vol})"
             )
         return mounts
-
-
-class VolumeUploadContextManager:
-    """What ``Volume.batch_upload()`` returns: queue files with ``put_file``/``put_directory``;
-    they are uploaded and committed together when the ``with`` block exits without an error."""
-
-    def __init__(self, volume: Volume, force: bool) -> None:
-        self._volume = volume
-        self._force = force
-        self._items: dict[str, tuple[Source, int, float]] = {}
-        self.progress: Progress | None = None  # the CLI sets it to draw a progress bar
-
-    def __enter__(self) -> VolumeUploadContextManager:
-        return self
-
-    def __exit__(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
-        if exc_type is None:
-            self.upload()
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(s.size for s, _, _ in self._items.values())
-
-    def put_file(
-        self,
-        local_file: str | os.PathLike[str] | IO[bytes],
-        remote_path: str,
-        mode: int | None = None,
-    ) -> None:
-        """Queue one file (a local path or a binary file object) for ``remote_path``; a
-        ``remote_path`` ending in ``/`` is a directory to put it in under its own name."""
-        if isinstance(local_file, (str, os.PathLike)):
-            local = Path(local_file)
-            if not local.is_file():
-                raise exc.InvalidError(f"put_file: {str(local)!r} is not a file")
-            if str(remote_path).endswith("/"):
-                remote_path = f"{remote_path}{local.name}"
-            st = local.stat()
-            sha, size = file_digest(local)
-            source = Source(sha, size, path=str(local))
-            self._add(remote_path, source, mode or stat_mod.S_IMODE(st.st_mode), st.st_mtime)
-            return
-        if not hasattr(local_file, "read"):
-            raise exc.InvalidError(f"put_file: {local_file!r} is neither a path nor a file object")
-        data = local_file.read()
-        if not isinstance(data, bytes):
-            raise exc.InvalidError("put_file: the file object must be opened in binary mode")
-        source = Source(hashlib.sha256(data).hexdigest(), len(data), data=data)
-        self._add(remote_path, source, mode or 0o644, time.time())
-
-    def put_directory(
-        self, local_path: str | os.PathLike[str], remote_path: str, recursive: bool = True
-    ) -> None:
-        """Queue every file under ``local_path`` for the same relative path under
-        ``remote_path``. Symlinks are followed only to files inside ``local_path``."""
-        root = Path(local_path)
-        if not root.is_dir():
-            raise exc.InvalidError(f"put_directory: {str(root)!r} is not a directory")
-        base = normalize(remote_path, allow_root=True)
-        real_root = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            if not recursive:
-                dirnames.clear()
-            for name in sorted(filenames):
-                local = Path(dirpath, name)
-                if local.is_symlink() and not _inside(local.resolve(), real_root):
-                    raise exc.InvalidError(
-                        f"put_directory: {str(local)!r} is a symlink to"
-                        f" {str(local.resolve())!r}, outside {str(root)!r}"
-                    )
-                if not local.is_file():
-                    continue
-                rel = local.relative_to(root).as_posix()
-                self.put_file(local, f"{base}/{rel}" if base else rel)
-
-    def _add(self, remote_path: str, source: Source, mode: int, mtime: float) -> None:
-        self._items[normalize(remote_path)] = (source, mode & 0o7777, mtime)
-
-    def upload(self) -> None:
-        vol = self._volume
-        changes = [(p, s, mode, mtime) for p, (s, mode, mtime) in sorted(self._items.items())]
-        if not changes:
-            return
-        commit_changes(
-            _api.client(),
-            vol.object_id,
-            changes,
-            if_absent=not self._force,
-            progress=self.progress,
-        )
-
-
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents

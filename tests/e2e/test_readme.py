@@ -19,6 +19,7 @@ EXPECTED = [
     "key of 14 characters\nResults\n",
     "value task\n",
     "ran on schedule: True\n",
+    "3\n2\n1\nLIFTOFF!\n",
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -48,11 +49,28 @@ def import_app_file(ref: str) -> tuple[Any, App, str | None]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
+    return module, _the_app(module, path_str), name or None
+
+
+def import_app_module(ref: str) -> tuple[Any, App, str | None]:
+    """Import ``package.module[::name]`` as Python's ``-m`` does, from the current directory."""
+    module_name, _, name = ref.partition("::")
+    sys.path.insert(0, str(Path.cwd()))
+    if importlib.util.find_spec(module_name.split(".")[0]) is None:
+        raise click.ClickException(
+            f"no module named {module_name!r} here or on sys.path (-m takes an import path such"
+            " as package.module; give a file as FILE.py)"
+        )
+    module = importlib.import_module(module_name)
+    return module, _the_app(module, module_name), name or None
+
+
+def _the_app(module: Any, where: str) -> App:
     apps = [v for v in vars(module).values() if isinstance(v, App)]
     if not apps:
         raise click.ClickException(
-            f'{path_str} defines no gworker App: add `app = gw.App("name")` at module level'
+            f'{where} defines no gworker App: add `app = gw.App("name")` at module level'
         )
     if len(apps) > 1:
-        raise click.ClickException(f"{path_str} defines {len(apps)} Apps; keep one per file")
-    return module, apps[0], name or None
+        raise click.ClickException(f"{where} defines {len(apps)} Apps; keep one per file")
+    return apps[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -10,8 +12,9 @@ import click
 from rich.table import Table
 
 from gworker_client import App, Function, LocalEntrypoint, enable_output
+from gworker_client._modal_import import install as install_modal_import
 
-from ._common import console, friendly_errors, import_app_file
+from ._common import console, friendly_errors, import_app_file, import_app_module
 
 _TYPES: dict[Any, Any] = {str: str, int: int, float: float, bool: bool}
 
@@ -82,43 +85,74 @@ def signature_command(f: Callable[..., Any], owner: str, run: Callable[..., None
 
 
 @click.command(
-    context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    context_settings={
+        "ignore_unknown_options": True,
+        "allow_extra_args": True,
+        # what follows FILE is the entrypoint's own options, as in `modal run`
+        "allow_interspersed_args": False,
+    },
     add_help_option=False,
 )
 @click.argument("ref", metavar="FILE[::NAME]", required=False)
+@click.option(
+    "-m", "module", metavar="MODULE[::NAME]", help="Run a module by import path, as python -m."
+)
+@click.option("-q", "--quiet", is_flag=True, help="Show no container logs or progress.")
+@click.option(
+    "-d", "--detach", is_flag=True, help="Keep the app running after the client exits (refused)."
+)
 @click.option("--help", "show_help", is_flag=True, help="Show help for the command or the app.")
 @click.pass_context
 @friendly_errors
-def run(ctx: click.Context, ref: str | None, show_help: bool) -> None:
+def run(
+    ctx: click.Context,
+    ref: str | None,
+    module: str | None,
+    quiet: bool,
+    detach: bool,
+    show_help: bool,
+) -> None:
     """Run an app's local entrypoint (or one function) on gworker; options follow its signature.
 
     \b
       gw run app.py --name Ada --times 3
       gw run app.py::hello --name Ada
+      gw run -m package.module::hello
     """
-    if ref is None:
+    if (ref is None) == (module is None):
+        if ref is not None:
+            raise click.ClickException("give either FILE or -m MODULE, not both")
         click.echo(ctx.get_help())
         ctx.exit(0 if show_help else 2)
-    _, app, name = import_app_file(ref)
+    install_modal_import(announce=not quiet)
+    _, app, name = import_app_module(module) if module else import_app_file(ref or "")
     target = _target(app, name)
+    label = f"-m {module}" if module else ref
 
     def go(**kwargs: Any) -> None:
-        with enable_output(), app.run():
-            console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
-            if isinstance(target, Function):
+        output = contextlib.nullcontext() if quiet else enable_output()
+        with output, app.run(detach=detach):
+            if not quiet:
+                console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
+            if isinstance(target, Function) and target.is_generator:
+                for item in target.remote_gen(**kwargs):  # each item as it is produced
+                    click.echo(item)
+            elif isinstance(target, Function):
                 result = target.remote(**kwargs)
                 if result is not None:
                     click.echo(result)
             else:
-                target(**kwargs)
+                result = target(**kwargs)
+                if inspect.iscoroutine(result):  # an `async def` entrypoint runs to completion
+                    asyncio.run(result)
 
     raw = target.raw_f if isinstance(target, LocalEntrypoint) else target._raw_f
     assert raw is not None
-    command = signature_command(raw, f"gw run {ref}", go)
+    command = signature_command(raw, f"gw run {label}", go)
     command.main(
         args=ctx.args + (["--help"] if show_help else []),
         standalone_mode=False,
-        prog_name=f"gw run {ref}",
+        prog_name=f"gw run {label}",
     )
 
 
@@ -128,6 +162,7 @@ def run(ctx: click.Context, ref: str | None, show_help: bool) -> None:
 @friendly_errors
 def deploy(file: str, name: str | None) -> None:
     """Deploy an app: its functions stay callable (gw.Function.from_name) until stopped."""
+    install_modal_import()
     _, app, _ = import_app_file(file)
     app.deploy(name=name)
     table = Table("function", "id", title=f"deployed app {app.name} ({app.app_id})")

@@ -88,6 +88,7 @@ class MethodSpec(Record, frozen=True):
     """A class method callable remotely."""
 
     is_async: bool = False
+    is_generator: bool = False  # consumed with remote_gen; items stream through a Queue
     batching: Batching | None = None
 
 
@@ -104,6 +105,7 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     ``memory_limit`` enforced limits when the user set them."""
 
     kind: Kind = "function"
+    generator: bool = False  # a generator function: consumed with remote_gen
     timeout: float
     retries: RetryPolicy | None = None
     cpu: float

@@ -9,6 +9,7 @@ from typing import Any
 
 from .._cls import Cls, instantiate, run_hooks
 from .._protocol import Batching, FunctionSpec
+from .generator import streaming
 
 
 @dataclass
@@ -29,11 +30,11 @@ class Service:
             assert obj._user_cls is not None
             self.instance = instantiate(obj._user_cls, params)
             for name, info in spec.methods.items():
-                method = getattr(self.instance, name)
-                self.targets[name] = Target(method, info.is_async, info.batching)
+                fn, is_async = streaming(getattr(self.instance, name), info.is_async)
+                self.targets[name] = Target(fn, is_async, info.batching)
         else:
-            raw = obj._raw_f
-            self.targets[None] = Target(raw, inspect.iscoroutinefunction(raw), spec.batching)
+            fn, is_async = streaming(obj._raw_f, inspect.iscoroutinefunction(obj._raw_f))
+            self.targets[None] = Target(fn, is_async, spec.batching)
 
     def target(self, method: str | None) -> Target:
         try:
