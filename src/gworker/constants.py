@@ -23,3 +23,7 @@ MAX_START_FAILURES = 3
 # How many times an input is rerun after its container is replaced for failing liveness probes.
 MAX_REPLACEMENTS = 3
 LOG_LINE_MAX_BYTES = 64 * 1024
+# Web requests a web endpoint's container takes at once unless @gw.concurrent says otherwise.
+WEB_DEFAULT_MAX_INPUTS = 100
+# How long the gateway waits for a web endpoint's response headers (container start included).
+WEB_TIMEOUT_S = 150.0

@@ -91,6 +91,7 @@ class App:
         self._classes: dict[str, Cls] = {}
         self._app_id: str | None = None
         self._log_cursor = 0
+        self._web_urls: dict[str, str] = {}  # web endpoint (function or Cls.method) -> URL
 
     def __repr__(self) -> str:
         return f"App({self.name!r})"
@@ -122,7 +123,8 @@ class App:
         options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
 
         def wrapper(f: Any) -> Function:
-            opts, extra = options, {}
+            opts = options
+            extra: dict[str, Any] = {}
             if isinstance(f, PartialFunction):
                 if f.flags:
                     marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
@@ -134,6 +136,8 @@ class App:
                     opts = dataclasses.replace(opts, concurrency=f.concurrency)
                 if f.batching:
                     extra["batching"] = f.batching.to_dict()
+                if f.web:  # a web endpoint: see _web.py
+                    extra["web"] = [f.web.to_spec(None)]
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
             fn = Function(f, opts, opts.name or f.__qualname__, self, extra_spec=extra)
@@ -290,6 +294,7 @@ class App:
         )
         self._hydrate(published["functions"])
         self._log_cursor = published["log_cursor"]
+        self._web_urls = published.get("web_urls") or {}
 
     def _hydrate(self, function_ids: dict[str, str]) -> None:
         for tag, fid in function_ids.items():

@@ -239,6 +239,18 @@ class Obj:
         if name.startswith("_"):
             raise AttributeError(name)
         methods = self._cls._spec["methods"]
+        web = [w for w in self._cls._spec.get("web", []) if w["name"] == name]
+        if web:  # a web endpoint: its handle gives the URL (get_web_url) and refuses .remote()
+            handle = Function(
+                None,
+                self._cls._service._options,
+                f"{self._cls._service.tag}.{name}",
+                method=name,
+                resolver=self._function_id,
+                extra_spec={"web": web},
+            )
+            self.__dict__[name] = handle
+            return handle
         if name not in methods:
             raise AttributeError(
                 f"{self._cls._service.tag} has no method {name!r} (methods: {', '.join(methods)})"
@@ -274,9 +286,12 @@ def build_cls(
     enter: list[str] = []
     exit_: list[str] = []
     concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
+    web: list[dict[str, Any]] = []
     for name, value in vars(user_cls).items():
         if not isinstance(value, PartialFunction):
             continue
+        if value.web is not None:  # a web endpoint served by the class's containers
+            web.append(value.web.to_spec(name))
         if "method" in value.flags or value.batching is not None:
             methods[name] = {
                 "batching": value.batching.to_dict() if value.batching else None,
@@ -293,9 +308,16 @@ def build_cls(
                     " containers have one concurrency setting"
                 )
             concurrency = value.concurrency
-    if not methods:
+    if not methods and not web:
         raise exc.InvalidError(
             f"@app.cls(): {user_cls.__qualname__} has no @gw.method(); mark the methods to call"
+        )
+    params = collect_parameters(user_cls)
+    if web and params:
+        raise exc.InvalidError(
+            f"@app.cls(): {user_cls.__qualname__} has web endpoints and parameters; a web"
+            " endpoint is served by one set of containers, so remove the gw.parameter()s (read"
+            " values from the request instead)"
         )
     for probe in probes:
         if probe.method not in methods:
@@ -309,10 +331,12 @@ def build_cls(
         "methods": methods,
         "enter": enter,
         "exit": exit_,
-        "params": [p.to_dict() for p in collect_parameters(user_cls)],
+        "params": [p.to_dict() for p in params],
         "probes": [p.to_dict() for p in probes],
         "concurrency": concurrency.to_dict() if concurrency else None,
     }
+    if web:
+        spec["web"] = web
     tag = options.name or user_cls.__qualname__
     service = Function(user_cls, options, tag, app, extra_spec=spec)
     return Cls(user_cls, service, spec), service

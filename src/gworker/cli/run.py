@@ -81,6 +81,11 @@ def signature_command(f: Callable[..., Any], owner: str, run: Callable[..., None
     return click.Command(owner, params=params, callback=run, help=inspect.getdoc(f))
 
 
+def print_web_urls(app: App) -> None:
+    for name, url in sorted(app._web_urls.items()):
+        console.print(f"[green]✓[/] web endpoint [bold]{name}[/] => {url}", soft_wrap=True)
+
+
 @click.command(
     context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     add_help_option=False,
@@ -105,6 +110,7 @@ def run(ctx: click.Context, ref: str | None, show_help: bool) -> None:
     def go(**kwargs: Any) -> None:
         with enable_output(), app.run():
             console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
+            print_web_urls(app)
             if isinstance(target, Function):
                 result = target.remote(**kwargs)
                 if result is not None:
@@ -134,4 +140,5 @@ def deploy(file: str, name: str | None) -> None:
     for tag, fn in sorted(app.registered_functions.items()):
         table.add_row(tag, fn.object_id)
     console.print(table)
+    print_web_urls(app)
     console.print(f"call them with gw.Function.from_name({app.name!r}, NAME)")

@@ -1,16 +1,19 @@
-"""The gworker runtime inside images: ``gworker_client`` and its two dependencies.
+"""The gworker runtime inside images: ``gworker_client``, its two dependencies, and the web
+server that serves web endpoints (uvicorn with h11 and websockets, all pure Python).
 
 Every image's venv gets one ``.pth`` line pointing at a read-only, content-addressed copy of
 the packages in ``RUNTIME_PACKAGES``, taken from this server's own environment (the control plane
 and the container runtime are one version by construction) and byte-compiled for the image's
-Python, since containers see it read-only and could not cache bytecode themselves. Copying three
+Python, since containers see it read-only and could not cache bytecode themselves. Copying these
 small packages costs milliseconds and needs no network, which keeps the default image's first build
 and every container's start fast.
 
 A ``.pth`` entry comes after site-packages on ``sys.path``: where an image installs its own
-``cloudpickle`` or ``msgpack`` (any version the runtime supports), that one wins and the runtime
-uses it too. msgpack's C extension matches only this server's Python; under another Python version
-msgpack falls back to its pure-Python implementation (same behaviour, slower).
+``cloudpickle``, ``msgpack`` or ``uvicorn`` (any version the runtime supports), that one wins and
+the runtime uses it too. Web apps' own frameworks (``fastapi``, Flask, ...) are the image's, as in
+Modal: ``Image.debian_slim().pip_install("fastapi[standard]")``. msgpack's C extension matches only
+this server's Python; under another Python version msgpack falls back to its pure-Python
+implementation (same behaviour, slower).
 
 The copy's digest is part of every image's cache key, so a new gworker version rebuilds images
 (fast: uv's cache holds their packages) instead of running an old runtime against a new server.
@@ -29,7 +32,16 @@ from pathlib import Path
 from .errors import BuildError
 from .interpreters import Interpreter
 
-RUNTIME_PACKAGES = ("gworker_client", "cloudpickle", "msgpack")
+RUNTIME_PACKAGES = (
+    "gworker_client",
+    "cloudpickle",
+    "msgpack",
+    # web endpoints: the ASGI/WSGI server a container runs them under (see _runtime/web.py)
+    "uvicorn",
+    "h11",
+    "click",
+    "websockets",
+)
 PTH_NAME = "_gworker_runtime.pth"
 _SKIP = {"__pycache__"}
 

@@ -59,12 +59,15 @@ async def publish(request: web.Request) -> web.Response:
     req = await body(request)
     if not state.blobs.exists(req.get("code_blob", "")):
         raise InvalidRequest(f"code blob {req.get('code_blob')!r} was not uploaded")
+    web_table = request.app["gateway"].table
+    web_table.check_publish(request.match_info["app_id"], req["functions"])  # labels are free
     ids = state.scheduler.publish(
         request.match_info["app_id"], req["module"], req["code_blob"], req["functions"]
     )
     # the caller follows container output from here (it saw the image builds as they ran)
     cursor = state.store.last_log(request.match_info["app_id"])
-    return reply({"functions": ids, "log_cursor": cursor})
+    web_urls = web_table.urls(request.match_info["app_id"])
+    return reply({"functions": ids, "log_cursor": cursor, "web_urls": web_urls})
 
 
 @routes.post("/v1/apps/{app_id}/heartbeat")
@@ -80,6 +83,7 @@ async def stop(request: web.Request) -> web.Response:
     if state.store.app(app_id) is None:
         raise NotFound(f"app {app_id} does not exist")
     state.scheduler.stop_app(app_id)
+    request.app["gateway"].table.dirty = True  # its web endpoints are gone
     return reply({})
 
 

@@ -516,6 +516,7 @@ class Scheduler:
             f"containers for {fs.tag!r} failed to start {C.MAX_START_FAILURES} times in a row;"
             f" the last failure:\n{detail}"
         )
+        fs.start_error = message  # the gateway answers its waiting web requests with it
         self._fail_pending(fs, lambda _: True, "internal", message)
 
     def _start_container(self, fs: FunctionState) -> None:
@@ -603,7 +604,9 @@ class Scheduler:
         load = len(fs.pending) + inflight
         spec = fs.spec
         desired = min(math.ceil(load / fs.target_inputs), self._worth_starting(fs, load))
-        if load and fs.live:
+        web = fs.web_load()
+        desired = max(desired, math.ceil(web / fs.web_target))
+        if (load or web) and fs.live:
             desired += spec["buffer_workers"]
         if fs.live:
             desired = max(desired, spec["min_workers"])
@@ -622,7 +625,7 @@ class Scheduler:
             if fs is exclude:
                 continue
             floor = fs.spec["min_workers"] if fs.live else 0
-            idle = [c for c in fs.active() if not c.leased and c.waiter is not None]
+            idle = [c for c in fs.active() if c.idle]
             if idle and len(fs.active()) > floor:
                 self._stop_container(min(idle, key=lambda c: c.idle_since))
                 return
@@ -655,8 +658,8 @@ class Scheduler:
                 self.stop_app(app_id)
         for fs in list(self.functions.values()):
             floor = fs.spec["min_workers"] if fs.live else 0
-            idle = [c for c in fs.active() if not c.leased and c.waiter is not None]
-            excess = len(fs.active()) - max(floor, 1 if fs.pending else 0)
+            idle = [c for c in fs.active() if c.idle]
+            excess = len(fs.active()) - max(floor, 1 if fs.pending or fs.web_waiting else 0)
             for c in sorted(idle, key=lambda c: c.idle_since):
                 if excess <= 0:
                     break
@@ -674,6 +677,20 @@ class Scheduler:
             if not fs.live and not fs.containers and not fs.pending:
                 del self.functions[fs.id]
         self.calls.forget_finished()
+
+    # -- web endpoints: the gateway's requests count as load ---------------------------------------
+
+    def web_function(self, fid: str) -> FunctionState | None:
+        """A live function's state, or None (an unknown or stopped function)."""
+        try:
+            fs = self._function_state(fid)
+        except NotFound:
+            return None
+        return fs if fs.live else None
+
+    def web_demand(self, fs: FunctionState) -> None:
+        """The gateway's requests for ``fs`` changed (one waits, starts or finishes): scale."""
+        self._autoscale(fs)
 
     def containers_of(self, app_id: str) -> list[dict[str, Any]]:
         now = time.monotonic()

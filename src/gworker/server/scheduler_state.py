@@ -12,6 +12,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import constants as C
+
 
 @dataclass
 class Input:
@@ -44,6 +46,14 @@ class Container:
     accepting: bool = True
     probe_failures: dict[str, int] = field(default_factory=dict)
     gpu: str | None = None  # the granted GPU type and devices, for status
+    # web endpoints: {endpoint name or "": loopback port}, reported once they listen
+    web_ports: dict[str, int] = field(default_factory=dict)
+    web_requests: int = 0  # the gateway's requests in flight on this container
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for inputs with none leased and no web request in flight."""
+        return not self.leased and not self.web_requests and self.waiter is not None
 
 
 @dataclass
@@ -60,6 +70,8 @@ class FunctionState:
     params: dict[str, Any] | None = None  # a class bound to these parameter values
     mean_run_s: float | None = None
     start_failures: int = 0
+    web_waiting: int = 0  # web requests the gateway holds until a container can take them
+    start_error: str | None = None  # why its containers last failed to start, for the gateway
 
     def active(self) -> list[Container]:
         return [c for c in self.containers.values() if not c.stopping]
@@ -73,6 +85,13 @@ class FunctionState:
         # inputs one container runs at once: its concurrency, or its largest batch
         self.max_inputs: int = max(concurrency.get("max_inputs", 1), largest_batch)
         self.target_inputs: int = concurrency.get("target_inputs") or self.max_inputs
+        # web requests one container takes at once, and the autoscaler's aim per container
+        self.web_max: int = concurrency.get("max_inputs") or C.WEB_DEFAULT_MAX_INPUTS
+        self.web_target: int = concurrency.get("target_inputs") or self.web_max
+
+    def web_load(self) -> int:
+        """Web requests in flight or waiting for a container."""
+        return self.web_waiting + sum(c.web_requests for c in self.active())
 
 
 @dataclass

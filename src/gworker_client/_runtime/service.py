@@ -47,5 +47,8 @@ class Service:
     @property
     def max_inputs(self) -> int:
         concurrency = self.spec.get("concurrency") or {}
-        batch = max((t.batching or {}).get("max_batch_size", 1) for t in self.targets.values())
+        batch = max(
+            ((t.batching or {}).get("max_batch_size", 1) for t in self.targets.values()),
+            default=1,  # a class with web endpoints only has no method targets
+        )
         return max(concurrency.get("max_inputs", 1), batch)

@@ -1,0 +1,29 @@
+"""Web endpoints in the default image (no fastapi): a bare ASGI app serves; a fastapi_endpoint
+fails at container start with an error that names the fix."""
+
+from __future__ import annotations
+
+import gworker_client as gw
+
+app = gw.App("web-plain")
+
+
+@app.function()
+@gw.asgi_app()
+def hello() -> object:
+    async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello without fastapi"})
+
+    return asgi
+
+
+@app.function()
+@gw.fastapi_endpoint()
+def needs_fastapi() -> str:
+    return "unreachable: the default image has no fastapi"
