@@ -182,11 +182,12 @@ class Gateway:
         return best
 
     def release(self, fs: FunctionState, c: Container) -> None:
+        # no autoscaling here: fewer requests never start a container, and the scheduler's
+        # tick stops containers that stay idle (no request in flight) past idle_timeout
         c.web_requests -= 1
         c.idle_since = time.monotonic()
-        self.notify(fs.id)
-        if not c.web_requests:
-            self.scheduler.web_demand(fs)  # maybe one container fewer is needed now
+        if fs.web_waiting:
+            self.notify(fs.id)
 
     def notify(self, function_id: str) -> None:
         """A container of ``function_id`` can take a request: wake the held ones."""

@@ -86,33 +86,44 @@ async def forward_http(
             data = await request.read()
         else:
             data = _body_stream(request)
-    pending = session.request(
-        request.method,
-        f"http://127.0.0.1:{port}{path}",
-        headers=headers,
-        data=data,
-        allow_redirects=False,
-        auto_decompress=False,
-        compress=None,
-    )
     try:
-        upstream = await asyncio.wait_for(pending, timeout)
+        upstream = await session.request(
+            request.method,
+            f"http://127.0.0.1:{port}{path}",
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            auto_decompress=False,
+            compress=None,
+            # the response must start within the request's time left; a streamed body may then
+            # pause up to as long between chunks (a read timeout needs no task per request,
+            # unlike asyncio.wait_for)
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
+        )
     except asyncio.TimeoutError:
         raise UpstreamTimeout() from None
     try:
+        headers = _filtered(upstream.headers.items(), HOP_BY_HOP)
+        first = await upstream.content.readany()
+        if upstream.content.at_eof() and request.method != "HEAD":
+            # the whole body is here: one write to the client, with its length
+            headers.popall("Content-Length", None)
+            return web.Response(
+                status=upstream.status, reason=upstream.reason, headers=headers, body=first
+            )
         response = web.StreamResponse(
-            status=upstream.status,
-            reason=upstream.reason,
-            headers=_filtered(upstream.headers.items(), HOP_BY_HOP),
+            status=upstream.status, reason=upstream.reason, headers=headers
         )
         if upstream.content_length is not None:
             response.content_length = upstream.content_length
         await response.prepare(request)
         try:
+            if first:
+                await response.write(first)
             async for chunk in upstream.content.iter_any():
                 await response.write(chunk)
             await response.write_eof()
-        except (aiohttp.ClientError, ConnectionError):
+        except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError):
             # one side went away mid-body: drop the client's connection, so it sees a cut-off
             # body rather than a complete one
             if request.transport is not None:
