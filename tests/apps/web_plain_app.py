@@ -3,12 +3,14 @@ fails at container start with an error that names the fix."""
 
 from __future__ import annotations
 
+import asyncio
+
 import gworker_client as gw
 
 app = gw.App("web-plain")
 
 
-@app.function()
+@app.function(scaledown_window=2)
 @gw.asgi_app()
 def hello() -> object:
     async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
@@ -27,3 +29,17 @@ def hello() -> object:
 @gw.fastapi_endpoint()
 def needs_fastapi() -> str:
     return "unreachable: the default image has no fastapi"
+
+
+@app.function()
+@gw.asgi_app()
+def slow() -> object:
+    async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/slow":
+            await asyncio.sleep(30)  # longer than the test server's GW_WEB_TIMEOUT_S
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"answered"})
+
+    return asgi
