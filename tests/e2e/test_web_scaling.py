@@ -8,15 +8,13 @@ import time
 import httpx
 import web_plain_app
 
-from conftest import serving
-
 
 def _runners(fn) -> int:  # type: ignore[no-untyped-def]
     return fn.get_current_stats().num_total_runners
 
 
-def test_timeout_then_scale_to_zero_and_back(tmp_path):
-    with serving(tmp_path / "home", extra_env={"GW_WEB_TIMEOUT_S": "3"}), web_plain_app.app.run():
+def test_timeout_then_scale_to_zero_and_back(short_web_timeout_server):
+    with web_plain_app.app.run():
         url = web_plain_app.slow.get_web_url()
         deadline = time.monotonic() + 120
         while httpx.get(url, timeout=60).status_code != 200:  # 504 while its container starts
