@@ -42,6 +42,8 @@ RUNTIME_PACKAGES = (
     "click",
     "websockets",
 )
+# single-file modules the packages above need on older Pythons (uvicorn on 3.10)
+RUNTIME_MODULES = ("typing_extensions",)
 PTH_NAME = "_gworker_runtime.pth"
 _SKIP = {"__pycache__"}
 
@@ -52,6 +54,13 @@ def package_dirs() -> dict[str, Path]:
         module = importlib.import_module(name)
         out[name] = Path(module.__file__ or "").resolve().parent
     return out
+
+
+def module_files() -> dict[str, Path]:
+    return {
+        name: Path(importlib.import_module(name).__file__ or "").resolve()
+        for name in RUNTIME_MODULES
+    }
 
 
 def _files(root: Path) -> list[Path]:
@@ -71,6 +80,10 @@ def fingerprint() -> str:
             st = path.stat()
             h.update(f"{name}/{path.relative_to(root)}\0".encode())
             h.update(_file_digest(str(path), st.st_size, st.st_mtime_ns).encode())
+    for name, path in module_files().items():
+        st = path.stat()
+        h.update(f"{name}\0".encode())
+        h.update(_file_digest(str(path), st.st_size, st.st_mtime_ns).encode())
     return h.hexdigest()
 
 
@@ -90,6 +103,8 @@ def ensure(cache_root: Path, interp: Interpreter, digest: str) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     for name, root in package_dirs().items():
         shutil.copytree(root, tmp / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in module_files().values():
+        shutil.copy2(path, tmp / path.name)
     _compile(interp, tmp)
     os.chmod(tmp, 0o755)
     try:
