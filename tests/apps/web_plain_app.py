@@ -43,3 +43,9 @@ def slow() -> object:
         await send({"type": "http.response.body", "body": b"answered"})
 
     return asgi
+
+
+@app.function()
+@gw.web_server(28799, startup_timeout=1)
+def never_listens() -> None:
+    pass  # starts no server: the container fails to start, naming the port and the timeout

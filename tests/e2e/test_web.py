@@ -206,6 +206,11 @@ def test_deploy_prints_urls_and_missing_fastapi_is_named(server):
         logs = server.gw("app", "logs", "web-plain")
         assert "needs_fastapi() needs fastapi in the image" in logs.stdout + logs.stderr
         assert "pip_install('fastapi[standard]')" in logs.stdout + logs.stderr
+        assert httpx.get(urls["never_listens"], timeout=TIMEOUT).status_code == 503
+        logs = server.gw("app", "logs", "web-plain")
+        assert "nothing accepted connections on port 28799 within startup_timeout=1s" in (
+            logs.stdout + logs.stderr
+        )
     finally:
         server.gw("app", "stop", "web-plain")
     assert httpx.get(urls["hello"], timeout=TIMEOUT).status_code == 404
