@@ -689,7 +689,8 @@ class Scheduler:
         return fs if fs.live else None
 
     def web_demand(self, fs: FunctionState) -> None:
-        """The gateway's requests for ``fs`` changed (one waits, starts or finishes): scale."""
+        """The gateway holds a request for ``fs``, or one of its containers reached its target
+        of requests in flight: rescale (idle scale-down stays with the tick)."""
         self._autoscale(fs)
 
     def containers_of(self, app_id: str) -> list[dict[str, Any]]:
