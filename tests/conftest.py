@@ -119,3 +119,10 @@ def gpu_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tmp_path_factory.mktemp("gpu-home"), extra_env={"GW_GPUS": "A100-80GB:2,H100:2"}
     ) as srv:
         yield srv
+
+
+@pytest.fixture
+def short_web_timeout_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of the test's own whose web gateway gives up after 3 s (GW_WEB_TIMEOUT_S)."""
+    with serving(tmp_path / "home", extra_env={"GW_WEB_TIMEOUT_S": "3"}) as srv:
+        yield srv

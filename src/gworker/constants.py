@@ -27,3 +27,7 @@ LOG_LINE_MAX_BYTES = 64 * 1024
 # Processes and threads one container may have at once (cgroup pids.max): a fork bomb stops here
 # instead of exhausting the machine's pid space.
 CONTAINER_MAX_TASKS = 4096
+# Web requests a web endpoint's container takes at once unless @gw.concurrent says otherwise.
+WEB_DEFAULT_MAX_INPUTS = 100
+# How long the gateway waits for a web endpoint's response headers (container start included).
+WEB_TIMEOUT_S = 150.0

@@ -109,6 +109,7 @@ class App:
         self._included: set[str] = set()  # tags added by include(): defined in other modules
         self._app_id: str | None = None
         self._log_cursor = 0
+        self._web_urls: dict[str, str] = {}  # web endpoint (function or Cls.method) -> URL
 
     def __repr__(self) -> str:
         return f"App({self.name!r})"
@@ -159,6 +160,8 @@ class App:
                     opts = dataclasses.replace(opts, concurrency=f.concurrency)
                 if f.batching:
                     extra["batching"] = f.batching.to_record()
+                if f.web:  # a web endpoint: see _web.py
+                    extra["web"] = (f.web.to_spec(None),)
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
             if opts.schedule is not None:
@@ -381,6 +384,7 @@ class App:
         published = client.post(f"/v1/apps/{self._app_id}/publish", to_builtins(request))
         self._hydrate(published["functions"])
         self._log_cursor = published["log_cursor"]
+        self._web_urls = published.get("web_urls") or {}
 
     def _hydrate(self, function_ids: dict[str, str]) -> None:
         for tag, fid in function_ids.items():

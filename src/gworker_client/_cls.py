@@ -24,7 +24,7 @@ from ._generator import is_generator_function
 from ._options import FunctionOptions
 from ._partial import Concurrency, PartialFunction
 from ._probe import Probe
-from ._protocol import FunctionSpec, MethodSpec, ParamSpec, from_builtins
+from ._protocol import FunctionSpec, MethodSpec, ParamSpec, WebEndpoint, from_builtins
 
 PARAMETER_TYPES: dict[str, type] = {
     "str": str,
@@ -246,6 +246,18 @@ class Obj:
         if name.startswith("_"):
             raise AttributeError(name)
         methods = self._cls._spec.methods
+        web = tuple(w for w in self._cls._spec.web if w.name == name)
+        if web:  # a web endpoint: its handle gives the URL (get_web_url) and refuses .remote()
+            handle = Function(
+                None,
+                self._cls._service._options,
+                f"{self._cls._service.tag}.{name}",
+                method=name,
+                resolver=self._function_id,
+                extra_spec={"web": web},
+            )
+            self.__dict__[name] = handle
+            return handle
         if name not in methods:
             raise AttributeError(
                 f"{self._cls._service.tag} has no method {name!r} (methods: {', '.join(methods)})"
@@ -282,9 +294,12 @@ def build_cls(
     enter: list[str] = []
     exit_: list[str] = []
     concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
+    web: list[WebEndpoint] = []
     for name, value in vars(user_cls).items():
         if not isinstance(value, PartialFunction):
             continue
+        if value.web is not None:  # a web endpoint served by the class's containers
+            web.append(value.web.to_spec(name))
         if "method" in value.flags or value.batching is not None:
             methods[name] = MethodSpec(
                 batching=value.batching.to_record() if value.batching else None,
@@ -306,9 +321,16 @@ def build_cls(
                     " containers have one concurrency setting"
                 )
             concurrency = value.concurrency
-    if not methods:
+    if not methods and not web:
         raise exc.InvalidError(
             f"@app.cls(): {user_cls.__qualname__} has no @gw.method(); mark the methods to call"
+        )
+    params = collect_parameters(user_cls)
+    if web and params:
+        raise exc.InvalidError(
+            f"@app.cls(): {user_cls.__qualname__} has web endpoints and parameters; a web"
+            " endpoint is served by one set of containers, so remove the gw.parameter()s (read"
+            " values from the request instead)"
         )
     for probe in probes:
         if probe.method not in methods:
@@ -317,7 +339,7 @@ def build_cls(
                 f" named {probe.method!r} (methods: {', '.join(methods)})"
             )
     concurrency = concurrency or options.concurrency
-    extra = {
+    extra: dict[str, Any] = {
         "kind": "class",
         "methods": methods,
         "enter": tuple(enter),
@@ -326,6 +348,8 @@ def build_cls(
         "probes": tuple(p.to_record() for p in probes),
         "concurrency": concurrency.to_record() if concurrency else None,
     }
+    if web:
+        extra["web"] = tuple(web)
     tag = options.name or user_cls.__qualname__
     service = Function(user_cls, options, tag, app, extra_spec=extra)
     return Cls(user_cls, service, service._spec()), service

@@ -147,6 +147,11 @@ class Function:
         return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if self._extra_spec.get("web"):
+            raise exc.InvalidError(
+                f"{self._tag!r} is a web endpoint: call it over HTTP at its URL"
+                " (.get_web_url()), not with .remote(), .spawn() or .map()"
+            )
         if self._signature is None:
             return
         try:
@@ -280,6 +285,19 @@ class Function:
             " gworker fixes a function's options when its app is published. Give them in"
             " @app.function(...), or register a second function with the other options"
         )
+
+    # -- web endpoints (see _web.py) ---------------------------------------------------------------
+
+    def get_web_url(self) -> str:
+        """The URL of this web endpoint, served by the control plane's gateway."""
+        from ._web import web_url
+
+        return web_url(self._hydrate(), self._method)
+
+    @property
+    def web_url(self) -> str:
+        """The URL of this web endpoint (the same as ``get_web_url()``)."""
+        return self.get_web_url()
 
     @blocking
     def get_current_stats(self) -> FunctionStats:

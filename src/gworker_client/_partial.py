@@ -8,10 +8,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _protocol as protocol
 from .exception import InvalidError
+
+if TYPE_CHECKING:
+    from ._web import WebConfig
 
 T = TypeVar("T")
 
@@ -42,6 +45,7 @@ class PartialFunction:
     flags: frozenset[str] = field(default_factory=frozenset)  # method | enter | exit
     batching: Batching | None = None
     concurrency: Concurrency | None = None
+    web: WebConfig | None = None  # set by a web decorator (gw.asgi_app(), ...)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.raw_f(*args, **kwargs)
@@ -52,6 +56,9 @@ class PartialFunction:
 
     def mark(self, flag: str) -> PartialFunction:
         return replace(self, flags=self.flags | {flag})
+
+    def with_web(self, config: WebConfig) -> PartialFunction:
+        return replace(self, web=config)
 
 
 def _partial(f: Any, decorator: str) -> PartialFunction:

@@ -24,9 +24,24 @@ def test_batch_processor_with_concurrency_on_the_method(running):
     ]
 
 
-def test_web_endpoints_are_refused_clearly_until_supported():
-    for decorator in (modal.asgi_app, modal.wsgi_app, modal.fastapi_endpoint):
-        with pytest.raises(modal.exception.InvalidError, match="web endpoints are not supported"):
-            decorator()(lambda: None)
-    with pytest.raises(modal.exception.InvalidError, match="web endpoints are not supported"):
-        modal.web_server(port=8000)(lambda: None)
+def endpoint(text: str) -> dict:
+    return {"processed": text.upper()}
+
+
+def factory() -> None:
+    return None
+
+
+def test_web_endpoint_spellings_of_the_reference_decorate():
+    """The reference's web snippets decorate as written (tests/e2e/test_web.py serves them)."""
+    app = modal.App("reference-web")
+    decorated = {
+        "fastapi_endpoint": app.function(name="simple")(modal.fastapi_endpoint()(endpoint)),
+        "asgi_app": app.function(name="api")(
+            modal.asgi_app(custom_domains=["api.example.com"])(factory)
+        ),
+        "wsgi_app": app.function(name="flask")(modal.wsgi_app()(factory)),
+        "web_server": app.function(name="custom")(modal.web_server(port=8000)(factory)),
+    }
+    for kind, fn in decorated.items():
+        assert [w["kind"] for w in fn._spec()["web"]] == [kind]

@@ -17,6 +17,7 @@ EXPECTED = [
     "['Hello, Ada!', 'Hello, Grace!']\nHi, Linus!\n",
     "six 1.16.0, demo, home visible: False\n",
     "key of 14 characters\nResults\n",
+    "{'square': 49}\n{'hello': 'Ada'}\n",
     "value task\n",
     "ran on schedule: True\n",
     "3\n2\n1\nLIFTOFF!\n",

@@ -84,6 +84,11 @@ def signature_command(f: Callable[..., Any], owner: str, run: Callable[..., None
     return click.Command(owner, params=params, callback=run, help=inspect.getdoc(f))
 
 
+def print_web_urls(app: App) -> None:
+    for name, url in sorted(app._web_urls.items()):
+        console.print(f"[green]✓[/] web endpoint [bold]{name}[/] => {url}", soft_wrap=True)
+
+
 @click.command(
     context_settings={
         "ignore_unknown_options": True,
@@ -134,6 +139,7 @@ def run(
         with output, app.run(detach=detach):
             if not quiet:
                 console.print(f"[green]✓[/] app [bold]{app.name}[/] running ({app.app_id})")
+                print_web_urls(app)
             if isinstance(target, Function) and target.is_generator:
                 for item in target.remote_gen(**kwargs):  # each item as it is produced
                     click.echo(item)
@@ -169,4 +175,5 @@ def deploy(file: str, name: str | None) -> None:
     for tag, fn in sorted(app.registered_functions.items()):
         table.add_row(tag, fn.object_id)
     console.print(table)
+    print_web_urls(app)
     console.print(f"call them with gw.Function.from_name({app.name!r}, NAME)")

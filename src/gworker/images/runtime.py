@@ -1,9 +1,10 @@
-"""The gworker runtime inside images: ``gworker_client`` and its three dependencies.
+"""The gworker runtime inside images: ``gworker_client``, its dependencies, and the web
+server that serves web endpoints (uvicorn with h11 and websockets, all pure Python).
 
 Every image's venv gets one ``.pth`` line pointing at a read-only, content-addressed copy of
 the packages in ``RUNTIME_PACKAGES``, taken from this server's own environment (the control plane
 and the container runtime are one version by construction) and byte-compiled for the image's
-Python, since containers see it read-only and could not cache bytecode themselves. Copying four
+Python, since containers see it read-only and could not cache bytecode themselves. Copying these
 small packages costs milliseconds and needs no network, which keeps the default image's first build
 and every container's start fast.
 
@@ -12,9 +13,11 @@ for an image whose Python differs from the server's, uv installs the same versio
 Python into the runtime copy (from uv's cache or the host's package index).
 
 A ``.pth`` entry comes after site-packages on ``sys.path``: where an image installs its own
-``cloudpickle`` or ``msgpack`` (any version the runtime supports), that one wins and the runtime
-uses it too. msgpack's C extension matches only this server's Python; under another Python version
-msgpack falls back to its pure-Python implementation (same behaviour, slower).
+``cloudpickle``, ``msgpack`` or ``uvicorn`` (any version the runtime supports), that one wins and
+the runtime uses it too. Web apps' own frameworks (``fastapi``, Flask, ...) are the image's, as in
+Modal: ``Image.debian_slim().pip_install("fastapi[standard]")``. msgpack's C extension matches only
+this server's Python; under another Python version msgpack falls back to its pure-Python
+implementation (same behaviour, slower).
 
 The copy's digest is part of every image's cache key, so a new gworker version rebuilds images
 (fast: uv's cache holds their packages) instead of running an old runtime against a new server.
@@ -36,9 +39,21 @@ from pathlib import Path
 from .errors import BuildError
 from .interpreters import Interpreter
 
-RUNTIME_PACKAGES = ("gworker_client", "cloudpickle", "msgpack", "msgspec")
+RUNTIME_PACKAGES = (
+    "gworker_client",
+    "cloudpickle",
+    "msgpack",
+    "msgspec",
+    # web endpoints: the ASGI/WSGI server a container runs them under (see _runtime/web.py)
+    "uvicorn",
+    "h11",
+    "click",
+    "websockets",
+)
 # Packages that only work under the Python they were built for (no pure-Python fallback).
 COMPILED_PACKAGES = ("msgspec",)
+# single-file modules the packages above need on older Pythons (uvicorn on 3.10)
+RUNTIME_MODULES = ("typing_extensions",)
 PTH_NAME = "_gworker_runtime.pth"
 _SKIP = {"__pycache__"}
 
@@ -49,6 +64,13 @@ def package_dirs() -> dict[str, Path]:
         module = importlib.import_module(name)
         out[name] = Path(module.__file__ or "").resolve().parent
     return out
+
+
+def module_files() -> dict[str, Path]:
+    return {
+        name: Path(importlib.import_module(name).__file__ or "").resolve()
+        for name in RUNTIME_MODULES
+    }
 
 
 def _files(root: Path) -> list[Path]:
@@ -68,6 +90,10 @@ def fingerprint() -> str:
             st = path.stat()
             h.update(f"{name}/{path.relative_to(root)}\0".encode())
             h.update(_file_digest(str(path), st.st_size, st.st_mtime_ns).encode())
+    for name, path in module_files().items():
+        st = path.stat()
+        h.update(f"{name}\0".encode())
+        h.update(_file_digest(str(path), st.st_size, st.st_mtime_ns).encode())
     return h.hexdigest()
 
 
@@ -93,6 +119,8 @@ def ensure(
     shutil.rmtree(tmp, ignore_errors=True)
     for name, root in package_dirs().items():
         shutil.copytree(root, tmp / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in module_files().values():
+        shutil.copy2(path, tmp / path.name)
     if major_minor != f"{sys.version_info[0]}{sys.version_info[1]}":
         _install_compiled(interp, tmp, uv, uv_env)
     _compile(interp, tmp)

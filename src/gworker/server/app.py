@@ -30,11 +30,15 @@ from . import (
     secrets,
     system,
     volumes,
+    web_routes,
 )
+from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
+from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .schedules import ScheduleRunner
 from .state import State
+from .web_table import WebTable
 
 log = logging.getLogger("gworker.server")
 
@@ -87,14 +91,18 @@ def build_app(home: Path, server_url: str) -> web.Application:
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
+    # web endpoints' traffic is routed before the API's token check (see gateway.py)
+    gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     app = web.Application(
         client_max_size=C.MAX_BODY_BYTES,
         middlewares=[
             errors_middleware,
+            gateway.middleware,
             auth_middleware(state.tokens, state.scheduler.container_by_token),
         ],
     )
     app["state"] = state
+    app["gateway"] = gateway
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
@@ -105,6 +113,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
     app.add_routes(images.routes)
+    app.add_routes(web_routes.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
@@ -113,6 +122,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     async def on_cleanup(_: web.Application) -> None:
         await schedules.close()
+        await gateway.close()
         await state.scheduler.close()
         store.close()
 

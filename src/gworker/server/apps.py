@@ -75,13 +75,16 @@ async def publish(request: web.Request) -> web.Response:
         raise InvalidRequest("publish lists a function tag twice")
     if not state.blobs.exists(req.code_blob):
         raise InvalidRequest(f"code blob {req.code_blob!r} was not uploaded")
+    web_table = request.app["gateway"].table
+    web_table.check_publish(request.match_info["app_id"], req.functions)  # labels are free
     ids = state.scheduler.publish(
         request.match_info["app_id"], req.module, req.code_blob, req.functions
     )
     request.app["schedules"].changed()
     # the caller follows container output from here (it saw the image builds as they ran)
     cursor = state.store.last_log(request.match_info["app_id"])
-    return reply(PublishReply(functions=ids, log_cursor=cursor))
+    web_urls = web_table.urls(request.match_info["app_id"])
+    return reply(PublishReply(functions=ids, log_cursor=cursor, web_urls=web_urls))
 
 
 @routes.get("/v1/apps/{app_id}/history")
@@ -123,6 +126,7 @@ async def rollback(request: web.Request) -> web.Response:
         ],
     )
     request.app["schedules"].changed()
+    request.app["gateway"].table.dirty = True
     return reply({"functions": ids, "version": versions[-1] + 1, "from_version": target})
 
 
@@ -140,6 +144,7 @@ async def stop(request: web.Request) -> web.Response:
         raise NotFound(f"app {app_id} does not exist")
     state.scheduler.stop_app(app_id)
     request.app["schedules"].changed()
+    request.app["gateway"].table.dirty = True  # its web endpoints are gone
     return reply({})
 
 

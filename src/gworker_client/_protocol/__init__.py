@@ -42,6 +42,7 @@ from .spec import (
     RetryPolicy,
     SecretRef,
     VolumeMount,
+    WebEndpoint,
     spec_problem,
 )
 from .status import OutputStatus, error_envelope
@@ -106,6 +107,7 @@ __all__ = [
     "SPEC_VERSION",
     "SecretRef",
     "VolumeMount",
+    "WebEndpoint",
     "error_envelope",
     "from_builtins",
     "from_wire",

@@ -178,6 +178,7 @@ class PublishApp(Record, frozen=True):
 class PublishReply(Record, frozen=True):
     functions: dict[str, str]  # tag -> function id
     log_cursor: int
+    web_urls: dict[str, str] = {}  # web endpoint (function or Class.method) -> its URL
 
 
 class Empty(Record, frozen=True):

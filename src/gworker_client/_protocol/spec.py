@@ -100,6 +100,24 @@ class ParamSpec(Record, frozen=True):
     default: Any = msgspec.UNSET
 
 
+WebKind = Literal["fastapi_endpoint", "asgi_app", "wsgi_app", "web_server"]
+
+
+class WebEndpoint(Record, frozen=True):
+    """A web endpoint the function (or its class's method ``name``) serves through the
+    control plane's gateway."""
+
+    kind: WebKind
+    name: str | None = None  # the class method serving it; None for a function
+    method: str = "GET"  # fastapi_endpoint only
+    label: str | None = None
+    docs: bool = False  # fastapi_endpoint only: serve /docs and /openapi.json
+    requires_proxy_auth: bool = False
+    custom_domains: tuple[str, ...] = ()
+    port: int | None = None  # web_server only
+    startup_timeout: float = 5.0  # web_server only
+
+
 class FunctionSpec(Record, frozen=True, kw_only=True):
     """A function's or class's spec. ``cpu``/``memory`` are reservations, ``cpu_limit``/
     ``memory_limit`` enforced limits when the user set them."""
@@ -130,6 +148,7 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     params: tuple[ParamSpec, ...] = ()
     probes: tuple[ProbeSpec, ...] = ()
     schedule: ScheduleSpec | None = None  # fired by the control plane (deployed or running apps)
+    web: tuple[WebEndpoint, ...] = ()
 
     @property
     def max_inputs(self) -> int:
@@ -186,6 +205,11 @@ def _problems(spec: FunctionSpec) -> Iterator[str]:
     for b in [spec.batching, *(m.batching for m in spec.methods.values())]:
         if b is not None and (b.max_batch_size < 1 or b.wait_ms < 0):
             yield "batching needs max_batch_size >= 1 and wait_ms >= 0"
+    for w in spec.web:
+        if w.port is not None and not 1 <= w.port <= 65535:
+            yield f"web port {w.port} must be from 1 to 65535"
+        if w.startup_timeout <= 0:
+            yield f"web startup_timeout {w.startup_timeout} must be > 0"
     for p in spec.probes:
         if p.method not in spec.methods:
             yield f"probe method {p.method!r} is not a method of the class"

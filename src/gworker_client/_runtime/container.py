@@ -189,8 +189,11 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_term)
     container = Container(container_id)
+    from .web import start_web
+
     try:
         container.load()
+        web = start_web(container)  # its web endpoints, served beside the input loop
     except _Stop:
         return
     except BaseException as e:
@@ -214,6 +217,8 @@ def main() -> None:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # let the exit hooks finish
         try:
+            if web is not None:
+                web.stop()
             container.service.run_hooks("exit")
         finally:
             from .volumes import commit_on_exit

@@ -31,6 +31,8 @@ class Snapshot:
     mean_run_s: float | None  # the function's mean run time, once known
     lease_started: tuple[float, ...]  # when each busy container's current lease began
     mean_start_s: float  # how long a container takes to start, on this backend
+    web_load: int = 0  # web requests in flight or held by the gateway
+    web_target: int = 1  # web requests per container the function aims for
 
     @property
     def load(self) -> int:
@@ -41,7 +43,8 @@ def desired(snapshot: Snapshot, now: float) -> int:
     """The number of active containers the function should have now."""
     s = snapshot
     want = min(math.ceil(s.load / s.target_inputs), worth_starting(s, now))
-    if s.load and s.live:
+    want = max(want, math.ceil(s.web_load / s.web_target))
+    if (s.load or s.web_load) and s.live:
         want += s.buffer_workers
     if s.live:
         want = max(want, s.min_workers)
@@ -75,4 +78,6 @@ def snapshot(fs: FunctionState, mean_start_s: float) -> Snapshot:
         mean_run_s=fs.mean_run_s,
         lease_started=tuple(c.lease_started for c in fs.containers.values() if c.leased),
         mean_start_s=mean_start_s,
+        web_load=fs.web_load(),
+        web_target=fs.web_target,
     )

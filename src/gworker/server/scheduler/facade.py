@@ -195,6 +195,29 @@ class Scheduler:
         """A call's outputs after the cursor ``after``, waiting up to ``timeout`` for the first."""
         return await self.calls.wait(call_id, after, timeout)
 
+    # -- web endpoints: the gateway's requests count as load ------------------------------------
+
+    @property
+    def server_url(self) -> str:
+        """Where containers (and printed web URLs) reach this control plane."""
+        return self.fleet.server_url
+
+    def container(self, cid: str) -> Container:
+        return self.fleet.get(cid)
+
+    def web_function(self, fid: str) -> FunctionState | None:
+        """A live function's state, or None (an unknown or stopped function)."""
+        try:
+            fs = self.functions.get(fid)
+        except NotFound:
+            return None
+        return fs if fs.live else None
+
+    def web_demand(self, fs: FunctionState) -> None:
+        """The gateway holds a request for ``fs``, or one of its containers reached its target
+        of requests in flight: rescale (idle scale-down stays with the tick)."""
+        self._scale(fs)
+
     def cancel(self, call_id: str, terminate_containers: bool) -> None:
         self.queue.cancel(call_id, terminate_containers)
 

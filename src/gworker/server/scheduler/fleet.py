@@ -220,6 +220,7 @@ class Fleet:
             f"containers for {fs.tag!r} failed to start {C.MAX_START_FAILURES} times in a row;"
             f" the last failure:\n{detail}"
         )
+        fs.start_error = message  # the gateway answers its waiting web requests with it
         self.queue.fail_pending(fs, lambda _: True, OutputStatus.INTERNAL, message)
 
     # -- the control tick ------------------------------------------------------------------------
@@ -228,7 +229,7 @@ class Fleet:
         """Stop idle containers past the function's idle timeout (above its floor), and kill
         busy ones past their input's timeout or silent too long."""
         idle = fs.idle()
-        excess = len(fs.active()) - max(fs.floor, 1 if fs.pending else 0)
+        excess = len(fs.active()) - max(fs.floor, 1 if fs.pending or fs.web_waiting else 0)
         for c in sorted(idle, key=lambda c: c.idle_since):
             if excess <= 0:
                 break

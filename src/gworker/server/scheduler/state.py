@@ -15,6 +15,7 @@ from typing import Any
 
 from gworker_client._protocol import FunctionSpec
 
+from ... import constants as C
 from ..call_state import CallState as CallState  # calls are the call book's; listed here too
 
 
@@ -52,6 +53,14 @@ class Container:
     accepting: bool = True
     probe_failures: dict[str, int] = field(default_factory=dict)
     gpu: str | None = None  # the granted GPU type and devices, for status
+    # web endpoints: {endpoint name or "": loopback port}, reported once they listen
+    web_ports: dict[str, int] = field(default_factory=dict)
+    web_requests: int = 0  # the gateway's requests in flight on this container
+
+    @property
+    def idle(self) -> bool:
+        """Waiting for inputs with none leased and no web request in flight."""
+        return not self.leased and not self.web_requests and self.waiter is not None
 
 
 @dataclass
@@ -68,6 +77,8 @@ class FunctionState:
     params: dict[str, Any] | None = None  # a class bound to these parameter values
     mean_run_s: float | None = None
     start_failures: int = 0
+    web_waiting: int = 0  # web requests the gateway holds until a container can take them
+    start_error: str | None = None  # why its containers last failed to start, for the gateway
 
     def active(self) -> list[Container]:
         return [c for c in self.containers.values() if not c.stopping]
@@ -80,11 +91,27 @@ class FunctionState:
     def target_inputs(self) -> int:
         return self.spec.target_inputs
 
+    @cached_property
+    def web_max(self) -> int:
+        """Web requests one container takes at once: its concurrency, else a web default."""
+        concurrency = self.spec.concurrency
+        return concurrency.max_inputs if concurrency else C.WEB_DEFAULT_MAX_INPUTS
+
+    @cached_property
+    def web_target(self) -> int:
+        """Web requests per container the autoscaler aims for."""
+        concurrency = self.spec.concurrency
+        return concurrency.target_inputs if concurrency else self.web_max
+
+    def web_load(self) -> int:
+        """Web requests in flight or waiting for a container."""
+        return self.web_waiting + sum(c.web_requests for c in self.active())
+
     @property
     def floor(self) -> int:
         """Containers kept however idle: ``min_workers`` while the function is live."""
         return self.spec.min_workers if self.live else 0
 
     def idle(self) -> list[Container]:
-        """Active containers holding no input and waiting for one."""
-        return [c for c in self.active() if not c.leased and c.waiter is not None]
+        """Active containers holding no input or web request, waiting for inputs."""
+        return [c for c in self.active() if c.idle]

@@ -1,0 +1,184 @@
+"""The web gateway's cost: one trivial ASGI app served directly by uvicorn and through gworker's
+gateway (a container running the same app under the same uvicorn), side by side in one run.
+
+    .venv/bin/python benchmarks/gateway.py
+
+Both servers run at once and are measured in alternating rounds, so a busy moment on the machine
+hits both. Each round: sequential requests on one keep-alive connection (latency p50/p99 over all
+rounds), then CONCURRENCY keep-alive connections (aiohttp) for a fixed number of requests
+(requests/s, median of the rounds). Targets: the
+gateway keeps at least half of direct uvicorn's throughput, and its p50 is within 1 ms of it.
+Every measurement is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import web_bench_app  # noqa: E402
+from _server import local_control_plane  # noqa: E402
+from measure import percentile  # noqa: E402
+
+CONCURRENCY = 16
+ROUNDS = 5  # the two contenders alternate, so a busy moment on the machine hits both
+THROUGHPUT_REQUESTS = 1000  # per round
+LATENCY_REQUESTS = 500  # per round
+WARMUP_REQUESTS = 200
+BUDGET_S = 60.0
+THROUGHPUT_TARGET = 0.5
+P50_TARGET_MS = 1.0
+
+
+@dataclass
+class Samples:
+    latencies: list[float] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+
+    @property
+    def per_s(self) -> float:
+        return statistics.median(self.rates)
+
+    def ms(self, q: int) -> float:
+        return percentile(self.latencies, q) * 1e3
+
+
+async def _get(session: aiohttp.ClientSession, url: str) -> None:
+    async with session.get(url) as r:
+        body = await r.read()
+        if r.status != 200 or body != web_bench_app.BODY:
+            raise AssertionError(f"GET {url}: {r.status} {body[:200]!r}")
+
+
+async def _round(session: aiohttp.ClientSession, url: str, into: Samples) -> None:
+    """Sequential requests for latency, then CONCURRENCY connections for throughput."""
+    for _ in range(LATENCY_REQUESTS):
+        start = time.perf_counter()
+        await _get(session, url)
+        into.latencies.append(time.perf_counter() - start)
+    left = [THROUGHPUT_REQUESTS]
+
+    async def worker() -> int:
+        done = 0
+        while left[0] > 0:
+            left[0] -= 1
+            await _get(session, url)
+            done += 1
+        return done
+
+    start = time.perf_counter()
+    counts = await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    into.rates.append(sum(counts) / (time.perf_counter() - start))
+
+
+async def compare(urls: dict[str, str]) -> dict[str, Samples]:
+    results = {name: Samples() for name in urls}
+    sessions = {
+        name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY))
+        for name in urls
+    }
+    try:
+        for name, url in urls.items():
+            for _ in range(WARMUP_REQUESTS):
+                await _get(sessions[name], url)
+        deadline = time.perf_counter() + BUDGET_S
+        for _ in range(ROUNDS):
+            for name, url in urls.items():
+                await _round(sessions[name], url, results[name])
+            if time.perf_counter() > deadline:
+                break
+    finally:
+        for session in sessions.values():
+            await session.close()
+    return results
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def direct_uvicorn() -> Iterator[str]:
+    """The app under uvicorn as a container runs it (h11, no access log), no gateway."""
+    port = _free_port()
+    argv = [
+        sys.executable, "-m", "uvicorn", "web_bench_app:asgi", "--port", str(port),
+        "--host", "127.0.0.1", "--http", "h11", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=Path(__file__).resolve().parent)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("uvicorn did not start") from None
+                time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def render(direct: Samples, gateway: Samples) -> Table:
+    table = Table(title="web endpoint: direct uvicorn vs through the gworker gateway (same run)")
+    for column in ("", "direct uvicorn", "gworker gateway", "target", "met"):
+        table.add_column(column, justify="right" if column else "left")
+    ratio = gateway.per_s / direct.per_s
+    extra = gateway.ms(50) - direct.ms(50)
+    table.add_row(
+        f"requests/s ({CONCURRENCY} connections)",
+        f"{direct.per_s:,.0f}",
+        f"{gateway.per_s:,.0f} ({ratio:.0%})",
+        f"≥ {THROUGHPUT_TARGET:.0%} of direct",
+        "yes" if ratio >= THROUGHPUT_TARGET else "no",
+    )
+    table.add_row(
+        "latency p50 (sequential)",
+        f"{direct.ms(50):.2f} ms",
+        f"{gateway.ms(50):.2f} ms (+{extra:.2f})",
+        f"≤ direct + {P50_TARGET_MS:g} ms",
+        "yes" if extra <= P50_TARGET_MS else "no",
+    )
+    table.add_row(
+        "latency p99 (sequential)", f"{direct.ms(99):.2f} ms", f"{gateway.ms(99):.2f} ms", "", ""
+    )
+    return table
+
+
+def main() -> None:
+    console = Console(width=None if sys.stdout.isatty() else 120)
+    console.print(f"[dim]load average before: {os.getloadavg()}[/]")
+    with (
+        console.status("benchmarking direct uvicorn and the gateway, alternating…"),
+        direct_uvicorn() as direct_url,
+        local_control_plane(),
+        web_bench_app.app.run(),
+    ):
+        gateway_url = web_bench_app.trivial.get_web_url() + "/"
+        results = asyncio.run(compare({"direct": direct_url, "gateway": gateway_url}))
+    console.print(render(results["direct"], results["gateway"]))
+    console.print(f"[dim]load average after: {os.getloadavg()}[/]")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""The web gateway: HTTP and WebSocket traffic for web endpoints, proxied to their containers.
+
+A request names its endpoint by path (``/web/<label>/...``) or by Host header (``<label>.<domain>``
+or a ``custom_domains`` entry); ``web_table.py`` resolves it. Web requests need no gworker
+token (they are public, as in Modal) unless the endpoint says ``requires_proxy_auth=True``; then
+a proxy-auth token is checked before any container is involved.
+
+The gateway then takes a slot on a container that serves the endpoint: the least busy one with
+fewer than ``max_inputs`` requests in flight (``@gw.concurrent``; 100 by default). With none free it
+holds the request and tells the scheduler, whose autoscaler counts waiting and in-flight web
+requests as load, so the first request scales from zero and a burst adds containers. A request
+that gets no response headers within the timeout (150 s by default, ``GW_WEB_TIMEOUT_S``,
+container start included) is answered 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+from aiohttp import web
+
+from .. import constants as C
+from .proxy_auth import HINT as PROXY_AUTH_HINT
+from .proxy_auth import ProxyTokens
+from .scheduler import Scheduler
+from .scheduler_state import Container, FunctionState
+from .web_proxy import UpstreamTimeout, forward_http, forward_websocket
+from .web_table import Endpoint, WebTable
+
+log = logging.getLogger("gworker.gateway")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFIX = "/web/"
+NOT_FOUND = "404: no web endpoint at this URL\n"
+# A held request re-checks for containers that failed to start at least this often; a container
+# that comes up wakes it at once.
+RECHECK_S = 0.5
+
+
+class Unavailable(Exception):
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+class Gateway:
+    def __init__(self, scheduler: Scheduler, table: WebTable, tokens: ProxyTokens) -> None:
+        self.scheduler = scheduler
+        self.table = table
+        self.tokens = tokens
+        self.timeout = float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
+        self._session: aiohttp.ClientSession | None = None
+        self._changed: dict[str, asyncio.Event] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    # -- which endpoint ----------------------------------------------------------------------------
+
+    def resolve(self, request: web.Request) -> tuple[Endpoint | None, str, str] | None:
+        """``(endpoint or None, upstream path, path prefix)`` for a web request; None for the
+        control plane's own API."""
+        raw = request.raw_path
+        if raw.startswith(PREFIX):
+            label, _, _ = raw[len(PREFIX) :].partition("/")
+            label = label.partition("?")[0]
+            prefix = PREFIX + label
+            rest = raw[len(prefix) :]
+            path = rest if rest.startswith("/") else "/" + rest
+            return self.table.by_path_label(label), path, prefix
+        ep = self.table.by_host(request.host) if request.host else None
+        return (ep, raw, "") if ep is not None else None
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        found = self.resolve(request)
+        if found is None:
+            return await handler(request)
+        endpoint, path, prefix = found
+        if endpoint is None:
+            return web.Response(status=404, text=NOT_FOUND)
+        if endpoint.config.requires_proxy_auth and not self.tokens.allows(request.headers):
+            return web.Response(status=401, text=f"401: {PROXY_AUTH_HINT}\n")
+        try:
+            return await self.serve(request, endpoint, path, prefix)
+        except Unavailable as e:
+            return web.Response(status=e.status, text=e.text)
+
+    # -- serving one request ----------------------------------------------------------------------
+
+    async def serve(
+        self, request: web.Request, endpoint: Endpoint, path: str, prefix: str
+    ) -> web.StreamResponse:
+        deadline = time.monotonic() + self.timeout
+        fs = self.scheduler.web_function(endpoint.function_id)
+        if fs is None:
+            return web.Response(status=404, text=NOT_FOUND)
+        c = await self.acquire(fs, endpoint, deadline)
+        port = c.web_ports[endpoint.key]
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        forward = forward_websocket if websocket else forward_http
+        try:
+            return await forward(
+                self.session, request, port, path, prefix, max(0.0, deadline - time.monotonic())
+            )
+        except UpstreamTimeout:
+            raise Unavailable(
+                504,
+                f"504: {endpoint.display} sent no response within {self.timeout:g}s"
+                " (the gateway's request timeout)\n",
+            ) from None
+        except (aiohttp.ClientError, ConnectionError) as e:
+            log.info("web request to %s failed: %r", endpoint.display, e)
+            raise Unavailable(502, f"502: {endpoint.display} closed the connection\n") from None
+        finally:
+            self.release(fs, c)
+
+    async def acquire(self, fs: FunctionState, endpoint: Endpoint, deadline: float) -> Container:
+        """A slot on a container serving ``endpoint``, waiting (scaling up) for one if needed."""
+        failed_before = fs.start_error
+        waiting = False
+        try:
+            while True:
+                c = self._pick(fs, endpoint)
+                if c is not None:
+                    c.web_requests += 1
+                    if c.web_requests >= fs.web_target:  # at its aim: the autoscaler may add one
+                        self.scheduler.web_demand(fs)
+                    return c
+                if fs.start_error is not None and fs.start_error is not failed_before:
+                    raise Unavailable(
+                        503,
+                        f"503: containers for {endpoint.display} failed to start; see its app's"
+                        " logs (`gw app logs`)\n",
+                    )
+                if not fs.live:
+                    raise Unavailable(404, NOT_FOUND)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise Unavailable(
+                        504,
+                        f"504: no container for {endpoint.display} was ready within"
+                        f" {self.timeout:g}s\n",
+                    )
+                if not waiting:
+                    waiting = True
+                    fs.web_waiting += 1
+                    self.scheduler.web_demand(fs)
+                event = self._changed.setdefault(fs.id, asyncio.Event())
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(left, RECHECK_S))
+        finally:
+            if waiting:
+                fs.web_waiting -= 1
+                self.scheduler.web_demand(fs)
+
+    def _pick(self, fs: FunctionState, endpoint: Endpoint) -> Container | None:
+        best: Container | None = None
+        for c in fs.containers.values():
+            if c.stopping or not c.accepting or endpoint.key not in c.web_ports:
+                continue
+            if c.web_requests < fs.web_max and (best is None or c.web_requests < best.web_requests):
+                best = c
+        return best
+
+    def release(self, fs: FunctionState, c: Container) -> None:
+        # no autoscaling here: fewer requests never start a container, and the scheduler's
+        # tick stops containers that stay idle (no request in flight) past idle_timeout
+        c.web_requests -= 1
+        c.idle_since = time.monotonic()
+        if fs.web_waiting:
+            self.notify(fs.id)
+
+    def notify(self, function_id: str) -> None:
+        """A container of ``function_id`` can take a request: wake the held ones."""
+        event = self._changed.pop(function_id, None)
+        if event is not None:
+            event.set()
+
+    def container_ready(self, c: Container, ports: dict[str, int]) -> None:
+        c.web_ports = ports
+        self.notify(c.function.id)

@@ -1,0 +1,201 @@
+"""Forwarding one request to a container's loopback port: HTTP (bodies and responses streamed
+both ways, status and headers kept) and WebSockets (messages pumped both ways until either side
+closes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import aiohttp
+from aiohttp import WSMsgType, web
+from multidict import CIMultiDict
+
+from .proxy_auth import KEY_HEADERS, SECRET_HEADERS
+
+# Headers about one hop, never forwarded (RFC 9110 7.6.1), and the proxy-auth credentials, which
+# the endpoint's code never sees.
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        *KEY_HEADERS,
+        *SECRET_HEADERS,
+    )
+)
+WS_HANDSHAKE = frozenset(
+    h.lower() for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions")
+)
+# Request bodies up to this size are read whole (one write upstream); larger ones stream.
+INLINE_BODY = 1024 * 1024
+CHUNK = 256 * 1024
+
+
+class UpstreamTimeout(Exception):
+    """The endpoint sent no response headers in time."""
+
+
+def _filtered(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> CIMultiDict[str]:
+    out: CIMultiDict[str] = CIMultiDict()
+    for name, value in headers:
+        if name.lower() not in drop:
+            out.add(name, value)
+    return out
+
+
+def _request_headers(request: web.Request, prefix: str, drop: frozenset[str]) -> CIMultiDict[str]:
+    headers = _filtered(request.headers.items(), drop)
+    peer = request.remote or ""
+    forwarded_for = request.headers.get("X-Forwarded-For")
+    headers["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
+    headers["X-Forwarded-Proto"] = request.scheme
+    headers["X-Forwarded-Host"] = request.host
+    if prefix:
+        headers["X-Forwarded-Prefix"] = prefix
+    return headers
+
+
+async def _body_stream(request: web.Request) -> AsyncIterator[bytes]:
+    async for chunk in request.content.iter_chunked(CHUNK):
+        yield chunk
+
+
+async def forward_http(
+    session: aiohttp.ClientSession,
+    request: web.Request,
+    port: int,
+    path: str,
+    prefix: str,
+    timeout: float,
+) -> web.StreamResponse:
+    """Send ``request`` to ``127.0.0.1:port`` at ``path``; stream the answer back."""
+    headers = _request_headers(request, prefix, HOP_BY_HOP)
+    data: bytes | AsyncIterator[bytes] | None = None
+    if request.body_exists:
+        length = request.content_length
+        if length is not None and length <= INLINE_BODY:
+            data = await request.read()
+        else:
+            data = _body_stream(request)
+    try:
+        upstream = await session.request(
+            request.method,
+            f"http://127.0.0.1:{port}{path}",
+            headers=headers,
+            data=data,
+            allow_redirects=False,
+            auto_decompress=False,
+            compress=None,
+            # the response must start within the request's time left; a streamed body may then
+            # pause up to as long between chunks (a read timeout needs no task per request,
+            # unlike asyncio.wait_for)
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
+        )
+    except asyncio.TimeoutError:
+        raise UpstreamTimeout() from None
+    try:
+        headers = _filtered(upstream.headers.items(), HOP_BY_HOP)
+        first = await upstream.content.readany()
+        if upstream.content.at_eof() and request.method != "HEAD":
+            # the whole body is here: one write to the client, with its length
+            headers.popall("Content-Length", None)
+            return web.Response(
+                status=upstream.status, reason=upstream.reason, headers=headers, body=first
+            )
+        response = web.StreamResponse(
+            status=upstream.status, reason=upstream.reason, headers=headers
+        )
+        if upstream.content_length is not None:
+            response.content_length = upstream.content_length
+        await response.prepare(request)
+        try:
+            if first:
+                await response.write(first)
+            async for chunk in upstream.content.iter_any():
+                await response.write(chunk)
+            await response.write_eof()
+        except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError):
+            # one side went away mid-body: drop the client's connection, so it sees a cut-off
+            # body rather than a complete one
+            if request.transport is not None:
+                request.transport.close()
+        return response
+    finally:
+        upstream.release()
+
+
+async def forward_websocket(
+    session: aiohttp.ClientSession,
+    request: web.Request,
+    port: int,
+    path: str,
+    prefix: str,
+    timeout: float,
+) -> web.StreamResponse:
+    """Open the same WebSocket on the container, then relay messages both ways."""
+    protocols = [
+        p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
+    ]
+    drop = HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"}
+    headers = _request_headers(request, prefix, drop)
+    headers["Host"] = request.host
+    try:
+        upstream = await session.ws_connect(
+            f"http://127.0.0.1:{port}{path}",
+            protocols=protocols,
+            headers=headers,
+            autoclose=False,
+            autoping=True,
+            max_msg_size=0,
+            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=10.0),
+        )
+    except aiohttp.WSServerHandshakeError as e:  # the app refused the WebSocket: say so
+        return web.Response(status=e.status, text=e.message or "")
+    try:
+        ws = web.WebSocketResponse(
+            protocols=[upstream.protocol] if upstream.protocol else [],
+            autoclose=False,
+            max_msg_size=0,
+        )
+        await ws.prepare(request)
+        pumps = [
+            asyncio.ensure_future(_pump(ws, upstream)),
+            asyncio.ensure_future(_pump(upstream, ws)),
+        ]
+        done, rest = await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
+        for task in rest:
+            task.cancel()
+        for task in rest:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        code = next((t.result() for t in done if t.exception() is None), None) or 1000
+        for side in (ws, upstream):
+            with contextlib.suppress(Exception):
+                await side.close(code=code)
+        return ws
+    finally:
+        if not upstream.closed:
+            await upstream.close()
+
+
+async def _pump(source: Any, sink: Any) -> int | None:
+    """Relay ``source``'s messages to ``sink``; return the close code when ``source`` closes."""
+    async for msg in source:
+        if msg.type == WSMsgType.TEXT:
+            await sink.send_str(msg.data)
+        elif msg.type == WSMsgType.BINARY:
+            await sink.send_bytes(msg.data)
+        elif msg.type == WSMsgType.CLOSE:
+            return int(msg.data or 1000)
+        else:  # CLOSING, CLOSED or ERROR: the connection is gone
+            break
+    return source.close_code

@@ -1,0 +1,197 @@
+"""A container's web endpoints: each is served on a loopback port this container picks, and the
+ports are reported to the control plane, whose gateway proxies requests to them.
+
+``fastapi_endpoint``, ``asgi_app`` and ``wsgi_app`` run under uvicorn on one event loop in a
+thread of their own, so the main thread keeps polling for the class's other methods' inputs and
+for the stop signal. uvicorn (with h11 and websockets) ships with the gworker runtime in every
+image, as Modal's runtime brings its own server; ``fastapi`` is the image's, as in Modal.
+A ``web_server`` function starts its own server; the container waits for its port to accept
+connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
+
+from .._cls import resolve
+from .._protocol import WebEndpoint
+from .._web import FASTAPI_HINT
+from ..exception import InvalidError
+
+# Longer than the gateway's pooled connections live (30 s), so the gateway never reuses a
+# connection uvicorn is closing.
+KEEP_ALIVE_S = 75
+# How long in-flight requests are given to finish when the container stops.
+GRACEFUL_S = 30.0
+STARTUP_S = 30.0
+
+
+def fastapi_app(fn: Any, endpoint: WebEndpoint) -> Any:
+    """Wrap one function in a FastAPI app at ``/``: its signature binds the request."""
+    try:
+        import fastapi
+    except ImportError:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise InvalidError(
+            f"@gw.fastapi_endpoint() on {name}() needs fastapi in the image; {FASTAPI_HINT}"
+        ) from None
+    docs = endpoint.docs
+    app = fastapi.FastAPI(
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    app.add_api_route("/", fn, methods=[endpoint.method])
+    return app
+
+
+def _loopback_socket(port: int = 0) -> socket.socket:
+    # proto IPPROTO_TCP, not 0: asyncio turns Nagle off only on sockets that say they are TCP,
+    # and with Nagle on, a response's last small write waits ~40 ms for a delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _accepts(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+class WebEndpoints:
+    """The endpoints of one container; ``start`` serves them, ``stop`` lets in-flight requests
+    finish and closes them."""
+
+    def __init__(self, endpoints: tuple[WebEndpoint, ...], target: Any) -> None:
+        self.endpoints = endpoints
+        self.target = target  # endpoint name (None for a function) -> the user's callable
+        self.servers: list[Any] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread: threading.Thread | None = None
+        self.failure: BaseException | None = None
+
+    def start(self) -> dict[str, int]:
+        """Serve every endpoint; return ``{endpoint name or "": loopback port}``."""
+        ports: dict[str, int] = {}
+        uvicorn_apps: list[tuple[Any, str, socket.socket]] = []
+        for ep in self.endpoints:
+            fn = self.target(ep.name)
+            key = ep.name or ""
+            if ep.kind == "web_server":
+                ports[key] = self._start_web_server(fn, ep)
+            elif ep.kind == "fastapi_endpoint":
+                uvicorn_apps.append((fastapi_app(fn, ep), "asgi3", _loopback_socket()))
+            else:
+                app = resolve(fn())
+                if app is None or not callable(app):
+                    raise InvalidError(
+                        f"@gw.{ep.kind}() factory {getattr(fn, '__qualname__', fn)} returned"
+                        f" {app!r}; it must return the {ep.kind[:4].upper()} app to serve"
+                    )
+                interface = "wsgi" if ep.kind == "wsgi_app" else "auto"
+                uvicorn_apps.append((app, interface, _loopback_socket()))
+            if ep.kind != "web_server":
+                ports[key] = uvicorn_apps[-1][2].getsockname()[1]
+        if uvicorn_apps:
+            self._serve(uvicorn_apps)
+        return ports
+
+    def _serve(self, apps: list[tuple[Any, str, socket.socket]]) -> None:
+        import uvicorn
+
+        for app, interface, _ in apps:
+            config = uvicorn.Config(
+                app,
+                interface=interface,  # type: ignore[arg-type]
+                lifespan="off" if interface == "wsgi" else "auto",
+                log_level="warning",
+                access_log=False,
+                timeout_keep_alive=KEEP_ALIVE_S,
+                timeout_graceful_shutdown=int(GRACEFUL_S),
+            )
+            self.servers.append(uvicorn.Server(config))
+        socks = [s for _, _, s in apps]
+        self.thread = threading.Thread(target=self._run, args=(socks,), name="gw-web", daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + STARTUP_S
+        while not all(s.started for s in self.servers):
+            if self.failure is not None or not self.thread.is_alive():
+                raise RuntimeError(f"the web server failed to start: {self.failure!r}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the web server did not start within {STARTUP_S:g}s")
+            time.sleep(0.01)
+
+    def _run(self, socks: list[socket.socket]) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(
+                asyncio.gather(*(s.serve(sockets=[k]) for s, k in zip(self.servers, socks)))
+            )
+        except BaseException as e:  # noqa: B036 - reported to the starting thread
+            self.failure = e
+
+    def _start_web_server(self, fn: Any, ep: WebEndpoint) -> int:
+        port, timeout = int(ep.port or 0), float(ep.startup_timeout)
+        if _accepts(port):
+            raise InvalidError(
+                f"@gw.web_server(port={port}): port {port} is already taken on this machine"
+                " before the server started (containers here share the host's network)"
+            )
+        # the function may block while it serves, or start a process and return
+        done: list[BaseException | None] = []
+
+        def call() -> None:
+            try:
+                resolve(fn())
+                done.append(None)
+            except BaseException as e:  # noqa: B036 - reported below
+                done.append(e)
+
+        threading.Thread(target=call, name="gw-web-server", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not _accepts(port):
+            if done and done[0] is not None:
+                raise done[0]
+            if time.monotonic() > deadline:
+                raise InvalidError(
+                    f"@gw.web_server(port={port}): nothing accepted connections on port {port}"
+                    f" within startup_timeout={timeout:g}s; start a server listening on that"
+                    " port (e.g. subprocess.Popen([...])) or raise startup_timeout"
+                )
+            time.sleep(0.05)
+        return port
+
+    def stop(self) -> None:
+        """Stop accepting; give in-flight requests up to GRACEFUL_S to finish."""
+        for s in self.servers:
+            s.should_exit = True
+        if self.thread is not None:
+            self.thread.join(GRACEFUL_S + 5)
+
+
+def start_web(container: Any) -> WebEndpoints | None:
+    """Serve the container's web endpoints and report their ports; None when it has none."""
+    endpoints = container.spec.spec.web
+    if not endpoints:
+        return None
+    service = container.service
+
+    def target(name: str | None) -> Any:
+        if name is None:
+            return service.targets[None].fn
+        return getattr(service.instance, name)
+
+    web = WebEndpoints(endpoints, target)
+    ports = web.start()
+    container.client.post(f"/v1/containers/{container.id}/web", {"ports": ports})
+    return web
