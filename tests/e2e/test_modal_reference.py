@@ -44,4 +44,4 @@ def test_web_endpoint_spellings_of_the_reference_decorate():
         "web_server": app.function(name="custom")(modal.web_server(port=8000)(factory)),
     }
     for kind, fn in decorated.items():
-        assert [w["kind"] for w in fn._spec()["web"]] == [kind]
+        assert [w.kind for w in fn._spec().web] == [kind]

@@ -6,6 +6,7 @@ import pytest
 
 import gworker_client as gw
 from gworker.server.web_table import label_for
+from gworker_client._protocol import WebEndpoint
 from gworker_client.exception import InvalidError
 
 app = gw.App("web-unit")
@@ -35,14 +36,14 @@ class Served:
 
 
 def test_spec_records_the_web_entry() -> None:
-    [web] = endpoint._spec()["web"]
-    assert web["kind"] == "fastapi_endpoint"
-    assert (web["method"], web["label"], web["requires_proxy_auth"]) == ("POST", "my-api", True)
-    [srv] = server._spec()["web"]
-    assert (srv["kind"], srv["port"], srv["startup_timeout"]) == ("web_server", 8000, 12.0)
-    [cls_web] = Served._service._spec()["web"]
-    assert (cls_web["name"], cls_web["custom_domains"]) == ("web", ["api.example.com"])
-    assert Served._service._spec()["methods"] == {}  # a web method is not a .remote() target
+    [web] = endpoint._spec().web
+    assert web.kind == "fastapi_endpoint"
+    assert (web.method, web.label, web.requires_proxy_auth) == ("POST", "my-api", True)
+    [srv] = server._spec().web
+    assert (srv.kind, srv.port, srv.startup_timeout) == ("web_server", 8000, 12.0)
+    [cls_web] = Served._service._spec().web
+    assert (cls_web.name, cls_web.custom_domains) == ("web", ("api.example.com",))
+    assert Served._service._spec().methods == {}  # a web method is not a .remote() target
 
 
 @pytest.mark.parametrize(
@@ -95,9 +96,13 @@ def test_labels() -> None:
     deployed = {"name": "My App", "mode": "deployed", "environment": "main"}
     ephemeral = {**deployed, "mode": "ephemeral"}
     staging = {**deployed, "environment": "staging"}
-    assert label_for(deployed, "hello_world", {"name": None}) == "my-app-hello-world"
-    assert label_for(deployed, "Model", {"name": "web"}) == "my-app-model-web"
-    assert label_for(ephemeral, "f", {"name": None, "label": "api"}) == "api-dev"
-    assert label_for(staging, "f", {"name": None, "label": "api"}) == "staging--api"
-    long = label_for(deployed, "f" * 80, {"name": None})
+    asgi = WebEndpoint(kind="asgi_app")
+    labelled = WebEndpoint(kind="asgi_app", label="api")
+    assert label_for(deployed, "hello_world", asgi) == "my-app-hello-world"
+    assert (
+        label_for(deployed, "Model", WebEndpoint(kind="asgi_app", name="web")) == "my-app-model-web"
+    )
+    assert label_for(ephemeral, "f", labelled) == "api-dev"
+    assert label_for(staging, "f", labelled) == "staging--api"
+    long = label_for(deployed, "f" * 80, asgi)
     assert len(long) == 63 and long.startswith("my-app-fff")

@@ -29,7 +29,7 @@ from .. import constants as C
 from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
-from .scheduler_state import Container, FunctionState
+from .scheduler.state import Container, FunctionState
 from .web_proxy import UpstreamTimeout, forward_http, forward_websocket
 from .web_table import Endpoint, WebTable
 
