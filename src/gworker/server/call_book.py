@@ -1,22 +1,63 @@
-"""Function calls: their state, their outputs, and the callers waiting for them."""
+"""Function calls: their state, their outputs, and the callers waiting for them.
+
+An output is written to the store once, and its waiting caller is answered from memory: the
+book keeps each call's recent outputs (those its callers have not confirmed seeing) so that
+``wait`` never reads back what was just written. The store stays the source of truth: a caller
+whose cursor is older than what memory holds, or a call loaded after a restart, reads from it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass, field
 
 from ..store import Store
 from .errors import NotFound
 from .scheduler_state import CallState
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
+WireRow = tuple[int, int, str, bytes]  # (seq, index, status, data): what a caller receives
+
+# Most rows one answer carries (the store's page size for the same question).
+MAX_ROWS = 1000
+# A call whose unconfirmed outputs pass this size is answered from the store from then on,
+# so a large map nobody collects cannot hold the server's memory.
+RECENT_MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass
+class Recent:
+    """A call's outputs with ``seq > after``, all of them, in seq order."""
+
+    after: int
+    rows: list[WireRow] = field(default_factory=list)
+    nbytes: int = 0
+
+    def add(self, row: WireRow) -> None:
+        self.rows.append(row)
+        self.nbytes += len(row[3])
+        if self.nbytes > RECENT_MAX_BYTES:
+            self.after, self.rows, self.nbytes = row[0], [], 0
+
+    def confirm(self, after: int) -> None:
+        """A caller asks for outputs past ``after``: it has those before; let them go."""
+        if after <= self.after:
+            return
+        keep = 0
+        while keep < len(self.rows) and self.rows[keep][0] <= after:
+            self.nbytes -= len(self.rows[keep][3])
+            keep += 1
+        del self.rows[:keep]
+        self.after = after
 
 
 class CallBook:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.calls: dict[str, CallState] = {}
+        self.recent: dict[str, Recent] = {}
 
     def get(self, call_id: str) -> CallState:
         """A call's state, loaded from the store when not in memory."""
@@ -28,41 +69,61 @@ class CallBook:
             done = self.store.output_count(call_id)
             cs = CallState(call_id, row["function_id"], row["total"], done, row["cancelled"])
             self.calls[call_id] = cs
+            self.recent[call_id] = Recent(self.store.max_output_seq(call_id))
         return cs
 
     def add(self, call_id: str, fid: str, total: int | None) -> None:
         self.calls[call_id] = CallState(call_id, fid, total, 0)
+        self.recent[call_id] = Recent(0)  # a new call: every output it gets passes through here
 
     def is_cancelled(self, call_id: str) -> bool:
         cs = self.calls.get(call_id)
         return cs.cancelled if cs else False
 
     def record(self, rows: list[OutputRow]) -> None:
-        """Store outputs and wake whoever waits on their calls."""
+        """Store outputs, keep them for their callers and wake whoever waits on their calls.
+
+        The store's write is not committed here: the scheduler commits shortly after. An
+        output answered to a caller and then lost to a server kill leaves its input pending in
+        the store, so it runs again after the restart (at least once, as with any crash between
+        running an input and recording it); a ``.remote()`` caller that lost its answer re-sends
+        its call id and waits for that rerun.
+        """
         if not rows:
             return
-        self.store.add_outputs(rows)
-        touched: dict[str, int] = {}
-        for row in rows:
-            touched[row[1]] = touched.get(row[1], 0) + 1
-        for call_id, n in touched.items():
+        touched: set[str] = set()
+        for seq, call_id, idx, status, data in self.store.add_outputs(rows):
+            recent = self.recent.get(call_id)
+            if recent is not None:
+                recent.add((seq, idx, status, data))
             cs = self.calls.get(call_id)
             if cs is not None:
-                cs.done += n
-                cs.notify()
+                cs.done += 1
+                touched.add(call_id)
+        for call_id in touched:
+            self.calls[call_id].notify()
+
+    def _rows(self, call_id: str, after: int) -> list[WireRow]:
+        recent = self.recent.get(call_id)
+        if recent is None or after < recent.after:
+            return self.store.outputs_after(call_id, after, MAX_ROWS)
+        recent.confirm(after)
+        return recent.rows[:MAX_ROWS]
 
     async def wait(
         self, call_id: str, after: int, timeout: float
-    ) -> tuple[list[tuple[int, int, str, bytes]], int | None]:
+    ) -> tuple[list[WireRow], int | None]:
         """Outputs after the cursor ``after``, waiting up to ``timeout`` for the first."""
         cs = self.get(call_id)
-        rows = self.store.outputs_after(call_id, after) if cs.done else []
+        rows = self._rows(call_id, after) if cs.done else []
+        if rows or cs.finished or timeout <= 0:
+            return rows, cs.total
         deadline = time.monotonic() + timeout
         while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
             changed = cs.changed
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
-            rows = self.store.outputs_after(call_id, after)
+            rows = self._rows(call_id, after)
         return rows, cs.total
 
     def forget_finished(self) -> None:
@@ -70,3 +131,4 @@ class CallBook:
         for call_id, cs in list(self.calls.items()):
             if cs.finished:
                 del self.calls[call_id]
+                self.recent.pop(call_id, None)

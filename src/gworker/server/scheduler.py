@@ -111,9 +111,11 @@ class Scheduler:
         return fs
 
     def _commit_soon(self) -> None:
+        """Commit within COMMIT_DELAY_S: writes nobody was promised (outputs, container
+        states, logs) share one commit instead of paying one each (see CallBook.record)."""
         if not self._commit_pending:
             self._commit_pending = True
-            asyncio.get_running_loop().call_soon(self._commit_now)
+            asyncio.get_running_loop().call_later(C.COMMIT_DELAY_S, self._commit_now)
 
     def _commit_now(self) -> None:
         self._commit_pending = False

@@ -121,6 +121,7 @@ class Store(ObjectStore, SecretStore, VolumeStore):
         self.db.executescript(SCHEMA)
         self.checkpointer = Checkpointer(path)
         self._next_input_id = int(self._one("SELECT COALESCE(MAX(id), 0) + 1 FROM inputs")[0])
+        self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
         self.db.executescript(SCHEMA_OBJECTS)
         self.db.executescript(SCHEMA_SECRETS)
         self.db.executescript(SCHEMA_VOLUMES)
@@ -331,18 +332,35 @@ class Store(ObjectStore, SecretStore, VolumeStore):
             " WHERE state = 'pending' ORDER BY id"
         ).fetchall()
 
-    def add_outputs(self, rows: Sequence[tuple[int, str, int, str, bytes]]) -> None:
-        """Store outputs ``(input_id, call_id, idx, status, data)`` and retire their inputs."""
+    def add_outputs(
+        self, rows: Sequence[tuple[int, str, int, str, bytes]]
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """Store outputs ``(input_id, call_id, idx, status, data)`` and retire their inputs.
+
+        Return ``(seq, call_id, idx, status, data)`` of those stored: an input that has an
+        output already keeps its first. Sequence numbers are assigned here (this connection is
+        the only writer), so callers can hand outputs on without reading them back.
+        """
         now = time.time()
-        self.db.executemany(
-            "INSERT OR IGNORE INTO outputs (input_id, call_id, idx, status, data, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(*r, now) for r in rows],
+        stored = []
+        insert = (
+            "INSERT OR IGNORE INTO outputs (seq, input_id, call_id, idx, status, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
+        for input_id, call_id, idx, status, data in rows:
+            seq = self._next_output_seq
+            if self.db.execute(insert, (seq, input_id, call_id, idx, status, data, now)).rowcount:
+                self._next_output_seq += 1
+                stored.append((seq, call_id, idx, status, data))
         # The arguments are not needed once an output exists.
         self.db.executemany(
             "UPDATE inputs SET state = 'done', args = x'' WHERE id = ?", [(r[0],) for r in rows]
         )
+        return stored
+
+    def max_output_seq(self, call_id: str) -> int:
+        row = self._one("SELECT MAX(seq) FROM outputs WHERE call_id = ?", call_id)
+        return int(row[0] or 0)
 
     def outputs_after(
         self, call_id: str, after: int, limit: int = 1000
