@@ -23,16 +23,20 @@ class Throughput:
     inputs: int
 
 
-def latencies(call: Callable[[int], Any], count: int, budget_s: float) -> list[float]:
-    """Seconds per call of ``call(i)``, checking each result; stop early when the budget ends."""
+def latencies(
+    call: Callable[[Any], Any], count: int, budget_s: float, arg: Any = None
+) -> list[float]:
+    """Seconds per call of ``call(x)``, checking each result is ``x``; stop early when the
+    budget ends. ``x`` is the call's number, or ``arg`` when given (the same for every call)."""
     samples: list[float] = []
     deadline = time.perf_counter() + budget_s
     for i in range(count):
+        x = i if arg is None else arg
         start = time.perf_counter()
-        result = call(i)
+        result = call(x)
         samples.append(time.perf_counter() - start)
-        if result != i:
-            raise AssertionError(f"call({i}) returned {result!r}")
+        if result != x:
+            raise AssertionError(f"call #{i} returned a wrong result ({type(result).__name__})")
         if start > deadline:
             break
     return samples
@@ -43,9 +47,11 @@ def percentile(samples: Sequence[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def round_trip(call: Callable[[int], Any], warmup: int, count: int, budget_s: float) -> RoundTrip:
-    latencies(call, warmup, budget_s)
-    samples = latencies(call, count, budget_s)
+def round_trip(
+    call: Callable[[Any], Any], warmup: int, count: int, budget_s: float, arg: Any = None
+) -> RoundTrip:
+    latencies(call, warmup, budget_s, arg)
+    samples = latencies(call, count, budget_s, arg)
     return RoundTrip(percentile(samples, 50) * 1e3, percentile(samples, 99) * 1e3, len(samples))
 
 
