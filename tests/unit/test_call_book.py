@@ -86,3 +86,38 @@ def test_past_the_memory_cap_callers_read_the_store(book: CallBook, monkeypatch)
     assert book.recent["fc-big"].rows[-1][1] == 2  # memory dropped what passed the cap
     rows, _ = _wait(book, "fc-big", 0)
     assert [r[1] for r in rows] == [0, 1, 2]
+
+
+def _awaited(book: CallBook, call_id: str) -> int:
+    assert book.add_awaited(call_id, "fu-x", 1)
+    ((iid, idx),) = book.new_inputs(call_id, "fu-x", [(0, b"args")], True)
+    return iid
+
+
+def test_an_awaited_call_lives_in_memory_until_answered(book: CallBook):
+    iid = _awaited(book, "fc-aw")
+    # a re-sent request joins the call: no second input
+    assert not book.add_awaited("fc-aw", "fu-x", 1)
+    assert book.new_inputs("fc-aw", "fu-x", [(0, b"args")], False) == []
+    book.record([(iid, "fc-aw", 0, "success", b"result")])
+    assert book.store.call("fc-aw") is None
+    assert book.store.outputs_after("fc-aw", 0) == [] and book.store.pending_inputs() == []
+    book.forget_finished()
+    assert "fc-aw" in book.calls  # not handed out yet: kept for the caller's re-sent request
+    rows, total = _wait(book, "fc-aw", 0)
+    assert [r[1:] for r in rows] == [(0, "success", b"result")] and total == 1
+    book.forget_finished()
+    assert "fc-aw" not in book.calls and "fc-aw" not in book.awaited
+
+
+def test_an_awaited_call_is_stored_before_its_caller_is_told_to_ask_later(book: CallBook):
+    iid = _awaited(book, "fc-late")
+    rows, _ = _wait(book, "fc-late", 0)
+    assert rows == []
+    book.persist("fc-late")
+    assert book.store.call("fc-late") is not None
+    assert [r[:3] + (r[4],) for r in book.store.pending_inputs()] == [(iid, "fc-late", 0, b"args")]
+    # its output now goes to the store like any other call's
+    book.record([(iid, "fc-late", 0, "success", b"late")])
+    assert [r[3] for r in book.store.outputs_after("fc-late", 0)] == [b"late"]
+    assert book.store.pending_inputs() == []

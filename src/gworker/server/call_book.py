@@ -4,6 +4,14 @@ An output is written to the store once, and its waiting caller is answered from 
 book keeps each call's recent outputs (those its callers have not confirmed seeing) so that
 ``wait`` never reads back what was just written. The store stays the source of truth: a caller
 whose cursor is older than what memory holds, or a call loaded after a restart, reads from it.
+
+An awaited call (``.remote()``: one input, its caller waiting on the request that made it) is
+acknowledged by nothing but its result, so it lives in memory only until it is answered: no
+call, input or output row is written, and a 1 MiB argument never passes through SQLite. If the
+server dies first, the caller's client re-sends the same request (same call id) to the restarted
+server, which runs it afresh. If the wait ends before the result, the caller is told the call
+exists and may later ask by id: the call is then stored and committed before that answer
+(``persist``), like any acknowledged call.
 """
 
 from __future__ import annotations
@@ -25,6 +33,9 @@ MAX_ROWS = 1000
 # A call whose unconfirmed outputs pass this size is answered from the store from then on,
 # so a large map nobody collects cannot hold the server's memory.
 RECENT_MAX_BYTES = 64 * 1024 * 1024
+# A finished awaited call whose result was not handed out (its caller's connection broke) is
+# kept this long for the caller's re-sent request.
+AWAITED_KEEP_S = 30.0
 
 
 @dataclass
@@ -53,11 +64,23 @@ class Recent:
         self.after = after
 
 
+@dataclass
+class Awaited:
+    """An awaited call's input while only memory holds it."""
+
+    input_id: int
+    idx: int
+    args: bytes
+    finished_at: float | None = None
+    delivered: bool = False
+
+
 class CallBook:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.calls: dict[str, CallState] = {}
         self.recent: dict[str, Recent] = {}
+        self.awaited: dict[str, Awaited] = {}
 
     def get(self, call_id: str) -> CallState:
         """A call's state, loaded from the store when not in memory."""
@@ -76,6 +99,41 @@ class CallBook:
         self.calls[call_id] = CallState(call_id, fid, total, 0)
         self.recent[call_id] = Recent(0)  # a new call: every output it gets passes through here
 
+    def add_awaited(self, call_id: str, fid: str, total: int | None) -> bool:
+        """Start an awaited call in memory; False if the call is known already (a request
+        re-sent after a lost answer joins it)."""
+        if call_id in self.calls or self.store.call(call_id) is not None:
+            return False
+        self.add(call_id, fid, total)
+        self.awaited[call_id] = Awaited(0, 0, b"")
+        return True
+
+    def new_inputs(
+        self, call_id: str, fid: str, items: list[tuple[int, bytes]], fresh_call: bool
+    ) -> list[tuple[int, int]]:
+        """Take a call's inputs; return ``(input_id, idx)`` of those not taken before."""
+        aw = self.awaited.get(call_id)
+        if aw is None:
+            return self.store.add_inputs(call_id, fid, items, fresh_call)
+        if not fresh_call:  # an awaited call's one input came with the request that made it
+            return []
+        ((idx, args),) = items
+        aw.input_id, aw.idx, aw.args = self.store.reserve_input_ids(1), idx, args
+        return [(aw.input_id, idx)]
+
+    def persist(self, call_id: str) -> None:
+        """Store an awaited call that has no result yet, so that it survives a restart: its
+        caller is about to be told it exists. The caller commits."""
+        aw = self.awaited.pop(call_id, None)
+        if aw is None:
+            return
+        cs = self.calls[call_id]
+        self.store.add_call(call_id, cs.function_id, cs.total)
+        if not cs.done:
+            self.store.add_inputs_with_ids(
+                call_id, cs.function_id, [(aw.input_id, aw.idx, aw.args)]
+            )
+
     def is_cancelled(self, call_id: str) -> bool:
         cs = self.calls.get(call_id)
         return cs.cancelled if cs else False
@@ -92,7 +150,13 @@ class CallBook:
         if not rows:
             return
         touched: set[str] = set()
-        for seq, call_id, idx, status, data in self.store.add_outputs(rows):
+        stored = [r for r in rows if r[1] not in self.awaited]
+        kept = [] if len(stored) == len(rows) else [r for r in rows if r[1] in self.awaited]
+        for r in kept:
+            aw = self.awaited[r[1]]
+            aw.finished_at, aw.args = time.monotonic(), b""  # the arguments are not needed now
+        done = [(self.store.take_output_seq(), *r[1:]) for r in kept]
+        for seq, call_id, idx, status, data in done + self.store.add_outputs(stored):
             recent = self.recent.get(call_id)
             if recent is not None:
                 recent.add((seq, idx, status, data))
@@ -116,19 +180,28 @@ class CallBook:
         """Outputs after the cursor ``after``, waiting up to ``timeout`` for the first."""
         cs = self.get(call_id)
         rows = self._rows(call_id, after) if cs.done else []
-        if rows or cs.finished or timeout <= 0:
-            return rows, cs.total
         deadline = time.monotonic() + timeout
         while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
             changed = cs.changed
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(changed.wait(), left)
             rows = self._rows(call_id, after)
+        aw = self.awaited.get(call_id)
+        if aw is not None and rows and cs.finished:
+            aw.delivered = True
         return rows, cs.total
 
     def forget_finished(self) -> None:
-        """Finished calls are reloaded from the store if asked for again."""
+        """Finished calls are reloaded from the store if asked for again; a finished awaited
+        call goes once its result was handed out (or its caller had time to ask again)."""
+        now = time.monotonic()
         for call_id, cs in list(self.calls.items()):
-            if cs.finished:
-                del self.calls[call_id]
-                self.recent.pop(call_id, None)
+            if not cs.finished:
+                continue
+            aw = self.awaited.get(call_id)
+            if aw is not None:
+                if not aw.delivered and now - (aw.finished_at or now) < AWAITED_KEEP_S:
+                    continue
+                del self.awaited[call_id]
+            del self.calls[call_id]
+            self.recent.pop(call_id, None)

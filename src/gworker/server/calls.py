@@ -28,7 +28,12 @@ def _total(req: dict) -> int | None:
 
 
 async def _answer(state: State, call_id: str, wait: float) -> web.Response:
-    rows, total = await state.scheduler.calls.wait(call_id, 0, wait)
+    calls = state.scheduler.calls
+    rows, total = await calls.wait(call_id, 0, wait)
+    if not rows and call_id in calls.awaited:
+        # the caller will ask for this call by id from now on: it must survive a restart
+        calls.persist(call_id)
+        state.store.commit()
     return reply({"call_id": call_id, "outputs": rows, "total": total})
 
 

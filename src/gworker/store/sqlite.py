@@ -311,14 +311,26 @@ class Store(ObjectStore, SecretStore, VolumeStore):
                 )
             }
         fresh = [(idx, args) for idx, args in items if idx not in seen]
+        first = self.reserve_input_ids(len(fresh))
+        rows = [(first + n, idx, args) for n, (idx, args) in enumerate(fresh)]
+        self.add_inputs_with_ids(call_id, fid, rows)
+        return [(iid, idx) for iid, idx, _ in rows]
+
+    def reserve_input_ids(self, n: int) -> int:
+        """The first of ``n`` new input ids, for inputs stored now or kept in memory."""
         first = self._next_input_id
-        self._next_input_id += len(fresh)
+        self._next_input_id += n
+        return first
+
+    def add_inputs_with_ids(
+        self, call_id: str, fid: str, rows: Sequence[tuple[int, int, bytes]]
+    ) -> None:
+        """Insert pending inputs ``(input_id, idx, args)`` whose ids were reserved."""
         self.db.executemany(
             "INSERT INTO inputs (id, call_id, idx, function_id, args, state)"
             " VALUES (?, ?, ?, ?, ?, 'pending')",
-            [(first + n, call_id, idx, fid, args) for n, (idx, args) in enumerate(fresh)],
+            [(iid, call_id, idx, fid, args) for iid, idx, args in rows],
         )
-        return [(first + n, idx) for n, (idx, _) in enumerate(fresh)]
 
     def set_attempts(self, input_id: int, attempts: int, not_before: float) -> None:
         self.db.execute(
@@ -357,6 +369,12 @@ class Store(ObjectStore, SecretStore, VolumeStore):
             "UPDATE inputs SET state = 'done', args = x'' WHERE id = ?", [(r[0],) for r in rows]
         )
         return stored
+
+    def take_output_seq(self) -> int:
+        """A sequence number for an output kept only in memory, ordered with stored ones."""
+        seq = self._next_output_seq
+        self._next_output_seq += 1
+        return seq
 
     def max_output_seq(self, call_id: str) -> int:
         row = self._one("SELECT MAX(seq) FROM outputs WHERE call_id = ?", call_id)
