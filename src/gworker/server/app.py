@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -31,6 +32,7 @@ from . import (
     system,
     volumes,
 )
+from .channel import ContainerChannel
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
 from .state import State
@@ -93,6 +95,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
         ],
     )
     app["state"] = state
+    channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
@@ -104,9 +107,11 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
+        await channel.start(urlsplit(server_url).hostname or "127.0.0.1")
         await state.scheduler.start()
 
     async def on_cleanup(_: web.Application) -> None:
+        await channel.close()
         await state.scheduler.close()
         store.close()
 

@@ -20,13 +20,15 @@ def _own(request: web.Request) -> str:
     return cid
 
 
-def _wire(inputs: list[Input]) -> list[list]:
+def wire(inputs: list[Input]) -> list[list]:
     return [[i.id, i.args] for i in inputs]
 
 
 @routes.get("/v1/containers/{cid}/spec")
 async def spec(request: web.Request) -> web.Response:
-    return reply(request.app["state"].scheduler.container_spec(_own(request)))
+    spec = request.app["state"].scheduler.container_spec(_own(request))
+    # where to open the container channel (see channel.py) instead of polling over HTTP
+    return reply({**spec, "channel": request.app["channel"].address})
 
 
 @routes.post("/v1/containers/{cid}/poll")
@@ -42,7 +44,7 @@ async def poll(request: web.Request) -> web.Response:
     )
     if lease is None:
         return reply({"stop": True, "inputs": []})
-    return reply({"stop": False, "inputs": _wire(lease)})
+    return reply({"stop": False, "inputs": wire(lease)})
 
 
 @routes.post("/v1/containers/{cid}/heartbeat")
