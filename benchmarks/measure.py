@@ -47,12 +47,27 @@ def percentile(samples: Sequence[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def round_trip(
-    call: Callable[[Any], Any], warmup: int, count: int, budget_s: float, arg: Any = None
-) -> RoundTrip:
-    latencies(call, warmup, budget_s, arg)
-    samples = latencies(call, count, budget_s, arg)
-    return RoundTrip(percentile(samples, 50) * 1e3, percentile(samples, 99) * 1e3, len(samples))
+def round_trips(
+    calls: dict[str, Callable[[Any], Any]],
+    warmup: int,
+    count: int,
+    budget_s: float,
+    arg: Any = None,
+    rounds: int = 10,
+) -> dict[str, RoundTrip]:
+    """Latencies of several contenders, interleaved: ``rounds`` rounds in which each makes
+    ``count / rounds`` calls in turn, so that a change in the machine's load while they run
+    (on a shared machine, the rule) weighs on all of them alike. ``budget_s`` is each one's."""
+    for call in calls.values():
+        latencies(call, warmup, budget_s, arg)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            samples[name] += latencies(call, max(1, count // rounds), budget_s / rounds, arg)
+    return {
+        name: RoundTrip(percentile(s, 50) * 1e3, percentile(s, 99) * 1e3, len(s))
+        for name, s in samples.items()
+    }
 
 
 def throughput(

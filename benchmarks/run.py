@@ -7,8 +7,9 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baselines  # noqa: E402
 import bench_app  # noqa: E402
 from _server import local_control_plane  # noqa: E402
-from measure import RoundTrip, Throughput, round_trip, throughput  # noqa: E402
+from measure import RoundTrip, Throughput, round_trips, throughput  # noqa: E402
 
 WARMUP_CALLS = 200
 ROUND_TRIP_CALLS = 2000
@@ -72,72 +73,105 @@ class Column:
 # -- the contenders --------------------------------------------------------------------------
 
 
-def bench_round_trip(call: Callable[[Any], Any]) -> RoundTrip:
-    return round_trip(call, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+@dataclass(frozen=True)
+class Contender:
+    call: Callable[[Any], Any]  # one warm call of echo, returning its argument
+    run_map: Callable[[range], list[Any]]
+    map_setup: Callable[[], str]  # how the map ran, asked after it ran
 
 
-def bench_large(call: Callable[[Any], Any]) -> RoundTrip:
-    return round_trip(call, LARGE_WARMUP_CALLS, LARGE_CALLS, LARGE_BUDGET_S, LARGE_ARG)
+@contextmanager
+def gworker() -> Iterator[Contender]:
+    with local_control_plane(), bench_app.app.run():
+        yield Contender(
+            bench_app.echo.remote,
+            lambda xs: list(bench_app.echo_map.map(xs)),
+            lambda: (
+                f"max_workers={MAP_WORKERS},"
+                f" {bench_app.echo_map.get_current_stats().num_total_runners} containers"
+            ),
+        )
 
 
-def bench_map(run_map: Callable[[range], list[Any]]) -> Throughput:
-    return throughput(run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S)
+@contextmanager
+def process_pool() -> Iterator[Contender]:
+    with ProcessPoolExecutor(1) as single, ProcessPoolExecutor(MAP_WORKERS) as pool:
+        yield Contender(
+            lambda x: single.submit(baselines.echo, x).result(),
+            lambda xs: list(pool.map(baselines.echo, xs, chunksize=POOL_CHUNKSIZE)),
+            lambda: f"{MAP_WORKERS} workers, chunksize={POOL_CHUNKSIZE}",
+        )
 
 
-def gworker_column() -> Column:
-    with local_control_plane():
-        with bench_app.app.run():
-            rt = bench_round_trip(bench_app.echo.remote)
-            large = bench_large(bench_app.echo.remote)
-            tp = bench_map(lambda xs: list(bench_app.echo_map.map(xs)))
-            runners = bench_app.echo_map.get_current_stats().num_total_runners
-        cold = gworker_cold_starts()
-    setup = f"max_workers={MAP_WORKERS}, {runners} containers"
-    return Column(rt, large, tp, setup, cold)
+@contextmanager
+def ray_actor() -> Iterator[Contender | None]:
+    try:
+        import ray
+    except ImportError:
+        yield None
+        return
+    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
+    try:
+        actor = ray.remote(baselines.Echo).remote()
+        task = ray.remote(baselines.echo)
+        yield Contender(
+            lambda x: ray.get(actor.f.remote(x)),
+            lambda xs: ray.get([task.remote(i) for i in xs]),
+            lambda: f"num_cpus={MAP_WORKERS}, 1 task/input",
+        )
+    finally:
+        ray.shutdown()
 
 
 def gworker_cold_starts() -> ColdStart:
     """First-result time of a function with no container, each time in a new ``app.run()``."""
     samples: list[float] = []
     deadline = time.perf_counter() + COLD_BUDGET_S
-    for i in range(COLD_REPS):
-        time.sleep(COLD_SETTLE_S)
-        with bench_app.cold_app.run():
-            fn = bench_app.echo_cold
-            if fn.get_current_stats().num_total_runners != 0:
-                raise AssertionError("a cold-start repetition found a container already running")
-            start = time.perf_counter()
-            if fn.remote(i) != i:
-                raise AssertionError(f"echo_cold({i}) returned a wrong result")
-            samples.append(time.perf_counter() - start)
-        if time.perf_counter() > deadline:
-            break
+    with local_control_plane():
+        for i in range(COLD_REPS):
+            time.sleep(COLD_SETTLE_S)
+            with bench_app.cold_app.run():
+                fn = bench_app.echo_cold
+                if fn.get_current_stats().num_total_runners != 0:
+                    raise AssertionError("a cold-start repetition found a container running")
+                start = time.perf_counter()
+                if fn.remote(i) != i:
+                    raise AssertionError(f"echo_cold({i}) returned a wrong result")
+                samples.append(time.perf_counter() - start)
+            if time.perf_counter() > deadline:
+                break
     return ColdStart(tuple(samples))
 
 
-def process_pool_column() -> Column:
-    with ProcessPoolExecutor(1) as single, ProcessPoolExecutor(MAP_WORKERS) as pool:
-        rt = bench_round_trip(lambda x: single.submit(baselines.echo, x).result())
-        large = bench_large(lambda x: single.submit(baselines.echo, x).result())
-        tp = bench_map(lambda xs: list(pool.map(baselines.echo, xs, chunksize=POOL_CHUNKSIZE)))
-    return Column(rt, large, tp, f"{MAP_WORKERS} workers, chunksize={POOL_CHUNKSIZE}")
-
-
-def ray_column() -> Column:
-    try:
-        import ray
-    except ImportError:
-        return Column(missing="not installed")
-    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
-    try:
-        actor = ray.remote(baselines.Echo).remote()
-        task = ray.remote(baselines.echo)
-        rt = bench_round_trip(lambda x: ray.get(actor.f.remote(x)))
-        large = bench_large(lambda x: ray.get(actor.f.remote(x)))
-        tp = bench_map(lambda xs: ray.get([task.remote(i) for i in xs]))
-    finally:
-        ray.shutdown()
-    return Column(rt, large, tp, f"num_cpus={MAP_WORKERS}, 1 task/input")
+def bench(status: Callable[[str], Any]) -> dict[str, Column]:
+    """Every contender up at once; the warm-call rows interleaved between them, the maps one
+    after another (the others idle meanwhile)."""
+    with ExitStack() as stack:
+        status("starting gworker, ProcessPoolExecutor and Ray…")
+        contenders = {
+            "gworker": stack.enter_context(gworker()),
+            "ProcessPoolExecutor": stack.enter_context(process_pool()),
+            "Ray": stack.enter_context(ray_actor()),
+        }
+        up = {name: c for name, c in contenders.items() if c is not None}
+        calls = {name: c.call for name, c in up.items()}
+        status("warm calls…")
+        small = round_trips(calls, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+        status(f"warm calls with {LARGE_BYTES:,} bytes in and out…")
+        large = round_trips(calls, LARGE_WARMUP_CALLS, LARGE_CALLS, LARGE_BUDGET_S, LARGE_ARG)
+        maps: dict[str, tuple[Throughput, str]] = {}
+        for name, c in up.items():
+            status(f"map on {name}…")
+            maps[name] = (throughput(c.run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S), c.map_setup())
+    status("gworker cold starts…")
+    cold = gworker_cold_starts()
+    cols = {
+        name: Column(small[name], large[name], *maps[name], cold if name == "gworker" else None)
+        if name in up
+        else Column(missing="not installed")
+        for name in contenders
+    }
+    return cols
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -231,7 +265,8 @@ def notes(cols: dict[str, Column]) -> list[str]:
     gw_cold = cols["gworker"].cold
     lines = [
         f"warm round trip: {WARMUP_CALLS} warm-up calls, then timed sequential calls of a"
-        f" trivial function ({calls}); gworker f.remote(i), ProcessPoolExecutor(1)"
+        f" trivial function ({calls}), interleaved in rounds between the contenders so that"
+        " load from elsewhere weighs on all alike; gworker f.remote(i), ProcessPoolExecutor(1)"
         " submit(f, i).result(), Ray actor ray.get(a.f.remote(i)).",
         f"{LARGE_BYTES / 2**20:g} MiB in and out: the same calls with one random {LARGE_BYTES:,}"
         f"-byte argument that the function returns ({LARGE_WARMUP_CALLS} warm-up calls, then"
@@ -260,14 +295,8 @@ def main() -> None:
     console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(f"[dim]before: {machine()}[/]")
     started = time.perf_counter()
-    cols: dict[str, Column] = {}
-    for name, bench in (
-        ("gworker", gworker_column),
-        ("ProcessPoolExecutor", process_pool_column),
-        ("Ray", ray_column),
-    ):
-        with console.status(f"benchmarking {name}…"):
-            cols[name] = bench()
+    with console.status("benchmarking…") as status:
+        cols = bench(lambda text: status.update(f"benchmarking: {text}"))
     console.print(render(cols))
     for line in notes(cols):
         console.print(f"• {line}", style="dim", markup=False)
