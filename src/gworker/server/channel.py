@@ -51,6 +51,7 @@ class ContainerChannel:
         self.scheduler = scheduler
         self.server: asyncio.AbstractServer | None = None
         self.address = ""
+        self.writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str) -> None:
         self.server = await asyncio.start_server(self._serve, host, 0)
@@ -60,8 +61,11 @@ class ContainerChannel:
     async def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            # open connections end too (a long poll would otherwise hold wait_closed)
+            for writer in list(self.writers):
+                writer.close()
             with contextlib.suppress(Exception):
-                await self.server.wait_closed()
+                await asyncio.wait_for(self.server.wait_closed(), 5)
 
     def _who(self, hello: Any) -> str:
         cid = hello.get("container_id") if isinstance(hello, dict) else None
@@ -74,6 +78,7 @@ class ContainerChannel:
         return cid
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             try:
                 cid = self._who(await _read(reader))
@@ -91,6 +96,7 @@ class ContainerChannel:
         except Exception:
             log.exception("container channel failed")
         finally:
+            self.writers.discard(writer)
             writer.close()
 
     async def _poll(self, cid: str, req: Any) -> dict[str, Any]:
