@@ -121,3 +121,12 @@ def test_an_awaited_call_is_stored_before_its_caller_is_told_to_ask_later(book: 
     book.record([(iid, "fc-late", 0, "success", b"late")])
     assert [r[3] for r in book.store.outputs_after("fc-late", 0)] == [b"late"]
     assert book.store.pending_inputs() == []
+
+
+def test_an_awaited_call_refused_before_its_input_is_forgotten(book: CallBook, monkeypatch):
+    assert book.add_awaited("fc-refused", "fu-x", 1)  # then, say, its GPU check fails
+    book.forget_finished()
+    assert "fc-refused" in book.calls
+    monkeypatch.setattr(call_book, "AWAITED_KEEP_S", 0.0)
+    book.forget_finished()
+    assert "fc-refused" not in book.calls and "fc-refused" not in book.awaited

@@ -68,11 +68,12 @@ class Recent:
 class Awaited:
     """An awaited call's input while only memory holds it."""
 
-    input_id: int
+    input_id: int  # 0 until its input is taken
     idx: int
     args: bytes
     finished_at: float | None = None
     delivered: bool = False
+    started_at: float = field(default_factory=time.monotonic)
 
 
 class CallBook:
@@ -196,9 +197,14 @@ class CallBook:
         call goes once its result was handed out (or its caller had time to ask again)."""
         now = time.monotonic()
         for call_id, cs in list(self.calls.items()):
+            aw = self.awaited.get(call_id)
+            if aw is not None and not aw.input_id and now - aw.started_at > AWAITED_KEEP_S:
+                # its request was refused after the call was made (say, a GPU no device has)
+                del self.awaited[call_id], self.calls[call_id]
+                self.recent.pop(call_id, None)
+                continue
             if not cs.finished:
                 continue
-            aw = self.awaited.get(call_id)
             if aw is not None:
                 if not aw.delivered and now - (aw.finished_at or now) < AWAITED_KEEP_S:
                     continue
