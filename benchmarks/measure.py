@@ -23,16 +23,20 @@ class Throughput:
     inputs: int
 
 
-def latencies(call: Callable[[int], Any], count: int, budget_s: float) -> list[float]:
-    """Seconds per call of ``call(i)``, checking each result; stop early when the budget ends."""
+def latencies(
+    call: Callable[[Any], Any], count: int, budget_s: float, arg: Any = None
+) -> list[float]:
+    """Seconds per call of ``call(x)``, checking each result is ``x``; stop early when the
+    budget ends. ``x`` is the call's number, or ``arg`` when given (the same for every call)."""
     samples: list[float] = []
     deadline = time.perf_counter() + budget_s
     for i in range(count):
+        x = i if arg is None else arg
         start = time.perf_counter()
-        result = call(i)
+        result = call(x)
         samples.append(time.perf_counter() - start)
-        if result != i:
-            raise AssertionError(f"call({i}) returned {result!r}")
+        if result != x:
+            raise AssertionError(f"call #{i} returned a wrong result ({type(result).__name__})")
         if start > deadline:
             break
     return samples
@@ -43,10 +47,27 @@ def percentile(samples: Sequence[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def round_trip(call: Callable[[int], Any], warmup: int, count: int, budget_s: float) -> RoundTrip:
-    latencies(call, warmup, budget_s)
-    samples = latencies(call, count, budget_s)
-    return RoundTrip(percentile(samples, 50) * 1e3, percentile(samples, 99) * 1e3, len(samples))
+def round_trips(
+    calls: dict[str, Callable[[Any], Any]],
+    warmup: int,
+    count: int,
+    budget_s: float,
+    arg: Any = None,
+    rounds: int = 10,
+) -> dict[str, RoundTrip]:
+    """Latencies of several contenders, interleaved: ``rounds`` rounds in which each makes
+    ``count / rounds`` calls in turn, so that a change in the machine's load while they run
+    (on a shared machine, the rule) weighs on all of them alike. ``budget_s`` is each one's."""
+    for call in calls.values():
+        latencies(call, warmup, budget_s, arg)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            samples[name] += latencies(call, max(1, count // rounds), budget_s / rounds, arg)
+    return {
+        name: RoundTrip(percentile(s, 50) * 1e3, percentile(s, 99) * 1e3, len(s))
+        for name, s in samples.items()
+    }
 
 
 def throughput(

@@ -7,8 +7,9 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import baselines  # noqa: E402
 import bench_app  # noqa: E402
 from _server import local_control_plane  # noqa: E402
-from measure import RoundTrip, Throughput, round_trip, throughput  # noqa: E402
+from measure import RoundTrip, Throughput, round_trips, throughput  # noqa: E402
 
 WARMUP_CALLS = 200
 ROUND_TRIP_CALLS = 2000
 ROUND_TRIP_BUDGET_S = 20.0
+# The large-payload row: one argument of this size, returned as the result.
+LARGE_BYTES = 1024 * 1024
+LARGE_WARMUP_CALLS = 20
+LARGE_CALLS = 300
+LARGE_BUDGET_S = 15.0
+LARGE_ARG = os.urandom(LARGE_BYTES)
+P99_TARGET_RATIO = 3.0
 MAP_INPUTS = 10_000
 MAP_RUNS = 3
 MAP_BUDGET_S = 20.0
@@ -55,6 +63,7 @@ class Column:
     """One contender's results; ``missing`` says why there are none."""
 
     round_trip: RoundTrip | None = None
+    large: RoundTrip | None = None
     map: Throughput | None = None
     map_setup: str = ""
     cold: ColdStart | None = None
@@ -64,65 +73,105 @@ class Column:
 # -- the contenders --------------------------------------------------------------------------
 
 
-def bench_round_trip(call: Callable[[int], Any]) -> RoundTrip:
-    return round_trip(call, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+@dataclass(frozen=True)
+class Contender:
+    call: Callable[[Any], Any]  # one warm call of echo, returning its argument
+    run_map: Callable[[range], list[Any]]
+    map_setup: Callable[[], str]  # how the map ran, asked after it ran
 
 
-def bench_map(run_map: Callable[[range], list[Any]]) -> Throughput:
-    return throughput(run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S)
+@contextmanager
+def gworker() -> Iterator[Contender]:
+    with local_control_plane(), bench_app.app.run():
+        yield Contender(
+            bench_app.echo.remote,
+            lambda xs: list(bench_app.echo_map.map(xs)),
+            lambda: (
+                f"max_workers={MAP_WORKERS},"
+                f" {bench_app.echo_map.get_current_stats().num_total_runners} containers"
+            ),
+        )
 
 
-def gworker_column() -> Column:
-    with local_control_plane():
-        with bench_app.app.run():
-            rt = bench_round_trip(bench_app.echo.remote)
-            tp = bench_map(lambda xs: list(bench_app.echo_map.map(xs)))
-            runners = bench_app.echo_map.get_current_stats().num_total_runners
-        cold = gworker_cold_starts()
-    setup = f"max_workers={MAP_WORKERS}, {runners} containers"
-    return Column(rt, tp, setup, cold)
+@contextmanager
+def process_pool() -> Iterator[Contender]:
+    with ProcessPoolExecutor(1) as single, ProcessPoolExecutor(MAP_WORKERS) as pool:
+        yield Contender(
+            lambda x: single.submit(baselines.echo, x).result(),
+            lambda xs: list(pool.map(baselines.echo, xs, chunksize=POOL_CHUNKSIZE)),
+            lambda: f"{MAP_WORKERS} workers, chunksize={POOL_CHUNKSIZE}",
+        )
+
+
+@contextmanager
+def ray_actor() -> Iterator[Contender | None]:
+    try:
+        import ray
+    except ImportError:
+        yield None
+        return
+    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
+    try:
+        actor = ray.remote(baselines.Echo).remote()
+        task = ray.remote(baselines.echo)
+        yield Contender(
+            lambda x: ray.get(actor.f.remote(x)),
+            lambda xs: ray.get([task.remote(i) for i in xs]),
+            lambda: f"num_cpus={MAP_WORKERS}, 1 task/input",
+        )
+    finally:
+        ray.shutdown()
 
 
 def gworker_cold_starts() -> ColdStart:
     """First-result time of a function with no container, each time in a new ``app.run()``."""
     samples: list[float] = []
     deadline = time.perf_counter() + COLD_BUDGET_S
-    for i in range(COLD_REPS):
-        time.sleep(COLD_SETTLE_S)
-        with bench_app.cold_app.run():
-            fn = bench_app.echo_cold
-            if fn.get_current_stats().num_total_runners != 0:
-                raise AssertionError("a cold-start repetition found a container already running")
-            start = time.perf_counter()
-            if fn.remote(i) != i:
-                raise AssertionError(f"echo_cold({i}) returned a wrong result")
-            samples.append(time.perf_counter() - start)
-        if time.perf_counter() > deadline:
-            break
+    with local_control_plane():
+        for i in range(COLD_REPS):
+            time.sleep(COLD_SETTLE_S)
+            with bench_app.cold_app.run():
+                fn = bench_app.echo_cold
+                if fn.get_current_stats().num_total_runners != 0:
+                    raise AssertionError("a cold-start repetition found a container running")
+                start = time.perf_counter()
+                if fn.remote(i) != i:
+                    raise AssertionError(f"echo_cold({i}) returned a wrong result")
+                samples.append(time.perf_counter() - start)
+            if time.perf_counter() > deadline:
+                break
     return ColdStart(tuple(samples))
 
 
-def process_pool_column() -> Column:
-    with ProcessPoolExecutor(1) as single, ProcessPoolExecutor(MAP_WORKERS) as pool:
-        rt = bench_round_trip(lambda x: single.submit(baselines.echo, x).result())
-        tp = bench_map(lambda xs: list(pool.map(baselines.echo, xs, chunksize=POOL_CHUNKSIZE)))
-    return Column(rt, tp, f"{MAP_WORKERS} workers, chunksize={POOL_CHUNKSIZE}")
-
-
-def ray_column() -> Column:
-    try:
-        import ray
-    except ImportError:
-        return Column(missing="not installed")
-    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
-    try:
-        actor = ray.remote(baselines.Echo).remote()
-        task = ray.remote(baselines.echo)
-        rt = bench_round_trip(lambda x: ray.get(actor.f.remote(x)))
-        tp = bench_map(lambda xs: ray.get([task.remote(i) for i in xs]))
-    finally:
-        ray.shutdown()
-    return Column(rt, tp, f"num_cpus={MAP_WORKERS}, 1 task/input")
+def bench(status: Callable[[str], Any]) -> dict[str, Column]:
+    """Every contender up at once; the warm-call rows interleaved between them, the maps one
+    after another (the others idle meanwhile)."""
+    with ExitStack() as stack:
+        status("starting gworker, ProcessPoolExecutor and Ray…")
+        contenders = {
+            "gworker": stack.enter_context(gworker()),
+            "ProcessPoolExecutor": stack.enter_context(process_pool()),
+            "Ray": stack.enter_context(ray_actor()),
+        }
+        up = {name: c for name, c in contenders.items() if c is not None}
+        calls = {name: c.call for name, c in up.items()}
+        status("warm calls…")
+        small = round_trips(calls, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+        status(f"warm calls with {LARGE_BYTES:,} bytes in and out…")
+        large = round_trips(calls, LARGE_WARMUP_CALLS, LARGE_CALLS, LARGE_BUDGET_S, LARGE_ARG)
+        maps: dict[str, tuple[Throughput, str]] = {}
+        for name, c in up.items():
+            status(f"map on {name}…")
+            maps[name] = (throughput(c.run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S), c.map_setup())
+    status("gworker cold starts…")
+    cold = gworker_cold_starts()
+    cols = {
+        name: Column(small[name], large[name], *maps[name], cold if name == "gworker" else None)
+        if name in up
+        else Column(missing="not installed")
+        for name in contenders
+    }
+    return cols
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -145,12 +194,29 @@ def verdict(ok: bool | None) -> str:
 
 
 def latency_row(
-    label: str, cols: dict[str, Column], pick: Callable[[RoundTrip], float]
+    label: str,
+    cols: dict[str, Column],
+    which: Callable[[Column], RoundTrip | None],
+    pick: Callable[[RoundTrip], float],
 ) -> list[str]:
-    gw, ray = cols["gworker"].round_trip, cols["Ray"].round_trip
+    """A row whose target is Ray's number in the same run."""
+    gw, ray = which(cols["gworker"]), which(cols["Ray"])
     ok = None if gw is None or ray is None else pick(gw) <= pick(ray)
     target = "≤ Ray" + ("" if ray is None else f" ({pick(ray):.3f} ms)")
-    return [label, *(ms(c.round_trip, pick) for c in cols.values()), target, verdict(ok)]
+    return [label, *(ms(which(c), pick) for c in cols.values()), target, verdict(ok)]
+
+
+def tail_row(
+    label: str, cols: dict[str, Column], which: Callable[[Column], RoundTrip | None]
+) -> list[str]:
+    """p99, whose target is a multiple of gworker's own p50: a tail, not a second median."""
+    gw = which(cols["gworker"])
+    ok = None if gw is None else gw.p99_ms <= P99_TARGET_RATIO * gw.p50_ms
+    target = f"≤ {P99_TARGET_RATIO:g}× its p50"
+    if gw is not None:
+        target += f" ({P99_TARGET_RATIO * gw.p50_ms:.3f} ms)"
+    cells = [ms(which(c), lambda rt: rt.p99_ms) for c in cols.values()]
+    return [label, *cells, target, verdict(ok)]
 
 
 def map_row(cols: dict[str, Column]) -> list[str]:
@@ -178,8 +244,14 @@ def render(cols: dict[str, Column]) -> Table:
         table.add_column(header, justify="right")
     table.add_column("gworker target")
     table.add_column("verdict")
-    table.add_row(*latency_row("warm round trip p50", cols, lambda rt: rt.p50_ms))
-    table.add_row(*latency_row("warm round trip p99", cols, lambda rt: rt.p99_ms))
+    small, large = (lambda c: c.round_trip), (lambda c: c.large)
+    mib = f"{LARGE_BYTES / 2**20:g} MiB"
+    table.add_row(*latency_row("warm round trip p50", cols, small, lambda rt: rt.p50_ms))
+    table.add_row(*tail_row("warm round trip p99", cols, small))
+    table.add_row(
+        *latency_row(f"warm call, {mib} in and out, p50", cols, large, lambda rt: rt.p50_ms)
+    )
+    table.add_row(*tail_row(f"warm call, {mib} in and out, p99", cols, large))
     table.add_row(*map_row(cols))
     table.add_row(*cold_row(cols))
     return table
@@ -188,12 +260,17 @@ def render(cols: dict[str, Column]) -> Table:
 def notes(cols: dict[str, Column]) -> list[str]:
     """How each row was measured, with the counts each contender actually completed."""
     calls = ", ".join(f"{n} {c.round_trip.calls}" for n, c in cols.items() if c.round_trip)
+    large = ", ".join(f"{n} {c.large.calls}" for n, c in cols.items() if c.large)
     runs = ", ".join(f"{n} {c.map.runs}" for n, c in cols.items() if c.map)
     gw_cold = cols["gworker"].cold
     lines = [
         f"warm round trip: {WARMUP_CALLS} warm-up calls, then timed sequential calls of a"
-        f" trivial function ({calls}); gworker f.remote(i), ProcessPoolExecutor(1)"
+        f" trivial function ({calls}), interleaved in rounds between the contenders so that"
+        " load from elsewhere weighs on all alike; gworker f.remote(i), ProcessPoolExecutor(1)"
         " submit(f, i).result(), Ray actor ray.get(a.f.remote(i)).",
+        f"{LARGE_BYTES / 2**20:g} MiB in and out: the same calls with one random {LARGE_BYTES:,}"
+        f"-byte argument that the function returns ({LARGE_WARMUP_CALLS} warm-up calls, then"
+        f" {large}); Ray passes it through its object store.",
         f"map: inputs/s, median of timed runs ({runs}) after one warm-up run; gworker"
         f" f.map(range({MAP_INPUTS})) with the function's max_workers={MAP_WORKERS} (containers"
         f" counted after the map), ProcessPoolExecutor({MAP_WORKERS}).map(f, ...,"
@@ -218,14 +295,8 @@ def main() -> None:
     console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(f"[dim]before: {machine()}[/]")
     started = time.perf_counter()
-    cols: dict[str, Column] = {}
-    for name, bench in (
-        ("gworker", gworker_column),
-        ("ProcessPoolExecutor", process_pool_column),
-        ("Ray", ray_column),
-    ):
-        with console.status(f"benchmarking {name}…"):
-            cols[name] = bench()
+    with console.status("benchmarking…") as status:
+        cols = bench(lambda text: status.update(f"benchmarking: {text}"))
     console.print(render(cols))
     for line in notes(cols):
         console.print(f"• {line}", style="dim", markup=False)

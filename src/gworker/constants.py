@@ -17,6 +17,10 @@ STOP_GRACE_S = 10.0
 # A lease handed to a container holds about this much work (by the function's mean run time).
 LEASE_TARGET_S = 0.05
 LEASE_MAX_INPUTS = 256
+# Writes that acknowledge nothing (outputs, container states, logs) are committed together
+# this long after the first of them; a kill loses at most this much, and loses nothing
+# acknowledged: an input whose output was lost runs again.
+COMMIT_DELAY_S = 0.02
 # The control loop's period: idle scale-down, silent containers, backstop timeouts.
 TICK_S = 0.5
 # How many times a container that fails at start-up is replaced before its inputs fail.

@@ -1,14 +1,14 @@
 """The only module that speaks HTTP: a small keep-alive msgpack client for the control plane.
 
-Policy (auth, retries across a server restart, error mapping) lives here; the transport is the
-standard library's ``http.client``, one persistent connection per thread, because a warm call's
-latency is dominated by per-request overhead and this is the cheapest client Python has.
+Policy (auth, retries across a server restart, error mapping) lives here; the transport is
+``_http.Connection``, one persistent connection per thread, because a warm call's latency is
+dominated by per-request overhead.
 """
 
 from __future__ import annotations
 
-import http.client
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import msgpack
 
-from . import _config
+from . import _config, _http
 from . import exception as exc
 
 _STATUS_ERRORS: dict[int, type[exc.Error]] = {
@@ -57,36 +57,43 @@ class Client:
         self._credentials = credentials
         self._local = threading.local()
         self._reached = False
+        self._tls = ssl.create_default_context() if self._https else None
+        # the headers every request carries, encoded once
+        headers = f"Host: {parts.netloc}\r\nContent-Type: application/msgpack\r\n"
+        if credentials:
+            headers += f"Authorization: {credentials.header}\r\n"
+        self._headers = headers
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _connection(self, timeout: float) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+    def _connection(self) -> _http.Connection:
+        conn: _http.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            conn = cls(self._host, self._port, timeout=timeout)
+            conn = _http.Connection(self._host, self._port, self._tls)
             self._local.conn = conn
-        conn.timeout = timeout
-        if conn.sock is not None:
-            conn.sock.settimeout(timeout)
         return conn
 
     def _drop_connection(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
-            self._local.conn = None
 
     def _send(
         self, method: str, path: str, body: bytes | None, timeout: float
     ) -> tuple[int, bytes]:
-        headers = {"Content-Type": "application/msgpack"}
-        if self._credentials:
-            headers["Authorization"] = self._credentials.header
-        conn = self._connection(timeout)
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
+        length = len(body) if body is not None else 0
+        head = f"{method} {path} HTTP/1.1\r\n{self._headers}Content-Length: {length}\r\n\r\n"
+        raw = head.encode("latin-1")
+        conn = self._connection()
+        try:
+            return conn.exchange(raw, body, timeout)
+        except ConnectionError:  # reset or closed, not a timeout
+            if not conn.reused:
+                raise
+        # the server closed this idle keep-alive connection before reading the request: send it
+        # again at once on a new connection
+        conn.close()
+        return conn.exchange(raw, body, timeout)
 
     # -- policy --------------------------------------------------------------------------------
 
@@ -111,7 +118,7 @@ class Client:
             try:
                 status, raw = self._send(method, path, data, timeout)
                 break
-            except (OSError, http.client.HTTPException) as e:
+            except OSError as e:
                 self._drop_connection()
                 if not self._reached:
                     raise exc.ConnectionError(

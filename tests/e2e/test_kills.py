@@ -15,6 +15,7 @@ import pytest
 from basic_app import app
 
 import gworker_client as gw
+from gworker_client import _config
 
 
 def _kill_container(container_id: str) -> None:
@@ -88,6 +89,58 @@ def test_remote_across_a_restart_gets_its_result(private_server):
         private_server.kill()
         private_server.restart()
         assert call.get(timeout=60) == 36
+
+
+def _remote_in_thread(fn, *args) -> tuple[threading.Thread, dict]:
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["result"] = fn.remote(*args)
+        except BaseException as e:  # surfaced by the caller's assertion
+            out["error"] = e
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def _state_here() -> gw.Dict:
+    """basic_app's state Dict on this test's own server (the module's handle may hold the id
+    it has on another test's server)."""
+    return gw.Dict.from_name("basic-app-state", create_if_missing=True)
+
+
+def test_remote_in_flight_across_a_restart_runs_again(private_server):
+    """A .remote() call lives in the server's memory while its caller waits; the caller's
+    client re-sends it to the restarted server."""
+    with app.run():
+        key = f"inflight-{uuid.uuid4()}"
+        thread, out = _remote_in_thread(basic_app.report_container_then_sleep, key, 1.5)
+        first = _wait_for_key(_state_here(), key)
+        private_server.kill()
+        private_server.restart()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert "error" not in out, out
+        assert out["result"] != first  # it ran again, in a container of the new server
+
+
+def test_remote_outliving_its_wait_survives_a_restart(private_server, monkeypatch):
+    """A .remote() whose first wait ends before its result is stored before that answer: the
+    caller then asks for it by id, which a restarted server must still know."""
+    monkeypatch.setattr(_config, "LONG_POLL_S", 0.2)
+    with app.run():
+        key = f"outlived-{uuid.uuid4()}"
+        thread, out = _remote_in_thread(basic_app.report_container_then_sleep, key, 1.5)
+        first = _wait_for_key(_state_here(), key)
+        time.sleep(0.4)  # past the first wait: the caller now polls the call by id
+        private_server.kill()
+        private_server.restart()
+        thread.join(timeout=120)
+        assert not thread.is_alive()
+        assert "error" not in out, out
+        assert out["result"] != first
 
 
 def test_server_gone_for_good_is_a_clear_error_not_a_hang(private_server, monkeypatch):

@@ -9,6 +9,7 @@ import os
 import signal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -32,6 +33,7 @@ from . import (
     volumes,
     web_routes,
 )
+from .channel import ContainerChannel
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
@@ -103,6 +105,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     )
     app["state"] = state
     app["gateway"] = gateway
+
+    channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
@@ -117,12 +121,14 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
+        await channel.start(urlsplit(server_url).hostname or "127.0.0.1")
         await state.scheduler.start()
         schedules.start()
 
     async def on_cleanup(_: web.Application) -> None:
         await schedules.close()
         await gateway.close()
+        await channel.close()
         await state.scheduler.close()
         store.close()
 

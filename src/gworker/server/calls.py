@@ -27,8 +27,13 @@ def _items(inputs: list[InputItem]) -> list[tuple[int, bytes]]:
     return [(i.idx, i.args) for i in inputs]
 
 
-async def _outputs(state: State, call_id: str, after: int, wait: float) -> web.Response:
+async def _outputs(
+    state: State, call_id: str, after: int, wait: float, awaited: bool = False
+) -> web.Response:
     rows, total = await state.scheduler.wait_outputs(call_id, after, wait)
+    if awaited and not rows:
+        # the caller will ask for this call by id from now on: it must survive a restart
+        state.scheduler.persist_call(call_id)
     # rows are (seq, idx, status, data): the wire's CallOutput rows as they are
     outputs: list[CallOutput] = rows  # type: ignore[assignment]
     return reply(CallOutputs(call_id=call_id, outputs=outputs, total=total))
@@ -48,7 +53,7 @@ async def create_call(request: web.Request) -> web.Response:
     )
     if req.wait <= 0:
         return reply(CallOutputs(call_id=req.call_id, outputs=[], total=req.total))
-    return await _outputs(state, req.call_id, 0, min(req.wait, MAX_WAIT_S))
+    return await _outputs(state, req.call_id, 0, min(req.wait, MAX_WAIT_S), awaited=True)
 
 
 @routes.post("/v1/calls/{call_id}/inputs")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from aiohttp import web
 
 from gworker_client._protocol import (
@@ -30,7 +31,9 @@ def _own(request: web.Request) -> str:
 
 @routes.get("/v1/containers/{cid}/spec")
 async def spec(request: web.Request) -> web.Response:
-    return reply(request.app["state"].scheduler.container_spec(_own(request)))
+    spec = request.app["state"].scheduler.container_spec(_own(request))
+    # where to open the container channel (see channel.py) instead of polling over HTTP
+    return reply(msgspec.structs.replace(spec, channel=request.app["channel"].address))
 
 
 @routes.post("/v1/containers/{cid}/poll")

@@ -148,6 +148,7 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
             SCHEMA_SCHEDULES,
         ):
             self.db.executescript(schema)
+        self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
         self.db.execute("BEGIN")
 
     @classmethod
@@ -359,14 +360,26 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
                 )
             }
         fresh = [(idx, args) for idx, args in items if idx not in seen]
+        first = self.reserve_input_ids(len(fresh))
+        rows = [(first + n, idx, args) for n, (idx, args) in enumerate(fresh)]
+        self.add_inputs_with_ids(call_id, fid, rows)
+        return [(iid, idx) for iid, idx, _ in rows]
+
+    def reserve_input_ids(self, n: int) -> int:
+        """The first of ``n`` new input ids, for inputs stored now or kept in memory."""
         first = self._next_input_id
-        self._next_input_id += len(fresh)
+        self._next_input_id += n
+        return first
+
+    def add_inputs_with_ids(
+        self, call_id: str, fid: str, rows: Sequence[tuple[int, int, bytes]]
+    ) -> None:
+        """Insert pending inputs ``(input_id, idx, args)`` whose ids were reserved."""
         self.db.executemany(
             "INSERT INTO inputs (id, call_id, idx, function_id, args, state)"
             " VALUES (?, ?, ?, ?, ?, 'pending')",
-            [(first + n, call_id, idx, fid, args) for n, (idx, args) in enumerate(fresh)],
+            [(iid, call_id, idx, fid, args) for iid, idx, args in rows],
         )
-        return [(first + n, idx) for n, (idx, _) in enumerate(fresh)]
 
     def set_attempts(self, input_id: int, attempts: int, not_before: float) -> None:
         self.db.execute(
@@ -380,18 +393,41 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
             " WHERE state = 'pending' ORDER BY id"
         ).fetchall()
 
-    def add_outputs(self, rows: Sequence[tuple[int, str, int, str, bytes]]) -> None:
-        """Store outputs ``(input_id, call_id, idx, status, data)`` and retire their inputs."""
+    def add_outputs(
+        self, rows: Sequence[tuple[int, str, int, str, bytes]]
+    ) -> list[tuple[int, str, int, str, bytes]]:
+        """Store outputs ``(input_id, call_id, idx, status, data)`` and retire their inputs.
+
+        Return ``(seq, call_id, idx, status, data)`` of those stored: an input that has an
+        output already keeps its first. Sequence numbers are assigned here (this connection is
+        the only writer), so callers can hand outputs on without reading them back.
+        """
         now = time.time()
-        self.db.executemany(
-            "INSERT OR IGNORE INTO outputs (input_id, call_id, idx, status, data, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(*r, now) for r in rows],
+        stored = []
+        insert = (
+            "INSERT OR IGNORE INTO outputs (seq, input_id, call_id, idx, status, data, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
         )
+        for input_id, call_id, idx, status, data in rows:
+            seq = self._next_output_seq
+            if self.db.execute(insert, (seq, input_id, call_id, idx, status, data, now)).rowcount:
+                self._next_output_seq += 1
+                stored.append((seq, call_id, idx, status, data))
         # The arguments are not needed once an output exists.
         self.db.executemany(
             "UPDATE inputs SET state = 'done', args = x'' WHERE id = ?", [(r[0],) for r in rows]
         )
+        return stored
+
+    def take_output_seq(self) -> int:
+        """A sequence number for an output kept only in memory, ordered with stored ones."""
+        seq = self._next_output_seq
+        self._next_output_seq += 1
+        return seq
+
+    def max_output_seq(self, call_id: str) -> int:
+        row = self._one("SELECT MAX(seq) FROM outputs WHERE call_id = ?", call_id)
+        return int(row[0] or 0)
 
     def outputs_after(
         self, call_id: str, after: int, limit: int = 1000

@@ -107,6 +107,7 @@ class ContainerSpec(Record, frozen=True):
     # the function's secrets, decrypted: set before the app's module is imported
     env: dict[str, str] = {}
     mounts: tuple[VolumeMount, ...] = ()
+    channel: str = ""  # host:port of the container channel (server/channel.py); "" for HTTP only
 
 
 class ContainerOutput(Row, frozen=True):
@@ -130,6 +131,19 @@ class Poll(Record, frozen=True):
 
     outputs: list[ContainerOutput] = []
     slots: NonNegative = 1
+
+
+class ChannelHello(Record, frozen=True):
+    """The first frame on the container channel: the container's own credentials."""
+
+    container_id: str
+    token: str
+
+
+class ChannelPoll(Poll, frozen=True):
+    """A poll over the container channel: ``Poll`` plus how long to wait for inputs."""
+
+    timeout: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
 
 class PollReply(Record, frozen=True):

@@ -65,13 +65,7 @@ class ConcurrentLoop:
     async def _post(self, outputs: list[list[Any]], slots: int) -> dict[str, Any]:
         wait = _config.LONG_POLL_S if slots and not self.inflight else (1.0 if slots else 0)
         return await asyncio.get_running_loop().run_in_executor(
-            self.io,
-            functools.partial(
-                self.c.client.post,
-                f"/v1/containers/{self.c.id}/poll?timeout={wait}",
-                {"outputs": outputs, "slots": slots},
-                timeout=wait + 30,
-            ),
+            self.io, self.c.channel.poll, outputs, slots, wait
         )
 
     async def _pull_inputs(self) -> None:

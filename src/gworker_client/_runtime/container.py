@@ -25,6 +25,7 @@ from .. import _api, _code, _config
 from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
+from .channel import Channel
 from .service import Service
 
 FLUSH_S = 0.02
@@ -93,6 +94,7 @@ class Container:
         """Import the app's code and build what this container serves; run ``enter`` hooks."""
         spec = from_builtins(self.client.get(f"/v1/containers/{self.id}/spec"), ContainerSpec)
         self.spec = spec
+        self.channel = Channel(self.client, self.id, spec.channel or None)
         self.timeout = spec.spec.timeout
         os.environ.update(spec.env)  # the function's secrets, before user code
         from .volumes import setup as setup_volumes
@@ -145,11 +147,7 @@ class Container:
     def flush(self, slots: int) -> dict[str, Any]:
         outputs, self.outputs = self.outputs, []
         self.last_flush = time.monotonic()
-        return self.client.post(
-            f"/v1/containers/{self.id}/poll?timeout={_config.LONG_POLL_S if slots else 0}",
-            {"outputs": outputs, "slots": slots},
-            timeout=_config.LONG_POLL_S + 30,
-        )
+        return self.channel.poll(outputs, slots, _config.LONG_POLL_S if slots else 0)
 
     def serve(self) -> None:
         while not self.stopping:

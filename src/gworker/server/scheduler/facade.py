@@ -92,9 +92,11 @@ class Scheduler:
         self.store.commit()
 
     def _commit_soon(self) -> None:
+        """Commit within COMMIT_DELAY_S: writes nobody was promised (outputs, container
+        states, logs) share one commit instead of paying one each (see CallBook.record)."""
         if not self._commit_pending:
             self._commit_pending = True
-            asyncio.get_running_loop().call_soon(self._commit_now)
+            asyncio.get_running_loop().call_later(C.COMMIT_DELAY_S, self._commit_now)
 
     def _commit_now(self) -> None:
         self._commit_pending = False
@@ -217,6 +219,13 @@ class Scheduler:
         """The gateway holds a request for ``fs``, or one of its containers reached its target
         of requests in flight: rescale (idle scale-down stays with the tick)."""
         self._scale(fs)
+
+    def persist_call(self, call_id: str) -> None:
+        """A call held only in memory (an awaited ``.remote()``) whose caller will now ask for
+        it by id: store it, so it survives a restart."""
+        if call_id in self.calls.awaited:
+            self.calls.persist(call_id)
+            self.store.commit()
 
     def cancel(self, call_id: str, terminate_containers: bool) -> None:
         self.queue.cancel(call_id, terminate_containers)

@@ -58,23 +58,26 @@ class InputQueue:
         """Store inputs and queue them.
 
         With ``acknowledge`` the inputs are committed before this returns. A caller that waits
-        for the result instead (``.remote()``) is acknowledged by the result itself; if the
-        server dies first, the client re-sends the same call id, so the commit can ride along
-        with the next one.
+        for the result of its one input instead (``.remote()``) is acknowledged by the result
+        itself: its call stays in memory (see CallBook) and, if the server dies first, the
+        client re-sends the same call id.
         """
         fresh_call = False
         if fid is not None:
             fs = self.functions.get(fid)
             if not fs.live and self.store.live_function(fs.app_id, fs.tag) is None:
                 raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
-            fresh_call = self.store.add_call(call_id, fid, total)
-            if fresh_call:
-                self.calls.add(call_id, fid, total)
+            if not acknowledge and total == 1 and len(items) == 1:
+                fresh_call = self.calls.add_awaited(call_id, fid, total)
+            else:
+                fresh_call = self.store.add_call(call_id, fid, total)
+                if fresh_call:
+                    self.calls.add(call_id, fid, total)
         cs = self.calls.get(call_id)
         fs = self.functions.get(cs.function_id)
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
-        fresh = self.store.add_inputs(call_id, fs.id, items, fresh_call)
+        fresh = self.calls.new_inputs(call_id, fs.id, items, fresh_call)
         if total is not None and cs.total is None:
             cs.total = total
             self.store.set_call_total(call_id, total)
