@@ -6,7 +6,7 @@
 from . import exception
 from ._app import App, LocalEntrypoint
 from ._cls import Cls, Obj, parameter
-from ._context import interact, is_local
+from ._context import current_function_call_id, current_input_id, interact, is_local
 from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
@@ -15,6 +15,7 @@ from ._output import enable_output
 from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
+from ._refused import CloudBucketMount, NetworkFileSystem
 from ._retries import Retries
 from ._schedule import Cron, Period
 from ._secret import Secret
@@ -29,6 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "CloudBucketMount",
     "Cls",
     "Cron",
     "Dict",
@@ -38,6 +40,7 @@ __all__ = [
     "Gpu",
     "Image",
     "LocalEntrypoint",
+    "NetworkFileSystem",
     "Obj",
     "Period",
     "Probe",
@@ -48,6 +51,8 @@ __all__ = [
     "asgi_app",
     "batched",
     "concurrent",
+    "current_function_call_id",
+    "current_input_id",
     "enable_output",
     "enter",
     "exception",

@@ -20,3 +20,20 @@ def interact() -> None:
         " reach one. Pass values as function arguments or through a gw.Queue, or run the code"
         " with .local() to use this terminal"
     )
+
+
+def current_function_call_id() -> str:
+    """Modal's id of the call the running input belongs to: refused, as this version's
+    containers are not told which call each input belongs to."""
+    raise exc.InvalidError(
+        "gw.current_function_call_id() is not supported by this version of gworker: containers"
+        " are not told which call an input belongs to. Pass an id as an argument instead"
+    )
+
+
+def current_input_id() -> str:
+    """Modal's id of the running input: refused, as with ``current_function_call_id``."""
+    raise exc.InvalidError(
+        "gw.current_input_id() is not supported by this version of gworker: containers are not"
+        " told input ids. Pass an id as an argument instead"
+    )

@@ -1,0 +1,21 @@
+"""Modal names this version does not build load, and refuse clearly when used."""
+
+from __future__ import annotations
+
+import pytest
+
+import gworker_client as gw
+
+
+@pytest.mark.parametrize(
+    ("use", "message"),
+    [
+        (lambda: gw.NetworkFileSystem.from_name("shared"), r"NetworkFileSystem.from_name .*Volume"),
+        (lambda: gw.CloudBucketMount("bucket"), r"CloudBucketMount\(...\) .*gw.Volume"),
+        (lambda: gw.current_function_call_id(), r"current_function_call_id\(\) .*argument"),
+        (lambda: gw.current_input_id(), r"current_input_id\(\) .*argument"),
+    ],
+)
+def test_unbuilt_modal_names_refuse_naming_what_to_use(use, message):
+    with pytest.raises(gw.exception.InvalidError, match=message):
+        use()
