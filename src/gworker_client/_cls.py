@@ -3,7 +3,8 @@
 On the server a class is one function whose inputs name the method to call. A class with
 parameters is bound once per distinct set of values: each set gets its own function id on the
 server, so its containers are autoscaled separately. Parameters travel as msgpack primitives,
-never pickled.
+never pickled. A variant (``with_options``, ``with_concurrency``, ``with_batching``) is bound the
+same way, with its option overrides (see ``_variant.py``).
 """
 
 from __future__ import annotations
