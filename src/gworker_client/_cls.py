@@ -3,18 +3,17 @@
 On the server a class is one function whose inputs name the method to call. A class with
 parameters is bound once per distinct set of values: each set gets its own function id on the
 server, so its containers are autoscaled separately. Parameters travel as msgpack primitives,
-never pickled.
+never pickled. A variant (``with_options``, ``with_concurrency``, ``with_batching``) is bound the
+same way, with its option overrides (see ``_variant.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import inspect
 from collections.abc import Sequence
 from typing import Any
 
-import msgpack
 import msgspec
 
 from . import _api, _config
@@ -22,9 +21,17 @@ from . import exception as exc
 from ._function import Function
 from ._generator import is_generator_function
 from ._options import FunctionOptions
-from ._partial import Concurrency, PartialFunction
+from ._partial import Concurrency, PartialFunction, batching_setting, concurrency_setting
 from ._probe import Probe
-from ._protocol import FunctionSpec, MethodSpec, ParamSpec, WebEndpoint, from_builtins
+from ._protocol import (
+    FunctionSpec,
+    MethodSpec,
+    ParamSpec,
+    SpecOverrides,
+    WebEndpoint,
+    from_builtins,
+)
+from ._variant import bind, parse_overrides
 
 PARAMETER_TYPES: dict[str, type] = {
     "str": str,
@@ -150,10 +157,12 @@ class Cls:
         user_cls: type | None,
         service: Function,
         spec: FunctionSpec,
+        overrides: SpecOverrides | None = None,
     ) -> None:
         self._user_cls = user_cls
         self._service = service
         self._spec = spec
+        self._overrides = overrides or SpecOverrides()  # set on a variant (with_options)
         self._params = list(spec.params)
         self.__name__ = service.tag
         self.__qualname__ = service.tag
@@ -182,23 +191,33 @@ class Cls:
         return Obj(self, bind_parameters(self._service.tag, self._params, params))
 
     def with_options(self, **options: Any) -> Cls:
-        """Refused: a class's options are fixed when its app is published."""
-        raise self._fixed("with_options", "@app.cls(...)", options)
+        """This class with other options (``timeout``, ``cpu``, ``memory``, ``gpu``, ``retries``,
+        ``max_containers``, ``scaledown_window``, ...): its instances' calls run in containers of
+        their own, while this class keeps its options. Calls stack; later options win."""
+        where = f"{self._service.tag}.with_options"
+        return self._variant(parse_overrides(options, where, "@app.cls(...)"))
 
-    def with_concurrency(self, **options: Any) -> Cls:
-        """Refused: a class's concurrency is fixed when its app is published."""
-        raise self._fixed("with_concurrency", "@gw.concurrent(max_inputs=...)", options)
+    def with_concurrency(self, *, max_inputs: int, target_inputs: int | None = None) -> Cls:
+        """This class with its containers running up to ``max_inputs`` inputs at once (the
+        autoscaler aims for ``target_inputs``), as ``@gw.concurrent`` does."""
+        where = f"{self._service.tag}.with_concurrency"
+        setting = concurrency_setting(max_inputs, target_inputs, where)
+        return self._variant(SpecOverrides(concurrency=setting.to_record()))
 
-    def with_batching(self, **options: Any) -> Cls:
-        """Refused: a class's batching is fixed when its app is published."""
-        raise self._fixed("with_batching", "@gw.batched(max_batch_size=..., wait_ms=...)", options)
+    def with_batching(self, *, max_batch_size: int, wait_ms: int) -> Cls:
+        """This class with its ``@gw.batched`` methods taking batches of up to
+        ``max_batch_size`` inputs, waiting at most ``wait_ms`` for more."""
+        tag = self._service.tag
+        if not any(m.batching for m in self._spec.methods.values()):
+            raise exc.InvalidError(
+                f"{tag}.with_batching(...): {tag} has no @gw.batched() method to change; mark"
+                " one with @gw.batched(max_batch_size=..., wait_ms=...)"
+            )
+        setting = batching_setting(max_batch_size, wait_ms, f"{tag}.with_batching")
+        return self._variant(SpecOverrides(batching=setting.to_record()))
 
-    def _fixed(self, how: str, instead: str, options: dict[str, Any]) -> exc.InvalidError:
-        return exc.InvalidError(
-            f"{self._service.tag}.{how}({', '.join(sorted(options))}=...) is not supported:"
-            f" gworker fixes a class's settings when its app is published. Give them with"
-            f" {instead} on the class, or register a second class with the other settings"
-        )
+    def _variant(self, overrides: SpecOverrides) -> Cls:
+        return Cls(self._user_cls, self._service, self._spec, self._overrides.stacked(overrides))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -221,15 +240,11 @@ class Obj:
         self._local: Any = None
 
     def _function_id(self) -> str:
-        if not self._cls._params:
+        overrides = self._cls._overrides
+        if not self._cls._params and not overrides.given():
             return self._cls._service._hydrate()
         if self._bound_id is None:
-            packed = msgpack.packb(sorted(self._params.items()), use_bin_type=True)
-            resp = _api.client().post(
-                f"/v1/functions/{self._cls._service._hydrate()}/bind",
-                {"params": self._params, "key": hashlib.sha256(packed).hexdigest()},
-            )
-            self._bound_id = resp["function_id"]
+            self._bound_id = bind(self._cls._service._hydrate(), self._params, overrides)
         return self._bound_id
 
     def _local_instance(self) -> Any:
@@ -247,6 +262,12 @@ class Obj:
             raise AttributeError(name)
         methods = self._cls._spec.methods
         web = tuple(w for w in self._cls._spec.web if w.name == name)
+        if web and self._cls._overrides.given():
+            tag = self._cls._service.tag
+            raise exc.InvalidError(
+                f"{tag}.{name} is a web endpoint, served with the options {tag} was published"
+                f" with; reach it through {tag}().{name}, not through a with_options variant"
+            )
         if web:  # a web endpoint: its handle gives the URL (get_web_url) and refuses .remote()
             handle = Function(
                 None,

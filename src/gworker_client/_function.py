@@ -279,12 +279,12 @@ class Function:
         return FunctionCall(run.call_id)
 
     def with_options(self, **options: Any) -> Function:
-        """Refused: a function's options are fixed when its app is published."""
-        raise exc.InvalidError(
-            f"{self._tag}.with_options({', '.join(sorted(options))}=...) is not supported:"
-            " gworker fixes a function's options when its app is published. Give them in"
-            " @app.function(...), or register a second function with the other options"
-        )
+        """This function with other options (``timeout``, ``cpu``, ``memory``, ``gpu``,
+        ``retries``, ``max_containers``, ``scaledown_window``, ...): its calls run in containers
+        of their own, while this handle keeps its options. ``secrets``/``volumes`` are refused."""
+        from ._variant import function_variant  # it subclasses Function
+
+        return function_variant(self, options)
 
     # -- web endpoints (see _web.py) ---------------------------------------------------------------
 

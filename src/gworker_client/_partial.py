@@ -100,14 +100,7 @@ def batched(*, max_batch_size: int, wait_ms: int) -> Callable[[Any], PartialFunc
     The method receives lists of at most ``max_batch_size`` items, waiting at most ``wait_ms``
     for more, and must return a list of the same length.
     """
-    if (
-        isinstance(max_batch_size, bool)
-        or not isinstance(max_batch_size, int)
-        or max_batch_size < 1
-    ):
-        raise InvalidError(f"batched(max_batch_size={max_batch_size!r}): expected an int >= 1")
-    if isinstance(wait_ms, bool) or not isinstance(wait_ms, (int, float)) or wait_ms < 0:
-        raise InvalidError(f"batched(wait_ms={wait_ms!r}): expected a number of ms >= 0")
+    setting = batching_setting(max_batch_size, wait_ms, "batched")
 
     def wrapper(f: Any) -> PartialFunction:
         p = _partial(f, "@gw.batched()")
@@ -121,7 +114,7 @@ def batched(*, max_batch_size: int, wait_ms: int) -> Callable[[Any], PartialFunc
                 f"@gw.batched(): {p.raw_f.__qualname__} takes no argument to batch; a batched"
                 " method takes lists (one per argument) and returns a list of the same length"
             )
-        return replace(p, batching=Batching(max_batch_size, int(wait_ms)))
+        return replace(p, batching=setting)
 
     return wrapper
 
@@ -130,15 +123,7 @@ def concurrent(*, max_inputs: int, target_inputs: int | None = None) -> Callable
     """Let one container run up to ``max_inputs`` inputs at once; the autoscaler aims for
     ``target_inputs`` per container (default ``max_inputs``). Decorates a function, a class or
     a method (then it applies to the class's containers)."""
-    if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
-        raise InvalidError(f"concurrent(max_inputs={max_inputs!r}): expected an int >= 1")
-    target = max_inputs if target_inputs is None else target_inputs
-    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= max_inputs:
-        raise InvalidError(
-            f"concurrent(target_inputs={target_inputs!r}): expected an int from 1 to"
-            f" max_inputs={max_inputs}"
-        )
-    setting = Concurrency(max_inputs, target)
+    setting = concurrency_setting(max_inputs, target_inputs, "concurrent")
 
     def wrapper(f: Any) -> Any:
         if inspect.isclass(f):
@@ -147,3 +132,29 @@ def concurrent(*, max_inputs: int, target_inputs: int | None = None) -> Callable
         return replace(_partial(f, "@gw.concurrent()"), concurrency=setting)
 
     return wrapper
+
+
+def batching_setting(max_batch_size: Any, wait_ms: Any, where: str) -> Batching:
+    """``max_batch_size``/``wait_ms`` checked; ``where`` names the call in errors."""
+    if (
+        isinstance(max_batch_size, bool)
+        or not isinstance(max_batch_size, int)
+        or max_batch_size < 1
+    ):
+        raise InvalidError(f"{where}(max_batch_size={max_batch_size!r}): expected an int >= 1")
+    if isinstance(wait_ms, bool) or not isinstance(wait_ms, (int, float)) or wait_ms < 0:
+        raise InvalidError(f"{where}(wait_ms={wait_ms!r}): expected a number of ms >= 0")
+    return Batching(max_batch_size, int(wait_ms))
+
+
+def concurrency_setting(max_inputs: Any, target_inputs: Any, where: str) -> Concurrency:
+    """``max_inputs``/``target_inputs`` checked; ``where`` names the call in errors."""
+    if isinstance(max_inputs, bool) or not isinstance(max_inputs, int) or max_inputs < 1:
+        raise InvalidError(f"{where}(max_inputs={max_inputs!r}): expected an int >= 1")
+    target = max_inputs if target_inputs is None else target_inputs
+    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= max_inputs:
+        raise InvalidError(
+            f"{where}(target_inputs={target_inputs!r}): expected an int from 1 to"
+            f" max_inputs={max_inputs}"
+        )
+    return Concurrency(max_inputs, target)

@@ -1,4 +1,4 @@
-"""App.include, App.image, is_local, interact, with_options and lookups by name."""
+"""App.include, App.image, is_local, interact and lookups by name."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import uuid
 import include_lib
 import include_main
 import pytest
-from async_gen_app import Counter, double
 
 import gworker_client as gw
 
@@ -42,17 +41,6 @@ def test_app_image_and_its_imports():
         import a_package_that_is_not_installed  # noqa: F401
     with pytest.raises(ZeroDivisionError), app.image.imports():
         1 / 0  # noqa: B018 - only ImportError is ignored
-
-
-def test_with_options_is_refused_naming_what_to_use():
-    with pytest.raises(gw.exception.InvalidError, match=r"@app.function\(\.\.\.\)"):
-        double.with_options(gpu="A100")
-    with pytest.raises(gw.exception.InvalidError, match=r"@app.cls\(\.\.\.\)"):
-        Counter.with_options(gpu="A100")
-    with pytest.raises(gw.exception.InvalidError, match="@gw.concurrent"):
-        Counter.with_concurrency(max_inputs=4)
-    with pytest.raises(gw.exception.InvalidError, match="@gw.batched"):
-        Counter.with_batching(max_batch_size=4, wait_ms=10)
 
 
 def test_function_from_name_hydrates(server):

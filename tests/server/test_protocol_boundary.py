@@ -108,6 +108,17 @@ def test_bad_cancel_and_bind_bodies_name_the_field(running):
     fid = protocol_app.double.object_id
     with pytest.raises(gw.exception.InvalidError, match=r"\$\.key"):
         _api.client().post(f"/v1/functions/{fid}/bind", {"params": {}, "key": "short"})
+    bind = f"/v1/functions/{fid}/bind"
+    key = "0" * 64
+    with pytest.raises(gw.exception.InvalidError, match=r"> 0.0 at \$\.overrides\.timeout"):
+        _api.client().post(bind, {"key": key, "overrides": {"timeout": -1}})
+    with pytest.raises(gw.exception.InvalidError, match=r"'double' takes no parameters"):
+        _api.client().post(bind, {"key": key, "params": {"size": 1}})
+    with pytest.raises(gw.exception.InvalidError, match=r"with_batching needs a @gw.batched"):
+        _api.client().post(
+            bind, {"key": key, "overrides": {"batching": {"max_batch_size": 4, "wait_ms": 10}}}
+        )
+    assert _api.client().post(bind, {"key": key})["function_id"] == fid  # nothing to bind
 
 
 def test_a_body_that_is_not_msgpack_is_refused(running):

@@ -91,11 +91,15 @@ def test_functions_superseded_bound_and_retired(store: StateStore) -> None:
     assert {f["id"] for f in store.functions(live_only=False)} == {"fu-1", "fu-2"}
     parent = store.function("fu-2")
     assert parent is not None
-    bound = store.bind_function(parent, "k" * 16, {"size": 3})
-    assert store.bind_function(parent, "k" * 16, {"size": 3}) == bound  # made once
+    bound = store.bind_function(parent, "k" * 16, {"size": 3}, parent["spec"])
+    assert store.bind_function(parent, "k" * 16, {"size": 3}, parent["spec"]) == bound  # once
     bound_row = store.function(bound)
     assert bound_row is not None
     assert bound_row["parent_id"] == "fu-2" and bound_row["params"] == {"size": 3}
+    variant = store.bind_function(parent, "v" * 16, {}, {"timeout": 2})
+    variant_row = store.function(variant)
+    assert variant_row is not None and variant != bound
+    assert variant_row["spec"] == {"timeout": 2} and variant_row["params"] == {}
     assert store.app_functions("ap-1") == {"f": "fu-2"}  # bound classes are not listed
     _function(store, "fu-3", tag="g")
     store.retire_functions("ap-1", ["fu-3"])

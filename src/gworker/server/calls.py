@@ -86,7 +86,9 @@ async def stats(request: web.Request) -> web.Response:
 
 @routes.post("/v1/functions/{fid}/bind")
 async def bind(request: web.Request) -> web.Response:
-    """A class bound to one set of parameter values (msgpack primitives, never pickles)."""
+    """A class bound to one set of parameter values (msgpack primitives, never pickles), or a
+    function or class with option overrides (``with_options``)."""
     req = await decode(request, BindClass)
-    fid = request.app["state"].scheduler.bind(request.match_info["fid"], req.key, req.params)
+    scheduler = request.app["state"].scheduler
+    fid = scheduler.bind(request.match_info["fid"], req.key, req.params, req.overrides)
     return reply(BindReply(function_id=fid))

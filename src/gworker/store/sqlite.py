@@ -234,8 +234,11 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
             (fid, app_id, tag, version, module, blob, pack(spec), time.time()),
         )
 
-    def bind_function(self, parent: dict[str, Any], key: str, params: dict[str, Any]) -> str:
-        """The function id of a class bound to one set of parameter values (made once)."""
+    def bind_function(
+        self, parent: dict[str, Any], key: str, params: dict[str, Any], spec: dict[str, Any]
+    ) -> str:
+        """The function id of a class bound to one set of parameter values, or of a variant
+        with its own ``spec`` (made once per ``key``)."""
         row = self._one(
             "SELECT id FROM functions WHERE parent_id = ? AND params_key = ?", parent["id"], key
         )
@@ -254,7 +257,7 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
                 parent["live"],
                 parent["module"],
                 parent["code_blob"],
-                pack(parent["spec"]),
+                pack(spec),
                 time.time(),
                 parent["id"],
                 key,

@@ -32,6 +32,7 @@ from .messages import (
     PublishedFunction,
     PublishReply,
 )
+from .overrides import SpecOverrides, apply_overrides
 from .spec import (
     Batching,
     Concurrency,
@@ -110,8 +111,10 @@ __all__ = [
     "RetryPolicy",
     "SPEC_VERSION",
     "SecretRef",
+    "SpecOverrides",
     "VolumeMount",
     "WebEndpoint",
+    "apply_overrides",
     "error_envelope",
     "from_builtins",
     "from_wire",

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from .overrides import SpecOverrides
 from .spec import FunctionSpec, ProbeKind, Record, VolumeMount
 from .status import OutputStatus
 
@@ -79,10 +80,12 @@ class CancelCall(Record, frozen=True):
 
 class BindClass(Record, frozen=True):
     """``POST /v1/functions/{fid}/bind``: a class bound to parameter values (msgpack
-    primitives); ``key`` is the sha256 hex digest of the sorted values."""
+    primitives), and/or a function or class run with other options (a variant); ``key`` is the
+    sha256 hex digest of the sorted values (and of the overrides, when there are some)."""
 
-    params: dict[str, Any]
     key: Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
+    params: dict[str, Any] = {}
+    overrides: SpecOverrides = msgspec.field(default_factory=SpecOverrides)
 
 
 class BindReply(Record, frozen=True):

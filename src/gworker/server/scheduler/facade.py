@@ -17,6 +17,9 @@ from gworker_client._protocol import (
     ProbeResult,
     PublishedFunction,
     SecretRef,
+    SpecOverrides,
+    apply_overrides,
+    spec_problem,
     to_builtins,
 )
 
@@ -136,15 +139,36 @@ class Scheduler:
             self._scale(self.functions.get(fid))
         return ids
 
-    def bind(self, fid: str, key: str, params: dict[str, Any]) -> str:
-        """A class bound to one set of parameter values: its own function id and containers."""
+    def bind(self, fid: str, key: str, params: dict[str, Any], overrides: SpecOverrides) -> str:
+        """A class bound to one set of parameter values, or a function or class with option
+        overrides (a variant): its own function id and containers, made once per ``key``."""
         parent = self.store.function(fid)
         if parent is None:
             raise NotFound(f"function {fid} does not exist")
-        if self.functions.get(fid).spec.kind != "class" or parent["parent_id"]:
-            raise InvalidRequest(f"{parent['tag']!r} is not a class with parameters")
-        bound = self.store.bind_function(parent, key, params)
+        tag = parent["tag"]
+        if parent["parent_id"]:
+            raise InvalidRequest(f"{fid} is a bound {tag!r}: bind {parent['parent_id']} instead")
+        spec = self.functions.get(fid).spec
+        if params and not spec.params:
+            raise InvalidRequest(f"{tag!r} takes no parameters, but got {', '.join(params)}")
+        given = overrides.given()
+        if not params and not given:
+            return fid
+        if given and spec.web and spec.kind == "function":
+            raise InvalidRequest(
+                f"{tag!r} is a web endpoint: it is served with the options it was published"
+                " with; change them in its decorator"
+            )
+        try:
+            variant = apply_overrides(spec, overrides)
+        except ValueError as e:
+            raise InvalidRequest(f"{tag!r}: {e}") from None
+        problem = spec_problem(variant)
+        if problem is not None:
+            raise InvalidRequest(f"{tag!r} with {_listed(given)}: {problem}")
+        bound = self.store.bind_function(parent, key, params, to_builtins(variant))
         self.store.commit()
+        self._scale(self.functions.get(bound))  # a variant may keep containers warm
         return bound
 
     def stop_app(self, app_id: str) -> None:
@@ -340,3 +364,7 @@ class Scheduler:
 
 def _secret(ref: SecretRef) -> dict[str, Any]:
     return {"id": ref.id, "name": ref.name, "environment": ref.environment}
+
+
+def _listed(given: dict[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in given.items())
