@@ -23,6 +23,7 @@ import watchfiles
 from gworker_client import App, _api, _code, _output
 from gworker_client import exception as exc
 from gworker_client._app import _Heartbeat
+from gworker_client._modal_import import install as install_modal_import
 
 from ._common import console, friendly_errors, import_app_file
 
@@ -120,6 +121,7 @@ def serve(file: str, timeout: float | None) -> None:
       gw serve app.py
       gw serve app.py --timeout 60
     """
+    install_modal_import()  # an unmodified Modal app serves as it runs
     stop = threading.Event()
     if timeout is not None:
         timer = threading.Timer(timeout, stop.set)
