@@ -161,7 +161,7 @@ class App:
                 if f.batching:
                     extra["batching"] = f.batching.to_record()
                 if f.web:  # a web endpoint: see _web.py
-                    extra["web"] = (f.web.to_spec(None),)
+                    extra["web"] = (f.web,)
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")
             if opts.schedule is not None:

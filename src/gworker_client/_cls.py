@@ -320,7 +320,7 @@ def build_cls(
         if not isinstance(value, PartialFunction):
             continue
         if value.web is not None:  # a web endpoint served by the class's containers
-            web.append(value.web.to_spec(name))
+            web.append(msgspec.structs.replace(value.web, name=name))
         if "method" in value.flags or value.batching is not None:
             methods[name] = MethodSpec(
                 batching=value.batching.to_record() if value.batching else None,

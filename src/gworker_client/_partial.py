@@ -14,7 +14,7 @@ from . import _protocol as protocol
 from .exception import InvalidError
 
 if TYPE_CHECKING:
-    from ._web import WebConfig
+    from ._protocol import WebEndpoint
 
 T = TypeVar("T")
 
@@ -45,7 +45,7 @@ class PartialFunction:
     flags: frozenset[str] = field(default_factory=frozenset)  # method | enter | exit
     batching: Batching | None = None
     concurrency: Concurrency | None = None
-    web: WebConfig | None = None  # set by a web decorator (gw.asgi_app(), ...)
+    web: WebEndpoint | None = None  # set by a web decorator (gw.asgi_app(), ...)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.raw_f(*args, **kwargs)
@@ -57,7 +57,7 @@ class PartialFunction:
     def mark(self, flag: str) -> PartialFunction:
         return replace(self, flags=self.flags | {flag})
 
-    def with_web(self, config: WebConfig) -> PartialFunction:
+    def with_web(self, config: WebEndpoint) -> PartialFunction:
         return replace(self, web=config)
 
 

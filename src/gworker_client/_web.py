@@ -2,16 +2,15 @@
 ``asgi_app``, ``wsgi_app`` and ``web_server``.
 
 Each one marks a function (under ``@app.function()``) or a method of an ``@app.cls()`` class
-with a frozen ``WebConfig``, validated here at decoration. The control plane's gateway gives every
-endpoint a stable URL and proxies HTTP and WebSocket traffic to the container, which serves it
-with uvicorn (see ``_runtime/web.py`` and ``docs/web-endpoints.md``).
+with a frozen ``WebEndpoint`` record, validated here at decoration. The control plane's gateway
+gives every endpoint a stable URL and proxies HTTP and WebSocket traffic to the container, which
+serves it with uvicorn (see ``_runtime/web.py`` and ``docs/web-endpoints.md``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from ._partial import PartialFunction, _partial
@@ -26,34 +25,6 @@ DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a
 FASTAPI_HINT = (
     "add it to the function's image: image=gw.Image.debian_slim().pip_install('fastapi[standard]')"
 )
-
-
-@dataclass(frozen=True)
-class WebConfig:
-    """How one function or method is served over HTTP."""
-
-    kind: str  # one of KINDS
-    method: str = "GET"  # fastapi_endpoint only
-    label: str | None = None
-    docs: bool = False  # fastapi_endpoint only: serve /docs and /openapi.json
-    requires_proxy_auth: bool = False
-    custom_domains: tuple[str, ...] = ()
-    port: int | None = None  # web_server only
-    startup_timeout: float = 5.0  # web_server only
-
-    def to_spec(self, method_name: str | None) -> WebEndpoint:
-        """The function spec's ``web`` entry; ``method_name`` is set on a class's method."""
-        return WebEndpoint(
-            name=method_name,
-            kind=self.kind,  # type: ignore[arg-type]  # one of KINDS, checked at decoration
-            method=self.method,
-            label=self.label,
-            docs=self.docs,
-            requires_proxy_auth=self.requires_proxy_auth,
-            custom_domains=tuple(self.custom_domains),
-            port=self.port,
-            startup_timeout=self.startup_timeout,
-        )
 
 
 def _check_label(decorator: str, label: Any) -> None:
@@ -88,7 +59,7 @@ def _check_flag(decorator: str, name: str, value: Any) -> None:
         raise InvalidError(f"@gw.{decorator}({name}={value!r}): expected True or False")
 
 
-def _marker(decorator: str, config: WebConfig) -> Callable[[Any], PartialFunction]:
+def _marker(decorator: str, config: WebEndpoint) -> Callable[[Any], PartialFunction]:
     def wrapper(f: Any) -> PartialFunction:
         from ._function import Function
 
@@ -178,8 +149,8 @@ def _fastapi_endpoint(
     _check_label(decorator, label)
     _check_flag(decorator, "docs", docs)
     _check_flag(decorator, "requires_proxy_auth", requires_proxy_auth)
-    config = WebConfig(
-        "fastapi_endpoint",
+    config = WebEndpoint(
+        kind="fastapi_endpoint",
         method=method.upper(),
         label=label,
         docs=docs,
@@ -197,8 +168,8 @@ def _app_decorator(
         raise InvalidError(f"@gw.{kind}() takes keyword arguments only, got {positional!r}")
     _check_label(kind, label)
     _check_flag(kind, "requires_proxy_auth", requires_proxy_auth)
-    config = WebConfig(
-        kind,
+    config = WebEndpoint(
+        kind=kind,  # type: ignore[arg-type]  # asgi_app or wsgi_app
         label=label,
         requires_proxy_auth=requires_proxy_auth,
         custom_domains=_check_domains(kind, custom_domains),
@@ -257,8 +228,8 @@ def web_server(
         )
     _check_label("web_server", label)
     _check_flag("web_server", "requires_proxy_auth", requires_proxy_auth)
-    config = WebConfig(
-        "web_server",
+    config = WebEndpoint(
+        kind="web_server",
         label=label,
         requires_proxy_auth=requires_proxy_auth,
         custom_domains=_check_domains("web_server", custom_domains),
