@@ -6,6 +6,7 @@
 from . import exception
 from ._app import App, LocalEntrypoint
 from ._cls import Cls, Obj, parameter
+from ._container_process import ContainerProcess
 from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
@@ -15,6 +16,7 @@ from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
 from ._retries import Retries
+from ._sandbox import Sandbox
 from ._secret import Secret
 from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "App",
     "Cls",
+    "ContainerProcess",
     "Dict",
     "Function",
     "FunctionCall",
@@ -39,6 +42,7 @@ __all__ = [
     "Probe",
     "Queue",
     "Retries",
+    "Sandbox",
     "Secret",
     "Volume",
     "asgi_app",

@@ -80,6 +80,14 @@ class OutputExpiredError(TimeoutError):
     """The output of a call is no longer stored on the server."""
 
 
+class SandboxTimeoutError(TimeoutError):
+    """A sandbox ran past its ``timeout`` and was ended."""
+
+
+class SandboxTerminatedError(Error):
+    """A sandbox was terminated (``terminate()``, its memory limit, or a server restart)."""
+
+
 class InputCancellation(BaseException):
     """Raised inside user code when its input was cancelled.
 
@@ -112,6 +120,8 @@ __all__ = [
     "OutputExpiredError",
     "RemoteError",
     "RemoteTraceback",
+    "SandboxTerminatedError",
+    "SandboxTimeoutError",
     "SerializationError",
     "TimeoutError",
 ]

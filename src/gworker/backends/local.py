@@ -29,6 +29,7 @@ from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
+from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 
 log = logging.getLogger("gworker.backends.local")
 
@@ -132,6 +133,10 @@ class LocalBackend:
         self._procs[spec.container_id] = _Process(proc, spec)
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
+
+    async def start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
+        """Start a sandbox (``backends/sandbox.py``); the caller relays its agent's frames."""
+        return await start_sandbox(spec, await self._image(spec.image), self.limiter)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

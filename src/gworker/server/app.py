@@ -27,12 +27,14 @@ from . import (
     images,
     objects,
     queues,
+    sandboxes,
     secrets,
     system,
     volumes,
 )
 from .http import auth_middleware, errors_middleware, hash_secret
 from .scheduler import Scheduler
+from .scheduler.sandboxes import Sandboxes
 from .state import State
 
 log = logging.getLogger("gworker.server")
@@ -78,12 +80,11 @@ def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
+    backend = LocalBackend(home, builder)
     state = State(
         store=store,
         blobs=blob_store,
-        scheduler=Scheduler(
-            store, LocalBackend(home, builder), server_url, secret_env=secrets.container_env
-        ),
+        scheduler=Scheduler(store, backend, server_url, secret_env=secrets.container_env),
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
@@ -98,17 +99,21 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
+    app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
     for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
     app.add_routes(images.routes)
+    app.add_routes(sandboxes.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
+        app["sandboxes"].recover()
         await state.scheduler.start()
 
     async def on_cleanup(_: web.Application) -> None:
+        await app["sandboxes"].close()
         await state.scheduler.close()
         store.close()
 

@@ -17,6 +17,7 @@ from typing import Any
 import msgpack
 
 from .objects import SCHEMA_OBJECTS, ObjectStore
+from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .secrets import SCHEMA_SECRETS, SecretStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
 
@@ -108,7 +109,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(ObjectStore, SecretStore, VolumeStore):
+class Store(ObjectStore, SecretStore, VolumeStore, SandboxStore):
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -124,6 +125,7 @@ class Store(ObjectStore, SecretStore, VolumeStore):
         self.db.executescript(SCHEMA_OBJECTS)
         self.db.executescript(SCHEMA_SECRETS)
         self.db.executescript(SCHEMA_VOLUMES)
+        self.db.executescript(SCHEMA_SANDBOXES)
         self.db.execute("BEGIN")
 
     def commit(self) -> None:
