@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # Timings paired with the SDK's (a container's heartbeat, an app client's heartbeat) live in the
 # wire protocol, next to their other half.
 from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
@@ -24,3 +26,6 @@ MAX_START_FAILURES = 3
 # How many times an input is rerun after its container is replaced for failing liveness probes.
 MAX_REPLACEMENTS = 3
 LOG_LINE_MAX_BYTES = 64 * 1024
+# Idle sandboxes kept started per recently used launch (image, limits, network), so that
+# Sandbox.create answers at once; 0 turns the warm pool off.
+SANDBOX_WARM = int(os.environ.get("GW_SANDBOX_WARM", "2"))

@@ -23,13 +23,14 @@ from typing import Any
 from gworker_client._protocol import GpuRequest
 
 from .. import isolation
-from ..constants import STOP_GRACE_S
+from ..constants import SANDBOX_WARM, STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
+from .warm_pool import WarmPool
 
 log = logging.getLogger("gworker.backends.local")
 
@@ -82,6 +83,7 @@ class LocalBackend:
         self.memory_capacity = memory_mib or int(_machine_memory_mib() * 0.9)
         self._procs: dict[str, _Process] = {}
         self._events: BackendEvents | None = None
+        self.warm_sandboxes = WarmPool(self._start_sandbox, SANDBOX_WARM)
 
     def bind(self, events: BackendEvents) -> None:
         self._events = events
@@ -135,7 +137,11 @@ class LocalBackend:
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
 
     async def start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
-        """Start a sandbox (``backends/sandbox.py``); the caller relays its agent's frames."""
+        """A running sandbox (``backends/sandbox.py``), warm if one was waiting; the caller
+        relays its agent's frames."""
+        return await self.warm_sandboxes.take(spec)
+
+    async def _start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
         return await start_sandbox(spec, await self._image(spec.image), self.limiter)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
@@ -207,6 +213,7 @@ class LocalBackend:
                 os.killpg(pid, signal.SIGKILL)
 
     async def close(self) -> None:
+        await self.warm_sandboxes.close()
         for cid in list(self._procs):
             await self.stop(cid, force=True)
 

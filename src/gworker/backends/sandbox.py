@@ -20,7 +20,8 @@ import json
 import os
 import shutil
 import signal
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from gworker_client._protocol.sandbox import FRAME_HEADER
@@ -37,6 +38,8 @@ SANDBOX_PIDS = 512
 # A sandbox with no ``memory`` still has a ceiling, so one cannot take the machine's memory.
 DEFAULT_MEMORY_MIB = 2048
 _NET_READY_S = 10.0
+# The agent sends output in chunks of at most 64 KiB; anything far larger is refused.
+MAX_FRAME = 1024 * 1024
 SLIRP_INSTALL = (
     "slirp4netns is not installed; sandboxes need it for outbound network: install it with"
     " `apt-get install slirp4netns` (or `./scripts/install-system-deps slirp4netns`),"
@@ -44,17 +47,27 @@ SLIRP_INSTALL = (
 )
 
 
+class SandboxGone(Exception):
+    """The sandbox ended while a command was being sent to it."""
+
+
 @dataclass(frozen=True)
 class SandboxLaunch:
-    """What the backend needs to start one sandbox."""
+    """What the backend needs to start one sandbox. Its environment is not here: the control
+    plane sends it with each command, so a sandbox started ahead of time (``WarmPool``) serves
+    any caller with the same launch."""
 
-    sandbox_id: str
     image: dict[str, object]
-    env: dict[str, str] = field(default_factory=dict)
     workdir: str | None = None
     cpu: float | None = None
     memory_mib: int | None = None
     block_network: bool = False
+
+    def key(self) -> str:
+        return json.dumps(
+            [self.image, self.workdir, self.cpu, self.memory_mib, self.block_network],
+            sort_keys=True,
+        )
 
 
 class SandboxProcess:
@@ -81,8 +94,11 @@ class SandboxProcess:
         stdin = self.proc.stdin
         assert stdin is not None
         async with self._write_lock:
-            stdin.write(FRAME_HEADER.pack(kind, process, len(payload)) + payload)
-            await stdin.drain()
+            try:
+                stdin.write(FRAME_HEADER.pack(kind, process, len(payload)) + payload)
+                await stdin.drain()
+            except (ConnectionError, RuntimeError) as e:  # its agent is gone: it is ending
+                raise SandboxGone(f"the sandbox's agent has exited ({e})") from None
 
     async def receive(self) -> tuple[int, int, bytes] | None:
         """The agent's next frame, or None once it has exited."""
@@ -91,9 +107,17 @@ class SandboxProcess:
         try:
             head = await stdout.readexactly(FRAME_HEADER.size)
             kind, process, length = FRAME_HEADER.unpack(head)
+            if length > MAX_FRAME:  # not our agent's doing: code inside forged it
+                self.kill()
+                return None
             return kind, process, await stdout.readexactly(length) if length else b""
         except asyncio.IncompleteReadError:
             return None
+
+    @property
+    def alive(self) -> bool:
+        stdin = self.proc.stdin
+        return self.proc.returncode is None and stdin is not None and not stdin.is_closing()
 
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -129,10 +153,12 @@ async def start_sandbox(spec: SandboxLaunch, image: BuiltImage, limiter: Limiter
     command = isolation.command(image, argv, network=False, cwd=spec.workdir)
     info_r, info_w = os.pipe()
     command[1:1] = ["--info-fd", str(info_w)]
-    env = {**isolation.network_env(), **image.environ(), **spec.env}
+    env = {**isolation.network_env(), **image.environ()}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
+    # the cpu weight of an ordinary process: a lighter one would queue behind the server
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=1.0, pids=SANDBOX_PIDS)
-    join_cgroup = limiter.prepare(spec.sandbox_id, limits)
+    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
+    join_cgroup = limiter.prepare(group, limits)
 
     def preexec() -> None:
         die_with_parent()
@@ -151,7 +177,7 @@ async def start_sandbox(spec: SandboxLaunch, image: BuiltImage, limiter: Limiter
             pass_fds=(info_w,),
         )
     except BaseException:
-        limiter.release(spec.sandbox_id)
+        limiter.release(group)
         raise
     finally:
         os.close(info_w)
@@ -164,9 +190,9 @@ async def start_sandbox(spec: SandboxLaunch, image: BuiltImage, limiter: Limiter
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        limiter.release(spec.sandbox_id)
+        limiter.release(group)
         raise
-    return SandboxProcess(proc, net, limiter, spec.sandbox_id)
+    return SandboxProcess(proc, net, limiter, group)
 
 
 def _child_pid(fd: int) -> int | None:

@@ -16,15 +16,16 @@ from .spec import Record
 
 # -- frames: a 9-byte header (kind u8, process u32, length u32, big-endian), then the payload ---
 FRAME_HEADER = struct.Struct(">BII")
+EXIT_CODE = struct.Struct(">i")  # the payload of FRAME_EXIT
 # control plane -> agent
-FRAME_EXEC = 1  # JSON {"args", "cwd", "env", "timeout"}: start a process
+FRAME_EXEC = 1  # marshal'd {"args", "cwd", "env", "timeout"}: start a process
 FRAME_STDIN = 2  # bytes for the process's stdin
 FRAME_STDIN_EOF = 3  # close the process's stdin
 FRAME_KILL = 4  # SIGKILL the process's group
 # agent -> control plane
 FRAME_STDOUT = 5
 FRAME_STDERR = 6
-FRAME_EXIT = 7  # JSON {"code": n}
+FRAME_EXIT = 7  # the exit code (EXIT_CODE)
 MAIN_PROCESS = 0  # the sandbox's main command; its exit ends the sandbox
 
 # -- exit codes as a shell reports them ---------------------------------------------------------

@@ -9,15 +9,17 @@ Run as a script (``python -I -S sandbox_agent.py``) with the standard library on
 nothing of gworker, so it starts in a few milliseconds in any image.
 
 Frames, both ways: a 9-byte header (kind: u8, process: u32, length: u32, big-endian) and
-``length`` bytes. The server sends EXEC (JSON ``{"args", "cwd", "env"}``), STDIN (bytes),
-STDIN_EOF and KILL; the agent sends STDOUT and STDERR (bytes) and EXIT (JSON ``{"code": n}``).
+``length`` bytes. The server sends EXEC (a ``marshal``'d dict ``{"args", "cwd", "env",
+"timeout"}``: built-in and quick to load, and only ever read here, from the trusted side), STDIN
+(bytes), STDIN_EOF and KILL; the agent sends STDOUT and STDERR (bytes) and EXIT (the exit code, a
+big-endian i32). The control plane parses nothing richer than that from a sandbox.
 Process 0 is the main command: when it exits, the agent reports it and exits with its code,
 which ends the sandbox (the pid namespace's other processes die with it).
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import queue
 import signal
@@ -28,6 +30,7 @@ import threading
 from typing import Any
 
 HEADER = struct.Struct(">BII")
+CODE = struct.Struct(">i")
 EXEC, STDIN, STDIN_EOF, KILL = 1, 2, 3, 4
 STDOUT, STDERR, EXIT = 5, 6, 7
 MAIN = 0
@@ -126,7 +129,7 @@ class Agent:
         while (frame := self.channel.receive()) is not None:
             kind, pid, payload = frame
             if kind == EXEC:
-                self.start(pid, json.loads(payload))
+                self.start(pid, marshal.loads(payload))
             elif kind in (STDIN, STDIN_EOF) and pid in self.procs:
                 self.procs[pid].write(payload if kind == STDIN else None)
             elif kind == KILL and pid in self.procs:
@@ -180,7 +183,7 @@ class Agent:
 
     def finish(self, pid: int, code: int) -> None:
         self.procs.pop(pid, None)
-        self.channel.send(EXIT, pid, json.dumps({"code": code}).encode())
+        self.channel.send(EXIT, pid, CODE.pack(code))
         if pid == MAIN:
             os._exit(code & 0xFF)
 

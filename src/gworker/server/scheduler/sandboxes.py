@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import marshal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from gworker_client._protocol.sandbox import (
+    EXIT_CODE,
     EXIT_TERMINATED,
     EXIT_TIMEOUT,
     FRAME_EXEC,
@@ -32,7 +33,7 @@ from gworker_client._protocol.sandbox import (
     ExecCommand,
 )
 
-from ...backends.sandbox import SandboxLaunch, SandboxProcess
+from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
 
@@ -103,6 +104,8 @@ class Sandbox:
     info: str = ""
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     ending: str | None = None  # set when the server ends it: timeout | terminated
+    env: dict[str, str] = field(default_factory=dict)  # every command's (its secrets, env=)
+    workdir: str | None = None
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -148,9 +151,7 @@ class Sandboxes:
             )
         env = {**self._secret_env(req), **req.env}
         launch = SandboxLaunch(
-            req.sandbox_id,
             req.image,
-            env=env,
             workdir=req.workdir,
             cpu=req.cpu,
             memory_mib=req.memory_mib,
@@ -158,24 +159,38 @@ class Sandboxes:
         )
         image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
         sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
+        sb.env, sb.workdir = env, req.workdir
         self.store.add_sandbox(sb.id, sb.app_id, sb.name, sb.image)
         self.store.commit()
         self._live[sb.id] = sb
+        main = sb.procs[MAIN_PROCESS] = Proc()
         try:
-            sb.process = await self._start(launch)
+            await self._launch(sb, launch, list(req.args))
         except Exception as e:
             self._end(sb, "failed", 1, f"could not start: {e}")
             raise InvalidRequest(f"the sandbox could not start: {e}") from None
-        main = sb.procs[MAIN_PROCESS] = Proc()
-        if req.args:
-            await self._exec(sb, MAIN_PROCESS, list(req.args), req.workdir, {}, None)
-        else:
+        if not req.args:
             main.stdout.close()
             main.stderr.close()
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
         loop.call_later(req.timeout, self._expire, sb)
         return sb
+
+    async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
+        """Start it and its main command; a warm sandbox that died idle is replaced once."""
+        for attempt in (1, 2):
+            sb.process = await self._start(launch)
+            if not args:
+                return
+            try:
+                await self._exec(sb, MAIN_PROCESS, args, None, {}, None)
+                return
+            except InvalidRequest:
+                sb.process.kill()
+                await sb.process.wait()  # releases its cgroup and network
+                if attempt == 2:
+                    raise
 
     def get(self, sid: str) -> Sandbox:
         sb = self._live.get(sid)
@@ -221,9 +236,18 @@ class Sandboxes:
         env: dict[str, str],
         timeout: float | None,
     ) -> None:
-        assert sb.process is not None
-        payload = {"args": args, "cwd": workdir, "env": env, "timeout": timeout}
-        await sb.process.send(FRAME_EXEC, pid, json.dumps(payload).encode())
+        if sb.process is None:
+            raise InvalidRequest(f"sandbox {sb.id} is not running ({sb.state}: {sb.info})")
+        payload = {
+            "args": args,
+            "cwd": workdir or sb.workdir,
+            "env": {**sb.env, **env},
+            "timeout": timeout,
+        }
+        try:
+            await sb.process.send(FRAME_EXEC, pid, marshal.dumps(payload))
+        except SandboxGone as e:
+            raise InvalidRequest(f"sandbox {sb.id} is ending: {e}; create a new one") from None
 
     def proc(self, sid: str, pid: int) -> Proc:
         sb = self.get(sid)
@@ -238,10 +262,13 @@ class Sandboxes:
         if proc.returncode is not None:
             return  # written after the process exited: nobody can read it
         assert sb.process is not None
-        if data:
-            await sb.process.send(FRAME_STDIN, pid, data)
-        if eof:
-            await sb.process.send(FRAME_STDIN_EOF, pid)
+        try:
+            if data:
+                await sb.process.send(FRAME_STDIN, pid, data)
+            if eof:
+                await sb.process.send(FRAME_STDIN_EOF, pid)
+        except SandboxGone:
+            return  # the sandbox is ending: its processes read nothing more
 
     async def wait_proc(self, sid: str, pid: int, timeout: float) -> int | None:
         proc = self.proc(sid, pid)
@@ -291,8 +318,8 @@ class Sandboxes:
                 proc.stdout.append(payload)
             elif kind == FRAME_STDERR:
                 proc.stderr.append(payload)
-            elif kind == FRAME_EXIT:
-                proc.finish(int(json.loads(payload)["code"]))
+            elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
+                proc.finish(EXIT_CODE.unpack(payload)[0])
         code, oom = await process.wait()
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
