@@ -21,7 +21,6 @@ EXIT_CODE = struct.Struct(">i")  # the payload of FRAME_EXIT
 FRAME_EXEC = 1  # marshal'd {"args", "cwd", "env", "timeout"}: start a process
 FRAME_STDIN = 2  # bytes for the process's stdin
 FRAME_STDIN_EOF = 3  # close the process's stdin
-FRAME_KILL = 4  # SIGKILL the process's group
 # agent -> control plane
 FRAME_STDOUT = 5
 FRAME_STDERR = 6

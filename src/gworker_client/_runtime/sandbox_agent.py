@@ -11,7 +11,7 @@ nothing of gworker, so it starts in a few milliseconds in any image.
 Frames, both ways: a 9-byte header (kind: u8, process: u32, length: u32, big-endian) and
 ``length`` bytes. The server sends EXEC (a ``marshal``'d dict ``{"args", "cwd", "env",
 "timeout"}``: built-in and quick to load, and only ever read here, from the trusted side), STDIN
-(bytes), STDIN_EOF and KILL; the agent sends STDOUT and STDERR (bytes) and EXIT (the exit code, a
+(bytes) and STDIN_EOF; the agent sends STDOUT and STDERR (bytes) and EXIT (the exit code, a
 big-endian i32). The control plane parses nothing richer than that from a sandbox.
 Process 0 is the main command: when it exits, the agent reports it and exits with its code,
 which ends the sandbox (the pid namespace's other processes die with it).
@@ -31,7 +31,7 @@ from typing import Any
 
 HEADER = struct.Struct(">BII")
 CODE = struct.Struct(">i")
-EXEC, STDIN, STDIN_EOF, KILL = 1, 2, 3, 4
+EXEC, STDIN, STDIN_EOF = 1, 2, 3
 STDOUT, STDERR, EXIT = 5, 6, 7
 MAIN = 0
 # what a shell answers for a command it cannot find or cannot run, and for one a timeout killed
@@ -132,8 +132,6 @@ class Agent:
                 self.start(pid, marshal.loads(payload))
             elif kind in (STDIN, STDIN_EOF) and pid in self.procs:
                 self.procs[pid].write(payload if kind == STDIN else None)
-            elif kind == KILL and pid in self.procs:
-                self.procs[pid].kill()
         # the control plane closed the channel: the sandbox ends
         for p in list(self.procs.values()):
             p.kill()
