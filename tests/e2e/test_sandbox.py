@@ -222,3 +222,22 @@ def test_a_restart_ends_sandboxes_and_says_so(private_server):
     assert "restart" in after.info()["info"]
     with pytest.raises(InvalidError, match="not running"):
         after.exec("echo")
+
+
+def test_cli_lists_shows_logs_and_stops(server, app):
+    sb = gw.Sandbox.create("sh", "-c", "echo from-main; echo oops >&2; sleep 300", app=app)
+    assert next(iter(sb.stdout)) == "from-main\n"
+    listed = server.gw("sandbox", "list", "--app", APP)
+    assert listed.returncode == 0, listed.stderr
+    assert sb.object_id in listed.stdout + listed.stderr
+    logs = server.gw("sandbox", "logs", sb.object_id)
+    assert logs.returncode == 0, logs.stderr
+    assert "from-main" in logs.stdout and "oops" in logs.stderr
+    stopped = server.gw("sandbox", "stop", sb.object_id)
+    assert stopped.returncode == 0, stopped.stderr
+    assert "terminated" in stopped.stderr
+    assert gw.Sandbox.from_id(sb.object_id).returncode == 137
+    followed = server.gw("sandbox", "logs", "--follow", sb.object_id)
+    assert "from-main" in followed.stdout
+    missing = server.gw("sandbox", "stop", "sb-nosuchsandbox")
+    assert missing.returncode != 0 and "sb-nosuchsandbox" in missing.stderr

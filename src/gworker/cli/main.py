@@ -8,6 +8,7 @@ from .app import app
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
+from .sandbox import sandbox_group
 from .secret import secret_group
 from .server import server
 from .token import token
@@ -33,3 +34,4 @@ cli.add_command(server)
 cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
+cli.add_command(sandbox_group)
