@@ -26,6 +26,16 @@ from ._protocol.sandbox import (
 from ._secret import Secret
 
 _EMPTY: tuple[Any, ...] = (None, False, (), [], {})
+# Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
+# again from the same image skips the build request.
+_built: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def _image_spec(client: _api.Client, app_id: str, image: Image) -> dict[str, Any]:
+    key = (client.url, app_id, image.digest)
+    if key not in _built:
+        _built[key] = build_images(client, app_id, {"": image})[""]
+    return _built[key]
 
 
 def _limit(name: str, value: Any, kind: type) -> Any:
@@ -147,7 +157,7 @@ class Sandbox:
         if image is not None and not isinstance(image, Image):
             raise exc.InvalidError(f"image={image!r} must be a gw.Image")
         client = _api.client()
-        built = build_images(client, app.app_id, {"": image or Image.debian_slim()})[""]
+        built = _image_spec(client, app.app_id, image or Image.debian_slim())
         named, inline = _secrets(secrets)
         memory_mib = _limit("memory", memory, int)
         body = {

@@ -176,11 +176,11 @@ def test_fork_bomb_is_contained_by_the_process_limit(app):
 def test_memory_hog_is_killed_at_its_limit(app):
     hog = gw.Sandbox.create(app=app, memory=64)
     try:
-        code, out, _ = run(
+        code, out, err = run(
             hog,
             "b = b'x' * (512 * 1024 * 1024); print('ALLOCATED')",
         )
-        assert code != 0 and "ALLOCATED" not in out
+        assert code != 0 and "ALLOCATED" not in out, (code, out, err, hog.info())
     finally:
         hog.terminate()
 

@@ -141,8 +141,9 @@ class LocalBackend:
         relays its agent's frames."""
         return await self.warm_sandboxes.take(spec)
 
-    async def _start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
-        return await start_sandbox(spec, await self._image(spec.image), self.limiter)
+    async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
+        image = await self._image(spec.image)
+        return await start_sandbox(spec, image, self.limiter, warm=warm)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

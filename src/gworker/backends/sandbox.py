@@ -38,6 +38,10 @@ SANDBOX_PIDS = 512
 # A sandbox with no ``memory`` still has a ceiling, so one cannot take the machine's memory.
 DEFAULT_MEMORY_MIB = 2048
 _NET_READY_S = 10.0
+# CPU weights: an ordinary process's while a sandbox is used (a lighter one would queue behind
+# the server), a tenth of that while it waits in the warm pool.
+ACTIVE_SHARE = 1.0
+WARMING_SHARE = 0.1
 # The agent sends output in chunks of at most 64 KiB; anything far larger is refused.
 MAX_FRAME = 1024 * 1024
 SLIRP_INSTALL = (
@@ -119,6 +123,10 @@ class SandboxProcess:
         stdin = self.proc.stdin
         return self.proc.returncode is None and stdin is not None and not stdin.is_closing()
 
+    def activate(self) -> None:
+        """It is in use now: the ordinary CPU weight."""
+        self._limiter.set_cpu_share(self._id, ACTIVE_SHARE)
+
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -140,9 +148,13 @@ def agent_path(image: BuiltImage) -> Path:
     return image.runtime / AGENT
 
 
-async def start_sandbox(spec: SandboxLaunch, image: BuiltImage, limiter: Limiter) -> SandboxProcess:
+async def start_sandbox(
+    spec: SandboxLaunch, image: BuiltImage, limiter: Limiter, *, warm: bool = False
+) -> SandboxProcess:
     """Start the sandbox's agent and, unless it is cut off, its network; return once commands
-    sent to it will find the network up."""
+    sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
+    small CPU weight, so that filling the pool never slows running sandboxes; ``activate``
+    gives it the ordinary weight when it is taken."""
     reason = isolation.unavailable_reason()
     if reason:
         raise LaunchError(f"sandboxes need bubblewrap isolation: {reason}")
@@ -155,8 +167,8 @@ async def start_sandbox(spec: SandboxLaunch, image: BuiltImage, limiter: Limiter
     command[1:1] = ["--info-fd", str(info_w)]
     env = {**isolation.network_env(), **image.environ()}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
-    # the cpu weight of an ordinary process: a lighter one would queue behind the server
-    limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=1.0, pids=SANDBOX_PIDS)
+    share = WARMING_SHARE if warm else ACTIVE_SHARE
+    limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
     group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
     join_cgroup = limiter.prepare(group, limits)
 

@@ -22,7 +22,7 @@ from .sandbox import SandboxLaunch, SandboxProcess
 log = logging.getLogger("gworker.backends.warm_pool")
 MAX_SHELVES = 4
 
-Start = Callable[[SandboxLaunch], Awaitable[SandboxProcess]]
+Start = Callable[[SandboxLaunch, bool], Awaitable[SandboxProcess]]  # (launch, warm)
 
 
 class WarmPool:
@@ -40,10 +40,11 @@ class WarmPool:
         while shelf:
             process = shelf.pop(0)  # the oldest: the likeliest to be ready
             if process.alive:
+                process.activate()
                 self._refill(key, launch)
                 return process
             self._spawn(_discard(process))
-        process = await self._start(launch)
+        process = await self._start(launch, False)
         self._refill(key, launch)
         return process
 
@@ -62,7 +63,7 @@ class WarmPool:
     async def _fill(self, key: str, launch: SandboxLaunch) -> None:
         try:
             while key in self._shelves and len(self._shelves[key]) < self.size:
-                process = await self._start(launch)
+                process = await self._start(launch, True)
                 if key in self._shelves:
                     self._shelves[key].append(process)
                 else:  # evicted meanwhile
