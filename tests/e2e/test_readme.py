@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gworker.isolation import container_uid
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 EXPECTED = [
@@ -18,6 +20,7 @@ EXPECTED = [
     "six 1.16.0, demo, home visible: False\n",
     "key of 14 characters\nResults\n",
     "value task\n",
+    f"uid {container_uid()} token False 0\nshadow readable: False\n",
 ]
 
 
