@@ -192,3 +192,18 @@ def test_nothing_outlives_the_timeout(app):
         sb.wait()
     assert sb.returncode == 124
     assert _processes_with(tag) == []
+
+
+def test_endless_output_does_not_fill_the_servers_memory(app):
+    from gworker.server.scheduler.sandboxes import KEEP_BYTES
+
+    sb = gw.Sandbox.create(
+        "python",
+        "-c",
+        f"import sys; sys.stdout.write('x' * {2 * KEEP_BYTES}); print('END')",
+        app=app,
+    )
+    sb.wait()
+    out = sb.stdout.read()  # the oldest bytes were dropped: the server kept a bounded window
+    assert out.endswith("xEND\n")
+    assert len(out) <= KEEP_BYTES

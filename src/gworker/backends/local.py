@@ -231,6 +231,7 @@ class LocalBackend:
             "gpu_source": self.gpus.source,
             "isolation": isolation.describe(),
             "limits": self.limiter.describe(),
+            "sandboxes_warm": self.warm_sandboxes.idle(),
         }
 
 

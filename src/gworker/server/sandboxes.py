@@ -99,8 +99,8 @@ async def read(request: web.Request) -> web.Response:
         raise InvalidRequest(f"offset {offset} must not be negative")
     timeout = query_float(request, "timeout", 0, MAX_WAIT_S)
     proc = sandboxes.proc(request.match_info["sid"], _pid(request))
-    data, eof = await getattr(proc, stream).read(offset, timeout)
-    return reply({"data": data, "offset": offset + len(data), "eof": eof})
+    data, at, eof = await getattr(proc, stream).read(offset, timeout)
+    return reply({"data": data, "offset": at + len(data), "eof": eof})
 
 
 @routes.post("/v1/sandboxes/{sid}/processes/{pid}/stdin")

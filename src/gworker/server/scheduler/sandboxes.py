@@ -39,21 +39,34 @@ from ..errors import Conflict, InvalidRequest, NotFound
 
 log = logging.getLogger("gworker.sandboxes")
 READ_CHUNK = 1024 * 1024
+KEEP_BYTES = 16 * 1024 * 1024  # per stream
 # Ended sandboxes kept in memory (their output stays readable); older ones keep only their row.
 KEEP_ENDED = 200
 RESTART_INFO = "ended: the control plane restarted (sandboxes do not survive a restart)"
 
 
 class Stream:
-    """One output stream of one process: bytes appended, read from any offset, long-polled."""
+    """One output stream of one process: bytes appended, read from any offset, long-polled.
+
+    Only the last ``KEEP_BYTES`` are kept: a process that writes without end cannot fill the
+    server's memory; a reader that fell that far behind resumes at the oldest byte kept."""
 
     def __init__(self) -> None:
         self.data = bytearray()
+        self.start = 0  # the offset of data[0]: bytes before it were dropped
         self.closed = False
         self._changed = asyncio.Event()
 
+    @property
+    def end(self) -> int:
+        return self.start + len(self.data)
+
     def append(self, chunk: bytes) -> None:
         self.data += chunk
+        excess = len(self.data) - KEEP_BYTES
+        if excess > 0:
+            del self.data[:excess]
+            self.start += excess
         self._wake()
 
     def close(self) -> None:
@@ -64,14 +77,15 @@ class Stream:
         self._changed.set()
         self._changed = asyncio.Event()
 
-    async def read(self, offset: int, timeout: float) -> tuple[bytes, bool]:
-        """Bytes after ``offset`` (waiting up to ``timeout`` for some) and whether the stream
-        has ended there."""
-        if offset >= len(self.data) and not self.closed and timeout > 0:
+    async def read(self, offset: int, timeout: float) -> tuple[bytes, int, bool]:
+        """Bytes from ``offset`` (waiting up to ``timeout`` for some), the offset they start
+        at (later than asked if older bytes were dropped), and whether the stream ends there."""
+        if offset >= self.end and not self.closed and timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
-        chunk = bytes(self.data[offset : offset + READ_CHUNK])
-        return chunk, self.closed and offset + len(chunk) >= len(self.data)
+        at = max(offset, self.start)
+        chunk = bytes(self.data[at - self.start : at - self.start + READ_CHUNK])
+        return chunk, at, self.closed and at + len(chunk) >= self.end
 
 
 @dataclass
