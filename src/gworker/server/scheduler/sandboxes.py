@@ -120,6 +120,7 @@ class Sandbox:
     ending: str | None = None  # set when the server ends it: timeout | terminated
     env: dict[str, str] = field(default_factory=dict)  # every command's (its secrets, env=)
     workdir: str | None = None
+    deadline: asyncio.TimerHandle | None = None  # its timeout
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -188,7 +189,7 @@ class Sandboxes:
             main.stderr.close()
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
-        loop.call_later(req.timeout, self._expire, sb)
+        sb.deadline = loop.call_later(req.timeout, self._expire, sb)
         return sb
 
     async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
@@ -346,6 +347,8 @@ class Sandboxes:
 
     def _end(self, sb: Sandbox, state: str, code: int, info: str) -> None:
         sb.state, sb.returncode, sb.info = state, code, info
+        if sb.deadline:
+            sb.deadline.cancel()
         for proc in sb.procs.values():
             proc.finish(EXIT_TERMINATED)  # keeps the code of a process that already exited
         if state != "finished" and MAIN_PROCESS in sb.procs:
