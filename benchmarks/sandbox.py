@@ -84,7 +84,8 @@ def main() -> None:
         print(f"| {name.ljust(width)} | {value:>11} |")
     verdict = "met" if median <= TARGET_S else "missed"
     print(f"\ntarget median <= {TARGET_S * 1000:.0f} ms: {verdict}")
-    print(f"load average: {load:.2f} before, {os.getloadavg()[0]:.2f} after ({os.cpu_count()} cpus)")
+    after = os.getloadavg()[0]
+    print(f"load average: {load:.2f} before, {after:.2f} after ({os.cpu_count()} cpus)")
 
 
 def _p90(samples: list[float]) -> float:

@@ -21,6 +21,7 @@ from .sandbox import SandboxLaunch, SandboxProcess
 
 log = logging.getLogger("gworker.backends.warm_pool")
 MAX_SHELVES = 4
+REFILL_DELAY_S = 0.1
 
 Start = Callable[[SandboxLaunch, bool], Awaitable[SandboxProcess]]  # (launch, warm)
 
@@ -32,6 +33,7 @@ class WarmPool:
         self._shelves: OrderedDict[str, list[SandboxProcess]] = OrderedDict()
         self._filling: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def take(self, launch: SandboxLaunch) -> SandboxProcess:
         """A running sandbox for ``launch``: a warm one if the shelf has it, else a new one."""
@@ -41,7 +43,10 @@ class WarmPool:
             process = shelf.pop(0)  # the oldest: the likeliest to be ready
             if process.alive:
                 process.activate()
-                self._refill(key, launch)
+                # its replacement starts a moment later, so that starting it does not compete
+                # with this one's first command for the CPU
+                loop = asyncio.get_running_loop()
+                loop.call_later(REFILL_DELAY_S, self._refill, key, launch)
                 return process
             self._spawn(_discard(process))
         process = await self._start(launch, False)
@@ -49,7 +54,7 @@ class WarmPool:
         return process
 
     def _refill(self, key: str, launch: SandboxLaunch) -> None:
-        if self.size <= 0 or key in self._filling:
+        if self.size <= 0 or self._closed or key in self._filling:
             return
         self._shelves.setdefault(key, [])
         self._shelves.move_to_end(key)
@@ -82,6 +87,7 @@ class WarmPool:
         return sum(len(s) for s in self._shelves.values())
 
     async def close(self) -> None:
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         shelves, self._shelves = list(self._shelves.values()), OrderedDict()
