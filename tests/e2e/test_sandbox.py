@@ -241,3 +241,13 @@ def test_cli_lists_shows_logs_and_stops(server, app):
     assert "from-main" in followed.stdout
     missing = server.gw("sandbox", "stop", "sb-nosuchsandbox")
     assert missing.returncode != 0 and "sb-nosuchsandbox" in missing.stderr
+
+
+def test_stopping_the_app_ends_its_sandboxes(server):
+    app = gw.App.lookup(f"stopped-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+    sb = gw.Sandbox.create("sleep", "300", app=app)
+    stopped = server.gw("app", "stop", app.app_id)
+    assert stopped.returncode == 0, stopped.stderr
+    sb.wait(raise_on_termination=False)
+    assert sb.returncode == 137
+    assert "app was stopped" in sb.info()["info"]

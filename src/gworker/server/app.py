@@ -100,6 +100,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
     app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
+    state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, objects, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)

@@ -117,7 +117,7 @@ class Sandbox:
     returncode: int | None = None
     info: str = ""
     ended: asyncio.Event = field(default_factory=asyncio.Event)
-    ending: str | None = None  # set when the server ends it: timeout | terminated
+    ending: str | None = None  # why the server ends it: timeout | terminated | app stopped
     env: dict[str, str] = field(default_factory=dict)  # every command's (its secrets, env=)
     workdir: str | None = None
     deadline: asyncio.TimerHandle | None = None  # its timeout
@@ -312,6 +312,12 @@ class Sandboxes:
         self._kill(sb, "terminated")
         return sb
 
+    def end_app(self, app_id: str) -> None:
+        """Its app stopped: its sandboxes end with it."""
+        for sb in list(self._live.values()):
+            if sb.app_id == app_id:
+                self._kill(sb, "app stopped")
+
     def _expire(self, sb: Sandbox) -> None:
         self._kill(sb, "timeout")
 
@@ -340,6 +346,8 @@ class Sandboxes:
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "terminated":
             self._end(sb, "terminated", EXIT_TERMINATED, "ended: terminated")
+        elif sb.ending == "app stopped":
+            self._end(sb, "terminated", EXIT_TERMINATED, "ended: its app was stopped")
         elif oom:
             self._end(sb, "failed", EXIT_TERMINATED, "ended: out of memory (over its limit)")
         else:
