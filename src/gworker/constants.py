@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 # Timings paired with the SDK's (a container's heartbeat, an app client's heartbeat) live in the
 # wire protocol, next to their other half.
 from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
@@ -35,3 +37,6 @@ CONTAINER_MAX_TASKS = 4096
 WEB_DEFAULT_MAX_INPUTS = 100
 # How long the gateway waits for a web endpoint's response headers (container start included).
 WEB_TIMEOUT_S = 150.0
+# Idle sandboxes kept started per recently used launch (image, limits, network), so that
+# Sandbox.create answers at once; 0 turns the warm pool off.
+SANDBOX_WARM = int(os.environ.get("GW_SANDBOX_WARM", "2"))

@@ -6,6 +6,7 @@
 from . import exception
 from ._app import App, LocalEntrypoint
 from ._cls import Cls, Obj, parameter
+from ._container_process import ContainerProcess
 from ._context import current_function_call_id, current_input_id, interact, is_local
 from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
@@ -17,6 +18,7 @@ from ._probe import Probe
 from ._queue import Queue
 from ._refused import CloudBucketMount, NetworkFileSystem
 from ._retries import Retries
+from ._sandbox import Sandbox
 from ._schedule import Cron, Period
 from ._secret import Secret
 from ._volume import Volume
@@ -32,6 +34,7 @@ __all__ = [
     "App",
     "CloudBucketMount",
     "Cls",
+    "ContainerProcess",
     "Cron",
     "Dict",
     "Function",
@@ -46,6 +49,7 @@ __all__ = [
     "Probe",
     "Queue",
     "Retries",
+    "Sandbox",
     "Secret",
     "Volume",
     "asgi_app",

@@ -40,17 +40,17 @@ SUBMODULES: dict[str, dict[str, str]] = {
     "queue": {"Queue": "gworker_client:Queue"},
     "retries": {"Retries": "gworker_client:Retries"},
     "runner": {"deploy_app": "gworker_client._compat:deploy_app"},
+    "sandbox": {"Sandbox": "gworker_client:Sandbox"},
+    "container_process": {"ContainerProcess": "gworker_client:ContainerProcess"},
+    "io_streams": {
+        name: f"gworker_client._container_process:{name}"
+        for name in ("StreamReader", "StreamWriter")
+    },
     "secret": {"Secret": "gworker_client:Secret"},
     "volume": {"Volume": "gworker_client:Volume"},
 }
 # Whole gworker modules standing in for Modal's.
 ALIASES = {"exception": "gworker_client.exception"}
-# Modal's submodules for what gworker does not have, and why.
-REFUSED = {
-    name: "sandboxes are not part of gworker yet; run the work in a function instead"
-    for name in ("io_streams", "sandbox", "container_process")
-}
-
 _installed: ModalFinder | None = None
 
 
@@ -121,10 +121,6 @@ class ModalFinder(importlib.abc.MetaPathFinder):
         elif _real_modal_loaded():
             return None
         sub = fullname.split(".", 1)[1] if "." in fullname else None
-        if sub in REFUSED:
-            raise ImportError(
-                f"{fullname} is not provided by gworker: {REFUSED[sub]}", name=fullname
-            )
         if sub is not None and sub not in SUBMODULES and sub not in ALIASES:
             raise ImportError(
                 f"No module named {fullname!r}: gworker stands in for modal and provides"

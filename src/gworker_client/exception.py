@@ -12,9 +12,11 @@
      │    └── RemoteError       a remote exception that cannot be re-created here
      ├── SerializationError     a value could not be pickled
      ├── DeserializationError   a value could not be unpickled
+     ├── SandboxTerminatedError a sandbox was terminated (or its server restarted)
      └── TimeoutError
           ├── FunctionTimeoutError   an input ran past its function's ``timeout``
-          └── OutputExpiredError     a result is gone from the server
+          ├── OutputExpiredError     a result is gone from the server
+          └── SandboxTimeoutError    a sandbox ran past its ``timeout``
 
 ``InputCancellation`` derives from ``BaseException`` on purpose: it is raised inside user code
 when its input is cancelled, and a bare ``except Exception`` in that code must not swallow it.
@@ -80,6 +82,14 @@ class OutputExpiredError(TimeoutError):
     """The output of a call is no longer stored on the server."""
 
 
+class SandboxTimeoutError(TimeoutError):
+    """A sandbox ran past its ``timeout`` and was ended."""
+
+
+class SandboxTerminatedError(Error):
+    """A sandbox was terminated (``terminate()``, its memory limit, or a server restart)."""
+
+
 class InputCancellation(BaseException):
     """Raised inside user code when its input was cancelled.
 
@@ -112,6 +122,8 @@ __all__ = [
     "OutputExpiredError",
     "RemoteError",
     "RemoteTraceback",
+    "SandboxTerminatedError",
+    "SandboxTimeoutError",
     "SerializationError",
     "TimeoutError",
 ]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from gworker.isolation import container_uid
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 EXPECTED = [
@@ -21,6 +23,7 @@ EXPECTED = [
     "value task\n",
     "ran on schedule: True\n",
     "3\n2\n1\nLIFTOFF!\n",
+    f"uid {container_uid()} token False 0\nshadow readable: False\n",
 ]
 
 

@@ -139,7 +139,7 @@ class CgroupV2:
             quota = max(_MIN_QUOTA_US, int(limits.cpu * CPU_PERIOD_US))
             write(g / "cpu.max", f"{quota} {CPU_PERIOD_US}")
         if limits.cpu_share is not None:
-            write(g / "cpu.weight", str(min(10_000, max(1, round(limits.cpu_share * 100)))))
+            self.set_cpu_share(container_id, limits.cpu_share)
         if limits.pids is not None:
             write(g / "pids.max", str(limits.pids))
         return [g / "cgroup.procs"]
@@ -149,6 +149,10 @@ class CgroupV2:
 
     def cpu_throttled(self, container_id: str) -> int:
         return keyed(read(self.group(container_id) / "cpu.stat")).get("nr_throttled", 0)
+
+    def set_cpu_share(self, container_id: str, share: float) -> None:
+        weight = min(10_000, max(1, round(share * 100)))
+        write(self.group(container_id) / "cpu.weight", str(weight))
 
     def release(self, container_id: str) -> None:
         remove(self.group(container_id))
@@ -190,7 +194,7 @@ class CgroupV1:
             quota = max(_MIN_QUOTA_US, int(limits.cpu * CPU_PERIOD_US))
             write(cpu / "cpu.cfs_quota_us", str(quota))
         if cpu is not None and limits.cpu_share is not None:
-            write(cpu / "cpu.shares", str(max(2, round(limits.cpu_share * 1024))))
+            self.set_cpu_share(container_id, limits.cpu_share)
         pids = groups.get("pids")
         if pids is not None and limits.pids is not None:
             write(pids / "pids.max", str(limits.pids))
@@ -203,6 +207,10 @@ class CgroupV1:
             return control["oom_kill"] > 0
         failcnt = read(mem / "memory.failcnt").strip()  # older: the limit was hit at least once
         return failcnt.isdigit() and int(failcnt) > 0
+
+    def set_cpu_share(self, container_id: str, share: float) -> None:
+        if "cpu" in self.bases:
+            write(self.group("cpu", container_id) / "cpu.shares", str(max(2, round(share * 1024))))
 
     def cpu_throttled(self, container_id: str) -> int:
         if "cpu" not in self.bases:

@@ -61,6 +61,12 @@ class Limiter:
         """How many CPU periods the quota held this container back (0 without cgroups)."""
         return self.cgroup.cpu_throttled(container_id) if self.cgroup else 0
 
+    def set_cpu_share(self, container_id: str, share: float) -> None:
+        """Change a container's CPU weight while it runs (rlimits have no notion of weight: the
+        call changes nothing there)."""
+        if self.cgroup:
+            self.cgroup.set_cpu_share(container_id, share)
+
     def release(self, container_id: str) -> None:
         """Kill anything left in the container's group and remove the group."""
         if self.cgroup:

@@ -23,12 +23,14 @@ from typing import Any
 from gworker_client._protocol import GpuRequest
 
 from .. import isolation
-from ..constants import STOP_GRACE_S
+from ..constants import SANDBOX_WARM, STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
+from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
+from .warm_pool import WarmPool
 
 log = logging.getLogger("gworker.backends.local")
 
@@ -81,6 +83,7 @@ class LocalBackend:
         self.memory_capacity = memory_mib or int(_machine_memory_mib() * 0.9)
         self._procs: dict[str, _Process] = {}
         self._events: BackendEvents | None = None
+        self.warm_sandboxes = WarmPool(self._start_sandbox, SANDBOX_WARM)
 
     def bind(self, events: BackendEvents) -> None:
         self._events = events
@@ -132,6 +135,15 @@ class LocalBackend:
         self._procs[spec.container_id] = _Process(proc, spec)
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
         return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
+
+    async def start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
+        """A running sandbox (``backends/sandbox.py``), warm if one was waiting; the caller
+        relays its agent's frames."""
+        return await self.warm_sandboxes.take(spec)
+
+    async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
+        image = await self._image(spec.image)
+        return await start_sandbox(spec, image, self.limiter, warm=warm)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""
@@ -202,6 +214,7 @@ class LocalBackend:
                 os.killpg(pid, signal.SIGKILL)
 
     async def close(self) -> None:
+        await self.warm_sandboxes.close()
         for cid in list(self._procs):
             await self.stop(cid, force=True)
 
@@ -218,6 +231,7 @@ class LocalBackend:
             "gpu_source": self.gpus.source,
             "isolation": isolation.describe(),
             "limits": self.limiter.describe(),
+            "sandboxes_warm": self.warm_sandboxes.idle(),
         }
 
 

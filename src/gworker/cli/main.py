@@ -8,6 +8,7 @@ from .app import app
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
+from .sandbox import sandbox_group
 from .secret import secret_group
 from .serve import serve
 from .server import server
@@ -35,3 +36,4 @@ cli.add_command(server)
 cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
+cli.add_command(sandbox_group)

@@ -28,6 +28,7 @@ from . import (
     images,
     queues,
     registry,
+    sandboxes,
     secrets,
     system,
     volumes,
@@ -38,6 +39,7 @@ from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
+from .scheduler.sandboxes import Sandboxes
 from .schedules import ScheduleRunner
 from .state import State
 from .web_table import WebTable
@@ -84,12 +86,11 @@ def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
+    backend = LocalBackend(home, builder)
     state = State(
         store=store,
         blobs=blob_store,
-        scheduler=Scheduler(
-            store, LocalBackend(home, builder), server_url, secret_env=secrets.container_env
-        ),
+        scheduler=Scheduler(store, backend, server_url, secret_env=secrets.container_env),
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
@@ -112,20 +113,25 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
+    app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
+    state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
     app.add_routes(images.routes)
     app.add_routes(web_routes.routes)
+    app.add_routes(sandboxes.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
         await channel.start(urlsplit(server_url).hostname or "127.0.0.1")
+        app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
 
     async def on_cleanup(_: web.Application) -> None:
+        await app["sandboxes"].close()
         await schedules.close()
         await gateway.close()
         await channel.close()

@@ -21,6 +21,7 @@ from . import dicts, queues, secrets, volumes
 from .dicts import SCHEMA_DICTS, DictStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
+from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
@@ -115,7 +116,7 @@ def unpack(data: bytes) -> Any:
     return msgpack.unpackb(data, raw=False)
 
 
-class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
+class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore, SandboxStore):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
     contents = {**dicts.CONTENTS, **queues.CONTENTS, **secrets.CONTENTS, **volumes.CONTENTS}
@@ -146,6 +147,7 @@ class Store(DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore):
             SCHEMA_SECRETS,
             SCHEMA_VOLUMES,
             SCHEMA_SCHEDULES,
+            SCHEMA_SANDBOXES,
         ):
             self.db.executescript(schema)
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])

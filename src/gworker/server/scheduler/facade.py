@@ -58,6 +58,8 @@ class Scheduler:
         self._app_heartbeats: dict[str, float] = {}
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
+        # called with an app's id when it stops (its sandboxes end with it)
+        self.app_stopped: list[Callable[[str], None]] = []
         backend.bind(self)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -180,6 +182,8 @@ class Scheduler:
             self.queue.fail_pending(fs, lambda _: True, OutputStatus.STOPPED, message)
             for c in list(fs.containers.values()):
                 self.fleet.stop(c, kill_reason="stopped")
+        for hook in self.app_stopped:
+            hook(app_id)
         self.store.commit()
 
     def app_log(self, app_id: str, stream: str, text: str) -> None:

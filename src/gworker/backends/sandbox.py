@@ -1,0 +1,251 @@
+"""Starting a sandbox on this machine: its agent under bubblewrap, in a network namespace of its
+own, joined to a cgroup with cpu, memory and process-count limits.
+
+A sandbox always gets ``--unshare-net``. With ``block_network`` that is all: only its own
+loopback. Otherwise ``slirp4netns`` gives the namespace a user-mode TCP/IP stack (a tap device,
+10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) for outbound traffic, with
+``--disable-host-loopback`` so that neither 10.0.2.2 nor anything else reaches the host's
+127.0.0.1, where the control plane listens. The agent learns nothing about the control plane: its
+only channel is the pair of pipes this module hands to the caller (``SandboxProcess``).
+
+Sandboxes are never run without isolation: a machine without bubblewrap refuses them with the
+reason (functions fall back to plain processes; code nobody trusts must not).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from gworker_client._protocol.sandbox import FRAME_HEADER
+
+from .. import isolation
+from ..images import BuiltImage
+from .cgroups import Limits
+from .launch import LaunchError, die_with_parent
+from .limits import Limiter
+
+AGENT = Path("gworker_client") / "_runtime" / "sandbox_agent.py"
+# Processes and threads a sandbox may hold at once: a fork bomb stops here.
+SANDBOX_PIDS = 512
+# A sandbox with no ``memory`` still has a ceiling, so one cannot take the machine's memory.
+DEFAULT_MEMORY_MIB = 2048
+_NET_READY_S = 10.0
+# CPU weights: an ordinary process's while a sandbox is used (a lighter one would queue behind
+# the server), a tenth of that while it waits in the warm pool.
+ACTIVE_SHARE = 1.0
+WARMING_SHARE = 0.1
+# The agent sends output in chunks of at most 64 KiB; anything far larger is refused.
+MAX_FRAME = 1024 * 1024
+SLIRP_INSTALL = (
+    "slirp4netns is not installed; sandboxes need it for outbound network: install it with"
+    " `apt-get install slirp4netns` (or `./scripts/install-system-deps slirp4netns`),"
+    " or create the sandbox with block_network=True"
+)
+
+
+class SandboxGone(Exception):
+    """The sandbox ended while a command was being sent to it."""
+
+
+@dataclass(frozen=True)
+class SandboxLaunch:
+    """What the backend needs to start one sandbox. Its environment is not here: the control
+    plane sends it with each command, so a sandbox started ahead of time (``WarmPool``) serves
+    any caller with the same launch."""
+
+    image: dict[str, object]
+    workdir: str | None = None
+    cpu: float | None = None
+    memory_mib: int | None = None
+    block_network: bool = False
+
+    def key(self) -> str:
+        return json.dumps(
+            [self.image, self.workdir, self.cpu, self.memory_mib, self.block_network],
+            sort_keys=True,
+        )
+
+
+class SandboxProcess:
+    """A running sandbox as the control plane holds it: frames to and from its agent."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        net: asyncio.subprocess.Process | None,
+        limiter: Limiter,
+        sandbox_id: str,
+    ) -> None:
+        self.proc = proc
+        self._net = net
+        self._limiter = limiter
+        self._id = sandbox_id
+        self._write_lock = asyncio.Lock()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    async def send(self, kind: int, process: int, payload: bytes = b"") -> None:
+        stdin = self.proc.stdin
+        assert stdin is not None
+        async with self._write_lock:
+            try:
+                stdin.write(FRAME_HEADER.pack(kind, process, len(payload)) + payload)
+                await stdin.drain()
+            except (ConnectionError, RuntimeError) as e:  # its agent is gone: it is ending
+                raise SandboxGone(f"the sandbox's agent has exited ({e})") from None
+
+    async def receive(self) -> tuple[int, int, bytes] | None:
+        """The agent's next frame, or None once it has exited."""
+        stdout = self.proc.stdout
+        assert stdout is not None
+        try:
+            head = await stdout.readexactly(FRAME_HEADER.size)
+            kind, process, length = FRAME_HEADER.unpack(head)
+            if length > MAX_FRAME:  # not our agent's doing: code inside forged it
+                self.kill()
+                return None
+            return kind, process, await stdout.readexactly(length) if length else b""
+        except asyncio.IncompleteReadError:
+            return None
+
+    @property
+    def alive(self) -> bool:
+        stdin = self.proc.stdin
+        return self.proc.returncode is None and stdin is not None and not stdin.is_closing()
+
+    def activate(self) -> None:
+        """It is in use now: the ordinary CPU weight."""
+        self._limiter.set_cpu_share(self._id, ACTIVE_SHARE)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    async def wait(self) -> tuple[int, bool]:
+        """Wait for the sandbox's end; release its cgroup and network. Returns the agent's exit
+        code and whether the kernel killed something in it for exceeding its memory."""
+        code = isolation.payload_returncode(await self.proc.wait())
+        oom = self._limiter.oom_killed(self._id)
+        self._limiter.release(self._id)  # kills whatever is left in its group
+        if self._net and self._net.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._net.kill()
+            await self._net.wait()
+        return code, oom
+
+
+def agent_path(image: BuiltImage) -> Path:
+    return image.runtime / AGENT
+
+
+async def start_sandbox(
+    spec: SandboxLaunch, image: BuiltImage, limiter: Limiter, *, warm: bool = False
+) -> SandboxProcess:
+    """Start the sandbox's agent and, unless it is cut off, its network; return once commands
+    sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
+    small CPU weight, so that filling the pool never slows running sandboxes; ``activate``
+    gives it the ordinary weight when it is taken."""
+    reason = isolation.unavailable_reason()
+    if reason:
+        raise LaunchError(f"sandboxes need bubblewrap isolation: {reason}")
+    slirp = shutil.which("slirp4netns")
+    if not spec.block_network and slirp is None:
+        raise LaunchError(SLIRP_INSTALL)
+    argv = [str(image.python), "-I", "-S", str(agent_path(image))]
+    command = isolation.command(image, argv, network=False, cwd=spec.workdir)
+    info_r, info_w = os.pipe()
+    command[1:1] = ["--info-fd", str(info_w)]
+    env = {**isolation.network_env(), **image.environ()}
+    memory = spec.memory_mib or DEFAULT_MEMORY_MIB
+    share = WARMING_SHARE if warm else ACTIVE_SHARE
+    limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
+    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
+    join_cgroup = limiter.prepare(group, limits)
+
+    def preexec() -> None:
+        die_with_parent()
+        isolation.preexec()
+        join_cgroup()
+
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *command,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=preexec,
+            pass_fds=(info_w,),
+        )
+    except BaseException:
+        limiter.release(group)
+        raise
+    finally:
+        os.close(info_w)
+    net = None
+    try:
+        child = await asyncio.to_thread(_child_pid, info_r)
+        if not spec.block_network and child is not None:
+            assert slirp is not None
+            net = await _start_network(slirp, child)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        limiter.release(group)
+        raise
+    return SandboxProcess(proc, net, limiter, group)
+
+
+def _child_pid(fd: int) -> int | None:
+    """bubblewrap's ``--info-fd`` report: the host pid of the sandbox's first process (None if
+    bubblewrap failed before creating it; its exit then says why)."""
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read()
+    try:
+        return int(json.loads(raw)["child-pid"])
+    except (ValueError, KeyError):
+        return None
+
+
+async def _start_network(slirp: str, child: int) -> asyncio.subprocess.Process:
+    ready_r, ready_w = os.pipe()
+    argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
+    argv += [f"--ready-fd={ready_w}", "--enable-seccomp"]
+    if not isolation.run_as_nobody():  # bubblewrap made a user namespace: join it too
+        argv.append(f"--userns-path=/proc/{child}/ns/user")
+    argv += [str(child), "tap0"]
+    try:
+        net = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            pass_fds=(ready_w,),
+            preexec_fn=die_with_parent,
+        )
+    finally:
+        os.close(ready_w)
+    ready = await asyncio.wait_for(asyncio.to_thread(_read_all, ready_r), _NET_READY_S)
+    if ready != b"1":
+        assert net.stderr is not None
+        with contextlib.suppress(ProcessLookupError):
+            net.kill()
+        err = (await net.stderr.read()).decode(errors="replace").strip()
+        raise LaunchError(f"the sandbox's network could not be set up (slirp4netns): {err}")
+    return net
+
+
+def _read_all(fd: int) -> bytes:
+    with os.fdopen(fd, "rb") as f:
+        return f.read(1)

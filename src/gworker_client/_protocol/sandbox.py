@@ -1,0 +1,109 @@
+"""Sandboxes on the wire: the SDK's requests to ``/v1/sandboxes`` and the frames the control
+plane exchanges with a sandbox's agent over its stdin and stdout.
+
+The agent (``gworker_client/_runtime/sandbox_agent.py``) runs with the standard library only, so
+it declares the frame kinds again; ``tests/unit/test_sandbox_frames.py`` checks both agree.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Annotated
+
+import msgspec
+
+from .spec import Record
+
+# -- frames: a 9-byte header (kind u8, process u32, length u32, big-endian), then the payload ---
+FRAME_HEADER = struct.Struct(">BII")
+EXIT_CODE = struct.Struct(">i")  # the payload of FRAME_EXIT
+# control plane -> agent
+FRAME_EXEC = 1  # marshal'd {"args", "cwd", "env", "timeout"}: start a process
+FRAME_STDIN = 2  # bytes for the process's stdin
+FRAME_STDIN_EOF = 3  # close the process's stdin
+# agent -> control plane
+FRAME_STDOUT = 5
+FRAME_STDERR = 6
+FRAME_EXIT = 7  # the exit code (EXIT_CODE)
+MAIN_PROCESS = 0  # the sandbox's main command; its exit ends the sandbox
+
+# -- exit codes as a shell reports them ---------------------------------------------------------
+EXIT_TIMEOUT = 124  # the sandbox or the command outlived its timeout
+EXIT_TERMINATED = 137  # killed (SIGKILL): terminate(), or the control plane went away
+
+MAX_SANDBOX_TIMEOUT_S = 24 * 3600
+# Options of Modal's Sandbox.create this version does not offer yet, refused by name.
+UNSUPPORTED_OPTIONS = (
+    "gpu",
+    "cidr_allowlist",
+    "encrypted_ports",
+    "unencrypted_ports",
+    "h2_ports",
+    "readiness_probe",
+    "idle_timeout",
+    "network_file_systems",
+    "cloud",
+    "region",
+    "proxy",
+    "pty",
+)
+
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Timeout = Annotated[int, msgspec.Meta(gt=0, le=MAX_SANDBOX_TIMEOUT_S)]
+MemoryMib = Annotated[int, msgspec.Meta(ge=16)]
+SandboxName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,63}$")]
+
+
+class NamedSecret(Record, frozen=True):
+    """A named secret (``Secret.from_name``) whose values go into the sandbox's environment."""
+
+    name: str
+    environment: str = "main"
+
+
+class CreateSandbox(Record, frozen=True):
+    """``POST /v1/sandboxes``: start one. ``sandbox_id`` is chosen by the client, so a retried
+    request starts it once; ``image`` is a spec already built for ``app_id``."""
+
+    sandbox_id: Annotated[str, msgspec.Meta(pattern=r"^sb-[A-Za-z0-9]{8,40}$")]
+    app_id: str
+    image: dict[str, object]
+    args: list[str] = []
+    timeout: Timeout = 300
+    workdir: str | None = None
+    cpu: Positive | None = None
+    memory_mib: MemoryMib | None = None
+    env: dict[str, str] = {}
+    secrets: list[NamedSecret] = []
+    inline_env: dict[str, str] = {}  # values of the caller's from_dict/dotenv secrets
+    name: SandboxName | None = None
+    block_network: bool = False
+
+
+class ExecCommand(Record, frozen=True):
+    """``POST /v1/sandboxes/{id}/exec``: run one more command in a running sandbox."""
+
+    args: Annotated[list[str], msgspec.Meta(min_length=1)]
+    workdir: str | None = None
+    env: dict[str, str] = {}
+    timeout: Positive | None = None
+
+
+class StdinWrite(Record, frozen=True):
+    """``POST /v1/sandboxes/{id}/processes/{pid}/stdin``: bytes, then optionally end of input."""
+
+    data: bytes = b""
+    eof: bool = False
+
+
+class SandboxInfo(Record, frozen=True):
+    """What the control plane says about a sandbox."""
+
+    sandbox_id: str
+    app_id: str
+    name: str | None
+    state: str  # running | finished | terminated | timeout | failed
+    returncode: int | None
+    info: str  # why it ended, in words ("" while running)
+    created_at: float
+    image: str  # a short description of its image

@@ -1,0 +1,201 @@
+"""The sandbox agent: the first process of a sandbox, inside its namespaces.
+
+It starts the sandbox's main command and every ``exec``'d command, and relays their stdin, stdout,
+stderr and exit codes to the control plane over its own stdin and stdout (framed, below). A
+sandbox has no network path to the control plane and no token: these two pipes, held by the
+server, are its only channel, so a process inside can reach nothing but its own agent.
+
+Run as a script (``python -I -S sandbox_agent.py``) with the standard library only: it imports
+nothing of gworker, so it starts in a few milliseconds in any image.
+
+Frames, both ways: a 9-byte header (kind: u8, process: u32, length: u32, big-endian) and
+``length`` bytes. The server sends EXEC (a ``marshal``'d dict ``{"args", "cwd", "env",
+"timeout"}``: built-in and quick to load, and only ever read here, from the trusted side), STDIN
+(bytes) and STDIN_EOF; the agent sends STDOUT and STDERR (bytes) and EXIT (the exit code, a
+big-endian i32). The control plane parses nothing richer than that from a sandbox.
+Process 0 is the main command: when it exits, the agent reports it and exits with its code,
+which ends the sandbox (the pid namespace's other processes die with it).
+"""
+
+from __future__ import annotations
+
+import marshal
+import os
+import queue
+import signal
+import struct
+import subprocess
+import sys
+import threading
+from typing import Any
+
+HEADER = struct.Struct(">BII")
+CODE = struct.Struct(">i")
+EXEC, STDIN, STDIN_EOF = 1, 2, 3
+STDOUT, STDERR, EXIT = 5, 6, 7
+MAIN = 0
+# what a shell answers for a command it cannot find or cannot run, and for one a timeout killed
+NOT_FOUND, NOT_EXECUTABLE, TIMED_OUT = 127, 126, 124
+CHUNK = 65536
+
+
+class Channel:
+    """The frame pipes to the control plane; writes from many threads are serialized."""
+
+    def __init__(self, rfd: int, wfd: int) -> None:
+        self._r = os.fdopen(rfd, "rb", buffering=CHUNK)
+        self._wfd = wfd
+        self._lock = threading.Lock()
+
+    def send(self, kind: int, proc: int, payload: bytes = b"") -> None:
+        data = HEADER.pack(kind, proc, len(payload)) + payload
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._wfd, view) :]
+
+    def receive(self) -> tuple[int, int, bytes] | None:
+        head = self._r.read(HEADER.size)
+        if len(head) < HEADER.size:
+            return None
+        kind, proc, length = HEADER.unpack(head)
+        payload = self._r.read(length) if length else b""
+        return kind, proc, payload
+
+
+class Process:
+    """One command: its pipes pumped into frames, its stdin fed from a queue (so a command that
+    does not read its stdin never blocks the agent)."""
+
+    def __init__(self, channel: Channel, pid: int, popen: subprocess.Popen[bytes]) -> None:
+        self.channel = channel
+        self.pid = pid
+        self.popen = popen
+        self.timed_out = False
+        self._stdin: queue.Queue[bytes | None] = queue.Queue()
+        assert popen.stdout and popen.stderr
+        out, err = popen.stdout.fileno(), popen.stderr.fileno()
+        pumps = [self._pump(out, STDOUT), self._pump(err, STDERR)]
+        self._pumps = [threading.Thread(target=p, daemon=True) for p in pumps]
+        for t in self._pumps:
+            t.start()
+        threading.Thread(target=self._feed, daemon=True).start()
+
+    def _pump(self, fd: int, kind: int) -> Any:
+        def run() -> None:
+            while chunk := os.read(fd, CHUNK):
+                self.channel.send(kind, self.pid, chunk)
+
+        return run
+
+    def _feed(self) -> None:
+        stdin = self.popen.stdin
+        assert stdin is not None
+        while (data := self._stdin.get()) is not None:
+            try:
+                stdin.write(data)
+                stdin.flush()
+            except OSError:
+                return  # the command closed its stdin or exited: the rest is dropped
+        try:
+            stdin.close()
+        except OSError:
+            pass
+
+    def write(self, data: bytes | None) -> None:
+        self._stdin.put(data)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def wait(self) -> int:
+        code = self.popen.wait()
+        for t in self._pumps:
+            t.join()
+        if self.timed_out:
+            return TIMED_OUT
+        return 128 - code if code < 0 else code  # a signal N reads 128+N, as in a shell
+
+
+class Agent:
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.procs: dict[int, Process] = {}
+
+    def run(self) -> None:
+        while (frame := self.channel.receive()) is not None:
+            kind, pid, payload = frame
+            if kind == EXEC:
+                self.start(pid, marshal.loads(payload))
+            elif kind in (STDIN, STDIN_EOF) and pid in self.procs:
+                self.procs[pid].write(payload if kind == STDIN else None)
+        # the control plane closed the channel: the sandbox ends
+        for p in list(self.procs.values()):
+            p.kill()
+        os._exit(137)
+
+    def start(self, pid: int, req: dict[str, Any]) -> None:
+        args: list[str] = req["args"]
+        cwd = req.get("cwd")
+        env = {**os.environ, **(req.get("env") or {})}
+        problem = None
+        if cwd and not os.path.isdir(cwd):
+            problem = (f"cd: {cwd}: No such file or directory\n", 1)
+        else:
+            try:
+                popen = subprocess.Popen(
+                    args,
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,  # its own group, so a kill takes its children too
+                )
+            except FileNotFoundError:
+                problem = (f"{args[0]}: command not found\n", NOT_FOUND)
+            except PermissionError:
+                problem = (f"{args[0]}: Permission denied\n", NOT_EXECUTABLE)
+            except OSError as e:
+                problem = (f"{args[0]}: {e.strerror}\n", NOT_EXECUTABLE)
+        if problem:
+            self.channel.send(STDERR, pid, problem[0].encode())
+            self.finish(pid, problem[1])
+            return
+        proc = Process(self.channel, pid, popen)
+        self.procs[pid] = proc
+        timeout = req.get("timeout")
+        if timeout:
+            timer = threading.Timer(timeout, self._expire, (proc,))
+            timer.daemon = True
+            timer.start()
+        threading.Thread(target=lambda: self.finish(pid, proc.wait()), daemon=True).start()
+
+    def _expire(self, proc: Process) -> None:
+        if proc.popen.poll() is None:
+            proc.timed_out = True
+            proc.kill()
+
+    def finish(self, pid: int, code: int) -> None:
+        self.procs.pop(pid, None)
+        self.channel.send(EXIT, pid, CODE.pack(code))
+        if pid == MAIN:
+            os._exit(code & 0xFF)
+
+
+def main() -> None:
+    # the frames own fds 0 and 1; commands get pipes of their own, never these
+    rfd, wfd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    sys.stdout = sys.stderr
+    Agent(Channel(rfd, wfd)).run()
+
+
+if __name__ == "__main__":
+    main()

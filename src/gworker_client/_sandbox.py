@@ -1,0 +1,272 @@
+"""``Sandbox``: a container for code its owner does not trust, driven command by command.
+
+A sandbox runs its image with its own filesystem view, process namespace, unprivileged user,
+cgroup limits and network namespace, and no gworker token (see ``docs/sandboxes.md``). The SDK
+reaches it only through the control plane, which relays to an agent inside.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from . import _api, _config
+from . import exception as exc
+from ._aio import IteratingOperation, Operation, blocking
+from ._app import App
+from ._build import build_images
+from ._container_process import ContainerProcess, StreamReader, StreamWriter
+from ._image import Image
+from ._protocol.sandbox import (
+    MAIN_PROCESS,
+    MAX_SANDBOX_TIMEOUT_S,
+    UNSUPPORTED_OPTIONS,
+)
+from ._secret import Secret
+
+_EMPTY: tuple[Any, ...] = (None, False, (), [], {})
+# Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
+# again from the same image skips the build request.
+_built: dict[tuple[str, str, str], dict[str, Any]] = {}
+
+
+def _image_spec(client: _api.Client, app_id: str, image: Image) -> dict[str, Any]:
+    key = (client.url, app_id, image.digest)
+    if key not in _built:
+        _built[key] = build_images(client, app_id, {"": image})[""]
+    return _built[key]
+
+
+def _limit(name: str, value: Any, kind: type) -> Any:
+    """``cpu``/``memory``: a number, or Modal's ``(request, limit)``: the limit is enforced."""
+    if value is None:
+        return None
+    if isinstance(value, tuple) and len(value) == 2:
+        value = value[1]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise exc.InvalidError(f"{name}={value!r} must be a positive number or (request, limit)")
+    return kind(value)
+
+
+def _check_args(args: Sequence[Any], what: str) -> list[str]:
+    bad = [a for a in args if not isinstance(a, str)]
+    if bad:
+        raise exc.InvalidError(f"{what} arguments must be strings, got {bad[0]!r}")
+    return list(args)
+
+
+def _check_env(env: Mapping[str, str | None] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in (env or {}).items():
+        if not isinstance(k, str) or not (v is None or isinstance(v, str)):
+            raise exc.InvalidError(f"env must map str to str, got {k!r}: {v!r}")
+        if v is not None:
+            out[k] = v
+    return out
+
+
+def _check_workdir(workdir: str | None) -> str | None:
+    if workdir is not None and (not isinstance(workdir, str) or not workdir.startswith("/")):
+        raise exc.InvalidError(f"workdir={workdir!r} must be an absolute path, like '/app'")
+    return workdir
+
+
+def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
+    for key, value in options.items():
+        if key not in UNSUPPORTED_OPTIONS:
+            raise exc.InvalidError(f"{where} got an unknown option {key}={value!r}")
+        if value not in _EMPTY:
+            raise exc.InvalidError(
+                f"{where}: {key}= is not supported by this version of gworker yet; leave it out"
+                " (sandboxes get outbound network by default, block_network=True cuts it off)"
+            )
+
+
+def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str, str]]:
+    named: list[dict[str, str]] = []
+    inline: dict[str, str] = {}
+    for s in secrets:
+        if not isinstance(s, Secret):
+            raise exc.InvalidError(f"secrets must be gw.Secret objects, got {s!r}")
+        if s._name is not None:
+            named.append({"name": s._name, "environment": s._environment})
+        else:
+            inline.update(s._values or {})
+    return named, inline
+
+
+class Sandbox:
+    """A running (or ended) sandbox. Create one with ``Sandbox.create``; find one with
+    ``from_id``, ``from_name`` or ``list``."""
+
+    def __init__(self, sandbox_id: str, info: dict[str, Any] | None = None) -> None:
+        self._id = sandbox_id
+        self._info = info or {}
+        self.stdout = StreamReader(sandbox_id, MAIN_PROCESS, "stdout")
+        self.stderr = StreamReader(sandbox_id, MAIN_PROCESS, "stderr")
+        self.stdin = StreamWriter(sandbox_id, MAIN_PROCESS)
+
+    def __repr__(self) -> str:
+        return f"Sandbox({self._id})"
+
+    @property
+    def object_id(self) -> str:
+        return self._id
+
+    @Operation
+    def create(
+        *args: str,
+        app: App | None = None,
+        image: Image | None = None,
+        timeout: int = 300,
+        workdir: str | None = None,
+        cpu: float | tuple[float, float] | None = None,
+        memory: int | tuple[int, int] | None = None,
+        secrets: Sequence[Secret] = (),
+        volumes: Mapping[str, Any] | None = None,
+        env: Mapping[str, str | None] | None = None,
+        name: str | None = None,
+        block_network: bool = False,
+        **options: Any,
+    ) -> Sandbox:
+        """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
+        ``image`` (Debian slim by default). It ends when its command exits, after ``timeout``
+        seconds (exit code 124), or at ``terminate()``."""
+        _refuse_unsupported(options, "Sandbox.create")
+        cmd = _check_args(args, "Sandbox.create")
+        if app is None or not isinstance(app, App):
+            raise exc.InvalidError(
+                "Sandbox.create needs app=: a running app, or"
+                " gw.App.lookup('my-app', create_if_missing=True)"
+            )
+        if app.app_id is None:
+            raise exc.InvalidError(
+                f"app {app.name!r} is not running: create sandboxes inside `with app.run():`,"
+                " or use gw.App.lookup(name, create_if_missing=True)"
+            )
+        if volumes:
+            raise exc.InvalidError(
+                "Sandbox.create(volumes=...) is not supported by this version of gworker yet:"
+                " pass files in with exec (stdin), or use a function with volumes"
+            )
+        if isinstance(timeout, bool) or not isinstance(timeout, int):
+            raise exc.InvalidError(f"timeout={timeout!r} must be a whole number of seconds")
+        if not 0 < timeout <= MAX_SANDBOX_TIMEOUT_S:
+            raise exc.InvalidError(f"timeout={timeout} must be in 1..{MAX_SANDBOX_TIMEOUT_S}")
+        if image is not None and not isinstance(image, Image):
+            raise exc.InvalidError(f"image={image!r} must be a gw.Image")
+        client = _api.client()
+        built = _image_spec(client, app.app_id, image or Image.debian_slim())
+        named, inline = _secrets(secrets)
+        memory_mib = _limit("memory", memory, int)
+        body = {
+            "sandbox_id": "sb-" + uuid.uuid4().hex[:24],
+            "app_id": app.app_id,
+            "image": built,
+            "args": cmd,
+            "timeout": timeout,
+            "workdir": _check_workdir(workdir),
+            "cpu": _limit("cpu", cpu, float),
+            "memory_mib": memory_mib,
+            "env": _check_env(env),
+            "secrets": named,
+            "inline_env": inline,
+            "name": name,
+            "block_network": bool(block_network),
+        }
+        info = client.post("/v1/sandboxes", body, timeout=600)
+        return Sandbox(info["sandbox_id"], info)
+
+    @Operation
+    def from_id(sandbox_id: str) -> Sandbox:
+        """A handle on a sandbox by id (running or ended)."""
+        info = _api.client().get(f"/v1/sandboxes/{quote(sandbox_id, safe='')}")
+        return Sandbox(info["sandbox_id"], info)
+
+    @Operation
+    def from_name(app_name: str, name: str, *, environment_name: str | None = None) -> Sandbox:
+        """The running sandbox called ``name`` in the deployed app ``app_name``."""
+        app = App.lookup(app_name, environment_name=environment_name)
+        query = urlencode({"app_id": app.app_id, "name": name})
+        info = _api.client().get(f"/v1/sandboxes/by-name?{query}")
+        return Sandbox(info["sandbox_id"], info)
+
+    @IteratingOperation
+    def list(*, app_id: str | None = None) -> Iterator[Sandbox]:
+        """The running sandboxes (of one app, with ``app_id``)."""
+        query = f"?{urlencode({'app_id': app_id})}" if app_id else ""
+        for info in _api.client().get(f"/v1/sandboxes{query}")["sandboxes"]:
+            yield Sandbox(info["sandbox_id"], info)
+
+    # -- commands --------------------------------------------------------------------------------
+
+    @blocking
+    def exec(
+        self,
+        *args: str,
+        workdir: str | None = None,
+        env: Mapping[str, str | None] | None = None,
+        timeout: float | None = None,
+        text: bool = True,
+        bufsize: int = -1,
+    ) -> ContainerProcess:
+        """Run a command in the sandbox; its output streams back live. A command that does not
+        exist exits with 127 and says so on stderr, as a shell would."""
+        if not args:
+            raise exc.InvalidError("Sandbox.exec needs a command, like sb.exec('ls', '-l')")
+        if bufsize not in (-1, 1):
+            raise exc.InvalidError(f"bufsize={bufsize!r} must be -1 (default) or 1 (lines)")
+        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
+            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        body = {
+            "args": _check_args(args, "Sandbox.exec"),
+            "workdir": _check_workdir(workdir),
+            "env": _check_env(env),
+            "timeout": timeout,
+        }
+        resp = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/exec", body, idempotent=False)
+        return ContainerProcess(self._id, resp["process_id"], text)
+
+    # -- life ------------------------------------------------------------------------------------
+
+    @property
+    def returncode(self) -> int | None:
+        """The main command's exit code once the sandbox ended (124 after its timeout, 137 when
+        terminated), else None."""
+        return self._info.get("returncode")
+
+    def _wait(self, timeout: float) -> dict[str, Any]:
+        self._info = _api.client().post(
+            f"/v1/sandboxes/{quote(self._id)}/wait?timeout={timeout}", timeout=timeout + 30
+        )
+        return self._info
+
+    @blocking
+    def poll(self) -> int | None:
+        """The exit code if the sandbox has ended, else None (without waiting)."""
+        return self._wait(0).get("returncode")
+
+    @blocking
+    def wait(self, raise_on_termination: bool = True) -> None:
+        """Wait for the sandbox to end. Raises SandboxTimeoutError if its timeout ended it, and
+        SandboxTerminatedError if it was terminated (unless ``raise_on_termination=False``)."""
+        while self._info.get("state", "running") == "running":
+            self._wait(_config.LONG_POLL_S)
+        state = self._info["state"]
+        if state == "timeout":
+            raise exc.SandboxTimeoutError(f"sandbox {self._id} {self._info['info']}")
+        if state in ("terminated", "failed") and raise_on_termination:
+            raise exc.SandboxTerminatedError(f"sandbox {self._id} {self._info['info']}")
+
+    @blocking
+    def terminate(self) -> None:
+        """End the sandbox now: every process in it is killed."""
+        self._info = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/terminate")
+
+    @blocking
+    def info(self) -> dict[str, Any]:
+        """What the control plane says about it: state, exit code, why it ended."""
+        self._info = _api.client().get(f"/v1/sandboxes/{quote(self._id)}")
+        return dict(self._info)
