@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 
 from . import exception as exc
 
@@ -22,18 +25,41 @@ def interact() -> None:
     )
 
 
-def current_function_call_id() -> str:
-    """Modal's id of the call the running input belongs to: refused, as this version's
-    containers are not told which call each input belongs to."""
-    raise exc.InvalidError(
-        "gw.current_function_call_id() is not supported by this version of gworker: containers"
-        " are not told which call an input belongs to. Pass an id as an argument instead"
-    )
+# (call id, input id) of the input this thread or task is running, in a container
+_current: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
+    "gw_current_input", default=None
+)
 
 
-def current_input_id() -> str:
-    """Modal's id of the running input: refused, as with ``current_function_call_id``."""
-    raise exc.InvalidError(
-        "gw.current_input_id() is not supported by this version of gworker: containers are not"
-        " told input ids. Pass an id as an argument instead"
-    )
+@contextlib.contextmanager
+def running_input(call_id: str, input_id: int) -> Iterator[None]:
+    """Mark the input the code inside the block runs for (the container runtime's)."""
+    token = _current.set((call_id, input_id))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+@contextlib.contextmanager
+def several_inputs() -> Iterator[None]:
+    """A block that runs for several inputs at once (a batch): no one current input."""
+    token = _current.set(None)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_function_call_id() -> str | None:
+    """The id of the function call whose input is running here (``FunctionCall.object_id``);
+    None outside a container's input (and inside a ``@batched`` method, which runs several)."""
+    current = _current.get()
+    return current[0] if current and current[0] else None
+
+
+def current_input_id() -> str | None:
+    """The id of the input running here; None outside a container's input (and in a
+    ``@batched`` method)."""
+    current = _current.get()
+    return f"in-{current[1]}" if current else None

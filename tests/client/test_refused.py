@@ -12,8 +12,6 @@ import gworker_client as gw
     [
         (lambda: gw.NetworkFileSystem.from_name("shared"), r"NetworkFileSystem.from_name .*Volume"),
         (lambda: gw.CloudBucketMount("bucket"), r"CloudBucketMount\(...\) .*gw.Volume"),
-        (lambda: gw.current_function_call_id(), r"current_function_call_id\(\) .*argument"),
-        (lambda: gw.current_input_id(), r"current_input_id\(\) .*argument"),
     ],
 )
 def test_unbuilt_modal_names_refuse_naming_what_to_use(use, message):

@@ -131,4 +131,4 @@ class ContainerChannel:
             return _error(e)
         if lease is None:
             return PollReply(stop=True)
-        return PollReply(stop=False, inputs=[LeasedInput(i.id, i.args) for i in lease])
+        return PollReply(stop=False, inputs=[LeasedInput(i.id, i.args, i.call_id) for i in lease])

@@ -45,7 +45,9 @@ async def poll(request: web.Request) -> web.Response:
     lease = await state.scheduler.poll(cid, req.outputs, req.slots, timeout)
     if lease is None:
         return reply(PollReply(stop=True))
-    return reply(PollReply(stop=False, inputs=[LeasedInput(i.id, i.args) for i in lease]))
+    return reply(
+        PollReply(stop=False, inputs=[LeasedInput(i.id, i.args, i.call_id) for i in lease])
+    )
 
 
 @routes.post("/v1/containers/{cid}/heartbeat")

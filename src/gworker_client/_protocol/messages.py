@@ -123,10 +123,11 @@ class ContainerOutput(Row, frozen=True):
 
 
 class LeasedInput(Row, frozen=True):
-    """One input leased to a container."""
+    """One input leased to a container, with the call it belongs to."""
 
     input_id: int
     args: bytes
+    call_id: str = ""
 
 
 class Poll(Record, frozen=True):

@@ -7,6 +7,8 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .._context import several_inputs
+
 
 class BatchError(Exception):
     """A batch call broke its contract (e.g. returned a list of the wrong length)."""
@@ -74,7 +76,8 @@ class Batcher:
 
     async def _run(self, batch: list[tuple[dict[str, Any], asyncio.Future[Any]]]) -> None:
         try:
-            await self._call(batch)
+            with several_inputs():
+                await self._call(batch)
         finally:
             self._finished()
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
 import time
 from collections.abc import Callable
 from typing import Any
 
 from .. import _config
+from .._context import running_input
 from .._serialization import error_envelope
 from .batching import Batcher
 from .container import Container, encode_result, failure_output, loads
@@ -78,9 +80,9 @@ class ConcurrentLoop:
             resp = await self._post([], slots)
             if resp["stop"]:
                 return
-            for input_id, payload in resp["inputs"]:
+            for input_id, payload, *call in resp["inputs"]:
                 self.inflight += 1
-                loop.create_task(self._run_input(input_id, payload))
+                loop.create_task(self._run_input(input_id, payload, call[0] if call else ""))
 
     async def _push_outputs(self) -> None:
         while not (self.stopping and not self.outputs):
@@ -94,7 +96,9 @@ class ConcurrentLoop:
         timeout = self.c.timeout
         if is_async:
             return await asyncio.wait_for(call(), timeout)
-        future = asyncio.get_running_loop().run_in_executor(self.pool, call)
+        # the input's context (current_input_id, ...) goes along to the worker thread
+        run = functools.partial(contextvars.copy_context().run, call)
+        future = asyncio.get_running_loop().run_in_executor(self.pool, run)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except asyncio.TimeoutError:
@@ -102,21 +106,22 @@ class ConcurrentLoop:
             self.c.stopping = True
             raise SyncTimeout() from None
 
-    async def _run_input(self, input_id: int, payload: bytes) -> None:
+    async def _run_input(self, input_id: int, payload: bytes, call_id: str) -> None:
         start = time.monotonic()
-        try:
-            args, kwargs, method = loads(payload)
-            target = self.c.service.target(method)
-            if method in self.batchers or (method is None and None in self.batchers):
-                result = await self.batchers[method].submit(args, kwargs)
-            else:
-                call = functools.partial(target.fn, *args, **kwargs)
-                result = await self._invoke(target.is_async, call)
-            status, data = encode_result(result)
-        except (asyncio.TimeoutError, SyncTimeout):
-            status, data = "timeout", error_envelope("timeout", self.c.timeout_message())
-        except BaseException as e:  # noqa: B036 - any user error fails this input only
-            status, data = failure_output(e)
+        with running_input(call_id, input_id):  # current_input_id() and friends
+            try:
+                args, kwargs, method = loads(payload)
+                target = self.c.service.target(method)
+                if method in self.batchers or (method is None and None in self.batchers):
+                    result = await self.batchers[method].submit(args, kwargs)
+                else:
+                    call = functools.partial(target.fn, *args, **kwargs)
+                    result = await self._invoke(target.is_async, call)
+                status, data = encode_result(result)
+            except (asyncio.TimeoutError, SyncTimeout):
+                status, data = "timeout", error_envelope("timeout", self.c.timeout_message())
+            except BaseException as e:  # noqa: B036 - any user error fails this input only
+                status, data = failure_output(e)
         self.outputs.append([input_id, status, data, time.monotonic() - start])
         self.inflight -= 1
         self.changed.set()

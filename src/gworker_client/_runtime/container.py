@@ -22,6 +22,7 @@ from typing import Any
 import cloudpickle
 
 from .. import _api, _code, _config
+from .._context import running_input
 from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
@@ -154,8 +155,9 @@ class Container:
             resp = self.flush(slots=1)
             if resp["stop"]:
                 return
-            for input_id, payload in resp["inputs"]:
-                self.run_input(input_id, payload)
+            for input_id, payload, *call in resp["inputs"]:
+                with running_input(call[0] if call else "", input_id):
+                    self.run_input(input_id, payload)
                 if time.monotonic() - self.last_flush > FLUSH_S:
                     self.flush(slots=0)
         self.flush(slots=0)
