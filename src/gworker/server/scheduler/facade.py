@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+import msgspec
 
 from gworker_client._protocol import (
     ContainerOutput,
@@ -55,6 +58,12 @@ class Scheduler:
             store, self.functions, self.calls, self._scale, self._kill, self._commit_soon
         )
         self.fleet = Fleet(store, backend, server_url, self.queue, self._scale, self._commit_soon)
+        self.gpu_fallback = os.environ.get("GW_GPU_FALLBACK", "")
+        if self.gpu_fallback not in C.GPU_FALLBACKS:
+            raise ValueError(
+                f"GW_GPU_FALLBACK={self.gpu_fallback!r} is not one of {C.GPU_FALLBACKS}: set it"
+                " to 'cpu' to run functions without the GPU they ask for, or leave it unset"
+            )
         self._app_heartbeats: dict[str, float] = {}
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
@@ -211,13 +220,25 @@ class Scheduler:
         return self.queue.submit(fid, call_id, items, total, acknowledge)
 
     def _check_gpu(self, fs: FunctionState) -> None:
+        """Refuse a GPU request no device here can satisfy, naming what exists; with
+        ``GW_GPU_FALLBACK=cpu`` run the function without a GPU instead, and say so."""
         request = fs.spec.gpu
-        if request and not self.backend.can_ever_place(request):
-            asked = " or ".join(f"{g.type}:{g.count}" for g in request)
+        if not request or self.backend.can_ever_place(request):
+            return
+        asked = " or ".join(f"{g.type}:{g.count}" for g in request)
+        if self.gpu_fallback != "cpu":
             raise InvalidRequest(
                 f"{fs.tag!r} asks for gpu {asked}, which no device here can satisfy; this"
-                f" {self.backend.name} backend has {self.backend.gpu_summary()}"
+                f" {self.backend.name} backend has {self.backend.gpu_summary()} (set"
+                " GW_GPU_FALLBACK=cpu on the server to run such functions without a GPU)"
             )
+        fs.spec = msgspec.structs.replace(fs.spec, gpu=None)
+        self.app_log(
+            fs.app_id,
+            "stderr",
+            f"gworker: {fs.tag!r} asks for gpu {asked}, which this machine does not have; it runs"
+            " without a GPU because the server has GW_GPU_FALLBACK=cpu\n",
+        )
 
     async def wait_outputs(
         self, call_id: str, after: int, timeout: float
@@ -319,6 +340,8 @@ class Scheduler:
 
     def _scale(self, fs: FunctionState) -> None:
         """Start containers up to what the autoscaler wants while the backend has room."""
+        if self.gpu_fallback:  # a web request or min_workers may start it before any call
+            self._check_gpu(fs)
         snap = autoscaler.snapshot(fs, self.fleet.mean_start_s)
         spec = fs.spec
         for _ in range(autoscaler.desired(snap, time.monotonic()) - snap.active):
