@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +126,16 @@ def short_web_timeout_server(tmp_path: Path) -> Iterator[Server]:
     """A server of the test's own whose web gateway gives up after 3 s (GW_WEB_TIMEOUT_S)."""
     with serving(tmp_path / "home", extra_env={"GW_WEB_TIMEOUT_S": "3"}) as srv:
         yield srv
+
+
+@pytest.fixture
+def gpu_fallback_server(tmp_path: Path) -> Iterator[Server]:
+    """A server that runs functions without the GPU they ask for (GW_GPU_FALLBACK=cpu)."""
+    with serving(tmp_path / "home", extra_env={"GW_GPU_FALLBACK": "cpu"}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def start_with_env(tmp_path: Path) -> Callable[[dict[str, str]], Server]:
+    """Start a server of the test's own with extra environment (to see start-up errors)."""
+    return lambda extra_env: start_server(tmp_path / "home", extra_env=extra_env)

@@ -51,25 +51,20 @@ def test_server_status_shows_the_inventory(gpu_server):
     assert "A100-80GB" in r.stderr and "GW_GPUS" in r.stderr
 
 
-def test_gpu_fallback_runs_without_the_gpu_and_says_so(tmp_path):
+def test_gpu_fallback_runs_without_the_gpu_and_says_so(gpu_fallback_server):
     """GW_GPU_FALLBACK=cpu on a server without that GPU: the function runs with no device, and
     the app's log says why."""
     import gpu_fallback_app
 
-    from conftest import serving
-
     fallback = gpu_fallback_app.app
-    with serving(tmp_path / "home", extra_env={"GW_GPU_FALLBACK": "cpu"}) as srv, fallback.run():
+    with fallback.run():
         assert gpu_fallback_app.on_b200.remote() == "no devices"
-        logs = srv.gw("app", "logs", fallback.app_id)
+        logs = gpu_fallback_server.gw("app", "logs", fallback.app_id)
         text = " ".join((logs.stdout + logs.stderr).split())
         assert "'on_b200' asks for gpu B200:4, which this machine does not have" in text
         assert "GW_GPU_FALLBACK=cpu" in text
 
 
-def test_a_bad_gpu_fallback_setting_stops_the_server_naming_it(tmp_path):
-    from conftest import start_server
-    from gworker_client import exception
-
-    with pytest.raises(exception.ConnectionError, match=r"GW_GPU_FALLBACK='gpu' is not one of"):
-        start_server(tmp_path / "home", extra_env={"GW_GPU_FALLBACK": "gpu"})
+def test_a_bad_gpu_fallback_setting_stops_the_server_naming_it(start_with_env):
+    with pytest.raises(gw.exception.ConnectionError, match=r"GW_GPU_FALLBACK='gpu' is not one of"):
+        start_with_env({"GW_GPU_FALLBACK": "gpu"})
