@@ -1,0 +1,146 @@
+"""Round trips through a real registry on loopback: push an image built here, pull it back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gworker.images import layertar, oci
+
+Registry = Any  # tests/images/oci/conftest.py's Registry(address, storage)
+
+CONFIG = oci.ImageConfig(
+    env=("PATH=/bin", "GREETING=hi there"),
+    workdir="/etc",
+    user="1000:1000",
+    cmd=("sh", "-c", "echo cmd"),
+    entrypoint=("/bin/sh", "-c", 'exec "$@"', "--"),
+    architecture=oci.host_architecture(),
+)
+
+
+@pytest.fixture(scope="module")
+def pushed(registry: Registry, busybox_layers: list[Path]) -> tuple[str, str]:
+    ref = f"{registry.address}/tests/busybox:v1"
+    return ref, oci.push(busybox_layers, CONFIG, ref)
+
+
+def test_push_then_pull_gives_layers_whiteouts_and_config(
+    pushed: tuple[str, str], busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    ref, digest = pushed
+    assert digest.startswith("sha256:")
+    image = oci.pull(ref, tmp_path)
+    assert image.config == CONFIG
+    assert image.reference == oci.parse_reference(ref)
+    with open(os.devnull, "wb") as sink:
+        expected = [layertar.pack(layer, sink) for layer in busybox_layers]
+    assert [d for d, _ in image.layers] == expected
+    base, top = (path for _, path in image.layers)
+    assert base == oci.layer_path(tmp_path, expected[0])
+    busybox = base / "bin" / "busybox"
+    assert busybox.read_bytes() == (busybox_layers[0] / "bin" / "busybox").read_bytes()
+    assert os.readlink(base / "bin" / "sh") == "busybox"
+    assert stat.S_IMODE(os.stat(busybox).st_mode) & 0o111
+    motd = os.stat(base / "etc" / "motd")
+    assert (motd.st_uid, motd.st_gid) == (1234, 5678)
+    assert stat.S_IMODE(os.stat(base / "tmp").st_mode) == 0o1777
+    whiteout = os.lstat(top / "etc" / "motd")
+    assert stat.S_ISCHR(whiteout.st_mode) and whiteout.st_rdev == os.makedev(0, 0)
+    assert os.getxattr(top / "etc" / "conf.d", layertar.OPAQUE_XATTR) == b"y"
+    assert sorted(os.listdir(top / "etc" / "conf.d")) == ["new.conf"]
+    assert os.stat(top / "data.txt").st_ino == os.stat(top / "data-link.txt").st_ino
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+def test_pulled_layers_mount_as_an_overlay_root(pushed: tuple[str, str], tmp_path: Path) -> None:
+    image = oci.pull(pushed[0], tmp_path / "layers")
+    lower = ":".join(str(path) for _, path in reversed(image.layers))  # overlayfs: top first
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    script = (
+        f"mount -t overlay overlay -o lowerdir={lower} {merged}"
+        f" && chroot {merged} /bin/sh -c 'ls /etc; ls /etc/conf.d; cat /data-link.txt'"
+    )
+    out = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
+    if out.returncode != 0 and "mount" in out.stderr:
+        pytest.skip(f"overlayfs cannot be mounted here: {out.stderr.strip()}")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["conf.d", "new.conf", "data"]  # motd deleted, old.conf hidden
+
+
+def test_pull_skips_layers_already_unpacked(
+    registry: Registry, busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    ref = f"{registry.address}/tests/cached:v1"
+    oci.push(busybox_layers, CONFIG, ref)
+    first = oci.pull(ref, tmp_path)
+    # With every layer blob gone from the registry, only the config can be read: the second
+    # pull must not download layers.
+    blobs = registry.storage / "docker" / "registry" / "v2" / "blobs" / "sha256"
+    config_blob = first.image_id.removeprefix("sha256:")
+    removed = 0
+    for data in blobs.glob("*/*/data"):
+        if data.parent.name != config_blob and data.stat().st_size > 1000:
+            data.unlink()
+            removed += 1
+    assert removed
+    second = oci.pull(ref, tmp_path)
+    assert second == first
+    for _, path in first.layers:
+        shutil.rmtree(path)
+    with pytest.raises(oci.RegistryError):
+        oci.pull(ref, tmp_path)  # now it must download, and the blobs are gone
+
+
+def test_an_image_for_another_architecture_is_refused(
+    registry: Registry, busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    other = "arm64" if oci.host_architecture() != "arm64" else "amd64"
+    ref = f"{registry.address}/tests/foreign:v1"
+    oci.push(busybox_layers[:1], oci.ImageConfig(architecture=other), ref)
+    with pytest.raises(oci.UnsupportedImage, match=f"linux/{other}"):
+        oci.pull(ref, tmp_path)
+    assert not list(tmp_path.iterdir())  # nothing unpacked, no temporaries left
+
+
+def test_missing_tag_and_repository(pushed: tuple[str, str], tmp_path: Path) -> None:
+    ref = pushed[0]
+    with pytest.raises(oci.ImageNotFound, match="tag 'nope' of repository 'tests/busybox'"):
+        oci.pull(ref.replace(":v1", ":nope"), tmp_path)
+    with pytest.raises(oci.ImageNotFound, match="does not exist"):
+        oci.pull(ref.replace("busybox", "no-such-repo"), tmp_path)
+
+
+def test_unreachable_registry(closed_port: int, tmp_path: Path) -> None:
+    port = closed_port
+    with pytest.raises(oci.RegistryUnreachable, match=f"127.0.0.1:{port} cannot be reached"):
+        oci.pull(f"127.0.0.1:{port}/x/y:1", tmp_path)
+
+
+def test_credentials(auth_registry: Registry, busybox_layers: list[Path], tmp_path: Path) -> None:
+    good = dict(auth_registry.credentials)
+    user = good["REGISTRY_USERNAME"]
+    ref = f"{auth_registry.address}/private/busybox:v1"
+    with pytest.raises(oci.RegistryUnauthorized, match="needs credentials"):
+        oci.push(busybox_layers, CONFIG, ref)
+    oci.push(busybox_layers, CONFIG, ref, credentials=good)
+    assert oci.pull(ref, tmp_path, credentials=good).config == CONFIG
+    with pytest.raises(oci.RegistryUnauthorized, match="needs credentials.*REGISTRY_USERNAME"):
+        oci.pull(ref, tmp_path)
+    bad = {**good, "REGISTRY_PASSWORD": "wrong"}
+    with pytest.raises(oci.RegistryUnauthorized, match=f"refused the credentials of user '{user}'"):
+        oci.pull(ref, tmp_path, credentials=bad)
+    with pytest.raises(oci.RegistryUnauthorized, match="lacks REGISTRY_PASSWORD"):
+        oci.pull(ref, tmp_path, credentials={"REGISTRY_USERNAME": user})
+
+
+def test_push_to_a_digest_is_refused(busybox_layers: list[Path]) -> None:
+    with pytest.raises(oci.BadReference, match="push to a tag"):
+        oci.push(busybox_layers, CONFIG, "localhost:5000/a@sha256:" + "0" * 64)
