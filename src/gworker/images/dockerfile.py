@@ -268,8 +268,8 @@ class _Parser:
         flags: dict[str, str] = {}
         rest = ins.args
         while rest.startswith("--"):
-            word, _, rest = rest.partition(" ")
-            rest = rest.lstrip()
+            word = self.raw(_Instruction(ins.keyword, rest, ins.line))[0]
+            rest = rest[len(word) :].lstrip()  # raw words keep their quotes: a prefix of rest
             name, _, value = word[2:].partition("=")
             if name not in allowed:
                 accepted = ", ".join(f"--{a}" for a in allowed) or "none"

@@ -104,6 +104,8 @@ class _Lexer:
             raise WordError(f"bad variable name after '${{' in {self.text!r}")
         name, self.i = m.group(), m.end()
         op = self.take()
+        if op == "":
+            raise WordError(f"missing '}}' in {self.text!r}")
         if op == "}":
             return self.env.get(name, "")
         colon = op == ":"

@@ -1,0 +1,130 @@
+"""Docker's word rules (quotes, escapes, substitution) and image reference syntax."""
+
+from __future__ import annotations
+
+import pytest
+
+from gworker.images import oci
+from gworker.images.dockerwords import WordError, expand_word, expand_words, split_raw
+
+ENV = {"A": "1", "EMPTY": "", "SP": "x y"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$A", "1"),
+        ("${A}b", "1b"),
+        ("$Ab", ""),  # the name is Ab, unset
+        ("$UNSET", ""),
+        ("${UNSET:-d}", "d"),
+        ("${EMPTY:-d}", "d"),
+        ("${EMPTY-d}", ""),
+        ("${UNSET-d}", "d"),
+        ("${A:+alt}", "alt"),
+        ("${EMPTY:+alt}", ""),
+        ("${EMPTY+alt}", "alt"),
+        ("${UNSET:-${A}}", "1"),
+        ('${UNSET:-"q u"}', "q u"),
+        ("'$A'", "$A"),
+        ('"$A"', "1"),
+        ('"\\$A"', "$A"),
+        ('"a\\nb"', "a\\nb"),  # inside double quotes only " $ and the escape are escaped
+        ("\\$A", "$A"),
+        ("a\\ b", "a b"),
+        ("cost: $", "cost: $"),
+        ("$SP", "x y"),
+    ],
+)
+def test_expand_word(text: str, expected: str) -> None:
+    assert expand_word(text, ENV) == expected
+
+
+def test_expand_words_splits_outside_quotes_only() -> None:
+    assert expand_words("a 'b c'  \"$SP\" $A", ENV) == ["a", "b c", "x y", "1"]
+    assert expand_words("''", ENV) == [""]
+
+
+def test_backtick_escape() -> None:
+    assert expand_word("`$A", ENV, escape="`") == "$A"
+    assert expand_word("C:\\dir", ENV, escape="`") == "C:\\dir"
+
+
+def test_split_raw_keeps_quotes_for_later() -> None:
+    assert split_raw("A=\"x y\" B='$c' C=d\\ e") == ['A="x y"', "B='$c'", "C=d\\ e"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("'open", "unterminated single quote"),
+        ('"open', "unterminated double quote"),
+        ("${A", "missing '}'"),
+        ("${1}", "bad variable name"),
+        ("${A#x}", "unsupported modifier '#'"),
+        ("${A/x/y}", "unsupported modifier '/'"),
+        ("${UNSET:?needed}", "UNSET: needed"),
+        ("${EMPTY?}", ""),
+    ],
+)
+def test_word_errors(text: str, message: str) -> None:
+    if text == "${EMPTY?}":
+        assert expand_word(text, ENV) == ""  # set (though empty): no error without the colon
+        return
+    with pytest.raises(WordError, match=message):
+        expand_word(text, ENV)
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        ("python", ("docker.io", "library/python", "latest", None)),
+        ("python:3.11-slim", ("docker.io", "library/python", "3.11-slim", None)),
+        ("me/app:v1", ("docker.io", "me/app", "v1", None)),
+        ("ghcr.io/org/app", ("ghcr.io", "org/app", "latest", None)),
+        ("localhost:5000/a/b:c", ("localhost:5000", "a/b", "c", None)),
+        ("localhost/a", ("localhost", "a", "latest", None)),
+        ("[::1]:5000/a", ("[::1]:5000", "a", "latest", None)),
+        ("nvcr.io/nvidia/cuda:12.4.1-devel-ubuntu22.04",
+         ("nvcr.io", "nvidia/cuda", "12.4.1-devel-ubuntu22.04", None)),
+        ("a@sha256:" + "f" * 64, ("docker.io", "library/a", None, "sha256:" + "f" * 64)),
+    ],
+)  # fmt: skip
+def test_parse_reference(ref: str, expected: tuple[str, str, str | None, str | None]) -> None:
+    parsed = oci.parse_reference(ref)
+    assert (parsed.registry, parsed.repository, parsed.tag, parsed.digest) == expected
+    assert oci.parse_reference(str(parsed)) == parsed
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("", "not valid"),
+        (" python", "not valid"),
+        ("Python", "bad repository 'Python'"),
+        ("python:", "bad tag ''"),
+        ("python:a/b", "bad registry 'python:a'"),
+        ("python@sha256:abc", "bad digest"),
+        ("a//b", "bad repository"),
+        ("bad_host.io:x/a", "bad registry"),
+    ],
+)
+def test_bad_references_name_the_part(ref: str, message: str) -> None:
+    with pytest.raises(oci.BadReference, match=message):
+        oci.parse_reference(ref)
+
+
+@pytest.mark.parametrize(
+    ("ref", "loopback"),
+    [
+        ("localhost:5000/a", True),
+        ("127.0.0.1:5000/a", True),
+        ("127.3.2.1/a", True),
+        ("[::1]:5000/a", True),
+        ("10.0.0.1:5000/a", False),
+        ("registry.example.com/a", False),
+        ("python", False),
+    ],
+)
+def test_plain_http_only_for_loopback(ref: str, loopback: bool) -> None:
+    assert oci.parse_reference(ref).loopback is loopback
