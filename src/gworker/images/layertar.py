@@ -100,7 +100,7 @@ def _apply_metadata(path: Path, m: tarfile.TarInfo) -> None:
     # chown before chmod: chown clears setuid/setgid bits.
     os.lchown(path, m.uid, m.gid)
     for key, value in m.pax_headers.items():
-        if key.startswith(_PAX_XATTR):
+        if key.startswith(_PAX_XATTR) and not m.issym():  # Linux keeps no user xattrs on links
             attr = key[len(_PAX_XATTR) :]
             if attr.startswith(_XATTR_PREFIXES):
                 raw = value.encode("utf-8", "surrogateescape")

@@ -144,3 +144,19 @@ def test_credentials(auth_registry: Registry, busybox_layers: list[Path], tmp_pa
 def test_push_to_a_digest_is_refused(busybox_layers: list[Path]) -> None:
     with pytest.raises(oci.BadReference, match="push to a tag"):
         oci.push(busybox_layers, CONFIG, "localhost:5000/a@sha256:" + "0" * 64)
+
+
+def test_pull_by_digest(pushed: tuple[str, str], tmp_path: Path) -> None:
+    ref, digest = pushed
+    by_tag = oci.pull(ref, tmp_path)
+    by_digest = oci.pull(ref.replace(":v1", f"@{digest}"), tmp_path)
+    both = oci.pull(f"{ref}@{digest}", tmp_path)  # a tag next to a digest: the digest wins
+    assert by_tag.layers == by_digest.layers == both.layers
+    assert by_tag.image_id == by_digest.image_id
+    with pytest.raises(oci.ImageNotFound, match="digest sha256:0000"):
+        oci.pull(ref.replace(":v1", "@sha256:" + "0" * 64), tmp_path)
+
+
+def test_public_names() -> None:
+    assert oci.__all__ == sorted(oci.__all__)
+    assert all(hasattr(oci, name) for name in oci.__all__)
