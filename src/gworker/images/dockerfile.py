@@ -6,7 +6,8 @@
     df.required_stages()    # indices of the stages the final one needs, in build order
     steps = parse_commands(["RUN apt-get update", "ENV A=1"], env=image_env)  # no FROM
 
-A builder applies each stage's steps in order over its base. ``base_config(ref)`` returns a FROM
+The steps are the records of ``dockersteps.py``, re-exported here. A builder applies each stage's
+steps in order over its base. ``base_config(ref)`` returns a FROM
 image's ``oci.ImageConfig`` (pulling it), so that ``ENV PATH=/x:$PATH`` sees the base's PATH and a
 relative WORKDIR starts from the base's, as in Docker; without it the base's env is empty and its
 workdir "/".
@@ -36,9 +37,51 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import oci
-from .dockerwords import WordError, expand_word, expand_words, split_raw
-from .errors import BuildError
+from .dockerlex import (
+    Instruction,
+    WordError,
+    directives,
+    expand_word,
+    expand_words,
+    instructions,
+    split_raw,
+)
+from .dockersteps import (
+    CmdStep,
+    CopyStep,
+    Dockerfile,
+    DockerfileError,
+    EntrypointStep,
+    EnvStep,
+    ExposeStep,
+    FromStep,
+    LabelStep,
+    RunStep,
+    Stage,
+    Step,
+    UserStep,
+    WorkdirStep,
+)
 from .oci import host_architecture
+
+__all__ = [
+    "CmdStep",
+    "CopyStep",
+    "Dockerfile",
+    "DockerfileError",
+    "EntrypointStep",
+    "EnvStep",
+    "ExposeStep",
+    "FromStep",
+    "LabelStep",
+    "RunStep",
+    "Stage",
+    "Step",
+    "UserStep",
+    "WorkdirStep",
+    "parse",
+    "parse_commands",
+]
 
 DEFAULT_SHELL = ("/bin/sh", "-c")
 # ARGs Docker defines without a declaration (proxies); they reach RUN but are not in the image.
@@ -52,169 +95,6 @@ _REFUSED = {
 }
 _URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@)", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_]")
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
-
-
-class DockerfileError(BuildError):
-    """A Dockerfile (or a dockerfile_commands line) uses something not supported, or is invalid;
-    the message names the instruction, the line and what to do instead."""
-
-
-@dataclass(frozen=True)
-class FromStep:
-    image: str  # a registry reference, "scratch", or "" when ``stage`` names an earlier stage
-    stage: int | None  # index of the earlier stage this one starts from
-    name: str | None  # ``AS name``
-    line: int
-
-
-@dataclass(frozen=True)
-class RunStep:
-    argv: tuple[str, ...]  # shell form: the stage's SHELL plus the command text
-    build_env: tuple[tuple[str, str], ...]  # ARGs in scope: set for this command only
-    line: int
-
-
-@dataclass(frozen=True)
-class CopyStep:
-    sources: tuple[str, ...]  # relative to the build context (or to ``from_stage``'s root)
-    dest: str  # a trailing "/" means "into this directory"; relative to the workdir
-    from_stage: int | None  # copy from an earlier stage's filesystem, not the context
-    chown: str | None  # "user[:group]", names resolved in the image's /etc/passwd
-    chmod: str | None  # octal mode for what is copied
-    add: bool  # ADD: a local tar archive source (gzip, bzip2, xz) is unpacked at dest
-    line: int
-
-
-@dataclass(frozen=True)
-class EnvStep:
-    env: tuple[tuple[str, str], ...]
-    line: int
-
-
-@dataclass(frozen=True)
-class WorkdirStep:
-    path: str  # absolute: a relative WORKDIR is resolved against the one before
-    line: int
-
-
-@dataclass(frozen=True)
-class UserStep:
-    user: str  # "user[:group]"
-    line: int
-
-
-@dataclass(frozen=True)
-class CmdStep:
-    argv: tuple[str, ...]
-    line: int
-
-
-@dataclass(frozen=True)
-class EntrypointStep:
-    argv: tuple[str, ...]
-    line: int
-
-
-@dataclass(frozen=True)
-class LabelStep:
-    labels: tuple[tuple[str, str], ...]
-    line: int
-
-
-@dataclass(frozen=True)
-class ExposeStep:
-    ports: tuple[str, ...]  # "8000" or "8000/tcp"
-    line: int
-
-
-Step = (
-    RunStep | CopyStep | EnvStep | WorkdirStep | UserStep | CmdStep | EntrypointStep
-    | LabelStep | ExposeStep
-)  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Stage:
-    base: FromStep
-    steps: tuple[Step, ...]
-
-
-@dataclass(frozen=True)
-class Dockerfile:
-    stages: tuple[Stage, ...]
-
-    def required_stages(self) -> list[int]:
-        """Indices of the stages the final stage depends on (itself included), in order."""
-        need = {len(self.stages) - 1}
-        for i in range(len(self.stages) - 1, -1, -1):
-            if i not in need:
-                continue
-            stage = self.stages[i]
-            if stage.base.stage is not None:
-                need.add(stage.base.stage)
-            for step in stage.steps:
-                if isinstance(step, CopyStep) and step.from_stage is not None:
-                    need.add(step.from_stage)
-        return sorted(need)
-
-
-@dataclass(frozen=True)
-class _Instruction:
-    keyword: str  # upper case
-    args: str  # continuation lines joined, comments inside removed
-    line: int
-
-
-def _instructions(lines: Sequence[str], escape: str, first_line: int) -> list[_Instruction]:
-    out: list[_Instruction] = []
-    buf: list[str] = []
-    start = 0
-    continuation = re.compile(re.escape(escape) + r"[ \t]*$")
-    for n, raw in enumerate(lines, first_line):
-        text = raw.rstrip("\r\n")
-        stripped = text.lstrip()
-        if stripped.startswith("#") or (buf and not stripped):
-            continue  # comments and blank lines inside a continuation are dropped, as in Docker
-        if not buf:
-            if not stripped:
-                continue
-            start = n
-        m = continuation.search(text)
-        if m:
-            buf.append(text[: m.start()])
-            continue
-        buf.append(text)
-        out.append(_parse_line("".join(buf).strip(), start))
-        buf = []
-    if buf:
-        out.append(_parse_line("".join(buf).strip(), start))
-    return out
-
-
-def _parse_line(text: str, line: int) -> _Instruction:
-    keyword, _, args = text.partition(" ")
-    if "\t" in keyword:
-        keyword, _, rest = keyword.partition("\t")
-        args = f"{rest} {args}"
-    return _Instruction(keyword.upper(), args.strip(), line)
-
-
-def _directives(lines: Sequence[str]) -> tuple[str, int]:
-    """The escape character and how many leading lines are directives."""
-    escape, n = "\\", 0
-    for raw in lines:
-        m = _DIRECTIVE.match(raw.strip())
-        if not m:
-            break
-        n += 1
-        if m.group(1).lower() == "escape":
-            if m.group(2) not in ("\\", "`"):
-                raise DockerfileError(
-                    f"line {n}: escape character {m.group(2)!r} is invalid: use \\ or `"
-                )
-            escape = m.group(2)
-    return escape, n
 
 
 @dataclass
@@ -248,27 +128,27 @@ class _Parser:
         self.stages: list[tuple[FromStep, list[Step], _State]] = []
         self.names: dict[str, int] = {}
 
-    def err(self, ins: _Instruction, why: str) -> DockerfileError:
+    def err(self, ins: Instruction, why: str) -> DockerfileError:
         return DockerfileError(f"line {ins.line}: {ins.keyword} {why}")
 
-    def words(self, ins: _Instruction, text: str, env: Mapping[str, str]) -> list[str]:
+    def words(self, ins: Instruction, text: str, env: Mapping[str, str]) -> list[str]:
         try:
             return expand_words(text, env, self.escape)
         except WordError as e:
             raise self.err(ins, f"cannot be expanded: {e}") from None
 
-    def word(self, ins: _Instruction, text: str, env: Mapping[str, str]) -> str:
+    def word(self, ins: Instruction, text: str, env: Mapping[str, str]) -> str:
         try:
             return expand_word(text, env, self.escape)
         except WordError as e:
             raise self.err(ins, f"cannot be expanded: {e}") from None
 
-    def flags(self, ins: _Instruction, allowed: Sequence[str]) -> tuple[dict[str, str], str]:
+    def flags(self, ins: Instruction, allowed: Sequence[str]) -> tuple[dict[str, str], str]:
         """Split leading ``--flag=value`` words off the arguments, refusing any not allowed."""
         flags: dict[str, str] = {}
         rest = ins.args
         while rest.startswith("--"):
-            word = self.raw(_Instruction(ins.keyword, rest, ins.line))[0]
+            word = self.raw(Instruction(ins.keyword, rest, ins.line))[0]
             rest = rest[len(word) :].lstrip()  # raw words keep their quotes: a prefix of rest
             name, _, value = word[2:].partition("=")
             if name not in allowed:
@@ -288,7 +168,7 @@ class _Parser:
             return value
         return None
 
-    def command(self, ins: _Instruction, state: _State) -> tuple[str, ...]:
+    def command(self, ins: Instruction, state: _State) -> tuple[str, ...]:
         if _HEREDOC.search(ins.args):
             raise self.err(
                 ins, "heredocs (<<EOF) are not supported: put the script in a file and COPY it,"
@@ -303,7 +183,7 @@ class _Parser:
 
     # -- instructions -----------------------------------------------------------------------------
 
-    def feed(self, ins: _Instruction) -> None:
+    def feed(self, ins: Instruction) -> None:
         if ins.keyword == "FROM":
             self.from_(ins)
             return
@@ -325,7 +205,7 @@ class _Parser:
         if step is not None:
             steps.append(step)
 
-    def handlers(self) -> dict[str, Callable[[_Instruction, _State], Step | None]]:
+    def handlers(self) -> dict[str, Callable[[Instruction, _State], Step | None]]:
         return {
             "RUN": self.run,
             "COPY": self.copy,
@@ -342,7 +222,7 @@ class _Parser:
             "EXPOSE": self.expose,
         }
 
-    def from_(self, ins: _Instruction) -> None:
+    def from_(self, ins: Instruction) -> None:
         flags, rest = self.flags(ins, ("platform",))
         if "platform" in flags:
             platform = self.word(ins, flags["platform"], self.global_args)
@@ -385,7 +265,7 @@ class _Parser:
             self.names[name] = len(self.stages)
         self.stages.append((FromStep(image, stage, name, ins.line), [], state))
 
-    def arg(self, ins: _Instruction, state: _State | None) -> None:
+    def arg(self, ins: Instruction, state: _State | None) -> None:
         raw = self.raw(ins)
         if not raw:
             raise self.err(ins, "needs a name: ARG NAME[=default]")
@@ -408,13 +288,13 @@ class _Parser:
             else:
                 target[name] = value
 
-    def raw(self, ins: _Instruction) -> list[str]:
+    def raw(self, ins: Instruction) -> list[str]:
         try:
             return split_raw(ins.args, self.escape)
         except WordError as e:
             raise self.err(ins, f"cannot be parsed: {e}") from None
 
-    def pairs(self, ins: _Instruction, state: _State) -> tuple[tuple[str, str], ...]:
+    def pairs(self, ins: Instruction, state: _State) -> tuple[tuple[str, str], ...]:
         """``KEY=value ...`` (each value expanded with the variables before this line) or the
         legacy ``KEY value with spaces``."""
         raw = self.raw(ins)
@@ -434,23 +314,23 @@ class _Parser:
             out.append((self.word(ins, key, env), self.word(ins, value, env)))
         return tuple(out)
 
-    def env(self, ins: _Instruction, state: _State) -> EnvStep:
+    def env(self, ins: Instruction, state: _State) -> EnvStep:
         pairs = self.pairs(ins, state)
         state.env.update(pairs)
         return EnvStep(pairs, ins.line)
 
-    def label(self, ins: _Instruction, state: _State) -> LabelStep:
+    def label(self, ins: Instruction, state: _State) -> LabelStep:
         return LabelStep(self.pairs(ins, state), ins.line)
 
-    def run(self, ins: _Instruction, state: _State) -> RunStep:
+    def run(self, ins: Instruction, state: _State) -> RunStep:
         _, rest = self.flags(ins, ())
-        argv = self.command(_Instruction(ins.keyword, rest, ins.line), state)
+        argv = self.command(Instruction(ins.keyword, rest, ins.line), state)
         predefined = {k: v for k, v in self.build_args.items() if k in PREDEFINED_ARGS}
         scoped = {**predefined, **state.args}
         build_env = tuple(sorted((k, v) for k, v in scoped.items() if k not in state.env))
         return RunStep(argv, build_env, ins.line)
 
-    def copy(self, ins: _Instruction, state: _State) -> CopyStep:
+    def copy(self, ins: Instruction, state: _State) -> CopyStep:
         add = ins.keyword == "ADD"
         flags, rest = self.flags(ins, ("chown", "chmod") if add else ("from", "chown", "chmod"))
         if _HEREDOC.search(rest):
@@ -483,7 +363,7 @@ class _Parser:
             dest = posixpath.normpath(posixpath.join(state.workdir, dest)).rstrip("/") + slash
         return CopyStep(tuple(sources), dest, from_stage, chown, chmod, add, ins.line)
 
-    def stage_ref(self, ins: _Instruction, value: str, env: Mapping[str, str]) -> int:
+    def stage_ref(self, ins: Instruction, value: str, env: Mapping[str, str]) -> int:
         ref = self.word(ins, value, env).lower()
         current = len(self.stages) - 1
         if ref in self.names and self.names[ref] < current:
@@ -495,26 +375,26 @@ class _Parser:
             f" add a stage `FROM {ref} AS name` before this one and COPY --from=name"
         )  # fmt: skip
 
-    def workdir(self, ins: _Instruction, state: _State) -> WorkdirStep:
+    def workdir(self, ins: Instruction, state: _State) -> WorkdirStep:
         path = self.word(ins, ins.args, state.subst_env())
         if not path:
             raise self.err(ins, "needs a path")
         state.workdir = posixpath.normpath(posixpath.join(state.workdir, path))
         return WorkdirStep(state.workdir, ins.line)
 
-    def user(self, ins: _Instruction, state: _State) -> UserStep:
+    def user(self, ins: Instruction, state: _State) -> UserStep:
         user = self.word(ins, ins.args, state.subst_env())
         if not re.fullmatch(r"[\w.-]+(:[\w.-]+)?", user):
             raise self.err(ins, f"{user!r} is invalid: use user[:group] (names or ids)")
         return UserStep(user, ins.line)
 
-    def shell(self, ins: _Instruction, state: _State) -> None:
+    def shell(self, ins: Instruction, state: _State) -> None:
         argv = self.exec_form(ins.args)
         if not argv:
             raise self.err(ins, 'must be a JSON list, e.g. SHELL ["/bin/bash", "-c"]')
         state.shell = tuple(argv)
 
-    def expose(self, ins: _Instruction, state: _State) -> ExposeStep:
+    def expose(self, ins: Instruction, state: _State) -> ExposeStep:
         ports = self.words(ins, ins.args, state.subst_env())
         for port in ports:
             if not re.fullmatch(r"\d+(-\d+)?(/(tcp|udp|sctp))?", port):
@@ -533,10 +413,6 @@ class _Parser:
             )
 
 
-def _lines(text: str) -> list[str]:
-    return text.splitlines()
-
-
 def parse(
     text: str,
     *,
@@ -545,10 +421,13 @@ def parse(
 ) -> Dockerfile:
     """Parse a Dockerfile. ``base_config(ref)`` gives a FROM image's config (its env and
     workdir are what the Dockerfile's substitutions and relative paths start from)."""
-    lines = _lines(text)
-    escape, skip = _directives(lines)
+    lines = text.splitlines()
+    try:
+        escape, skip = directives(lines)
+    except WordError as e:
+        raise DockerfileError(str(e)) from None
     parser = _Parser(escape, build_args or {}, base_config)
-    for ins in _instructions(lines[skip:], escape, first_line=skip + 1):
+    for ins in instructions(lines[skip:], escape, first_line=skip + 1):
         parser.feed(ins)
     if not parser.stages:
         raise DockerfileError("the Dockerfile has no FROM: start it with `FROM image`")
@@ -569,7 +448,7 @@ def parse_commands(
     state = _State(escape="\\", build_args=parser.build_args, workdir=workdir or "/")
     state.env = dict(kv.partition("=")[::2] for kv in env)
     parser.stages.append((FromStep("", None, None, 0), [], state))
-    for ins in _instructions("\n".join(commands).splitlines(), "\\", first_line=1):
+    for ins in instructions("\n".join(commands).splitlines(), "\\", first_line=1):
         if ins.keyword == "FROM":
             raise parser.err(
                 ins, "is not allowed in dockerfile_commands: the image they extend is the base"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gworker.images import oci
-from gworker.images.dockerwords import WordError, expand_word, expand_words, split_raw
+from gworker.images.dockerlex import WordError, expand_word, expand_words, split_raw
 
 ENV = {"A": "1", "EMPTY": "", "SP": "x y"}
 

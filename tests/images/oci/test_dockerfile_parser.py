@@ -245,3 +245,8 @@ def test_from_is_refused_in_dockerfile_commands() -> None:
 def test_platform_of_this_machine_is_accepted() -> None:
     dockerfile = df.parse(f"FROM --platform=linux/{host_architecture()} debian:12")
     assert dockerfile.stages[0].base.image == "debian:12"
+
+
+def test_public_names() -> None:
+    assert df.__all__ == sorted(df.__all__)
+    assert all(hasattr(df, name) for name in df.__all__)

@@ -1,4 +1,8 @@
-"""Dockerfile words: quotes, escapes and ``$VAR`` substitution, as Docker's own shell lexer does.
+"""Dockerfile lexing: lines into instructions, and words with quotes, escapes and ``$VAR``
+substitution, as Docker's own lexer does.
+
+    directives(lines) -> (escape, n)   the ``# escape=`` character and how many lines are directives
+    instructions(lines, escape, first_line) -> [Instruction(keyword, args, line)]
 
     expand_word('"${HOME:-/root}"/x', {"HOME": "/h"})   -> "/h/x"
     expand_words("a 'b c' $X", {"X": "1"})              -> ["a", "b c", "1"]
@@ -16,13 +20,15 @@ character (``\\`` or, by the ``# escape=`` directive, a backtick).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class WordError(ValueError):
-    """A word could not be expanded: an unterminated quote or brace, or a refused modifier."""
+    """A word could not be expanded (an unterminated quote or brace, a refused modifier), or a
+    directive is invalid; the parser adds the instruction and line."""
 
 
 class _Lexer:
@@ -174,3 +180,68 @@ def split_raw(text: str, escape: str = "\\") -> list[str]:
     if cur:
         words.append("".join(cur))
     return words
+
+
+# -- lines ----------------------------------------------------------------------------------------
+
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper case
+    args: str  # continuation lines joined, comments inside removed
+    line: int
+
+
+def instructions(lines: Sequence[str], escape: str, first_line: int) -> list[Instruction]:
+    """Join continuations (dropping comment and blank lines inside them, as Docker does) and
+    split each instruction into its keyword and arguments; ``line`` is where it starts."""
+    out: list[Instruction] = []
+    buf: list[str] = []
+    start = 0
+    continuation = re.compile(re.escape(escape) + r"[ \t]*$")
+    for n, raw in enumerate(lines, first_line):
+        text = raw.rstrip("\r\n")
+        stripped = text.lstrip()
+        if stripped.startswith("#") or (buf and not stripped):
+            continue  # comments and blank lines inside a continuation are dropped, as in Docker
+        if not buf:
+            if not stripped:
+                continue
+            start = n
+        m = continuation.search(text)
+        if m:
+            buf.append(text[: m.start()])
+            continue
+        buf.append(text)
+        out.append(_instruction("".join(buf).strip(), start))
+        buf = []
+    if buf:
+        out.append(_instruction("".join(buf).strip(), start))
+    return out
+
+
+def _instruction(text: str, line: int) -> Instruction:
+    keyword, _, args = text.partition(" ")
+    if "\t" in keyword:
+        keyword, _, rest = keyword.partition("\t")
+        args = f"{rest} {args}"
+    return Instruction(keyword.upper(), args.strip(), line)
+
+
+def directives(lines: Sequence[str]) -> tuple[str, int]:
+    """The escape character and how many leading lines are directives."""
+    escape, n = "\\", 0
+    for raw in lines:
+        m = _DIRECTIVE.match(raw.strip())
+        if not m:
+            break
+        n += 1
+        if m.group(1).lower() == "escape":
+            if m.group(2) not in ("\\", "`"):
+                raise WordError(
+                    f"line {n}: escape character {m.group(2)!r} is invalid: use \\ or `"
+                )
+            escape = m.group(2)
+    return escape, n
