@@ -8,7 +8,7 @@
 
 The steps are the records of ``dockersteps.py``, re-exported here. A builder applies each stage's
 steps in order over its base. ``base_config(ref)`` returns a FROM
-image's ``oci.ImageConfig`` (pulling it), so that ``ENV PATH=/x:$PATH`` sees the base's PATH and a
+image's ``oci.OciConfig`` (pulling it), so that ``ENV PATH=/x:$PATH`` sees the base's PATH and a
 relative WORKDIR starts from the base's, as in Docker; without it the base's env is empty and its
 workdir "/".
 
@@ -118,7 +118,7 @@ class _Parser:
         self,
         escape: str,
         build_args: Mapping[str, str],
-        base_config: Callable[[str], oci.ImageConfig] | None,
+        base_config: Callable[[str], oci.OciConfig] | None,
     ) -> None:
         self.escape = escape
         self.build_args = dict(build_args)
@@ -417,7 +417,7 @@ def parse(
     text: str,
     *,
     build_args: Mapping[str, str] | None = None,
-    base_config: Callable[[str], oci.ImageConfig] | None = None,
+    base_config: Callable[[str], oci.OciConfig] | None = None,
 ) -> Dockerfile:
     """Parse a Dockerfile. ``base_config(ref)`` gives a FROM image's config (its env and
     workdir are what the Dockerfile's substitutions and relative paths start from)."""

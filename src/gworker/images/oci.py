@@ -2,8 +2,9 @@
 
     ref = parse_reference("python:3.11-slim")    # Reference(registry, repository, tag, digest)
     image = pull("python:3.11-slim", layers_dir, credentials=None)  # -> OciImage
+    image = pull("python:3.11-slim", store)     # or into any LayerStore (has, path, making)
     image.layers        # ((diff_id, path), ...) bottom first; each path an overlay upper dir
-    image.config        # ImageConfig(env, workdir, user, cmd, entrypoint, architecture)
+    image.config        # OciConfig(env, workdir, user, cmd, entrypoint, architecture)
     digest = push([dir1, dir2], config, "localhost:5000/me/app:1", credentials=None)
 
 A layer lives at ``layers_dir/<hex of its diff_id>`` (``layer_path``), the sha256 of its
@@ -29,8 +30,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from . import layertar
 from .registry import (
@@ -49,8 +52,10 @@ from .registry import (
 
 __all__ = [
     "BadReference",
-    "ImageConfig",
     "ImageNotFound",
+    "LayerDir",
+    "LayerStore",
+    "OciConfig",
     "OciImage",
     "Reference",
     "RegistryError",
@@ -73,7 +78,7 @@ _TAR_LAYERS = {
 
 
 @dataclass(frozen=True)
-class ImageConfig:
+class OciConfig:
     """What an image says about running it (the OCI config's ``config`` section)."""
 
     env: tuple[str, ...] = ()  # "KEY=value", in the image's order
@@ -99,10 +104,10 @@ class ImageConfig:
         }
 
     @staticmethod
-    def from_oci(doc: Mapping[str, object]) -> ImageConfig:
+    def from_oci(doc: Mapping[str, object]) -> OciConfig:
         inner = doc.get("config") or {}
         assert isinstance(inner, dict)
-        return ImageConfig(
+        return OciConfig(
             env=tuple(inner.get("Env") or ()),
             workdir=inner.get("WorkingDir") or "",
             user=inner.get("User") or "",
@@ -117,26 +122,84 @@ class OciImage:
     reference: Reference
     image_id: str  # sha256 of the config blob: changes whenever a layer or the config does
     layers: tuple[tuple[str, Path], ...]  # (diff_id, overlay upper dir), bottom layer first
-    config: ImageConfig
+    config: OciConfig
 
 
 def layer_path(layers_dir: Path, diff_id: str) -> Path:
-    """Where the layer with this diff_id lives once unpacked."""
+    """Where the layer with this diff_id lives once unpacked (``LayerDir``'s layout)."""
     return layers_dir / diff_id.removeprefix("sha256:")
 
 
+class LayerStore(Protocol):
+    """Where pulled layers go, by the hex of their diff_id. A store that keeps records beside its
+    layers (the image builder's) satisfies this as it is."""
+
+    def has(self, digest: str) -> bool:
+        """Whether the finished layer is there."""
+
+    def path(self, digest: str) -> Path:
+        """The layer's directory."""
+
+    def making(self, digest: str, source: str) -> AbstractContextManager[Path]:
+        """An empty directory to fill; on a clean exit it becomes the layer, on an error it
+        is removed, so a half-made layer is never taken for a finished one."""
+
+
+class LayerDir:
+    """The plain ``LayerStore``: ``root/<hex>`` directories, made in dot-named temporaries (left
+    only by a crash, safe to delete when nothing pulls) and renamed into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def has(self, digest: str) -> bool:
+        return self.path(digest).is_dir()
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest
+
+    @contextlib.contextmanager
+    def making(self, digest: str, source: str) -> Iterator[Path]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{digest[:16]}-", dir=self.root))
+        try:
+            os.chmod(tmp, 0o755)  # mkdtemp's 0700 would be the image's /
+            yield tmp
+            try:
+                os.rename(tmp, self.path(digest))
+            except OSError:
+                if not self.has(digest):  # else another pull of the same layer finished first
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _store(layers: Path | LayerStore) -> LayerStore:
+    return LayerDir(layers) if isinstance(layers, Path) else layers
+
+
 @contextlib.contextmanager
-def _tempdir(near: Path) -> Iterator[Path]:
-    near.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=near))
+def _staging(where: Path) -> Iterator[Path]:
+    where.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".pull-", dir=where))
     try:
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _layers(layers_dir: Path, diff_ids: Sequence[str]) -> tuple[tuple[str, Path], ...]:
-    return tuple((d, layer_path(layers_dir, d)) for d in diff_ids)
+def _image(
+    ref: Reference, raw: bytes, store: LayerStore, diff_ids: Sequence[str], doc: Mapping[str, Any]
+) -> OciImage:
+    layers = tuple((d, store.path(_hex(d))) for d in diff_ids)
+    return OciImage(
+        ref, "sha256:" + hashlib.sha256(raw).hexdigest(), layers, OciConfig.from_oci(doc)
+    )
+
+
+def _hex(diff_id: str) -> str:
+    return diff_id.removeprefix("sha256:")
 
 
 def _diff_ids(config_doc: Mapping[str, object], ref: Reference) -> list[str]:
@@ -153,69 +216,56 @@ def _diff_ids(config_doc: Mapping[str, object], ref: Reference) -> list[str]:
     return ids
 
 
-def pull(ref: str, layers_dir: Path, credentials: Mapping[str, str] | None = None) -> OciImage:
-    """Pull ``ref`` for this machine's architecture; unpack missing layers under ``layers_dir``."""
+def pull(
+    ref: str,
+    layers: Path | LayerStore,
+    credentials: Mapping[str, str] | None = None,
+    *,
+    staging: Path | None = None,
+) -> OciImage:
+    """Pull ``ref`` for this machine's architecture, unpacking the layers ``layers`` (a directory,
+    or a ``LayerStore``) lacks. Downloads are staged under ``staging`` (default: the layers'
+    own directory, on the same disk, as images can be large)."""
     parsed = parse_reference(ref)
-    with _tempdir(layers_dir) as tmp:
+    store = _store(layers)
+    with _staging(staging or store.path("_").parent) as tmp:  # the directory layers live in
         skopeo = Skopeo(parsed, credentials, tmp)
         source = f"docker://{parsed.pinned}"
         raw = skopeo.run("inspect", "--raw", "--config", source)
         doc = json.loads(raw)
         diff_ids = _diff_ids(doc, parsed)
-        if all(layer_path(layers_dir, d).is_dir() for d in diff_ids):
-            return OciImage(
-                parsed, _sha(raw), _layers(layers_dir, diff_ids), ImageConfig.from_oci(doc)
-            )
+        if all(store.has(_hex(d)) for d in diff_ids):
+            return _image(parsed, raw, store, diff_ids, doc)
         copied = tmp / "image"
         skopeo.run("copy", "--dest-decompress", "--quiet", source, f"dir:{copied}", side="src-")
         manifest = json.loads((copied / "manifest.json").read_bytes())
-        config_digest = manifest["config"]["digest"]
-        raw = (copied / config_digest.removeprefix("sha256:")).read_bytes()
+        raw = (copied / _hex(manifest["config"]["digest"])).read_bytes()
         doc = json.loads(raw)  # the tag may have moved since inspect: what was copied wins
         diff_ids = _diff_ids(doc, parsed)
-        if len(manifest.get("layers", ())) != len(diff_ids):
+        descriptors = manifest.get("layers") or []
+        if len(descriptors) != len(diff_ids):
             raise UnsupportedImage(f"{parsed}'s manifest and config disagree on its layers")
-        for desc, diff_id in zip(manifest["layers"], diff_ids, strict=True):
-            media = desc.get("mediaType", "")
-            if media not in _TAR_LAYERS:
-                raise UnsupportedImage(
-                    f"{parsed} has a layer of media type {media!r}, which cannot be unpacked"
-                    f" here (accepted: {', '.join(sorted(_TAR_LAYERS))})"
-                )
-            blob = copied / desc["digest"].removeprefix("sha256:")
-            _install_layer(blob, layers_dir, diff_id, parsed)
+        for media in {d.get("mediaType", "") for d in descriptors} - _TAR_LAYERS:
+            raise UnsupportedImage(
+                f"{parsed} has a layer of media type {media!r}, which cannot be unpacked here"
+                f" (accepted: {', '.join(sorted(_TAR_LAYERS))})"
+            )
+        for desc, diff_id in zip(descriptors, diff_ids, strict=True):
+            blob = copied / _hex(desc["digest"])
+            if not store.has(_hex(diff_id)):
+                with store.making(_hex(diff_id), f"pull {parsed}") as tree, open(blob, "rb") as f:
+                    got = layertar.unpack(f, tree)
+                    if got != diff_id:
+                        raise UnsupportedImage(
+                            f"{parsed}: layer {diff_id} unpacked to {got}: a corrupt download"
+                        )
             blob.unlink()
-    return OciImage(parsed, _sha(raw), _layers(layers_dir, diff_ids), ImageConfig.from_oci(doc))
-
-
-def _sha(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
-
-
-def _install_layer(blob: Path, layers_dir: Path, diff_id: str, ref: Reference) -> None:
-    dest = layer_path(layers_dir, diff_id)
-    if dest.is_dir():
-        return
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name[:16]}-", dir=layers_dir))
-    try:
-        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would be the image's /; a "./" member overrides
-        with open(blob, "rb") as f:
-            got = layertar.unpack(f, tmp)
-        if got != diff_id:
-            raise UnsupportedImage(f"{ref}: layer {diff_id} unpacked to {got}: corrupt download")
-        try:
-            os.rename(tmp, dest)
-        except OSError:
-            if not dest.is_dir():  # else another pull of the same layer finished first
-                raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    return _image(parsed, raw, store, diff_ids, doc)
 
 
 def push(
     layers: Sequence[Path],
-    config: ImageConfig,
+    config: OciConfig,
     ref: str,
     credentials: Mapping[str, str] | None = None,
 ) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from gworker.images import dockerfile as df
-from gworker.images.oci import ImageConfig, host_architecture
+from gworker.images.oci import OciConfig, host_architecture
 
-BASE = ImageConfig(env=("PATH=/usr/bin:/bin", "LANG=C.UTF-8"), workdir="/srv")
+BASE = OciConfig(env=("PATH=/usr/bin:/bin", "LANG=C.UTF-8"), workdir="/srv")
 
 
-def _config(ref: str) -> ImageConfig:
+def _config(ref: str) -> OciConfig:
     assert ref in ("python:3.11-slim", "debian:12", "localhost:5000/base:1")
     return BASE
 

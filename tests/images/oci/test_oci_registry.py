@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from gworker.images import layertar, oci
 
 Registry = Any  # tests/images/oci/conftest.py's Registry(address, storage)
 
-CONFIG = oci.ImageConfig(
+CONFIG = oci.OciConfig(
     env=("PATH=/bin", "GREETING=hi there"),
     workdir="/etc",
     user="1000:1000",
@@ -104,7 +106,7 @@ def test_an_image_for_another_architecture_is_refused(
 ) -> None:
     other = "arm64" if oci.host_architecture() != "arm64" else "amd64"
     ref = f"{registry.address}/tests/foreign:v1"
-    oci.push(busybox_layers[:1], oci.ImageConfig(architecture=other), ref)
+    oci.push(busybox_layers[:1], oci.OciConfig(architecture=other), ref)
     with pytest.raises(oci.UnsupportedImage, match=f"linux/{other}"):
         oci.pull(ref, tmp_path)
     assert not list(tmp_path.iterdir())  # nothing unpacked, no temporaries left
@@ -160,3 +162,48 @@ def test_pull_by_digest(pushed: tuple[str, str], tmp_path: Path) -> None:
 def test_public_names() -> None:
     assert oci.__all__ == sorted(oci.__all__)
     assert all(hasattr(oci, name) for name in oci.__all__)
+
+
+class RecordingStore:
+    """A LayerStore that, like the image builder's, counts a layer only once its record exists."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.made: list[str] = []
+
+    def has(self, digest: str) -> bool:
+        return (self.root / f"{digest}.json").exists()
+
+    def path(self, digest: str) -> Path:
+        return self.root / digest
+
+    @contextlib.contextmanager
+    def making(self, digest: str, source: str) -> Iterator[Path]:
+        tmp = self.root / "tmp" / digest
+        tmp.mkdir(parents=True)
+        try:
+            yield tmp
+            os.rename(tmp, self.path(digest))
+            (self.root / f"{digest}.json").write_text(source)
+            self.made.append(digest)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_pull_into_a_layer_store(pushed: tuple[str, str], tmp_path: Path) -> None:
+    store = RecordingStore(tmp_path)
+    image = oci.pull(pushed[0], store)
+    assert store.made == [d.removeprefix("sha256:") for d, _ in image.layers]
+    assert all(path == store.path(d.removeprefix("sha256:")) for d, path in image.layers)
+    assert "pull 127.0.0.1" in (tmp_path / f"{store.made[0]}.json").read_text()
+    assert oci.pull(pushed[0], store) == image
+    assert len(store.made) == 2  # nothing unpacked twice
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".pull-")]
+
+
+def test_a_failed_layer_leaves_nothing(tmp_path: Path) -> None:
+    store = oci.LayerDir(tmp_path)
+    with pytest.raises(RuntimeError), store.making("ab" * 32, "test") as tree:
+        (tree / "half-written").write_text("x")
+        raise RuntimeError("disk full")
+    assert not store.has("ab" * 32) and not list(tmp_path.iterdir())
