@@ -38,9 +38,10 @@ from .errors import BuildError
 
 SKOPEO_TIMEOUT_S = 1800
 DOCKER_HUB = "docker.io"
+_DOCKER_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io")
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _HOST = re.compile(r"^(?:\[[0-9a-fA-F:.]+\]|[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?)(?::\d+)?$")
 
@@ -130,6 +131,8 @@ def parse_reference(ref: str) -> Reference:
             f"image reference {ref!r} has a bad repository {path!r}: lowercase letters, digits"
             f" and separators (. _ - /) only{hint}"
         )
+    if registry in _DOCKER_HUB_ALIASES:
+        registry = DOCKER_HUB
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
     if tag is None and digest is None:
