@@ -67,6 +67,9 @@ def test_pack_then_unpack_is_the_same_layer(tmp_path: Path) -> None:
     os.mknod(src / "d" / "gone", stat.S_IFCHR, os.makedev(0, 0))
     os.setxattr(src / "d" / "sub", layertar.OPAQUE_XATTR, b"y")
     os.setxattr(src / "d" / "f", "user.note", b"kept")
+    # A file capability (cap_net_bind_service), as ping or a web server's binary carry one.
+    cap = bytes.fromhex("0100000200040000000000000000000000000000")
+    os.setxattr(src / "d" / "f", "security.capability", cap)
     out = io.BytesIO()
     diff_id = layertar.pack(src, out)
     again = io.BytesIO()
@@ -79,6 +82,7 @@ def test_pack_then_unpack_is_the_same_layer(tmp_path: Path) -> None:
     assert os.lstat(dest / "d" / "gone").st_rdev == os.makedev(0, 0)
     assert os.getxattr(dest / "d" / "sub", layertar.OPAQUE_XATTR) == b"y"
     assert os.getxattr(dest / "d" / "f", "user.note") == b"kept"
+    assert os.getxattr(dest / "d" / "f", "security.capability") == cap
     with tarfile.open(fileobj=io.BytesIO(out.getvalue())) as tf:
         names = tf.getnames()
     assert "d/.wh.gone" in names and "d/sub/.wh..wh..opq" in names
