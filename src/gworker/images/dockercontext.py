@@ -1,6 +1,6 @@
 """What a COPY or ADD copies: its sources found in a build context, as Docker finds them.
 
-    ignore = Ignore.from_context(context)                 # the context's .dockerignore, if any
+    ignore = Ignore.from_dir(context)                     # the context's .dockerignore, if any
     entries = plan_copy(context, step.sources, step.dest, ignore)
     for e in entries: ...                                 # CopyEntry(source host path, dest path)
 
@@ -15,9 +15,8 @@ under an ignored directory comes without its parents: create missing parents as 
 - symlinks inside a copied directory stay symlinks; a source that is itself a symlink is followed,
   and must resolve inside the context.
 
-``.dockerignore`` follows Docker's rules: ``#`` comments, ``*``, ``?``, ``[...]`` and ``**`` (any
-number of directories), ``!`` re-includes, the last matching line wins, and a pattern that
-matches a directory excludes everything under it. Ignored files cannot be copied, as in Docker.
+``.dockerignore`` follows Docker's rules (``gworker_client/_protocol/dockerignore.py``, shared
+with the SDK, which uploads what it keeps). Ignored files cannot be copied, as in Docker.
 The same plan serves ``COPY --from=<stage>`` with that stage's root filesystem as ``context``
 (and ``Ignore()``, which ignores nothing).
 """
@@ -31,7 +30,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from gworker_client._protocol.dockerignore import DockerIgnore, clean, pattern_regex
+
 from .dockersteps import DockerfileError
+
+Ignore = DockerIgnore  # the context's .dockerignore rules, shared with the SDK
 
 _WILDCARD = re.compile(r"[*?\[]")
 
@@ -40,75 +43,6 @@ _WILDCARD = re.compile(r"[*?\[]")
 class CopyEntry:
     source: Path  # on the host: a directory (create it), a file (copy it) or a symlink (recreate)
     dest: str  # absolute path in the image
-
-
-def _pattern_regex(pattern: str, double_star: bool) -> re.Pattern[str]:
-    """Go's filepath.Match syntax as a regex (with ``**`` crossing directories if allowed)."""
-    out, i = [], 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "*":
-            if double_star and pattern.startswith("**", i):
-                i += 2
-                if pattern.startswith("/", i):  # "**/" also matches no directory at all
-                    i += 1
-                    out.append("(?:.*/)?")
-                else:
-                    out.append(".*")
-                continue
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "[":
-            end = pattern.find("]", i + 1)
-            if end < 0:
-                raise DockerfileError(f"pattern {pattern!r} has an unterminated '['")
-            body = pattern[i + 1 : end]
-            body = "^" + body[1:] if body.startswith("^") else body
-            out.append(f"[{body}]")
-            i = end
-        elif ch == "\\" and i + 1 < len(pattern):
-            i += 1
-            out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def _clean(pattern: str) -> str:
-    return posixpath.normpath(pattern.strip()).lstrip("/") or "."
-
-
-class Ignore:
-    """A context's ``.dockerignore`` rules; ``Ignore()`` ignores nothing."""
-
-    def __init__(self, lines: Sequence[str] = ()) -> None:
-        self.rules: list[tuple[bool, re.Pattern[str]]] = []  # (re-include?, pattern)
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            include = line.startswith("!")
-            pattern = _clean(line[1:] if include else line)
-            self.rules.append((include, _pattern_regex(pattern, double_star=True)))
-        self.exceptions = any(include for include, _ in self.rules)
-
-    @staticmethod
-    def from_context(context: Path) -> Ignore:
-        path = context / ".dockerignore"
-        return Ignore(path.read_text().splitlines()) if path.is_file() else Ignore()
-
-    def ignored(self, rel: str) -> bool:
-        """Whether the context-relative path ``rel`` is excluded (a pattern matching any of its
-        parent directories counts, as in Docker)."""
-        parts = rel.split("/")
-        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-        verdict = False
-        for include, regex in self.rules:
-            if any(regex.match(p) for p in prefixes):
-                verdict = not include
-        return verdict
 
 
 def _inside(root: Path, rel: str) -> Path:
@@ -121,7 +55,10 @@ def _inside(root: Path, rel: str) -> Path:
 
 
 def _matches(root: Path, pattern: str, ignore: Ignore) -> list[str]:
-    regex = _pattern_regex(pattern, double_star=False)
+    try:
+        regex = pattern_regex(pattern, double_star=False)
+    except ValueError as e:
+        raise DockerfileError(f"COPY source {e}") from None
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         base = Path(dirpath).relative_to(root).as_posix()
@@ -162,7 +99,7 @@ def plan_copy(
         raise DockerfileError(f"COPY destination {dest!r} must be absolute (parse() makes it so)")
     found: list[str] = []
     for source in sources:
-        pattern = _clean(source)
+        pattern = clean(source)
         if pattern.startswith(".."):
             raise DockerfileError(f"COPY source {source!r} is outside the build context")
         if _WILDCARD.search(pattern):

@@ -9,6 +9,7 @@ import pytest
 
 from gworker.images.dockercontext import CopyEntry, Ignore, plan_copy
 from gworker.images.dockersteps import DockerfileError
+from gworker_client._protocol.dockerignore import DockerIgnore, context_files
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_dockerignore(context: Path) -> None:
     (context / ".dockerignore").write_text(
         "# comment\n*.key\n**/.cache\napp/data\n!app/data/x.bin\n"
     )
-    ignore = Ignore.from_context(context)
+    ignore = Ignore.from_dir(context)
     assert ignore.ignored("secret.key") and ignore.ignored("app/.cache/junk")
     assert not ignore.ignored("app/data/x.bin")  # re-included: the last matching line wins
     assert ignore.ignored("app/data")
@@ -93,3 +94,20 @@ def test_sources_may_not_leave_the_context(context: Path) -> None:
     with pytest.raises(DockerfileError, match="is not in the build context"):
         plan_copy(context, ["missing.txt"], "/x", Ignore())
     assert os.path.islink(context / "escape")
+
+
+def test_context_files_are_what_the_sdk_uploads(context: Path) -> None:
+    (context / ".dockerignore").write_text("*.key\napp/data\n!app/data/x.bin\n**/.cache\n")
+    (context / "app" / "linkdir").symlink_to("data")
+    files = context_files(context, DockerIgnore.from_dir(context))
+    assert files == [
+        ".dockerignore",
+        "README.md",
+        "app/data/x.bin",
+        "app/link",
+        "app/linkdir",
+        "app/main.py",
+        "app/util.py",
+        "escape",
+    ]
+    assert "secret.key" in context_files(context, DockerIgnore())
