@@ -6,11 +6,11 @@
     df.required_stages()    # indices of the stages the final one needs, in build order
     steps = parse_commands(["RUN apt-get update", "ENV A=1"], env=image_env)  # no FROM
 
-The steps are the records of ``dockersteps.py``, re-exported here. A builder applies each stage's
-steps in order over its base. ``base_config(ref)`` returns a FROM
-image's ``oci.OciConfig`` (pulling it), so that ``ENV PATH=/x:$PATH`` sees the base's PATH and a
-relative WORKDIR starts from the base's, as in Docker; without it the base's env is empty and its
-workdir "/".
+The steps are the records of ``dockersteps.py``, re-exported here. A builder applies each
+stage's steps in order over its base; ``dockercontext.plan_copy`` says what a CopyStep copies.
+``base_config(ref)`` returns a FROM image's ``oci.OciConfig`` (pulling it), so that
+``ENV PATH=/x:$PATH`` sees the base's PATH and a relative WORKDIR or COPY destination starts from
+the base's workdir, as in Docker; without it the base's env is empty and its workdir "/".
 
 What Docker does, we do: parser directives (``# escape=``; ``# syntax=`` and unknown directives
 are comments, as in Docker), comments, line continuations, ``ARG`` scoping (before the first FROM
