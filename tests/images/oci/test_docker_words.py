@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import stat
+from pathlib import Path
+
 import pytest
 
-from gworker.images import oci
+from gworker.images import oci, registry
 from gworker.images.dockerlex import WordError, expand_word, expand_words, split_raw
 
 ENV = {"A": "1", "EMPTY": "", "SP": "x y"}
@@ -130,3 +136,18 @@ def test_bad_references_name_the_part(ref: str, message: str) -> None:
 )
 def test_plain_http_only_for_loopback(ref: str, loopback: bool) -> None:
     assert oci.parse_reference(ref).loopback is loopback
+
+
+def test_tls_and_credentials_policy(tmp_path: Path) -> None:
+    remote = registry.Skopeo(oci.parse_reference("registry.example.com/a"), None, tmp_path)
+    assert remote._options("src-") == ["--src-tls-verify=true", "--src-no-creds"]
+    local = registry.Skopeo(oci.parse_reference("localhost:5000/a"), None, tmp_path)
+    assert local._options("") == ["--tls-verify=false", "--no-creds"]
+    creds = {"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "pw-not-on-argv"}
+    private = registry.Skopeo(oci.parse_reference("ghcr.io/a/b"), creds, tmp_path)
+    options = private._options("dest-")
+    assert options == ["--dest-tls-verify=true", f"--dest-authfile={tmp_path / 'auth.json'}"]
+    assert "pw-not-on-argv" not in " ".join(options)
+    assert stat.S_IMODE(os.stat(tmp_path / "auth.json").st_mode) == 0o600
+    auths = json.loads((tmp_path / "auth.json").read_text())["auths"]
+    assert base64.b64decode(auths["ghcr.io"]["auth"]) == b"u:pw-not-on-argv"
