@@ -8,7 +8,8 @@
     digest = push([dir1, dir2], config, "localhost:5000/me/app:1", credentials=None)
 
 A layer lives at ``layers_dir/<hex of its diff_id>`` (``layer_path``), the sha256 of its
-uncompressed tar, so the same layer pulled by two images is stored once; it is unpacked into a
+uncompressed tar, so the same layer pulled by two images is stored once (a layer repeated within
+one image is stored again as ``<hex>-2``: overlayfs cannot stack one directory twice); it is unpacked into a
 temporary directory and renamed into place only when complete and verified, so a half-written
 layer is never reused. When every layer of an image is already there, ``pull`` reads only the
 image's config from the registry.
@@ -22,6 +23,7 @@ unsafe or corrupt layer.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gzip
 import hashlib
@@ -192,7 +194,7 @@ def _staging(where: Path) -> Iterator[Path]:
 def _image(
     ref: Reference, raw: bytes, store: LayerStore, diff_ids: Sequence[str], doc: Mapping[str, Any]
 ) -> OciImage:
-    layers = tuple((d, store.path(_hex(d))) for d in diff_ids)
+    layers = tuple((d, store.path(k)) for d, k in zip(diff_ids, _keys(diff_ids), strict=True))
     return OciImage(
         ref, "sha256:" + hashlib.sha256(raw).hexdigest(), layers, OciConfig.from_oci(doc)
     )
@@ -200,6 +202,18 @@ def _image(
 
 def _hex(diff_id: str) -> str:
     return diff_id.removeprefix("sha256:")
+
+
+def _keys(diff_ids: Sequence[str]) -> list[str]:
+    """Each layer's name in the store: its diff_id's hex, and ``<hex>-2``, ``<hex>-3`` for later
+    repeats of it (empty layers repeat often), because overlayfs refuses to stack one directory
+    twice (ELOOP)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for d in diff_ids:
+        seen[d] = seen.get(d, 0) + 1
+        keys.append(_hex(d) if seen[d] == 1 else f"{_hex(d)}-{seen[d]}")
+    return keys
 
 
 def _diff_ids(config_doc: Mapping[str, object], ref: Reference) -> list[str]:
@@ -234,7 +248,7 @@ def pull(
         raw = skopeo.run("inspect", "--raw", "--config", source)
         doc = json.loads(raw)
         diff_ids = _diff_ids(doc, parsed)
-        if all(store.has(_hex(d)) for d in diff_ids):
+        if all(store.has(k) for k in _keys(diff_ids)):
             return _image(parsed, raw, store, diff_ids, doc)
         copied = tmp / "image"
         skopeo.run("copy", "--dest-decompress", "--quiet", source, f"dir:{copied}", side="src-")
@@ -250,16 +264,19 @@ def pull(
                 f"{parsed} has a layer of media type {media!r}, which cannot be unpacked here"
                 f" (accepted: {', '.join(sorted(_TAR_LAYERS))})"
             )
-        for desc, diff_id in zip(descriptors, diff_ids, strict=True):
+        uses = collections.Counter(d["digest"] for d in descriptors)
+        for desc, diff_id, key in zip(descriptors, diff_ids, _keys(diff_ids), strict=True):
             blob = copied / _hex(desc["digest"])
-            if not store.has(_hex(diff_id)):
-                with store.making(_hex(diff_id), f"pull {parsed}") as tree, open(blob, "rb") as f:
+            if not store.has(key):
+                with store.making(key, f"pull {parsed}") as tree, open(blob, "rb") as f:
                     got = layertar.unpack(f, tree)
                     if got != diff_id:
                         raise UnsupportedImage(
                             f"{parsed}: layer {diff_id} unpacked to {got}: a corrupt download"
                         )
-            blob.unlink()
+            uses[desc["digest"]] -= 1
+            if not uses[desc["digest"]]:
+                blob.unlink()  # free the disk as we go: images can be large
     return _image(parsed, raw, store, diff_ids, doc)
 
 

@@ -61,20 +61,40 @@ def test_push_then_pull_gives_layers_whiteouts_and_config(
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries left
 
 
-def test_pulled_layers_mount_as_an_overlay_root(pushed: tuple[str, str], tmp_path: Path) -> None:
-    image = oci.pull(pushed[0], tmp_path / "layers")
+def _run_in_overlay(image: oci.OciImage, tmp_path: Path, command: str) -> list[str]:
+    """Mount the image's layers as an overlay root (in a private mount namespace) and run
+    ``command`` with busybox's sh in it."""
     lower = ":".join(str(path) for _, path in reversed(image.layers))  # overlayfs: top first
     merged = tmp_path / "merged"
     merged.mkdir()
     script = (
         f"mount -t overlay overlay -o lowerdir={lower} {merged}"
-        f" && chroot {merged} /bin/sh -c 'ls /etc; ls /etc/conf.d; cat /data-link.txt'"
+        f" && chroot {merged} /bin/sh -c '{command}'"
     )
     out = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
     if out.returncode != 0 and "mount" in out.stderr:
         pytest.skip(f"overlayfs cannot be mounted here: {out.stderr.strip()}")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["conf.d", "new.conf", "data"]  # motd deleted, old.conf hidden
+    return out.stdout.split()
+
+
+def test_pulled_layers_mount_as_an_overlay_root(pushed: tuple[str, str], tmp_path: Path) -> None:
+    image = oci.pull(pushed[0], tmp_path / "layers")
+    listing = _run_in_overlay(image, tmp_path, "ls /etc; ls /etc/conf.d; cat /data-link.txt")
+    assert listing == ["conf.d", "new.conf", "data"]  # motd deleted, old.conf hidden
+
+
+def test_a_repeated_layer_is_stored_again_and_mounts(
+    registry: Registry, busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    base, top = busybox_layers
+    ref = f"{registry.address}/tests/repeated:v1"
+    oci.push([base, top, base], CONFIG, ref)  # the base again restores /etc/motd
+    image = oci.pull(ref, tmp_path / "layers")
+    (first, _), _, (again, path) = image.layers
+    assert first == again and path.name == first.removeprefix("sha256:") + "-2"
+    assert _run_in_overlay(image, tmp_path, "cat /etc/motd") == ["hello", "from", "the", "base"]
+    assert oci.pull(ref, tmp_path / "layers") == image
 
 
 def test_pull_skips_layers_already_unpacked(
