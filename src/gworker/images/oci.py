@@ -9,10 +9,10 @@
 
 A layer lives at ``layers_dir/<hex of its diff_id>`` (``layer_path``), the sha256 of its
 uncompressed tar, so the same layer pulled by two images is stored once (a layer repeated within
-one image is stored again as ``<hex>-2``: overlayfs cannot stack one directory twice); it is unpacked into a
-temporary directory and renamed into place only when complete and verified, so a half-written
-layer is never reused. When every layer of an image is already there, ``pull`` reads only the
-image's config from the registry.
+one image is stored again as ``<hex>-2``: overlayfs cannot stack one directory twice). It is
+unpacked into a temporary directory and renamed into place only when complete and verified, so a
+half-written layer is never reused. When every layer of an image is already there, ``pull``
+reads only the image's config from the registry.
 
 Transfers go through skopeo (``registry.py`` says why, and holds the policy: references, TLS,
 credentials, errors); this module turns what skopeo fetched into overlayfs-format layers
