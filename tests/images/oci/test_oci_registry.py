@@ -227,3 +227,29 @@ def test_a_failed_layer_leaves_nothing(tmp_path: Path) -> None:
         (tree / "half-written").write_text("x")
         raise RuntimeError("disk full")
     assert not store.has("ab" * 32) and not list(tmp_path.iterdir())
+
+
+def test_zstd_layers(pushed: tuple[str, str], registry: Registry, tmp_path: Path) -> None:
+    """Layers compressed with zstd (as newer builders push them) unpack to the same layers."""
+    layout = f"oci:{tmp_path / 'layout'}:z"
+    ref = f"{registry.address}/tests/zstd:v1"
+    skopeo = ["skopeo", "--insecure-policy", "copy", "--quiet"]
+    subprocess.run(
+        [*skopeo, "--src-tls-verify=false", "--dest-compress", "--dest-compress-format=zstd",
+         f"docker://{pushed[0]}", layout],
+        check=True,
+    )  # fmt: skip
+    subprocess.run(
+        [*skopeo, "--dest-tls-verify=false", "--preserve-digests", layout, f"docker://{ref}"],
+        check=True,
+    )
+    manifest = subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "tar+zstd" in manifest
+    assert [d for d, _ in oci.pull(ref, tmp_path / "l").layers] == [
+        d for d, _ in oci.pull(pushed[0], tmp_path / "l").layers
+    ]
