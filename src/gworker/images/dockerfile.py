@@ -101,13 +101,10 @@ _HEREDOC = re.compile(r"<<-?\s*['\"]?[A-Za-z_]")
 class _State:
     """What the parser tracks while walking one stage."""
 
-    escape: str
-    build_args: Mapping[str, str]
     env: dict[str, str] = field(default_factory=dict)
     args: dict[str, str] = field(default_factory=dict)  # ARGs in scope that have a value
     shell: tuple[str, ...] = DEFAULT_SHELL
     workdir: str = "/"
-    used_args: set[str] = field(default_factory=set)
 
     def subst_env(self) -> dict[str, str]:
         return {**self.args, **self.env}  # ENV wins over an ARG of the same name, as in Docker
@@ -242,7 +239,7 @@ class _Parser:
         elif len(words) != 1:
             raise self.err(ins, "expects `FROM image [AS name]`")
         image = words[0]
-        state = _State(escape=self.escape, build_args=self.build_args)
+        state = _State()
         stage = self.names.get(image.lower())
         if stage is not None:
             earlier = self.stages[stage][2]
@@ -445,7 +442,7 @@ def parse_commands(
     """Parse ``Image.dockerfile_commands`` lines over an image whose config has ``env``
     ("KEY=value") and ``workdir``. FROM is refused: the image before them is the base."""
     parser = _Parser("\\", build_args or {}, None)
-    state = _State(escape="\\", build_args=parser.build_args, workdir=workdir or "/")
+    state = _State(workdir=workdir or "/")
     state.env = dict(kv.partition("=")[::2] for kv in env)
     parser.stages.append((FromStep("", None, None, 0), [], state))
     for ins in instructions("\n".join(commands).splitlines(), "\\", first_line=1):
