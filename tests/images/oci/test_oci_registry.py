@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import shutil
 import stat
@@ -253,3 +255,43 @@ def test_zstd_layers(pushed: tuple[str, str], registry: Registry, tmp_path: Path
     assert [d for d, _ in oci.pull(ref, tmp_path / "l").layers] == [
         d for d, _ in oci.pull(pushed[0], tmp_path / "l").layers
     ]
+
+
+def test_a_multi_platform_image_without_this_platform_is_refused(
+    registry: Registry, busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    other = "arm64" if oci.host_architecture() != "arm64" else "amd64"
+    single = f"{registry.address}/tests/single-{other}:v1"
+    oci.push(busybox_layers[:1], oci.OciConfig(architecture=other), single)
+    layout = tmp_path / "layout"
+    skopeo = ["skopeo", "--insecure-policy", "copy", "--quiet"]
+    subprocess.run(
+        [*skopeo, "--src-tls-verify=false", f"docker://{single}", f"oci:{layout}:x"], check=True
+    )
+    # Wrap the image in an index that lists it for its platform only, as multi-platform tags do.
+    index_path = layout / "index.json"
+    manifest = json.loads(index_path.read_text())["manifests"][0]
+    manifest.pop("annotations", None)
+    inner = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{**manifest, "platform": {"architecture": other, "os": "linux"}}],
+    }
+    data = json.dumps(inner).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    (layout / "blobs" / "sha256" / digest).write_bytes(data)
+    outer = {
+        "mediaType": inner["mediaType"],
+        "digest": f"sha256:{digest}",
+        "size": len(data),
+        "annotations": {"org.opencontainers.image.ref.name": "x"},
+    }
+    index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [outer]}))
+    ref = f"{registry.address}/tests/multi:v1"
+    subprocess.run(
+        [*skopeo, "--multi-arch=all", "--dest-tls-verify=false", f"oci:{layout}:x",
+         f"docker://{ref}"],
+        check=True,
+    )  # fmt: skip
+    with pytest.raises(oci.UnsupportedImage, match=f"no image for linux/{oci.host_architecture()}"):
+        oci.pull(ref, tmp_path / "layers")
