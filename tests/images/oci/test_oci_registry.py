@@ -257,25 +257,27 @@ def test_zstd_layers(pushed: tuple[str, str], registry: Registry, tmp_path: Path
     ]
 
 
-def test_a_multi_platform_image_without_this_platform_is_refused(
-    registry: Registry, busybox_layers: list[Path], tmp_path: Path
-) -> None:
-    other = "arm64" if oci.host_architecture() != "arm64" else "amd64"
-    single = f"{registry.address}/tests/single-{other}:v1"
-    oci.push(busybox_layers[:1], oci.OciConfig(architecture=other), single)
-    layout = tmp_path / "layout"
+def _push_index(registry: Registry, images: dict[str, str], tag: str, tmp_path: Path) -> str:
+    """Push a multi-platform index listing the pushed image ``images[arch]`` for each arch."""
     skopeo = ["skopeo", "--insecure-policy", "copy", "--quiet"]
-    subprocess.run(
-        [*skopeo, "--src-tls-verify=false", f"docker://{single}", f"oci:{layout}:x"], check=True
-    )
-    # Wrap the image in an index that lists it for its platform only, as multi-platform tags do.
-    index_path = layout / "index.json"
-    manifest = json.loads(index_path.read_text())["manifests"][0]
-    manifest.pop("annotations", None)
+    layout = tmp_path / f"layout-{tag}"
+    entries = []
+    for arch, single in images.items():
+        subprocess.run(
+            [*skopeo, "--src-tls-verify=false", f"docker://{single}", f"oci:{layout}:{arch}"],
+            check=True,
+        )
+        manifest = next(
+            m
+            for m in json.loads((layout / "index.json").read_text())["manifests"]
+            if m["annotations"]["org.opencontainers.image.ref.name"] == arch
+        )
+        manifest.pop("annotations")
+        entries.append({**manifest, "platform": {"architecture": arch, "os": "linux"}})
     inner = {
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.index.v1+json",
-        "manifests": [{**manifest, "platform": {"architecture": other, "os": "linux"}}],
+        "manifests": entries,
     }
     data = json.dumps(inner).encode()
     digest = hashlib.sha256(data).hexdigest()
@@ -284,14 +286,30 @@ def test_a_multi_platform_image_without_this_platform_is_refused(
         "mediaType": inner["mediaType"],
         "digest": f"sha256:{digest}",
         "size": len(data),
-        "annotations": {"org.opencontainers.image.ref.name": "x"},
+        "annotations": {"org.opencontainers.image.ref.name": "index"},
     }
-    index_path.write_text(json.dumps({"schemaVersion": 2, "manifests": [outer]}))
-    ref = f"{registry.address}/tests/multi:v1"
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [outer]}))
+    ref = f"{registry.address}/tests/multi:{tag}"
     subprocess.run(
-        [*skopeo, "--multi-arch=all", "--dest-tls-verify=false", f"oci:{layout}:x",
+        [*skopeo, "--multi-arch=all", "--dest-tls-verify=false", f"oci:{layout}:index",
          f"docker://{ref}"],
         check=True,
     )  # fmt: skip
-    with pytest.raises(oci.UnsupportedImage, match=f"no image for linux/{oci.host_architecture()}"):
-        oci.pull(ref, tmp_path / "layers")
+    return ref
+
+
+def test_multi_platform_images(
+    registry: Registry, busybox_layers: list[Path], tmp_path: Path
+) -> None:
+    host = oci.host_architecture()
+    other = "arm64" if host != "arm64" else "amd64"
+    images = {}
+    for arch, layers in ((host, busybox_layers), (other, busybox_layers[:1])):
+        images[arch] = f"{registry.address}/tests/single-{arch}:v1"
+        oci.push(layers, oci.OciConfig(architecture=arch), images[arch])
+    both = _push_index(registry, images, "both", tmp_path)
+    image = oci.pull(both, tmp_path / "layers")
+    assert image.config.architecture == host and len(image.layers) == 2  # this machine's
+    only_other = _push_index(registry, {other: images[other]}, "other", tmp_path)
+    with pytest.raises(oci.UnsupportedImage, match=f"no image for linux/{host}"):
+        oci.pull(only_other, tmp_path / "layers")
