@@ -313,3 +313,32 @@ def test_multi_platform_images(
     only_other = _push_index(registry, {other: images[other]}, "other", tmp_path)
     with pytest.raises(oci.UnsupportedImage, match=f"no image for linux/{host}"):
         oci.pull(only_other, tmp_path / "layers")
+
+
+def test_a_layer_media_type_we_cannot_unpack_is_refused(
+    pushed: tuple[str, str], registry: Registry, tmp_path: Path
+) -> None:
+    layout = tmp_path / "layout"
+    skopeo = ["skopeo", "--insecure-policy", "copy", "--quiet"]
+    subprocess.run(
+        [*skopeo, "--src-tls-verify=false", f"docker://{pushed[0]}", f"oci:{layout}:x"],
+        check=True,
+    )
+    # Mark the top layer "nondistributable" (as Windows base layers are) and re-point the index.
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"][7:]).read_text())
+    nondistributable = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+    manifest["layers"][-1]["mediaType"] = nondistributable
+    data = json.dumps(manifest).encode()
+    digest = hashlib.sha256(data).hexdigest()
+    (blobs / digest).write_bytes(data)
+    index["manifests"][0].update(digest=f"sha256:{digest}", size=len(data))
+    (layout / "index.json").write_text(json.dumps(index))
+    ref = f"{registry.address}/tests/foreign:v1"
+    subprocess.run(
+        [*skopeo, "--dest-tls-verify=false", f"oci:{layout}:x", f"docker://{ref}"], check=True
+    )
+    with pytest.raises(oci.UnsupportedImage, match="media type 'application/vnd.oci.image.layer"):
+        oci.pull(ref, tmp_path / "layers")
+    assert not list((tmp_path / "layers").iterdir())  # refused before anything was unpacked
