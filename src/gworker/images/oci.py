@@ -107,14 +107,30 @@ class OciConfig:
 
     @staticmethod
     def from_oci(doc: Mapping[str, object]) -> OciConfig:
-        inner = doc.get("config") or {}
-        assert isinstance(inner, dict)
+        """From an image's config JSON; raises UnsupportedImage when its fields have wrong types."""
+        section = doc.get("config") or {}
+        if not isinstance(section, dict):
+            raise UnsupportedImage(f"the image's config section is malformed: {section!r:.100}")
+        inner: dict[str, Any] = section
+
+        def strings(key: str) -> tuple[str, ...]:
+            value = inner.get(key) or []
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UnsupportedImage(f"the image's config has a malformed {key}: {value!r:.100}")
+            return tuple(value)
+
+        def string(key: str) -> str:
+            value = inner.get(key) or ""
+            if not isinstance(value, str):
+                raise UnsupportedImage(f"the image's config has a malformed {key}: {value!r:.100}")
+            return value
+
         return OciConfig(
-            env=tuple(inner.get("Env") or ()),
-            workdir=inner.get("WorkingDir") or "",
-            user=inner.get("User") or "",
-            cmd=tuple(inner.get("Cmd") or ()),
-            entrypoint=tuple(inner.get("Entrypoint") or ()),
+            env=strings("Env"),
+            workdir=string("WorkingDir"),
+            user=string("User"),
+            cmd=strings("Cmd"),
+            entrypoint=strings("Entrypoint"),
             architecture=str(doc.get("architecture") or ""),
         )
 

@@ -83,3 +83,13 @@ def test_tls_and_credentials_policy(tmp_path: Path) -> None:
     assert stat.S_IMODE(os.stat(tmp_path / "auth.json").st_mode) == 0o600
     auths = json.loads((tmp_path / "auth.json").read_text())["auths"]
     assert base64.b64decode(auths["ghcr.io"]["auth"]) == b"u:pw-not-on-argv"
+
+
+def test_a_malformed_image_config_is_refused_clearly() -> None:
+    with pytest.raises(oci.UnsupportedImage, match="malformed Env"):
+        oci.OciConfig.from_oci({"config": {"Env": "A=1"}})
+    with pytest.raises(oci.UnsupportedImage, match="malformed WorkingDir"):
+        oci.OciConfig.from_oci({"config": {"WorkingDir": 3}})
+    with pytest.raises(oci.UnsupportedImage, match="config section is malformed"):
+        oci.OciConfig.from_oci({"config": []})
+    assert oci.OciConfig.from_oci({"config": None}) == oci.OciConfig()
