@@ -91,5 +91,5 @@ def test_a_malformed_image_config_is_refused_clearly() -> None:
     with pytest.raises(oci.UnsupportedImage, match="malformed WorkingDir"):
         oci.OciConfig.from_oci({"config": {"WorkingDir": 3}})
     with pytest.raises(oci.UnsupportedImage, match="config section is malformed"):
-        oci.OciConfig.from_oci({"config": []})
+        oci.OciConfig.from_oci({"config": "x"})
     assert oci.OciConfig.from_oci({"config": None}) == oci.OciConfig()
