@@ -29,6 +29,7 @@ from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
+from .metering import ResourceSample, procfs_sample
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
 
@@ -205,6 +206,15 @@ class LocalBackend:
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
+
+    def container_usage(self, container_id: str) -> ResourceSample | None:
+        entry = self._procs.get(container_id)
+        if entry is None:
+            return None
+        measured = self.limiter.usage(container_id)
+        if measured is not None:
+            return ResourceSample(*measured)
+        return procfs_sample(entry.proc.pid)
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """A container process of a previous server (its session leader's command line names

@@ -13,6 +13,7 @@ from .secret import secret_group
 from .serve import serve
 from .server import server
 from .token import token
+from .usage import usage
 from .volume import volume_group
 
 
@@ -37,3 +38,4 @@ cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
+cli.add_command(usage)

@@ -19,6 +19,8 @@ from .. import constants as C
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
+from ..usage import load_prices
+from ..usage.meter import UsageMeter
 from . import (
     apps,
     blobs,
@@ -31,6 +33,7 @@ from . import (
     sandboxes,
     secrets,
     system,
+    usage,
     volumes,
     web_routes,
 )
@@ -122,6 +125,12 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(images.routes)
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
+    app.add_routes(usage.routes)
+    load_prices(home)  # a bad price file stops the start, naming the bad key
+    meter = app["usage_meter"] = UsageMeter(
+        store, backend, lambda: list(state.scheduler.fleet.by_id.values())
+    )
+    state.scheduler.fleet.exit_hooks.append(meter.exited)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
@@ -129,12 +138,14 @@ def build_app(home: Path, server_url: str) -> web.Application:
         app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
+        meter.start()
 
     async def on_cleanup(_: web.Application) -> None:
         await app["sandboxes"].close()
         await schedules.close()
         await gateway.close()
         await channel.close()
+        await meter.close()
         await state.scheduler.close()
         store.close()
 

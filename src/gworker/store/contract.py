@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from gworker_client._protocol.objects import ObjectKind
 
 from .registry import NamedObject
+from .usage import UsageSample, UsageSubject, UsageTotal
 from .volumes import FileRow
 
 
@@ -66,6 +67,26 @@ class Schedules(Protocol):
     def add_schedule_run(
         self, app_id: str, tag: str, tick: float, call_id: str, fired_at: float, missed: int
     ) -> bool: ...
+
+
+class Usage(Protocol):
+    """Per-container usage (``store/usage.py``): one subject per container, one sample per
+    second it ran, per-minute rollups once ``compact_usage`` passed them."""
+
+    def set_app_token(self, app_id: str, token_id: str) -> None: ...
+    def app_token(self, app_id: str) -> str | None: ...
+    def add_usage_subject(self, s: UsageSubject) -> None: ...
+    def add_usage_samples(self, samples: Sequence[UsageSample]) -> None: ...
+    def usage_totals(
+        self,
+        since: float,
+        until: float,
+        bucket_s: int,
+        app_name: str | None = None,
+        environment: str | None = None,
+    ) -> list[UsageTotal]: ...
+    def compact_usage(self, before: float) -> int: ...
+    def usage_sample_rows(self) -> dict[int, int]: ...
 
 
 class Calls(Protocol):
@@ -214,6 +235,7 @@ class StateStore(
     Volumes,
     Secrets,
     Schedules,
+    Usage,
     Protocol,
 ):
     """Everything the control plane keeps: what the scheduler and the routes use."""

@@ -25,6 +25,7 @@ from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
+from .usage import SCHEMA_USAGE, UsageStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
 
 MEMORY = ":memory:"
@@ -118,7 +119,14 @@ def unpack(data: bytes) -> Any:
 
 
 class Store(
-    CallStore, DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore, SandboxStore
+    CallStore,
+    DictStore,
+    QueueStore,
+    SecretStore,
+    VolumeStore,
+    ScheduleStore,
+    SandboxStore,
+    UsageStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -151,6 +159,7 @@ class Store(
             SCHEMA_VOLUMES,
             SCHEMA_SCHEDULES,
             SCHEMA_SANDBOXES,
+            SCHEMA_USAGE,
         ):
             self.db.executescript(schema)
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
