@@ -4,6 +4,7 @@ check the rows against the price table by hand."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import usage_app
@@ -85,3 +86,15 @@ def test_bad_since_and_prices_are_refused_naming_them(workload, tmp_path) -> Non
     r = workload.gw("server", "start", "--prices", str(bad))
     assert r.returncode != 0 and "gpu_second.A100-80GB='free'" in r.stderr
     assert not (workload.home / "prices.json").exists()
+
+
+def test_advise_with_app_adds_what_was_observed(workload) -> None:
+    app_file = str(Path(usage_app.__file__))
+    r = workload.gw("advise", app_file, "--app", "usage-e2e", "--json")
+    assert r.returncode == 0, r.stderr
+    found = {(a["rule"], a["function"]): a for a in json.loads(r.stdout)}
+    oversized = found[("gpu-oversized", "on_gpu")]  # a sleeping function needs no 80 GB
+    assert 'gpu="T4"' in oversized["change"] and oversized["usd_per_month"] > 0
+    assert ("gpu-oversized", "on_gpu") in found
+    r = workload.gw("advise", app_file, "--app", "no-such-app")
+    assert r.returncode != 0 and "no app named 'no-such-app'" in r.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from .advise import advise
 from .app import app
 from .dict import dict_group
 from .queue import queue_group
@@ -39,3 +40,4 @@ cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
 cli.add_command(usage)
+cli.add_command(advise)

@@ -37,6 +37,7 @@ from . import (
     volumes,
     web_routes,
 )
+from .call_stats import CallStats
 from .channel import ContainerChannel
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
@@ -131,6 +132,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
         store, backend, lambda: list(state.scheduler.fleet.by_id.values())
     )
     state.scheduler.fleet.exit_hooks.append(meter.exited)
+    app["call_stats"] = call_stats = CallStats()
+    state.scheduler.queue.completed_hooks.append(call_stats.completed)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

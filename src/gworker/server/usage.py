@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from ..usage import PriceError, Prices, load_prices
 from ..usage.report import UsageQueryError, check_by, parse_span, summarize
-from .errors import InvalidRequest
+from .call_stats import WINDOW_S, CallStats
+from .errors import InvalidRequest, NotFound
 from .http import reply
 from .state import State
 
@@ -58,3 +60,59 @@ async def usage(request: web.Request) -> web.Response:
 @routes.get("/v1/usage/prices")
 async def prices(request: web.Request) -> web.Response:
     return reply(prices_of(request).to_json())
+
+
+@routes.get("/v1/usage/observed")
+async def observed(request: web.Request) -> web.Response:
+    """What ``gw advise --app`` adds to its reading of the code: each live function's spec, its
+    usage since ``since`` and its recent calls (the call window is the server's memory)."""
+    state: State = request.app["state"]
+    name = request.query.get("app", "")
+    env = request.query.get("env") or "main"
+    since, until, _ = usage_query(request)
+    app_id = state.store.deployed_app(name, env)
+    if app_id is None:
+        named = [a for a in state.store.apps(env) if a["name"] == name]
+        if not named:
+            raise NotFound(f"no app named {name!r} in environment {env!r} (see `gw app list`)")
+        app_id = named[-1]["id"]
+    usage_rows = {
+        r.function: r
+        for r in summarize(
+            state.store.usage_totals(since, until + 1, 86400, app_name=name, environment=env),
+            prices_of(request),
+            "function",
+            since,
+            until,
+        ).rows
+    }
+    stats: CallStats = request.app["call_stats"]
+    functions = []
+    app = state.store.app(app_id) or {"version": 0}
+    for row in sorted(state.store.version_functions(app_id, app["version"]), key=_tag):
+        tag, spec = row["tag"], row["spec"]
+        functions.append(
+            {
+                "function": tag,
+                "spec": {k: spec.get(k) for k in _SPEC_KEYS},
+                "usage": usage_rows.get(tag),
+                "calls": stats.summary(app_id, tag, min(until - since, WINDOW_S)),
+            }
+        )
+    return reply(
+        {
+            "app": name,
+            "app_id": app_id,
+            "window_s": until - since,
+            "call_window_s": min(until - since, WINDOW_S),
+            "mean_start_s": state.scheduler.fleet.mean_start_s,
+            "functions": functions,
+        }
+    )
+
+
+def _tag(row: dict[str, Any]) -> str:
+    return str(row["tag"])
+
+
+_SPEC_KEYS = ("gpu", "cpu", "memory", "min_workers", "idle_timeout", "timeout", "retries")

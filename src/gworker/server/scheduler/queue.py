@@ -44,6 +44,9 @@ class InputQueue:
         self._scale = scale
         self._stop_container = stop_container
         self._commit_soon = commit_soon
+        # told of every output a container reports (the dashboard's and advice's call stats)
+        self.completed_hooks: list[Callable[[FunctionState, str, Input, ContainerOutput], None]]
+        self.completed_hooks = []
 
     # -- submit and cancel -----------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class InputQueue:
             inp = c.leased.pop(out.input_id, None)
             if inp is None:
                 continue
+            for hook in self.completed_hooks:
+                hook(fs, c.id, inp, out)
             d = out.duration
             fs.mean_run_s = d if fs.mean_run_s is None else 0.8 * fs.mean_run_s + 0.2 * d
             if out.status.retryable and self.retry(fs, inp):
