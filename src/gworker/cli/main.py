@@ -6,6 +6,7 @@ import click
 
 from .advise import advise
 from .app import app
+from .dashboard import dashboard
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
@@ -41,3 +42,4 @@ cli.add_command(volume_group)
 cli.add_command(sandbox_group)
 cli.add_command(usage)
 cli.add_command(advise)
+cli.add_command(dashboard)

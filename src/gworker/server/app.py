@@ -16,6 +16,7 @@ from aiohttp import web
 from gworker_client._protocol import home as home_files
 
 from .. import constants as C
+from .. import dashboard
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
@@ -100,16 +101,21 @@ def build_app(home: Path, server_url: str) -> web.Application:
     _ensure_local_token(state, home)
     # web endpoints' traffic is routed before the API's token check (see gateway.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
+    # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
+    board = dashboard.Dashboard(state)
     app = web.Application(
         client_max_size=C.MAX_BODY_BYTES,
         middlewares=[
             errors_middleware,
             gateway.middleware,
+            board.middleware,
             auth_middleware(state.tokens, state.scheduler.container_by_token),
         ],
     )
     app["state"] = state
     app["gateway"] = gateway
+    app["dashboard"] = board
+    app.on_shutdown.append(board.close)
 
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
@@ -127,6 +133,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
     app.add_routes(usage.routes)
+    app.add_routes(dashboard.routes)
     load_prices(home)  # a bad price file stops the start, naming the bad key
     meter = app["usage_meter"] = UsageMeter(
         store, backend, lambda: list(state.scheduler.fleet.by_id.values())

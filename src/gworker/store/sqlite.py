@@ -357,6 +357,26 @@ class Store(
     def live_containers(self) -> list[tuple[str, int | None]]:
         return self.db.execute("SELECT id, pid FROM containers WHERE state != 'stopped'").fetchall()
 
+    def containers_of_app(self, app_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The app's newest containers, running or not, newest first (for the dashboard)."""
+        rows = self.db.execute(
+            "SELECT c.id, f.tag, c.state, c.pid, c.started_at, c.stopped_at, c.exit_info"
+            " FROM containers c LEFT JOIN functions f ON f.id = c.function_id"
+            " WHERE c.app_id = ? ORDER BY c.started_at DESC LIMIT ?",
+            (app_id, limit),
+        )
+        keys = ("id", "function", "state", "pid", "started_at", "stopped_at", "exit_info")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def container_logs(
+        self, container_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        return self.db.execute(
+            "SELECT seq, stream, text FROM logs WHERE container_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (container_id, after, limit),
+        ).fetchall()
+
     def add_probe(self, row: tuple[str, str, str, str, str, bool, str, float]) -> None:
         """Record one probe result: (container, function, app, method, kind, ok, detail, s)."""
         self.db.execute(
