@@ -29,7 +29,7 @@ from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
-from .metering import ResourceSample, procfs_sample
+from .metering import ProcfsSampler, ResourceSample
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
 
@@ -72,6 +72,7 @@ class LocalBackend:
         self.images = images
         self._built: dict[str, BuiltImage] = {}
         self.limiter = limits.detect()
+        self._procfs = ProcfsSampler()  # usage without cgroups
         if isolation.unavailable_reason():
             log.warning(
                 "containers run without filesystem isolation: %s", isolation.unavailable_reason()
@@ -214,7 +215,7 @@ class LocalBackend:
         measured = self.limiter.usage(container_id)
         if measured is not None:
             return ResourceSample(*measured)
-        return procfs_sample(entry.proc.pid)
+        return self._procfs.sample(entry.proc.pid)
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """A container process of a previous server (its session leader's command line names

@@ -8,6 +8,7 @@ started in a session of its own, so its session id is its first process's pid).
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,10 +26,28 @@ class ResourceSample:
     memory_mib: float
 
 
-def procfs_sample(session: int) -> ResourceSample | None:
-    """CPU time (including reaped children's) and resident memory of the session's processes."""
-    cpu_ticks = rss_pages = 0
-    found = False
+class ProcfsSampler:
+    """Sessions' CPU time (including reaped children's) and resident memory from ``/proc``.
+
+    One scan of ``/proc`` serves every container asked about within ``max_age_s``: the meter asks
+    for each container in turn on the same tick, and one pass over the processes costs what one
+    container's would."""
+
+    def __init__(self, max_age_s: float = 0.5) -> None:
+        self.max_age_s = max_age_s
+        self._taken = -1e9
+        self._sessions: dict[int, ResourceSample] = {}
+
+    def sample(self, session: int) -> ResourceSample | None:
+        now = time.monotonic()
+        if now - self._taken > self.max_age_s:
+            self._sessions, self._taken = scan_sessions(), now
+        return self._sessions.get(session)
+
+
+def scan_sessions() -> dict[int, ResourceSample]:
+    ticks: dict[int, int] = {}
+    pages: dict[int, int] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -38,11 +57,7 @@ def procfs_sample(session: int) -> ResourceSample | None:
             continue
         # the command name (field 2) may hold spaces: split after its closing parenthesis
         fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[3]) != session:  # field 6, sid
-            continue
-        found = True
-        cpu_ticks += sum(int(f) for f in fields[11:15])  # utime stime cutime cstime
-        rss_pages += int(fields[21])
-    if not found:
-        return None
-    return ResourceSample(cpu_ticks / _TICKS, rss_pages * _PAGE / MIB)
+        sid = int(fields[3])  # field 6
+        ticks[sid] = ticks.get(sid, 0) + sum(int(f) for f in fields[11:15])  # u/s/cu/cs time
+        pages[sid] = pages.get(sid, 0) + int(fields[21])  # rss
+    return {sid: ResourceSample(t / _TICKS, pages[sid] * _PAGE / MIB) for sid, t in ticks.items()}

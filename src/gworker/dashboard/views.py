@@ -85,21 +85,12 @@ def app_detail(app: web.Application, app_id: str) -> View:
 
 def container(app: web.Application, cid: str) -> View:
     state = _state(app)
-    found = next(
-        (
-            (a, c)
-            for a in state.store.apps()
-            for c in state.store.containers_of_app(a["id"], 1000)
-            if c["id"] == cid
-        ),
-        None,
-    )
-    if found is None:
+    row = state.store.container_row(cid)
+    owner = state.store.app(row["app_id"]) if row else None
+    if row is None or owner is None:
         raise NotFound(f"no container {cid!r}")
-    owner, row = found
     live = next((c for c in state.scheduler.containers_of(owner["id"]) if c["id"] == cid), None)
-    fid = state.store.live_function(owner["id"], row["function"] or "") or ""
-    spec = (state.store.function(fid) or {"spec": {}})["spec"]
+    spec = (state.store.function(row["function_id"]) or {"spec": {}})["spec"]
     image = spec.get("image") or {}
     return {
         "container": row,

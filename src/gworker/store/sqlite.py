@@ -368,6 +368,17 @@ class Store(
         keys = ("id", "function", "state", "pid", "started_at", "stopped_at", "exit_info")
         return [dict(zip(keys, r)) for r in rows]
 
+    def container_row(self, cid: str) -> dict[str, Any] | None:
+        """One container, running or not, with its app and function (for the dashboard)."""
+        row = self._one(
+            "SELECT c.id, f.tag, c.state, c.pid, c.started_at, c.stopped_at, c.exit_info,"
+            " c.app_id, c.function_id FROM containers c"
+            " LEFT JOIN functions f ON f.id = c.function_id WHERE c.id = ?",
+            cid,
+        )
+        keys = ("id", "function", "state", "pid", "started_at", "stopped_at", "exit_info")
+        return {**dict(zip(keys, row)), "app_id": row[7], "function_id": row[8]} if row else None
+
     def container_logs(
         self, container_id: str, after: int, limit: int = 1000
     ) -> list[tuple[int, str, str]]:
