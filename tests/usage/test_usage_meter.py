@@ -124,3 +124,22 @@ def test_a_container_that_never_ran_costs_nothing(store: Store) -> None:
     meter = UsageMeter(store, FakeBackend(), lambda: [])
     meter.exited(_container("ct-never", "f", SPEC, None))  # failed before its first poll
     assert store.usage_totals(0, 2e9, 86400) == []
+
+
+def test_a_container_that_exits_while_its_usage_is_read_is_counted_once(store: Store) -> None:
+    clocks = Clocks()
+    backend = FakeBackend()
+    c = _container("ct-race", "f", SPEC, None)
+    live = {c.id: c}
+    meter = UsageMeter(store, backend, lambda: list(live.values()), clock=clocks.wall)
+    meter._monotonic = lambda: clocks.mono  # type: ignore[method-assign]
+    backend.running[c.id] = None  # type: ignore[assignment]
+    backend.usage[c.id] = ResourceSample(0.1, 10)
+    clocks.mono = 101.0
+    readings = meter.read(list(live.values()))  # off the loop, in the server
+    c.ready = True
+    del live[c.id]
+    meter.exited(c)  # the exit lands before the readings are recorded
+    meter.record(readings, clocks.mono, clocks.wall())
+    (total,) = store.usage_totals(T0 - 10, T0 + 10, 86400)
+    assert total.seconds == pytest.approx(1.0)

@@ -1,10 +1,10 @@
 """The usage meter: one timer in the control plane that records, every second, what each running
 container reserved and used (``store/usage.py`` keeps it).
 
-Each tick asks the backend for every placed container's CPU counter and peak memory and writes one
-sample per container covering the time since its last one; a container's exit writes its last
-partial second (the CPU it used after the last tick went with its cgroup). A container is metered
-from its start, once the backend has placed it. Cost is not computed here: reports price the
+Each tick asks the backend (off the event loop) for every placed container's CPU counter and peak
+memory, and writes one sample per container covering the time since its last one; a container's
+exit writes its last partial second (the CPU it used after the last tick went with its cgroup). A
+container is metered from its start, once the backend has placed it. Cost is not computed here: reports price the
 samples with the price table of the day.
 """
 
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .. import constants as C
 from ..backends import Backend
+from ..backends.metering import ResourceSample
 from ..server.scheduler.state import Container
 from ..store import StateStore
 from ..store.usage import UsageSample, UsageSubject
@@ -64,7 +65,10 @@ class UsageMeter:
         while True:
             await asyncio.sleep(C.USAGE_SAMPLE_S)
             try:
-                self.tick()
+                now, wall = self._monotonic(), self._clock()
+                # the backend's reads (files under /sys or /proc) run off the event loop
+                readings = await asyncio.to_thread(self.read, self.containers())
+                self.record(readings, now, wall)
                 if self._monotonic() - self._last_compaction > C.USAGE_COMPACT_EVERY_S:
                     self._last_compaction = self._monotonic()
                     self.store.compact_usage(self._clock() - C.USAGE_ROLLUP_AFTER_S)
@@ -75,11 +79,26 @@ class UsageMeter:
     def tick(self) -> None:
         """One sample for every placed container, covering the time since its last one."""
         now, wall = self._monotonic(), self._clock()
-        samples = []
-        for c in self.containers():
+        self.record(self.read(self.containers()), now, wall)
+
+    def read(self, containers: list[Container]) -> list[tuple[Container, ResourceSample]]:
+        """What each placed container has used so far (safe off the event loop: backend reads
+        only)."""
+        out = []
+        for c in containers:
             got = self.backend.container_usage(c.id)
-            if got is None:
-                continue  # not placed yet (or already gone: its exit records the rest)
+            if got is not None:  # None: not placed yet, or gone (its exit records the rest)
+                out.append((c, got))
+        return out
+
+    def record(
+        self, readings: list[tuple[Container, ResourceSample]], now: float, wall: float
+    ) -> None:
+        alive = {c.id for c in self.containers()}
+        samples = []
+        for c, got in readings:
+            if c.id not in alive:
+                continue  # it exited while its usage was read: its exit recorded the rest
             m = self._metered.get(c.id)
             if m is None:
                 self._begin(c)
