@@ -63,11 +63,13 @@ def test_usage_by_function_is_priced_from_the_table(workload) -> None:
 def test_usage_groupings_agree_on_the_total(workload) -> None:
     totals = {
         by: sum(r["cost_usd"] for r in _usage(workload, "--by", by, "--app", "usage-e2e"))
-        for by in ("app", "function", "gpu", "day")
+        for by in ("app", "function", "gpu", "day", "token")
     }
     assert len({round(v, 12) for v in totals.values()}) == 1
     gpus = {r["gpu_type"] for r in _usage(workload, "--by", "gpu", "--app", "usage-e2e")}
     assert gpus == {"A100-80GB", None}
+    (row,) = _usage(workload, "--by", "token", "--app", "usage-e2e")
+    assert row["token_id"] == workload.env["GW_TOKEN_ID"]  # the token that started the app
 
 
 def test_usage_table_and_filters(workload) -> None:
@@ -98,3 +100,13 @@ def test_advise_with_app_adds_what_was_observed(workload) -> None:
     assert ("gpu-oversized", "on_gpu") in found
     r = workload.gw("advise", app_file, "--app", "no-such-app")
     assert r.returncode != 0 and "no app named 'no-such-app'" in r.stderr
+
+
+def test_usage_records_survive_a_restart(private_server) -> None:
+    with usage_app.app.run():
+        assert usage_app.on_cpu.remote(0.2) == "prepared"
+    before = _usage(private_server, "--by", "function")
+    private_server.restart()
+    after = _usage(private_server, "--by", "function")
+    assert before and [r["function"] for r in after] == [r["function"] for r in before]
+    assert after[0]["container_seconds"] >= before[0]["container_seconds"] > 0

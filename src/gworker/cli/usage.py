@@ -24,7 +24,7 @@ from ._common import console, friendly_errors
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @friendly_errors
 def usage(app_name: str | None, env: str | None, since: str, by: str, as_json: bool) -> None:
-    """Show CPU, memory and GPU usage and its cost, grouped by app, function, GPU or day.
+    """Show CPU, memory and GPU usage and its cost, by app, function, GPU, day or token.
 
     Costs use the server's price table: Modal's published prices unless GW_HOME/prices.json
     (`gw server start --prices FILE`) sets your own.
@@ -73,6 +73,7 @@ def _columns(by: str) -> tuple[str, ...]:
         "function": ("app", "function", "gpu"),
         "gpu": ("gpu",),
         "day": ("day (UTC)",),
+        "token": ("token",),
     }[by]
 
 
@@ -83,4 +84,5 @@ def _cells(r: dict, by: str) -> tuple[str, ...]:
         "function": (r["app"], r["function"], gpu),
         "gpu": (gpu if r["gpu_type"] else "none (CPU only)",),
         "day": (r["day"],),
+        "token": (r["token_id"] or "-",),
     }[by]

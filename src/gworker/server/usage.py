@@ -20,7 +20,7 @@ from .http import reply
 from .state import State
 
 routes = web.RouteTableDef()
-_BUCKETS = {"app": 86400, "function": 86400, "gpu": 86400, "day": 86400}
+_BUCKETS = {"app": 86400, "function": 86400, "gpu": 86400, "day": 86400, "token": 86400}
 
 
 def prices_of(request: web.Request) -> Prices:

@@ -4,8 +4,8 @@ container reserved and used (``store/usage.py`` keeps it).
 Each tick asks the backend (off the event loop) for every placed container's CPU counter and peak
 memory, and writes one sample per container covering the time since its last one; a container's
 exit writes its last partial second (the CPU it used after the last tick went with its cgroup). A
-container is metered from its start, once the backend has placed it. Cost is not computed here: reports price the
-samples with the price table of the day.
+container is metered from its start, once the backend has placed it. Cost is not computed here:
+reports price the samples with the price table of the day.
 """
 
 from __future__ import annotations

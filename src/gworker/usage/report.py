@@ -58,13 +58,15 @@ def _key(t: UsageTotal, by: str) -> tuple[str | None, ...]:
         return (s.app_name, s.function, s.environment, None, None)
     if by == "gpu":
         return (None, None, None, s.gpu_type, None)
+    if by == "token":
+        return (None, None, None, None, s.token_id)
     return (None, None, None, None, day)
 
 
 def summarize(
     totals: Iterable[UsageTotal], prices: Prices, by: str, since: float, until: float
 ) -> UsageReport:
-    """Group ``totals`` by ``by`` (app, function, gpu or day) and price each group."""
+    """Group ``totals`` by ``by`` (app, function, gpu, day or token) and price each group."""
     groups: dict[tuple[str | None, ...], _Sum] = {}
     gpu_types: dict[tuple[str | None, ...], set[str | None]] = {}
     for t in totals:
@@ -85,7 +87,7 @@ def summarize(
     rows = []
     for key, g in groups.items():
         kinds = gpu_types[key] - {None}
-        app, function, env, gpu, day = key
+        app, function, env, gpu, last = key  # last: the day or the token, by grouping
         if by in ("app", "function"):  # one GPU type names the group's; several name none
             gpu = next(iter(kinds)) if len(kinds) == 1 else None
         rows.append(
@@ -94,7 +96,8 @@ def summarize(
                 function=function,
                 environment=env,
                 gpu_type=gpu,
-                day=day if by == "day" else None,
+                day=last if by == "day" else None,
+                token_id=last if by == "token" else None,
                 containers=len(g.containers),
                 container_seconds=g.seconds,
                 cpu_seconds=g.cpu,

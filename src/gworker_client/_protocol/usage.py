@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-GROUPINGS = ("app", "function", "gpu", "day")
+GROUPINGS = ("app", "function", "gpu", "day", "token")
 
 
 class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -17,6 +17,7 @@ class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
     environment: str | None
     gpu_type: str | None
     day: str | None  # YYYY-MM-DD (UTC) with --by day
+    token_id: str | None  # the user token that created the apps, with --by token
     containers: int  # distinct containers counted
     container_seconds: float  # how long they ran
     cpu_seconds: float  # billed core-seconds
