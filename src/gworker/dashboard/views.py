@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
 from gworker_client._protocol import layer_digests
@@ -156,11 +157,11 @@ def objects(app: web.Application, env: str) -> View:
         ("queues", ObjectKind.QUEUE),
         ("volumes", ObjectKind.VOLUME),
     ):
+        describe = kinds[plural].describe
         out[plural] = [
-            {"id": o.id, "name": o.name, "updated_at": o.updated_at, **kinds[plural].describe(
-                state.store, o.id)}
+            {"id": o.id, "name": o.name, "updated_at": o.updated_at, **describe(state.store, o.id)}
             for o in state.store.named_objects(kind, env)
-        ]  # fmt: skip
+        ]
     out["secrets"] = [  # names only: never a key or a value
         {"id": o.id, "name": o.name, "updated_at": o.updated_at}
         for o in state.store.named_objects(ObjectKind.SECRET, env)
@@ -202,8 +203,7 @@ def usage(app: web.Application, since_s: float, bucket_s: int) -> View:
         "buckets": buckets,
         "cost": cost,
         "gpu_seconds": gpu_s,
-        "rows": [r.__struct_fields__ and {f: getattr(r, f) for f in r.__struct_fields__}
-                 for r in report.rows],
+        "rows": [msgspec.structs.asdict(r) for r in report.rows],
         "total_usd": report.total_usd,
         "prices": report.prices,
-    }  # fmt: skip
+    }
