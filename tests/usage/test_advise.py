@@ -122,5 +122,18 @@ def test_cli_prints_json_and_refuses_what_it_cannot_read(tmp_path: Path) -> None
     broken.write_text("def (:\n")
     r = gw(str(broken))
     assert r.returncode != 0 and "does not parse" in r.stderr
-    r = gw(str(BAD), "--since", "soon")
+    r = gw(str(BAD), "--app", "x", "--since", "soon")
     assert r.returncode != 0 and "since='soon'" in r.stderr
+    r = gw(str(BAD), "--env", "prod")
+    assert r.returncode != 0 and "add --app NAME" in r.stderr
+
+
+def test_what_the_code_computes_is_read_from_the_deployed_spec(tmp_path: Path) -> None:
+    app = tmp_path / "computed.py"
+    app.write_text(
+        "import os\nimport gworker_client as gw\napp = gw.App('c')\n"
+        "@app.function(gpu=os.environ.get('GPU', 'H100'))\ndef f():\n    return 1\n"
+    )
+    assert advise(app, DEFAULT_PRICES) == []  # the code alone does not say which GPU
+    seen = _seen("f", spec={"gpu": [{"type": "H100", "count": 1}]})
+    assert "gpu-fallbacks" in _rules(app, seen)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_UNKNOWN = object()  # an argument given as an expression this reading cannot evaluate
+UNKNOWN = object()  # an argument given as an expression this reading cannot evaluate
 ENTER_DECORATORS = {"enter", "on_enter"}
 
 
@@ -31,7 +31,7 @@ class Deployed:
     kind: str  # "function" | "cls"
     line: int  # the decorator's line
     node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-    options: dict[str, Any]  # literal values; _UNKNOWN for expressions
+    options: dict[str, Any]  # literal values; UNKNOWN for expressions
     option_lines: dict[str, int]
     methods: list[Method] = field(default_factory=list)  # a class's (a function: itself)
     decorators: set[str] = field(default_factory=set)
@@ -41,7 +41,7 @@ class Deployed:
 
     def value(self, option: str, *aliases: str) -> Any:
         for o in (option, *aliases):
-            if o in self.options and self.options[o] is not _UNKNOWN:
+            if o in self.options and self.options[o] is not UNKNOWN:
                 return self.options[o]
         return None
 
@@ -86,7 +86,7 @@ def _literal(node: ast.expr, constants: dict[str, Any]) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return _UNKNOWN
+        return UNKNOWN
 
 
 def _constants(tree: ast.Module) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
             target = stmt.targets[0]
             if isinstance(target, ast.Name):
                 value = _literal(stmt.value, out)
-                if value is not _UNKNOWN:
+                if value is not UNKNOWN:
                     out[target.id] = value
     return out
 

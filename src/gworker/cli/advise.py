@@ -37,7 +37,7 @@ def _observed(app_name: str, env: str, since: str) -> tuple[Observed, Prices]:
 @click.argument("app_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--app", "app_name", default=None, help="Add what the server observed of this app.")
 @click.option("--env", default=None, help="The deployed app's environment.")
-@click.option("--since", default="7d", show_default=True, help="How much history --app reads.")
+@click.option("--since", default=None, help="How much history --app reads (default 7d).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for tools.")
 @friendly_errors
 def advise(
@@ -49,6 +49,13 @@ def advise(
     price table. With --app NAME it adds what the server observed of that app (usage, calls,
     cold starts).
     """
+    for given, flag in ((env, "--env"), (since, "--since")):
+        if given is not None and not app_name:
+            raise click.BadParameter(
+                f"{flag} {given} applies to a deployed app's observations: add --app NAME",
+                param_hint=flag,
+            )
+    since = since or "7d"
     try:
         parse_span(since)
     except UsageQueryError as e:
