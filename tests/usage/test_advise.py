@@ -61,9 +61,11 @@ def _seen(tag: str, **fields: object) -> dict:
     return {tag: {**base, **fields}}
 
 
-def _usage(containers: int, gpu: str | None, gpu_s: float, peak_mib: float) -> dict:
+def _usage(
+    containers: int, gpu: str | None, gpu_s: float, peak_mib: float, gpu_mib: float | None = None
+) -> dict:
     return {"containers": containers, "gpu_type": gpu, "gpu_seconds": gpu_s,
-            "memory_peak_mib": peak_mib}  # fmt: skip
+            "memory_peak_mib": peak_mib, "gpu_memory_peak_mib": gpu_mib}  # fmt: skip
 
 
 def test_gpu_larger_than_observed_memory_names_a_cheaper_type_and_the_saving() -> None:
@@ -74,6 +76,14 @@ def test_gpu_larger_than_observed_memory_names_a_cheaper_type_and_the_saving() -
     assert advice.usd_per_month == pytest.approx(saving)
     big = _seen("Model", usage=_usage(1, "H100", 3600, 70 * 1024), calls={"calls": 10})
     assert "gpu-oversized" not in _rules(CLEAN, big)  # 84 GB: nothing cheaper holds it
+
+
+def test_measured_gpu_memory_wins_over_host_memory() -> None:
+    # 2 GiB of host memory, but 30 GiB on the GPU (NVML): a 40 GB A100 is the cheapest fit
+    seen = _seen("Model", usage=_usage(1, "H100", 3600, 2 * 1024, 30 * 1024), calls={"calls": 1})
+    (advice,) = [a for a in advise(CLEAN, DEFAULT_PRICES, seen) if a.rule == "gpu-oversized"]
+    assert 'gpu="L40S"' in advice.change  # 36 GB with room: L40S (48 GB) is cheapest
+    assert "30.0 GiB each" in advice.why
 
 
 def test_warm_containers_on_a_rarely_called_function_cost_their_idle_month() -> None:

@@ -73,7 +73,8 @@ def test_a_known_workload_costs_what_is_computed_by_hand(store: Store) -> None:
     }
     meter.tick()
     clocks.mono = 102.0
-    backend.usage["ct-gpu"] = ResourceSample(cpu_s=5.0, memory_mib=100)  # 4 cores in 1 s
+    # 4 cores in 1 s, and 20 GB on its GPU
+    backend.usage["ct-gpu"] = ResourceSample(cpu_s=5.0, memory_mib=100, gpu_memory_mib=20_000)
     backend.usage["ct-cpu"] = ResourceSample(cpu_s=0.2, memory_mib=600)
     meter.tick()
     clocks.mono = 102.5
@@ -93,11 +94,12 @@ def test_a_known_workload_costs_what_is_computed_by_hand(store: Store) -> None:
     assert train.cpu_used_seconds == pytest.approx(5.0)
     assert train.memory_gib_seconds == pytest.approx(5.0)
     assert train.gpu_type == "A100-80GB" and train.gpu_seconds == pytest.approx(2.5)
+    assert train.gpu_memory_peak_mib == 20_000  # measured on its device (NVML) once
     assert train.cost_usd == pytest.approx(7 * 0.0000131 + 5 * 0.00000222 + 2.5 * 0.00083)
     # prep: 2 s at 0.5 cores (its use is below that), 600 MiB (above its 512 MiB reservation)
     assert prep.cpu_seconds == pytest.approx(1.0)
     assert prep.memory_gib_seconds == pytest.approx(600 / 1024 * 2)
-    assert prep.gpu_type is None and prep.gpu_seconds == 0
+    assert prep.gpu_type is None and prep.gpu_seconds == 0 and prep.gpu_memory_peak_mib is None
     assert prep.cost_usd == pytest.approx(1.0 * 0.0000131 + 600 / 1024 * 2 * 0.00000222)
     assert report.total_usd == pytest.approx(train.cost_usd + prep.cost_usd)
 

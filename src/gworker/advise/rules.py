@@ -224,8 +224,17 @@ def gpu_oversized(src: AppSource, prices: Prices, seen: Observed) -> Iterator[Ad
         usage = seen.get(d.name, {}).get("usage")
         if not gpus or not usage or not usage.get("gpu_type") or not usage.get("gpu_seconds"):
             continue
-        kind = usage["gpu_type"]
-        need_gb = usage["memory_peak_mib"] / 1024 * 1.2  # the weights pass through memory
+        kind, count = usage["gpu_type"], max(1, gpus[0][1])
+        if usage.get("gpu_memory_peak_mib") is not None:  # measured on the devices (NVML)
+            peak_gib = usage["gpu_memory_peak_mib"] / 1024 / count
+            measured = f"its GPUs held at most {peak_gib:.1f} GiB each"
+        else:  # simulated GPUs: the weights pass through host memory on their way
+            peak_gib = usage["memory_peak_mib"] / 1024
+            measured = (
+                f"its containers peaked at {peak_gib:.1f} GiB of host memory (GPU memory was"
+                " not measured here: no NVML)"
+            )
+        need_gb = peak_gib * 1.2  # room for activations and fragmentation
         fits = [t for t, gb in GPU_MEMORY_GB.items() if gb >= need_gb and t != "A100"]
         cheaper = sorted((t for t in fits if prices.gpu(t) < prices.gpu(kind)), key=prices.gpu)
         if not cheaper:
@@ -233,17 +242,17 @@ def gpu_oversized(src: AppSource, prices: Prices, seen: Observed) -> Iterator[Ad
         best = cheaper[0]
         window_s = seen[d.name].get("window_s") or 86400
         monthly = (prices.gpu(kind) - prices.gpu(best)) * usage["gpu_seconds"] * MONTH_S / window_s
+        suffix = f":{count}" if count > 1 else ""
         yield Advice(
             "gpu-oversized",
             f"{src.path}:{d.option_lines.get('gpu', d.line)}",
             d.name,
-            f"its containers peaked at {usage['memory_peak_mib'] / 1024:.1f} GiB, which fits a"
-            f" {best} ({GPU_MEMORY_GB[best]} GB) with room; it runs on {kind}"
-            f" ({GPU_MEMORY_GB.get(kind, '?')} GB)",
-            f'ask for gpu="{best}" (or a list starting with it)',
+            f"{measured}, which fits a {best} ({GPU_MEMORY_GB[best]} GB) with 20% room; it runs"
+            f" on {kind} ({GPU_MEMORY_GB.get(kind, '?')} GB)",
+            f'ask for gpu="{best}{suffix}" (or a list starting with it)',
             f"${monthly:.2f}/month at the observed {usage['gpu_seconds']:.0f} GPU-seconds per"
             f" {window_s / 3600:.0f}h (${prices.gpu(kind) * 3600:.2f}/h ->"
-            f" ${prices.gpu(best) * 3600:.2f}/h)",
+            f" ${prices.gpu(best) * 3600:.2f}/h per GPU)",
             usd_per_month=monthly,
             severity=3,
         )

@@ -213,9 +213,9 @@ class LocalBackend:
         if entry is None:
             return None
         measured = self.limiter.usage(container_id)
-        if measured is not None:
-            return ResourceSample(*measured)
-        return self._procfs.sample(entry.proc.pid)
+        host = ResourceSample(*measured) if measured else self._procfs.sample(entry.proc.pid)
+        gpu_mib = self.gpus.memory_used_mib(container_id)
+        return replace(host, gpu_memory_mib=gpu_mib) if host and gpu_mib is not None else host
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """A container process of a previous server (its session leader's command line names

@@ -20,10 +20,12 @@ MIB = 1024 * 1024
 @dataclass(frozen=True)
 class ResourceSample:
     """``cpu_s``: core-seconds used since the container started (a counter); ``memory_mib``: the
-    highest memory use known (the kernel's peak with cgroups, else the current RSS)."""
+    highest memory use known (the kernel's peak with cgroups, else the current RSS);
+    ``gpu_memory_mib``: memory in use on its GPUs now (NVML), None when not measured."""
 
     cpu_s: float
     memory_mib: float
+    gpu_memory_mib: float | None = None
 
 
 class ProcfsSampler:

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS usage_samples (
     width INTEGER NOT NULL,      -- 1: a second's sample; 60: a minute's rollup
     seconds REAL NOT NULL,       -- how long the container ran within the interval
     cpu_used REAL NOT NULL,      -- core-seconds its processes used (from its cgroup)
-    memory_peak_mib REAL NOT NULL
+    memory_peak_mib REAL NOT NULL,
+    gpu_memory_mib REAL          -- GPU memory in use (NVML); NULL when not measured
 );
 CREATE INDEX IF NOT EXISTS usage_samples_ts ON usage_samples (ts);
 """
@@ -62,6 +63,7 @@ class UsageSample:
     seconds: float
     cpu_used: float
     memory_peak_mib: float
+    gpu_memory_mib: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,7 @@ class UsageTotal:
     cpu_used: float  # core-seconds
     memory_mib_seconds: float
     memory_peak_mib: float
+    gpu_memory_peak_mib: float | None = None  # None: never measured (no NVML)
 
 
 class UsageStore:
@@ -110,8 +113,11 @@ class UsageStore:
 
     def add_usage_samples(self, samples: Sequence[UsageSample]) -> None:
         self.db.executemany(
-            "INSERT INTO usage_samples VALUES (?, ?, 1, ?, ?, ?)",
-            [(s.container_id, s.ts, s.seconds, s.cpu_used, s.memory_peak_mib) for s in samples],
+            "INSERT INTO usage_samples VALUES (?, ?, 1, ?, ?, ?, ?)",
+            [
+                (s.container_id, s.ts, s.seconds, s.cpu_used, s.memory_peak_mib, s.gpu_memory_mib)
+                for s in samples
+            ],
         )
 
     def usage_totals(
@@ -136,16 +142,13 @@ class UsageStore:
             " CAST(s.ts / ? AS INTEGER) * ?, SUM(s.seconds),"
             " SUM(MAX(c.cpu_reserved * s.seconds, s.cpu_used)), SUM(s.cpu_used),"
             " SUM(MAX(c.memory_reserved_mib, s.memory_peak_mib) * s.seconds),"
-            " MAX(s.memory_peak_mib)"
+            " MAX(s.memory_peak_mib), MAX(s.gpu_memory_mib)"
             " FROM usage_samples s JOIN usage_containers c USING (container_id)"
             f" WHERE {' AND '.join(where)}"
             " GROUP BY c.container_id, CAST(s.ts / ? AS INTEGER) ORDER BY 11, 1",
             (bucket_s, bucket_s, *args, bucket_s),
         )
-        return [
-            UsageTotal(UsageSubject(*r[:10]), float(r[10]), r[11], r[12], r[13], r[14], r[15])
-            for r in rows
-        ]
+        return [UsageTotal(UsageSubject(*r[:10]), float(r[10]), *r[11:17]) for r in rows]
 
     def compact_usage(self, before: float) -> int:
         """Roll the per-second samples older than ``before`` into per-minute rows; return how
@@ -154,7 +157,7 @@ class UsageStore:
         self.db.execute(
             "INSERT INTO usage_samples"
             " SELECT container_id, CAST(ts / 60 AS INTEGER) * 60, 60, SUM(seconds),"
-            " SUM(cpu_used), MAX(memory_peak_mib) FROM usage_samples"
+            " SUM(cpu_used), MAX(memory_peak_mib), MAX(gpu_memory_mib) FROM usage_samples"
             " WHERE width = 1 AND ts < ? GROUP BY container_id, CAST(ts / 60 AS INTEGER)",
             (cutoff,),
         )

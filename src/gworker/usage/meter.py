@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .. import constants as C
 from ..backends import Backend
@@ -103,7 +103,8 @@ class UsageMeter:
             if m is None:
                 self._begin(c)
                 m = self._metered[c.id] = _Metered(c.started_at, 0.0, 0.0)
-            samples.append(self._sample(c.id, m, now, wall, got.cpu_s, got.memory_mib))
+            sample = self._sample(c.id, m, now, wall, got.cpu_s, got.memory_mib)
+            samples.append(replace(sample, gpu_memory_mib=got.gpu_memory_mib))
         if samples:
             self.store.add_usage_samples(samples)
 

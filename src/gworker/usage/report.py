@@ -45,6 +45,7 @@ class _Sum:
     cpu_used: float = 0.0
     memory_mib_s: float = 0.0
     peak: float = 0.0
+    gpu_peak: float | None = None
     gpu_s: float = 0.0
     cost: float = 0.0
 
@@ -81,6 +82,8 @@ def summarize(
         g.cpu_used += t.cpu_used
         g.memory_mib_s += t.memory_mib_seconds
         g.peak = max(g.peak, t.memory_peak_mib)
+        if t.gpu_memory_peak_mib is not None:
+            g.gpu_peak = max(g.gpu_peak or 0.0, t.gpu_memory_peak_mib)
         g.gpu_s += gpu_s
         g.cost += prices.cost(t.cpu_billed, memory_gib_s, s.gpu_type, gpu_s)
         gpu_types.setdefault(key, set()).add(s.gpu_type)
@@ -104,6 +107,7 @@ def summarize(
                 cpu_used_seconds=g.cpu_used,
                 memory_gib_seconds=g.memory_mib_s / 1024,
                 memory_peak_mib=g.peak,
+                gpu_memory_peak_mib=g.gpu_peak,
                 gpu_seconds=g.gpu_s,
                 cost_usd=g.cost,
             )

@@ -24,6 +24,7 @@ class UsageRow(msgspec.Struct, frozen=True, kw_only=True):
     cpu_used_seconds: float  # core-seconds measured in their cgroups
     memory_gib_seconds: float  # billed GiB-seconds
     memory_peak_mib: float  # the highest any of them reached
+    gpu_memory_peak_mib: float | None  # the most GPU memory one held (NVML); None: not measured
     gpu_seconds: float  # GPU-seconds (a 2-GPU container counts 2 per second)
     cost_usd: float
 
