@@ -41,6 +41,9 @@ def usage(app_name: str | None, env: str | None, since: str, by: str, as_json: b
         click.echo(json.dumps(report["rows"], indent=2))
         return
     start = time.strftime("%Y-%m-%d %H:%M", time.localtime(report["since"]))
+    if not report["rows"]:
+        console.print(f"no usage recorded since {start} (environment: {env or 'all'})")
+        return
     table = Table(
         *_columns(by),
         "containers",
@@ -63,8 +66,6 @@ def usage(app_name: str | None, env: str | None, since: str, by: str, as_json: b
     table.add_section()
     table.add_row(*[""] * len(_columns(by)), "", "", "", "total", f"${report['total_usd']:.4f}")
     console.print(table)
-    if not report["rows"]:
-        console.print(f"no usage recorded since {start} (environment: {env or 'all'})")
 
 
 def _columns(by: str) -> tuple[str, ...]:
