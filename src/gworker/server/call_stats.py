@@ -7,6 +7,7 @@ after a restart); what must survive a restart (outputs, usage) is in the store.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from gworker_client._protocol import ContainerOutput, OutputStatus
 
 from .scheduler.state import FunctionState, Input
 
+log = logging.getLogger("gworker.call_stats")
 WINDOW_S = 24 * 3600.0
 MAX_FINISHED = 100_000  # per function, within the window
 RECENT = 100  # inputs kept whole per function
@@ -67,6 +69,13 @@ class CallStats:
         self.by_function: dict[tuple[str, str], FunctionCalls] = {}  # (app id, tag) ->
 
     def completed(self, fs: FunctionState, cid: str, inp: Input, out: ContainerOutput) -> None:
+        """An input finished (called inside the queue's completion: it never raises into it)."""
+        try:
+            self._record(fs, cid, inp, out)
+        except Exception:
+            log.exception("recording a finished input of %s failed", fs.tag)
+
+    def _record(self, fs: FunctionState, cid: str, inp: Input, out: ContainerOutput) -> None:
         now = time.time()
         calls = self.by_function.setdefault((fs.app_id, fs.tag), FunctionCalls())
         ok = out.status is OutputStatus.SUCCESS

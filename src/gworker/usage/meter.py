@@ -109,7 +109,14 @@ class UsageMeter:
             self.store.add_usage_samples(samples)
 
     def exited(self, c: Container) -> None:
-        """The container is gone: record its last partial second."""
+        """The container is gone: record its last partial second. Called inside the fleet's
+        exit handling, so it never raises into it."""
+        try:
+            self._exited(c)
+        except Exception:
+            log.exception("recording the last usage of container %s failed", c.id)
+
+    def _exited(self, c: Container) -> None:
         m = self._metered.pop(c.id, None)
         if m is None and c.ready:  # it ran, but for less than a tick
             self._begin(c)

@@ -24,6 +24,7 @@ from .state import CallState, Container, FunctionState, Input
 
 Scale = Callable[[FunctionState], None]
 StopContainer = Callable[[Container, str], None]
+Completed = Callable[[FunctionState, str, Input, ContainerOutput], None]  # (fn, container, ...)
 
 
 class InputQueue:
@@ -45,8 +46,7 @@ class InputQueue:
         self._stop_container = stop_container
         self._commit_soon = commit_soon
         # told of every output a container reports (the dashboard's and advice's call stats)
-        self.completed_hooks: list[Callable[[FunctionState, str, Input, ContainerOutput], None]]
-        self.completed_hooks = []
+        self.completed_hooks: list[Completed] = []
 
     # -- submit and cancel -----------------------------------------------------------------------
 
