@@ -64,6 +64,7 @@ def app_detail(app: web.Application, app_id: str) -> View:
                 "per_minute": stats.per_minute(app_id, tag),
                 "containers": len(fs.active()) if fs else 0,
                 "backlog": len(fs.pending) if fs else 0,
+                "running": sum(len(c.leased) for c in fs.containers.values()) if fs else 0,
             }
         )
         recent += [{"function": tag, **r.__dict__} for r in stats.recent(app_id, tag)]

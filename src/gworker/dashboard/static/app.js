@@ -168,7 +168,8 @@ function appPage(d) {
     td(`<b>${esc(f.tag)}</b> <small class="muted">${f.kind}</small>`),
     td(f.calls_per_min.toFixed(2), "num"), td(f.calls, "num"),
     td(secs(f.p50), "num"), td(secs(f.p90), "num"), td(secs(f.p99), "num"),
-    td(f.errors, f.errors ? "num error" : "num"), td(f.containers, "num"), td(f.backlog, "num"),
+    td(f.errors, f.errors ? "num error" : "num"), td(f.containers, "num"), td(f.running, "num"),
+    td(f.backlog, "num"),
   ]);
   const minute = Math.floor(Date.now() / 60000) * 60;
   const xs = (d.functions[0]?.per_minute || []).map((_, i, all) => minute - (all.length - 1 - i) * 60);
@@ -191,7 +192,7 @@ function appPage(d) {
   return `<h1>${esc(a.name)} <small class="muted">${a.id} · ${esc(a.environment)} · ${esc(a.mode)} · ` +
     `<span class="state-${a.state}">${a.state}</span> · v${a.version}</small></h1>` +
     `<h2>Functions and classes</h2>` +
-    table(["name", "calls/min (1h)", "calls (1h)", "p50", "p90", "p99", "errors", "containers", "backlog"], fns) +
+    table(["name", "calls/min (1h)", "calls (1h)", "p50", "p90", "p99", "errors", "containers", "running", "backlog"], fns) +
     chart("calls-chart", "calls per minute", xs, d.functions.map((f) => ({ label: f.tag, values: f.per_minute })), "calls") +
     `<h2>Calls and inputs</h2>` +
     table(["function", "call", "status", "duration", "retries", "container", "finished", "error"], inputs, "no calls yet") +
