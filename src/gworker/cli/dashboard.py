@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import webbrowser
 
 import click
@@ -26,6 +28,10 @@ def dashboard(print_url: bool) -> None:
     if print_url:
         click.echo(url)
         return
-    if not webbrowser.open(url):
-        console.print("no browser could be started here; open this URL (valid two minutes):")
+    # without a display, webbrowser would run a text browser in this terminal: print instead
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if headless or not webbrowser.open(url):
+        console.print("open this URL in a browser (it logs in once, within two minutes):")
     click.echo(url)
