@@ -131,3 +131,10 @@ def test_every_page_renders(server, page, tmp_path, named_objects, name: str) ->
     if name == "objects":
         page.wait_for_selector("tr:has-text('dashboard-jobs') td.num:has-text('3')")
     _shot(page, name, tmp_path)
+
+
+def test_without_a_display_gw_dashboard_prints_the_url(server) -> None:
+    r = server.gw("dashboard", env={"DISPLAY": "", "WAYLAND_DISPLAY": ""})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().startswith(server.url + "/dashboard/#link=dl-")
+    assert "open this URL" in r.stderr
