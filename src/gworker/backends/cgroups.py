@@ -150,6 +150,16 @@ class CgroupV2:
     def cpu_throttled(self, container_id: str) -> int:
         return keyed(read(self.group(container_id) / "cpu.stat")).get("nr_throttled", 0)
 
+    def usage(self, container_id: str) -> tuple[float, float] | None:
+        """(core-seconds used, peak memory in MiB) so far; None when the group is gone."""
+        g = self.group(container_id)
+        cpu = keyed(read(g / "cpu.stat")).get("usage_usec")
+        if cpu is None:
+            return None
+        # memory.peak since Linux 5.19; before it the current use is the best there is
+        peak = read(g / "memory.peak").strip() or read(g / "memory.current").strip()
+        return cpu / 1e6, int(peak) / (1024 * 1024) if peak.isdigit() else 0.0
+
     def set_cpu_share(self, container_id: str, share: float) -> None:
         weight = min(10_000, max(1, round(share * 100)))
         write(self.group(container_id) / "cpu.weight", str(weight))
@@ -211,6 +221,16 @@ class CgroupV1:
     def set_cpu_share(self, container_id: str, share: float) -> None:
         if "cpu" in self.bases:
             write(self.group("cpu", container_id) / "cpu.shares", str(max(2, round(share * 1024))))
+
+    def usage(self, container_id: str) -> tuple[float, float] | None:
+        """(core-seconds used, peak memory in MiB) so far; None without a cpuacct hierarchy."""
+        if "cpuacct" not in self.bases:
+            return None
+        cpu = read(self.group("cpuacct", container_id) / "cpuacct.usage").strip()
+        if not cpu.isdigit():
+            return None
+        peak = read(self.group("memory", container_id) / "memory.max_usage_in_bytes").strip()
+        return int(cpu) / 1e9, int(peak) / (1024 * 1024) if peak.isdigit() else 0.0
 
     def cpu_throttled(self, container_id: str) -> int:
         if "cpu" not in self.bases:

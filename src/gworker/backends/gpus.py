@@ -50,6 +50,7 @@ class Grant:
 class GpuInventory:
     devices: list[Device] = field(default_factory=list)
     source: str = "none"
+    _nvml_ready: bool = False
 
     @classmethod
     def detect(cls) -> GpuInventory:
@@ -117,6 +118,25 @@ class GpuInventory:
         for d in self.devices:
             if d.holder == holder:
                 d.holder = None
+
+    def memory_used_mib(self, holder: str) -> float | None:
+        """GPU memory in use on the devices ``holder`` holds (whole devices, so all of it is
+        theirs), from NVML; None when it cannot be measured (simulated GPUs, no NVML)."""
+        held = [d.index for d in self.devices if d.holder == holder]
+        if not held or self.source != "NVML":
+            return None
+        try:
+            import pynvml
+
+            if not self._nvml_ready:
+                pynvml.nvmlInit()  # kept open while the server lives: one init, many reads
+                self._nvml_ready = True
+            used = 0
+            for i in held:
+                used += pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(i)).used
+        except Exception:  # a driver hiccup must not stop metering: report nothing this time
+            return None
+        return used / (1024 * 1024)
 
     def summary(self) -> str:
         if not self.devices:

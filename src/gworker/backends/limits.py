@@ -61,6 +61,11 @@ class Limiter:
         """How many CPU periods the quota held this container back (0 without cgroups)."""
         return self.cgroup.cpu_throttled(container_id) if self.cgroup else 0
 
+    def usage(self, container_id: str) -> tuple[float, float] | None:
+        """(core-seconds used, peak memory in MiB) from the container's cgroup; None when there
+        is no group to ask (the caller falls back to /proc)."""
+        return self.cgroup.usage(container_id) if self.cgroup else None
+
     def set_cpu_share(self, container_id: str, share: float) -> None:
         """Change a container's CPU weight while it runs (rlimits have no notion of weight: the
         call changes nothing there)."""
@@ -160,7 +165,8 @@ def _enable(group: Path, controllers: list[str]) -> None:
 def _setup_v1(notes: list[str]) -> CgroupV1 | None:
     paths = cgroups.own_paths()
     bases: dict[str, Path] = {}
-    for controller in ("memory", "cpu", "pids"):
+    # cpuacct only meters (what a container used, for usage records); it limits nothing
+    for controller in ("memory", "cpu", "pids", "cpuacct"):
         mount = next(
             (m for m in cgroups.mounts() if m.fstype == "cgroup" and controller in m.options), None
         )

@@ -29,6 +29,7 @@ from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
 from .launch import plan
+from .metering import ProcfsSampler, ResourceSample
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
 
@@ -71,6 +72,7 @@ class LocalBackend:
         self.images = images
         self._built: dict[str, BuiltImage] = {}
         self.limiter = limits.detect()
+        self._procfs = ProcfsSampler()  # usage without cgroups
         if isolation.unavailable_reason():
             log.warning(
                 "containers run without filesystem isolation: %s", isolation.unavailable_reason()
@@ -205,6 +207,15 @@ class LocalBackend:
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
+
+    def container_usage(self, container_id: str) -> ResourceSample | None:
+        entry = self._procs.get(container_id)
+        if entry is None:
+            return None
+        measured = self.limiter.usage(container_id)
+        host = ResourceSample(*measured) if measured else self._procfs.sample(entry.proc.pid)
+        gpu_mib = self.gpus.memory_used_mib(container_id)
+        return replace(host, gpu_memory_mib=gpu_mib) if host and gpu_mib is not None else host
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """A container process of a previous server (its session leader's command line names

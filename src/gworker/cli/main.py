@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from .advise import advise
 from .app import app
+from .dashboard import dashboard
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
@@ -13,6 +15,7 @@ from .secret import secret_group
 from .serve import serve
 from .server import server
 from .token import token
+from .usage import usage
 from .volume import volume_group
 
 
@@ -37,3 +40,6 @@ cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
+cli.add_command(usage)
+cli.add_command(advise)
+cli.add_command(dashboard)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from gworker import daemon
+from gworker.usage import PriceError, prices_path
+from gworker.usage.prices import read_price_file
 from gworker_client import _api, _config
 
 from ._common import console, friendly_errors
@@ -21,10 +25,24 @@ def server() -> None:
 @server.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: the last one, else any).")
+@click.option(
+    "--prices",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="A JSON price table for `gw usage` (installed as GW_HOME/prices.json).",
+)
 @friendly_errors
-def start(host: str, port: int | None) -> None:
+def start(host: str, port: int | None, prices: Path | None) -> None:
     """Start the control plane in the background."""
     home = _config.gw_home()
+    if prices is not None:
+        try:
+            read_price_file(prices)
+        except PriceError as e:
+            raise click.BadParameter(str(e), param_hint="--prices") from None
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(prices, prices_path(home))  # read at each request: applies at once
+        console.print(f"[green]✓[/] prices from {prices} installed as {prices_path(home)}")
     was_running = daemon.server_info(home)
     info = daemon.start_server(home, host, port)
     verb = "already running" if was_running else "started"

@@ -16,9 +16,12 @@ from aiohttp import web
 from gworker_client._protocol import home as home_files
 
 from .. import constants as C
+from .. import dashboard
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
+from ..usage import load_prices
+from ..usage.meter import UsageMeter
 from . import (
     apps,
     blobs,
@@ -31,9 +34,11 @@ from . import (
     sandboxes,
     secrets,
     system,
+    usage,
     volumes,
     web_routes,
 )
+from .call_stats import CallStats
 from .channel import ContainerChannel
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
@@ -96,16 +101,21 @@ def build_app(home: Path, server_url: str) -> web.Application:
     _ensure_local_token(state, home)
     # web endpoints' traffic is routed before the API's token check (see gateway.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
+    # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
+    board = dashboard.Dashboard(state)
     app = web.Application(
         client_max_size=C.MAX_BODY_BYTES,
         middlewares=[
             errors_middleware,
             gateway.middleware,
+            board.middleware,
             auth_middleware(state.tokens, state.scheduler.container_by_token),
         ],
     )
     app["state"] = state
     app["gateway"] = gateway
+    app["dashboard"] = board
+    app.on_shutdown.append(board.close)
 
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
@@ -122,6 +132,15 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(images.routes)
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
+    app.add_routes(usage.routes)
+    app.add_routes(dashboard.routes)
+    load_prices(home)  # a bad price file stops the start, naming the bad key
+    meter = app["usage_meter"] = UsageMeter(
+        store, backend, lambda: list(state.scheduler.fleet.by_id.values())
+    )
+    state.scheduler.fleet.exit_hooks.append(meter.exited)
+    app["call_stats"] = call_stats = CallStats()
+    state.scheduler.queue.completed_hooks.append(call_stats.completed)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
@@ -129,12 +148,14 @@ def build_app(home: Path, server_url: str) -> web.Application:
         app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
+        meter.start()
 
     async def on_cleanup(_: web.Application) -> None:
         await app["sandboxes"].close()
         await schedules.close()
         await gateway.close()
         await channel.close()
+        await meter.close()
         await state.scheduler.close()
         store.close()
 

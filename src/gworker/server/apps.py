@@ -37,6 +37,7 @@ async def create_app(request: web.Request) -> web.Response:
     if app_id is None:
         app_id = "ap-" + uuid.uuid4().hex[:20]
         state.store.add_app(app_id, name, env, mode)
+        state.store.set_app_token(app_id, request["identity"][1])  # whose usage it is
         state.store.commit()
         state.scheduler.app_created(app_id, mode)
     return reply({"app_id": app_id})
@@ -58,6 +59,7 @@ async def lookup_app(request: web.Request) -> web.Response:
             )
         app_id = "ap-" + uuid.uuid4().hex[:20]
         state.store.add_app(app_id, name, env, "deployed")
+        state.store.set_app_token(app_id, request["identity"][1])
         state.store.commit()
     return reply({"app_id": app_id})
 

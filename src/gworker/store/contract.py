@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from gworker_client._protocol.objects import ObjectKind
 
 from .registry import NamedObject
+from .usage import UsageSample, UsageSubject, UsageTotal
 from .volumes import FileRow
 
 
@@ -68,6 +69,26 @@ class Schedules(Protocol):
     ) -> bool: ...
 
 
+class Usage(Protocol):
+    """Per-container usage (``store/usage.py``): one subject per container, one sample per
+    second it ran, per-minute rollups once ``compact_usage`` passed them."""
+
+    def set_app_token(self, app_id: str, token_id: str) -> None: ...
+    def app_token(self, app_id: str) -> str | None: ...
+    def add_usage_subject(self, s: UsageSubject) -> None: ...
+    def add_usage_samples(self, samples: Sequence[UsageSample]) -> None: ...
+    def usage_totals(
+        self,
+        since: float,
+        until: float,
+        bucket_s: int,
+        app_name: str | None = None,
+        environment: str | None = None,
+    ) -> list[UsageTotal]: ...
+    def compact_usage(self, before: float) -> int: ...
+    def usage_sample_rows(self) -> dict[int, int]: ...
+
+
 class Calls(Protocol):
     def add_call(self, call_id: str, fid: str, total: int | None) -> bool: ...
     def call(self, call_id: str) -> dict[str, Any] | None: ...
@@ -100,6 +121,8 @@ class Containers(Protocol):
         self, cid: str, state: str, pid: int | None = None, exit_info: str = ""
     ) -> None: ...
     def live_containers(self) -> list[tuple[str, int | None]]: ...
+    def containers_of_app(self, app_id: str, limit: int = 100) -> list[dict[str, Any]]: ...
+    def container_row(self, cid: str) -> dict[str, Any] | None: ...
     def add_probe(self, row: tuple[str, str, str, str, str, bool, str, float]) -> None: ...
     def probes(self, app_id: str, limit: int = 200) -> list[tuple[Any, ...]]: ...
 
@@ -110,6 +133,11 @@ class Logs(Protocol):
     def logs_after(
         self, app_id: str, after: int, limit: int = 1000
     ) -> list[tuple[int, str, str]]: ...
+    def container_logs(
+        self, container_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        """One container's lines after the cursor ``after``: (seq, stream, text)."""
+        ...
 
 
 class Registry(Protocol):
@@ -214,6 +242,7 @@ class StateStore(
     Volumes,
     Secrets,
     Schedules,
+    Usage,
     Protocol,
 ):
     """Everything the control plane keeps: what the scheduler and the routes use."""

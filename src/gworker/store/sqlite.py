@@ -25,6 +25,7 @@ from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
+from .usage import SCHEMA_USAGE, UsageStore
 from .volumes import SCHEMA_VOLUMES, VolumeStore
 
 MEMORY = ":memory:"
@@ -118,7 +119,14 @@ def unpack(data: bytes) -> Any:
 
 
 class Store(
-    CallStore, DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore, SandboxStore
+    CallStore,
+    DictStore,
+    QueueStore,
+    SecretStore,
+    VolumeStore,
+    ScheduleStore,
+    SandboxStore,
+    UsageStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -151,6 +159,7 @@ class Store(
             SCHEMA_VOLUMES,
             SCHEMA_SCHEDULES,
             SCHEMA_SANDBOXES,
+            SCHEMA_USAGE,
         ):
             self.db.executescript(schema)
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
@@ -347,6 +356,37 @@ class Store(
 
     def live_containers(self) -> list[tuple[str, int | None]]:
         return self.db.execute("SELECT id, pid FROM containers WHERE state != 'stopped'").fetchall()
+
+    def containers_of_app(self, app_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The app's newest containers, running or not, newest first (for the dashboard)."""
+        rows = self.db.execute(
+            "SELECT c.id, f.tag, c.state, c.pid, c.started_at, c.stopped_at, c.exit_info"
+            " FROM containers c LEFT JOIN functions f ON f.id = c.function_id"
+            " WHERE c.app_id = ? ORDER BY c.started_at DESC LIMIT ?",
+            (app_id, limit),
+        )
+        keys = ("id", "function", "state", "pid", "started_at", "stopped_at", "exit_info")
+        return [dict(zip(keys, r)) for r in rows]
+
+    def container_row(self, cid: str) -> dict[str, Any] | None:
+        """One container, running or not, with its app and function (for the dashboard)."""
+        row = self._one(
+            "SELECT c.id, f.tag, c.state, c.pid, c.started_at, c.stopped_at, c.exit_info,"
+            " c.app_id, c.function_id FROM containers c"
+            " LEFT JOIN functions f ON f.id = c.function_id WHERE c.id = ?",
+            cid,
+        )
+        keys = ("id", "function", "state", "pid", "started_at", "stopped_at", "exit_info")
+        return {**dict(zip(keys, row)), "app_id": row[7], "function_id": row[8]} if row else None
+
+    def container_logs(
+        self, container_id: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        return self.db.execute(
+            "SELECT seq, stream, text FROM logs WHERE container_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (container_id, after, limit),
+        ).fetchall()
 
     def add_probe(self, row: tuple[str, str, str, str, str, bool, str, float]) -> None:
         """Record one probe result: (container, function, app, method, kind, ok, detail, s)."""

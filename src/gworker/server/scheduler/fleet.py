@@ -47,6 +47,8 @@ class Fleet:
         self.mean_start_s = INITIAL_START_S
         self.starved: set[str] = set()  # functions waiting for backend capacity
         self._scale = scale
+        # called with each container that exited (the usage meter records its last second)
+        self.exit_hooks: list[Callable[[Container], None]] = []
 
     def get(self, cid: str) -> Container:
         c = self.by_id.get(cid)
@@ -196,6 +198,8 @@ class Fleet:
         fs = c.function
         fs.containers.pop(cid, None)
         self.tokens.pop(c.token, None)
+        for hook in self.exit_hooks:
+            hook(c)
         if c.waiter is not None and not c.waiter.done():
             c.waiter.cancel()
         if c.leased:

@@ -24,6 +24,7 @@ from .state import CallState, Container, FunctionState, Input
 
 Scale = Callable[[FunctionState], None]
 StopContainer = Callable[[Container, str], None]
+Completed = Callable[[FunctionState, str, Input, ContainerOutput], None]  # (fn, container, ...)
 
 
 class InputQueue:
@@ -44,6 +45,8 @@ class InputQueue:
         self._scale = scale
         self._stop_container = stop_container
         self._commit_soon = commit_soon
+        # told of every output a container reports (the dashboard's and advice's call stats)
+        self.completed_hooks: list[Completed] = []
 
     # -- submit and cancel -----------------------------------------------------------------------
 
@@ -213,6 +216,8 @@ class InputQueue:
             inp = c.leased.pop(out.input_id, None)
             if inp is None:
                 continue
+            for hook in self.completed_hooks:
+                hook(fs, c.id, inp, out)
             d = out.duration
             fs.mean_run_s = d if fs.mean_run_s is None else 0.8 * fs.mean_run_s + 0.2 * d
             if out.status.retryable and self.retry(fs, inp):

@@ -1,0 +1,36 @@
+"""Recent calls per function: rates, percentiles, errors and a failure's remote traceback, read
+from the SDK's error envelope without touching its pickle."""
+
+from __future__ import annotations
+
+from gworker.server.call_stats import CallStats
+from gworker.server.scheduler.state import FunctionState, Input
+from gworker_client._protocol import ContainerOutput, FunctionSpec, OutputStatus, error_envelope
+
+SPEC = FunctionSpec(
+    timeout=60.0, cpu=0.125, memory=128, min_workers=0, max_workers=4, buffer_workers=0,
+    idle_timeout=60.0, image={"version": 1, "layers": []},
+)  # fmt: skip
+FS = FunctionState("fu-1", "ap-1", "f", SPEC, "m", "b", True)
+
+
+def _done(stats: CallStats, n: int, duration: float, status: OutputStatus, data: bytes) -> None:
+    out = ContainerOutput(input_id=n, status=status, data=data, duration=duration)
+    stats.completed(FS, "ct-1", Input(n, f"fc-{n}", 0, "fu-1", b""), out)
+
+
+def test_rates_percentiles_errors_and_tracebacks() -> None:
+    stats = CallStats()
+    for n in range(1, 100):
+        _done(stats, n, n / 100, OutputStatus.SUCCESS, b"result")
+    envelope = error_envelope("ValueError", "bad input", "Traceback ...\nValueError: bad input")
+    _done(stats, 100, 1.0, OutputStatus.FAILURE, envelope)
+    _done(stats, 101, 0.5, OutputStatus.FAILURE, b"not an envelope")
+    summary = stats.summary("ap-1", "f")
+    assert summary["calls"] == 101 and summary["errors"] == 2
+    assert summary["p50"] == 0.5 and summary["p99"] == 0.99  # nearest rank of 101
+    assert stats.per_minute("ap-1", "f", 5)[-1] == 101
+    newest, failed = stats.recent("ap-1", "f")[:2]
+    assert newest.status == "failure" and newest.traceback == ""  # unreadable: status only
+    assert failed.error == "ValueError: bad input" and "Traceback" in failed.traceback
+    assert stats.summary("ap-1", "other")["calls"] == 0
