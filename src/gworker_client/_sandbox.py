@@ -7,6 +7,8 @@ reaches it only through the control plane, which relays to an agent inside.
 
 from __future__ import annotations
 
+import builtins
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -18,7 +20,9 @@ from ._aio import IteratingOperation, Operation, blocking
 from ._app import App
 from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
+from ._file_io import FileIO, file_request
 from ._image import Image
+from ._probe import Probe
 from ._protocol.sandbox import (
     MAIN_PROCESS,
     MAX_SANDBOX_TIMEOUT_S,
@@ -73,6 +77,12 @@ def _check_workdir(workdir: str | None) -> str | None:
     return workdir
 
 
+def _check_path(path: str) -> str:
+    if not isinstance(path, str) or not path or "\0" in path:
+        raise exc.InvalidError(f"path {path!r} must be a non-empty string")
+    return path
+
+
 def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
     for key, value in options.items():
         if key not in UNSUPPORTED_OPTIONS:
@@ -97,6 +107,13 @@ def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str,
     return named, inline
 
 
+def _probe_record(probe: Probe | None) -> dict[str, Any] | None:
+    if probe is None:
+        return None
+    argv = list(probe.exec_argv) if probe.exec_argv is not None else None
+    return {"tcp_port": probe.tcp_port, "exec_argv": argv, "interval_ms": probe.interval_ms}
+
+
 class Sandbox:
     """A running (or ended) sandbox. Create one with ``Sandbox.create``; find one with
     ``from_id``, ``from_name`` or ``list``."""
@@ -104,12 +121,23 @@ class Sandbox:
     def __init__(self, sandbox_id: str, info: dict[str, Any] | None = None) -> None:
         self._id = sandbox_id
         self._info = info or {}
+        self._detached = False
         self.stdout = StreamReader(sandbox_id, MAIN_PROCESS, "stdout")
         self.stderr = StreamReader(sandbox_id, MAIN_PROCESS, "stderr")
         self.stdin = StreamWriter(sandbox_id, MAIN_PROCESS)
 
     def __repr__(self) -> str:
         return f"Sandbox({self._id})"
+
+    @property
+    def _ref(self) -> str:
+        """Its id, for a request; refused once the handle was detached."""
+        if self._detached:
+            raise exc.InvalidError(
+                f"this handle on sandbox {self._id} was detached; the sandbox may still run:"
+                f" get a new handle with gw.Sandbox.from_id({self._id!r})"
+            )
+        return quote(self._id)
 
     @property
     def object_id(self) -> str:
@@ -129,11 +157,16 @@ class Sandbox:
         env: Mapping[str, str | None] | None = None,
         name: str | None = None,
         block_network: bool = False,
+        idle_timeout: int | None = None,
+        readiness_probe: Probe | None = None,
         **options: Any,
     ) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
         ``image`` (Debian slim by default). It ends when its command exits, after ``timeout``
-        seconds (exit code 124), or at ``terminate()``."""
+        seconds (exit code 124), after ``idle_timeout`` seconds with no ``exec``, stdin or file
+        use (124 too), or at ``terminate()``. With ``readiness_probe``
+        (``gw.Probe.with_tcp(port)`` or ``gw.Probe.with_exec(...)``), ``wait_until_ready()``
+        returns once it passes."""
         _refuse_unsupported(options, "Sandbox.create")
         cmd = _check_args(args, "Sandbox.create")
         if app is None or not isinstance(app, App):
@@ -155,6 +188,21 @@ class Sandbox:
             raise exc.InvalidError(f"timeout={timeout!r} must be a whole number of seconds")
         if not 0 < timeout <= MAX_SANDBOX_TIMEOUT_S:
             raise exc.InvalidError(f"timeout={timeout} must be in 1..{MAX_SANDBOX_TIMEOUT_S}")
+        if idle_timeout is not None and (
+            isinstance(idle_timeout, bool)
+            or not isinstance(idle_timeout, int)
+            or not 0 < idle_timeout <= MAX_SANDBOX_TIMEOUT_S
+        ):
+            raise exc.InvalidError(
+                f"idle_timeout={idle_timeout!r} must be whole seconds in 1..{MAX_SANDBOX_TIMEOUT_S}"
+            )
+        if readiness_probe is not None and (
+            not isinstance(readiness_probe, Probe) or not readiness_probe.for_sandbox
+        ):
+            raise exc.InvalidError(
+                f"readiness_probe={readiness_probe!r} must be gw.Probe.with_tcp(port) or"
+                " gw.Probe.with_exec(*argv)"
+            )
         if image is not None and not isinstance(image, Image):
             raise exc.InvalidError(f"image={image!r} must be a gw.Image")
         client = _api.client()
@@ -175,6 +223,8 @@ class Sandbox:
             "inline_env": inline,
             "name": name,
             "block_network": bool(block_network),
+            "idle_timeout": idle_timeout,
+            "readiness_probe": _probe_record(readiness_probe),
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)
@@ -226,8 +276,8 @@ class Sandbox:
             "env": _check_env(env),
             "timeout": timeout,
         }
-        resp = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/exec", body, idempotent=False)
-        return ContainerProcess(self._id, resp["process_id"], text)
+        resp = _api.client().post(f"/v1/sandboxes/{self._ref}/exec", body, idempotent=False)
+        return ContainerProcess(self._ref, resp["process_id"], text)
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -239,7 +289,7 @@ class Sandbox:
 
     def _wait(self, timeout: float) -> dict[str, Any]:
         self._info = _api.client().post(
-            f"/v1/sandboxes/{quote(self._id)}/wait?timeout={timeout}", timeout=timeout + 30
+            f"/v1/sandboxes/{self._ref}/wait?timeout={timeout}", timeout=timeout + 30
         )
         return self._info
 
@@ -261,12 +311,66 @@ class Sandbox:
             raise exc.SandboxTerminatedError(f"sandbox {self._id} {self._info['info']}")
 
     @blocking
+    def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Wait until its ``readiness_probe`` passes. Raises TimeoutError after ``timeout``
+        seconds, SandboxTerminatedError if it ended first, InvalidError if it has no probe."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            wait = max(0.0, min(left, _config.LONG_POLL_S))
+            resp = _api.client().post(
+                f"/v1/sandboxes/{self._ref}/ready?timeout={wait}", timeout=wait + 30
+            )
+            if resp["ready"]:
+                return
+            if resp["state"] != "running":
+                raise exc.SandboxTerminatedError(
+                    f"sandbox {self._id} ended before it was ready: {resp['info']}"
+                )
+            if left <= 0:
+                raise exc.TimeoutError(
+                    f"sandbox {self._id} was not ready within {timeout:g} s"
+                    " (its readiness_probe has not passed)"
+                )
+
+    def detach(self) -> None:
+        """Let go of this handle: the sandbox keeps running (``Sandbox.from_id`` finds it
+        again); this object can no longer be used."""
+        self._detached = True
+
+    # -- files -----------------------------------------------------------------------------------
+
+    @blocking
+    def open(self, path: str, mode: str = "r") -> FileIO:
+        """Open a file inside the sandbox (as its user; relative paths from its working
+        directory). Modes as Python's ``open``: ``r``, ``w``, ``a``, ``x``, with ``b``, ``+``."""
+        return FileIO(self._ref, _check_path(path), mode)
+
+    @blocking
+    def ls(self, path: str) -> builtins.list[str]:
+        """The names in a directory of the sandbox, sorted."""
+        raw = file_request(self._ref, "ls", path=_check_path(path))
+        return [n.decode(errors="surrogateescape") for n in raw.split(b"\0")] if raw else []
+
+    @blocking
+    def mkdir(self, path: str, parents: bool = False) -> None:
+        """Make a directory in the sandbox (with ``parents``, also its missing parents, and
+        no error if it exists)."""
+        file_request(self._ref, "mkdir", path=_check_path(path), parents=bool(parents))
+
+    @blocking
+    def rm(self, path: str, recursive: bool = False) -> None:
+        """Remove a file or an empty directory in the sandbox (with ``recursive``, a directory
+        and everything in it)."""
+        file_request(self._ref, "rm", path=_check_path(path), recursive=bool(recursive))
+
+    @blocking
     def terminate(self) -> None:
         """End the sandbox now: every process in it is killed."""
-        self._info = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/terminate")
+        self._info = _api.client().post(f"/v1/sandboxes/{self._ref}/terminate")
 
     @blocking
     def info(self) -> dict[str, Any]:
         """What the control plane says about it: state, exit code, why it ended."""
-        self._info = _api.client().get(f"/v1/sandboxes/{quote(self._id)}")
+        self._info = _api.client().get(f"/v1/sandboxes/{self._ref}")
         return dict(self._info)

@@ -15,6 +15,8 @@ def test_agent_and_protocol_agree_on_frames():
         (agent.STDOUT, proto.FRAME_STDOUT),
         (agent.STDERR, proto.FRAME_STDERR),
         (agent.EXIT, proto.FRAME_EXIT),
+        (agent.FS, proto.FRAME_FS),
+        (agent.FS_REPLY, proto.FRAME_FS_REPLY),
         (agent.MAIN, proto.MAIN_PROCESS),
         (agent.TIMED_OUT, proto.EXIT_TIMEOUT),
     ]

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gworker_client._protocol import MAX_WAIT_S
-from gworker_client._protocol.sandbox import CreateSandbox, ExecCommand, StdinWrite
+from gworker_client._protocol.sandbox import (
+    PATH_OPS,
+    CreateSandbox,
+    ExecCommand,
+    FileReply,
+    FileRequest,
+    StdinWrite,
+)
 
 from ..store.contract import StateStore
 from .errors import InvalidRequest, NotFound
@@ -78,6 +85,32 @@ async def terminate(request: web.Request) -> web.Response:
     sb = sandboxes.terminate(request.match_info["sid"])
     await sandboxes.wait(sb.id, MAX_WAIT_S)
     return reply(sb.describe())
+
+
+@routes.post("/v1/sandboxes/{sid}/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Long-poll its readiness probe: ``{ready, state, info}``."""
+    sandboxes = _sandboxes(request)
+    timeout = query_float(request, "timeout", 0, MAX_WAIT_S)
+    is_ready = await sandboxes.wait_ready(request.match_info["sid"], timeout)
+    return reply({"ready": is_ready, **sandboxes.get(request.match_info["sid"]).describe()})
+
+
+@routes.post("/v1/sandboxes/{sid}/files")
+async def files(request: web.Request) -> web.Response:
+    """One file operation inside the sandbox, as its user: ``FileReply``."""
+    req = await decode(request, FileRequest)
+    needs = "path" if req.op in PATH_OPS else "handle"
+    if getattr(req, needs) is None:
+        raise InvalidRequest(f"a {req.op} request needs {needs}")
+    if req.op == "open" and req.mode is None:
+        raise InvalidRequest("an open request needs mode, like 'r', 'wb' or 'a+'")
+    op = {f: getattr(req, f) for f in req.__struct_fields__ if getattr(req, f) is not None}
+    status, data = await _sandboxes(request).request(request.match_info["sid"], op)
+    if status:
+        message = data[:1000].decode(errors="replace")
+        return reply(FileReply(errno=status, message=message))
+    return reply(FileReply(errno=0, data=data))
 
 
 @routes.post("/v1/sandboxes/{sid}/exec")

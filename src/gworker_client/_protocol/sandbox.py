@@ -8,7 +8,7 @@ it declares the frame kinds again; ``tests/unit/test_sandbox_frames.py`` checks 
 from __future__ import annotations
 
 import struct
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -21,10 +21,12 @@ EXIT_CODE = struct.Struct(">i")  # the payload of FRAME_EXIT
 FRAME_EXEC = 1  # marshal'd {"args", "cwd", "env", "timeout"}: start a process
 FRAME_STDIN = 2  # bytes for the process's stdin
 FRAME_STDIN_EOF = 3  # close the process's stdin
+FRAME_FS = 4  # marshal'd {"op", ...}: a file operation or probe; the process field is its number
 # agent -> control plane
 FRAME_STDOUT = 5
 FRAME_STDERR = 6
 FRAME_EXIT = 7  # the exit code (EXIT_CODE)
+FRAME_FS_REPLY = 8  # a status byte (0, or the errno) and bytes: the answer to a FRAME_FS
 MAIN_PROCESS = 0  # the sandbox's main command; its exit ends the sandbox
 
 # -- exit codes as a shell reports them ---------------------------------------------------------
@@ -39,8 +41,6 @@ UNSUPPORTED_OPTIONS = (
     "encrypted_ports",
     "unencrypted_ports",
     "h2_ports",
-    "readiness_probe",
-    "idle_timeout",
     "network_file_systems",
     "cloud",
     "region",
@@ -61,6 +61,14 @@ class NamedSecret(Record, frozen=True):
     environment: str = "main"
 
 
+class SandboxProbe(Record, frozen=True):
+    """A readiness probe: a TCP port that must accept, or a command that must exit 0."""
+
+    tcp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    exec_argv: list[str] | None = None
+    interval_ms: Annotated[int, msgspec.Meta(ge=10, le=60_000)] = 100
+
+
 class CreateSandbox(Record, frozen=True):
     """``POST /v1/sandboxes``: start one. ``sandbox_id`` is chosen by the client, so a retried
     request starts it once; ``image`` is a spec already built for ``app_id``."""
@@ -78,6 +86,8 @@ class CreateSandbox(Record, frozen=True):
     inline_env: dict[str, str] = {}  # values of the caller's from_dict/dotenv secrets
     name: SandboxName | None = None
     block_network: bool = False
+    idle_timeout: Timeout | None = None  # ends it after this long with no exec/stdin/file use
+    readiness_probe: SandboxProbe | None = None
 
 
 class ExecCommand(Record, frozen=True):
@@ -107,3 +117,33 @@ class SandboxInfo(Record, frozen=True):
     info: str  # why it ended, in words ("" while running)
     created_at: float
     image: str  # a short description of its image
+
+
+FileOp = Literal["open", "read", "readline", "write", "flush", "seek", "close", "ls", "mkdir", "rm"]
+PATH_OPS = ("open", "ls", "mkdir", "rm")  # the rest act on an open handle
+FILE_MODE = r"^(?=[^rwax]*[rwax][^rwax]*$)(?!.*(.).*\1)[rwaxb+]{1,3}$"
+MAX_FILE_CHUNK = 512 * 1024  # bytes per read reply or write request (one frame each)
+
+
+class FileRequest(Record, frozen=True):
+    """``POST /v1/sandboxes/{id}/files``: one file operation, done inside the sandbox by its
+    agent as the sandbox's user. Answered with ``FileReply``."""
+
+    op: FileOp
+    path: Annotated[str, msgspec.Meta(min_length=1, max_length=4096)] | None = None
+    mode: Annotated[str, msgspec.Meta(pattern=FILE_MODE)] | None = None
+    handle: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    n: int | None = None
+    data: Annotated[bytes, msgspec.Meta(max_length=MAX_FILE_CHUNK)] = b""
+    offset: int = 0
+    whence: Literal[0, 1, 2] = 0
+    parents: bool = False
+    recursive: bool = False
+
+
+class FileReply(Record, frozen=True):
+    """The agent's answer: ``errno`` 0 and ``data``, or the errno and its message."""
+
+    errno: int
+    message: str = ""
+    data: bytes = b""

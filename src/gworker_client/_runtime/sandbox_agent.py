@@ -11,8 +11,10 @@ nothing of gworker, so it starts in a few milliseconds in any image.
 Frames, both ways: a 9-byte header (kind: u8, process: u32, length: u32, big-endian) and
 ``length`` bytes. The server sends EXEC (a ``marshal``'d dict ``{"args", "cwd", "env",
 "timeout"}``: built-in and quick to load, and only ever read here, from the trusted side), STDIN
-(bytes) and STDIN_EOF; the agent sends STDOUT and STDERR (bytes) and EXIT (the exit code, a
-big-endian i32). The control plane parses nothing richer than that from a sandbox.
+(bytes), STDIN_EOF and FS (a marshal'd file operation or probe, ``sandbox_files.py``); the agent
+sends STDOUT and STDERR (bytes), EXIT (the exit code, a big-endian i32) and FS_REPLY (a status
+byte, 0 or the errno, then bytes). The control plane parses nothing richer than that from a
+sandbox.
 Process 0 is the main command: when it exits, the agent reports it and exits with its code,
 which ends the sandbox (the pid namespace's other processes die with it).
 """
@@ -31,8 +33,8 @@ from typing import Any
 
 HEADER = struct.Struct(">BII")
 CODE = struct.Struct(">i")
-EXEC, STDIN, STDIN_EOF = 1, 2, 3
-STDOUT, STDERR, EXIT = 5, 6, 7
+EXEC, STDIN, STDIN_EOF, FS = 1, 2, 3, 4
+STDOUT, STDERR, EXIT, FS_REPLY = 5, 6, 7, 8
 MAIN = 0
 # what a shell answers for a command it cannot find or cannot run, and for one a timeout killed
 NOT_FOUND, NOT_EXECUTABLE, TIMED_OUT = 127, 126, 124
@@ -124,12 +126,37 @@ class Agent:
     def __init__(self, channel: Channel) -> None:
         self.channel = channel
         self.procs: dict[int, Process] = {}
+        self.files: Any = None
+
+    def file_op(self, number: int, payload: bytes) -> None:
+        """A file operation or probe, in a thread of its own: one that blocks (a FIFO, a slow
+        disk) holds up nothing else."""
+        if self.files is None:
+            # a sibling module, loaded on first use so that starting the agent stays quick
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import sandbox_files  # type: ignore[import-not-found]
+
+            self.files = sandbox_files.Files()
+
+        def run() -> None:
+            try:
+                data, status = self.files.run(marshal.loads(payload)), 0
+            except OSError as e:
+                data, status = (e.strerror or str(e)).encode(errors="replace"), e.errno or 0
+                status = status if 0 < status < 256 else 5  # EIO when it has no errno to give
+            except Exception as e:  # a malformed request: EINVAL
+                data, status = f"{type(e).__name__}: {e}".encode(errors="replace"), 22
+            self.channel.send(FS_REPLY, number, bytes([status]) + data)
+
+        threading.Thread(target=run, daemon=True).start()
 
     def run(self) -> None:
         while (frame := self.channel.receive()) is not None:
             kind, pid, payload = frame
             if kind == EXEC:
                 self.start(pid, marshal.loads(payload))
+            elif kind == FS:
+                self.file_op(pid, payload)
             elif kind in (STDIN, STDIN_EOF) and pid in self.procs:
                 self.procs[pid].write(payload if kind == STDIN else None)
         # the control plane closed the channel: the sandbox ends

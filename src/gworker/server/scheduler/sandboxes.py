@@ -24,6 +24,8 @@ from gworker_client._protocol.sandbox import (
     EXIT_TIMEOUT,
     FRAME_EXEC,
     FRAME_EXIT,
+    FRAME_FS,
+    FRAME_FS_REPLY,
     FRAME_STDERR,
     FRAME_STDIN,
     FRAME_STDIN_EOF,
@@ -36,6 +38,7 @@ from gworker_client._protocol.sandbox import (
 from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
+from .sandbox_watch import SandboxWatch
 
 log = logging.getLogger("gworker.sandboxes")
 READ_CHUNK = 1024 * 1024
@@ -43,6 +46,7 @@ KEEP_BYTES = 16 * 1024 * 1024  # per stream
 # Ended sandboxes kept in memory (their output stays readable); older ones keep only their row.
 KEEP_ENDED = 200
 RESTART_INFO = "ended: the control plane restarted (sandboxes do not survive a restart)"
+FILE_OP_TIMEOUT_S = 60.0
 
 
 class Stream:
@@ -121,6 +125,10 @@ class Sandbox:
     env: dict[str, str] = field(default_factory=dict)  # every command's (its secrets, env=)
     workdir: str | None = None
     deadline: asyncio.TimerHandle | None = None  # its timeout
+    # file operations and probes sent to its agent, by number, awaiting the reply
+    requests: dict[int, asyncio.Future[tuple[int, bytes]]] = field(default_factory=dict)
+    next_request: int = 1
+    watch: SandboxWatch | None = None  # its idle timeout and readiness probe
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -133,6 +141,11 @@ class Sandbox:
             "created_at": self.created_at,
             "image": self.image,
         }
+
+
+def _busy(sb: Sandbox) -> bool:
+    """Whether a command other than the main one is running (the sandbox is in use)."""
+    return any(pid != MAIN_PROCESS and p.returncode is None for pid, p in sb.procs.items())
 
 
 StartSandbox = Callable[[SandboxLaunch], Any]  # async: the backend's start_sandbox
@@ -190,6 +203,16 @@ class Sandboxes:
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
         sb.deadline = loop.call_later(req.timeout, self._expire, sb)
+        sb.watch = SandboxWatch(
+            idle_timeout=req.idle_timeout,
+            busy=lambda: _busy(sb),
+            end_idle=lambda: self._kill(sb, "idle"),
+            probe=req.readiness_probe,
+            ask=lambda r, t: self.ask(sb, r, t),
+            env=env,
+            workdir=req.workdir,
+        )
+        sb.watch.start()
         return sb
 
     async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
@@ -236,6 +259,8 @@ class Sandboxes:
 
     async def exec(self, sid: str, req: ExecCommand) -> int:
         sb = self._running(sid)
+        if sb.watch:
+            sb.watch.touch()
         pid = sb.next_pid
         sb.next_pid += 1
         sb.procs[pid] = Proc()
@@ -264,6 +289,34 @@ class Sandboxes:
         except SandboxGone as e:
             raise InvalidRequest(f"sandbox {sb.id} is ending: {e}; create a new one") from None
 
+    async def request(
+        self, sid: str, req: dict[str, Any], timeout: float = FILE_OP_TIMEOUT_S
+    ) -> tuple[int, bytes]:
+        """Have the agent do a file operation or probe: ``(0 or errno, bytes)``."""
+        sb = self._running(sid)
+        if sb.watch and req.get("op") != "connect":
+            sb.watch.touch()
+        return await self.ask(sb, req, timeout)
+
+    async def ask(self, sb: Sandbox, req: dict[str, Any], timeout: float) -> tuple[int, bytes]:
+        if sb.process is None or sb.state != "running":
+            raise InvalidRequest(f"sandbox {sb.id} is not running ({sb.state}: {sb.info})")
+        number = sb.next_request
+        sb.next_request += 1
+        waiter = sb.requests[number] = asyncio.get_running_loop().create_future()
+        try:
+            await sb.process.send(FRAME_FS, number, marshal.dumps(req))
+            return await asyncio.wait_for(waiter, timeout)
+        except SandboxGone as e:
+            raise InvalidRequest(f"sandbox {sb.id} is ending: {e}") from None
+        except asyncio.TimeoutError:
+            raise InvalidRequest(
+                f"sandbox {sb.id} did not answer a {req.get('op')} request within {timeout:g} s"
+                " (is the file a FIFO or on a stalled filesystem?)"
+            ) from None
+        finally:
+            sb.requests.pop(number, None)
+
     def proc(self, sid: str, pid: int) -> Proc:
         sb = self.get(sid)
         proc = sb.procs.get(pid)
@@ -277,6 +330,8 @@ class Sandboxes:
         if proc.returncode is not None:
             return  # written after the process exited: nobody can read it
         assert sb.process is not None
+        if sb.watch:
+            sb.watch.touch()
         try:
             if data:
                 await sb.process.send(FRAME_STDIN, pid, data)
@@ -290,6 +345,21 @@ class Sandboxes:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(proc.done.wait(), timeout)
         return proc.returncode
+
+    async def wait_ready(self, sid: str, timeout: float) -> bool:
+        """Whether its readiness probe passed (waiting up to ``timeout`` for it)."""
+        sb = self.get(sid)
+        if sb.watch is None or not sb.watch.has_probe:
+            raise InvalidRequest(
+                f"sandbox {sid} has no readiness_probe: create it with"
+                " readiness_probe=gw.Probe.with_tcp(port) or gw.Probe.with_exec(...)"
+            )
+        ready = asyncio.ensure_future(sb.watch.ready.wait())
+        ended = asyncio.ensure_future(sb.ended.wait())
+        await asyncio.wait({ready, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        ended.cancel()
+        return sb.watch.ready.is_set()
 
     async def wait(self, sid: str, timeout: float) -> Sandbox:
         sb = self.get(sid)
@@ -332,6 +402,11 @@ class Sandboxes:
         assert process is not None
         while (frame := await process.receive()) is not None:
             kind, pid, payload = frame
+            if kind == FRAME_FS_REPLY:
+                waiter = sb.requests.pop(pid, None)
+                if waiter is not None and not waiter.done() and payload:
+                    waiter.set_result((payload[0], payload[1:]))
+                continue
             proc = sb.procs.get(pid)
             if proc is None:
                 continue
@@ -341,9 +416,14 @@ class Sandboxes:
                 proc.stderr.append(payload)
             elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
                 proc.finish(EXIT_CODE.unpack(payload)[0])
+                if sb.watch:
+                    sb.watch.touch()
         code, oom = await process.wait()
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
+        elif sb.ending == "idle":
+            idle = sb.watch.idle_timeout if sb.watch else 0
+            self._end(sb, "timeout", EXIT_TIMEOUT, f"ended: idle for {idle} s (idle_timeout)")
         elif sb.ending == "terminated":
             self._end(sb, "terminated", EXIT_TERMINATED, "ended: terminated")
         elif sb.ending == "app stopped":
@@ -357,6 +437,12 @@ class Sandboxes:
         sb.state, sb.returncode, sb.info = state, code, info
         if sb.deadline:
             sb.deadline.cancel()
+        if sb.watch:
+            sb.watch.stop()
+        for waiter in sb.requests.values():
+            if not waiter.done():
+                waiter.set_exception(InvalidRequest(f"sandbox {sb.id} {info}"))
+        sb.requests.clear()
         for proc in sb.procs.values():
             proc.finish(EXIT_TERMINATED)  # keeps the code of a process that already exited
         if state != "finished" and MAIN_PROCESS in sb.procs:
