@@ -22,6 +22,7 @@ from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
 from ._file_io import FileIO, file_request
 from ._image import Image
+from ._options import check_volumes
 from ._probe import Probe
 from ._protocol.sandbox import (
     MAIN_PROCESS,
@@ -179,11 +180,10 @@ class Sandbox:
                 f"app {app.name!r} is not running: create sandboxes inside `with app.run():`,"
                 " or use gw.App.lookup(name, create_if_missing=True)"
             )
-        if volumes:
-            raise exc.InvalidError(
-                "Sandbox.create(volumes=...) is not supported by this version of gworker yet:"
-                " pass files in with exec (stdin), or use a function with volumes"
-            )
+        mounts = [
+            {"mount_path": path, "volume_id": vol.object_id, "name": vol.name}
+            for path, vol in check_volumes(volumes or {}, "Sandbox.create")
+        ]
         if isinstance(timeout, bool) or not isinstance(timeout, int):
             raise exc.InvalidError(f"timeout={timeout!r} must be a whole number of seconds")
         if not 0 < timeout <= MAX_SANDBOX_TIMEOUT_S:
@@ -225,6 +225,7 @@ class Sandbox:
             "block_network": bool(block_network),
             "idle_timeout": idle_timeout,
             "readiness_probe": _probe_record(readiness_probe),
+            "volumes": mounts,
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)

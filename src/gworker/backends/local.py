@@ -143,7 +143,9 @@ class LocalBackend:
 
     async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
         image = await self._image(spec.image)
-        return await start_sandbox(spec, image, self.limiter, warm=warm)
+        return await start_sandbox(
+            spec, image, self.limiter, warm=warm, mounts_root=self.mounts_root
+        )
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

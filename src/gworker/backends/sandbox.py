@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from gworker_client._protocol import VolumeMount
 from gworker_client._protocol.sandbox import FRAME_HEADER
 
 from .. import isolation
@@ -31,6 +32,7 @@ from ..images import BuiltImage
 from .cgroups import Limits
 from .launch import LaunchError, die_with_parent
 from .limits import Limiter
+from .sandbox_volumes import VolumeKeeper
 
 AGENT = Path("gworker_client") / "_runtime" / "sandbox_agent.py"
 # Processes and threads a sandbox may hold at once: a fork bomb stops here.
@@ -66,6 +68,13 @@ class SandboxLaunch:
     cpu: float | None = None
     memory_mib: int | None = None
     block_network: bool = False
+    volumes: tuple[VolumeMount, ...] = ()  # filled and committed by a VolumeKeeper
+    keeper_env: tuple[tuple[str, str], ...] = ()  # the keeper's server address and token
+
+    @property
+    def poolable(self) -> bool:
+        """Whether a sandbox started ahead of time can serve it (volumes are per sandbox)."""
+        return not self.volumes
 
     def key(self) -> str:
         return json.dumps(
@@ -83,11 +92,14 @@ class SandboxProcess:
         net: asyncio.subprocess.Process | None,
         limiter: Limiter,
         sandbox_id: str,
+        keeper: VolumeKeeper | None = None,
     ) -> None:
         self.proc = proc
         self._net = net
         self._limiter = limiter
         self._id = sandbox_id
+        self._keeper = keeper
+        self.volume_problem: str | None = None  # why committing its volumes failed
         self._write_lock = asyncio.Lock()
 
     @property
@@ -141,6 +153,8 @@ class SandboxProcess:
             with contextlib.suppress(ProcessLookupError):
                 self._net.kill()
             await self._net.wait()
+        if self._keeper is not None:  # its processes are gone: what they wrote is final
+            self.volume_problem = await self._keeper.finish()
         return code, oom
 
 
@@ -149,7 +163,12 @@ def agent_path(image: BuiltImage) -> Path:
 
 
 async def start_sandbox(
-    spec: SandboxLaunch, image: BuiltImage, limiter: Limiter, *, warm: bool = False
+    spec: SandboxLaunch,
+    image: BuiltImage,
+    limiter: Limiter,
+    *,
+    warm: bool = False,
+    mounts_root: Path | None = None,
 ) -> SandboxProcess:
     """Start the sandbox's agent and, unless it is cut off, its network; return once commands
     sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
@@ -162,14 +181,27 @@ async def start_sandbox(
     if not spec.block_network and slirp is None:
         raise LaunchError(SLIRP_INSTALL)
     argv = [str(image.python), "-I", "-S", str(agent_path(image))]
-    command = isolation.command(image, argv, network=False, cwd=spec.workdir)
+    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
+    keeper: VolumeKeeper | None = None
+    binds: dict[str, isolation.Mount] = {}
+    if spec.volumes:
+        assert mounts_root is not None
+        keeper_env = dict(spec.keeper_env)
+        keeper, binds = await VolumeKeeper.start(
+            image, spec.volumes, keeper_env, mounts_root / group
+        )
+    try:
+        command = isolation.command(image, argv, mounts=binds, network=False, cwd=spec.workdir)
+    except BaseException:
+        if keeper:
+            await keeper.discard()
+        raise
     info_r, info_w = os.pipe()
     command[1:1] = ["--info-fd", str(info_w)]
     env = {**isolation.network_env(), **image.environ()}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
     share = WARMING_SHARE if warm else ACTIVE_SHARE
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
-    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
     join_cgroup = limiter.prepare(group, limits)
 
     def preexec() -> None:
@@ -190,6 +222,8 @@ async def start_sandbox(
         )
     except BaseException:
         limiter.release(group)
+        if keeper:
+            await keeper.discard()
         raise
     finally:
         os.close(info_w)
@@ -203,8 +237,10 @@ async def start_sandbox(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         limiter.release(group)
+        if keeper:
+            await keeper.discard()
         raise
-    return SandboxProcess(proc, net, limiter, group)
+    return SandboxProcess(proc, net, limiter, group, keeper)
 
 
 def _child_pid(fd: int) -> int | None:

@@ -82,6 +82,12 @@ def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
     return resolve
 
 
+def container_by_token(app: web.Application, state: State, token: str) -> str | None:
+    """Whose token this is: a function's container, or a sandbox's volume keeper."""
+    found = state.scheduler.container_by_token(token)
+    return found if found is not None else app["sandboxes"].keeper_by_token(token)
+
+
 def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
@@ -101,7 +107,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
         middlewares=[
             errors_middleware,
             gateway.middleware,
-            auth_middleware(state.tokens, state.scheduler.container_by_token),
+            auth_middleware(state.tokens, lambda t: container_by_token(app, state, t)),
         ],
     )
     app["state"] = state
@@ -113,7 +119,9 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
-    app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
+    app["sandboxes"] = Sandboxes(
+        store, backend.start_sandbox, sandboxes.secret_env(store), server_url
+    )
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .spec import Record
+from .spec import Record, VolumeMount
 
 # -- frames: a 9-byte header (kind u8, process u32, length u32, big-endian), then the payload ---
 FRAME_HEADER = struct.Struct(">BII")
@@ -88,6 +88,7 @@ class CreateSandbox(Record, frozen=True):
     block_network: bool = False
     idle_timeout: Timeout | None = None  # ends it after this long with no exec/stdin/file use
     readiness_probe: SandboxProbe | None = None
+    volumes: list[VolumeMount] = []  # filled before it starts, committed when it ends
 
 
 class ExecCommand(Record, frozen=True):

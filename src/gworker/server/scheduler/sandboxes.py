@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import marshal
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -129,6 +130,7 @@ class Sandbox:
     requests: dict[int, asyncio.Future[tuple[int, bytes]]] = field(default_factory=dict)
     next_request: int = 1
     watch: SandboxWatch | None = None  # its idle timeout and readiness probe
+    keeper_token: str | None = None  # its volume keeper's, while it runs
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -153,12 +155,31 @@ SecretEnv = Callable[[CreateSandbox], dict[str, str]]
 
 
 class Sandboxes:
-    def __init__(self, store: Store, start: StartSandbox, secret_env: SecretEnv) -> None:
+    def __init__(
+        self, store: Store, start: StartSandbox, secret_env: SecretEnv, server_url: str = ""
+    ) -> None:
         self.store = store
+        self.server_url = server_url
+        # tokens of volume keepers (secret -> token id), valid while their sandbox runs
+        self._keeper_tokens: dict[str, str] = {}
         self._start = start
         self._secret_env = secret_env
         self._live: dict[str, Sandbox] = {}  # running and recently ended, by id
         self._ended: list[str] = []
+
+    def keeper_by_token(self, secret: str) -> str | None:
+        return self._keeper_tokens.get(secret)
+
+    def _keeper_env(self, sb: Sandbox) -> tuple[tuple[str, str], ...]:
+        secret = secrets.token_urlsafe(24)
+        token_id = "sbv-" + sb.id
+        self._keeper_tokens[secret] = token_id
+        sb.keeper_token = secret
+        return (
+            ("GW_SERVER_URL", self.server_url),
+            ("GW_TOKEN_ID", token_id),
+            ("GW_TOKEN_SECRET", secret),
+        )
 
     def recover(self) -> None:
         """Close what a previous server left running: its processes died with it."""
@@ -178,15 +199,17 @@ class Sandboxes:
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
         env = {**self._secret_env(req), **req.env}
+        image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
+        sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
         launch = SandboxLaunch(
             req.image,
             workdir=req.workdir,
             cpu=req.cpu,
             memory_mib=req.memory_mib,
             block_network=req.block_network,
+            volumes=tuple(req.volumes),
+            keeper_env=self._keeper_env(sb) if req.volumes else (),
         )
-        image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
-        sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
         sb.env, sb.workdir = env, req.workdir
         self.store.add_sandbox(sb.id, sb.app_id, sb.name, sb.image)
         self.store.commit()
@@ -419,6 +442,7 @@ class Sandboxes:
                 if sb.watch:
                     sb.watch.touch()
         code, oom = await process.wait()
+        self._keeper_tokens.pop(sb.keeper_token or "", None)
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "idle":
@@ -434,6 +458,8 @@ class Sandboxes:
             self._end(sb, "finished", code, f"exited with code {code}")
 
     def _end(self, sb: Sandbox, state: str, code: int, info: str) -> None:
+        if sb.process is not None and sb.process.volume_problem:
+            info += f"; committing its volumes failed: {sb.process.volume_problem}"
         sb.state, sb.returncode, sb.info = state, code, info
         if sb.deadline:
             sb.deadline.cancel()
