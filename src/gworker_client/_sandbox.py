@@ -30,6 +30,7 @@ from ._protocol.sandbox import (
     UNSUPPORTED_OPTIONS,
 )
 from ._secret import Secret
+from ._tunnel import Tunnel
 
 _EMPTY: tuple[Any, ...] = (None, False, (), [], {})
 # Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
@@ -108,6 +109,13 @@ def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str,
     return named, inline
 
 
+def _ports(name: str, ports: Sequence[int]) -> list[int]:
+    bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < 65536]
+    if isinstance(ports, (str, bytes)) or bad:
+        raise exc.InvalidError(f"{name}={ports!r}: ports must be whole numbers in 1..65535")
+    return list(ports)
+
+
 def _probe_record(probe: Probe | None) -> dict[str, Any] | None:
     if probe is None:
         return None
@@ -160,6 +168,8 @@ class Sandbox:
         block_network: bool = False,
         idle_timeout: int | None = None,
         readiness_probe: Probe | None = None,
+        encrypted_ports: Sequence[int] = (),
+        unencrypted_ports: Sequence[int] = (),
         **options: Any,
     ) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
@@ -226,6 +236,8 @@ class Sandbox:
             "idle_timeout": idle_timeout,
             "readiness_probe": _probe_record(readiness_probe),
             "volumes": mounts,
+            "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
+            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)
@@ -333,6 +345,17 @@ class Sandbox:
                     f"sandbox {self._id} was not ready within {timeout:g} s"
                     " (its readiness_probe has not passed)"
                 )
+
+    @blocking
+    def tunnels(self, timeout: int = 50) -> dict[int, Tunnel]:
+        """How to reach each port declared in ``encrypted_ports``/``unencrypted_ports``, by
+        port. They are open by the time ``create`` returns, so there is no wait for
+        ``timeout`` to bound (it is checked, for Modal's signature)."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        client = _api.client()
+        resp = client.get(f"/v1/sandboxes/{self._ref}/tunnels")
+        return {t["port"]: Tunnel._from_info(client.url, t) for t in resp["tunnels"]}
 
     def detach(self) -> None:
         """Let go of this handle: the sandbox keeps running (``Sandbox.from_id`` finds it

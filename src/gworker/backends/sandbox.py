@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from ..images import BuiltImage
 from .cgroups import Limits
 from .launch import LaunchError, die_with_parent
 from .limits import Limiter
+from .sandbox_ports import ForwardError, add_forward
 from .sandbox_volumes import VolumeKeeper
 
 AGENT = Path("gworker_client") / "_runtime" / "sandbox_agent.py"
@@ -93,12 +95,14 @@ class SandboxProcess:
         limiter: Limiter,
         sandbox_id: str,
         keeper: VolumeKeeper | None = None,
+        api_socket: str | None = None,
     ) -> None:
         self.proc = proc
         self._net = net
         self._limiter = limiter
         self._id = sandbox_id
         self._keeper = keeper
+        self._api_socket = api_socket  # slirp4netns's, to add port forwards
         self.volume_problem: str | None = None  # why committing its volumes failed
         self._write_lock = asyncio.Lock()
 
@@ -135,6 +139,13 @@ class SandboxProcess:
         stdin = self.proc.stdin
         return self.proc.returncode is None and stdin is not None and not stdin.is_closing()
 
+    async def forward(self, guest_port: int, host_addr: str) -> int:
+        """Make the sandbox's ``guest_port`` reachable at ``host_addr:<port>``; returns the
+        port."""
+        if self._api_socket is None:
+            raise ForwardError("the sandbox has no network (block_network=True)")
+        return await add_forward(self._api_socket, guest_port, host_addr)
+
     def activate(self) -> None:
         """It is in use now: the ordinary CPU weight."""
         self._limiter.set_cpu_share(self._id, ACTIVE_SHARE)
@@ -153,6 +164,8 @@ class SandboxProcess:
             with contextlib.suppress(ProcessLookupError):
                 self._net.kill()
             await self._net.wait()
+        if self._api_socket:
+            shutil.rmtree(os.path.dirname(self._api_socket), ignore_errors=True)
         if self._keeper is not None:  # its processes are gone: what they wrote is final
             self.volume_problem = await self._keeper.finish()
         return code, oom
@@ -227,20 +240,24 @@ async def start_sandbox(
         raise
     finally:
         os.close(info_w)
-    net = None
+    net, api_socket = None, None
     try:
         child = await asyncio.to_thread(_child_pid, info_r)
         if not spec.block_network and child is not None:
             assert slirp is not None
-            net = await _start_network(slirp, child)
+            # a directory only root (or the server's user) can enter: the socket forwards ports
+            api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
+            net = await _start_network(slirp, child, api_socket)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         limiter.release(group)
         if keeper:
             await keeper.discard()
+        if api_socket:
+            shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
         raise
-    return SandboxProcess(proc, net, limiter, group, keeper)
+    return SandboxProcess(proc, net, limiter, group, keeper, api_socket)
 
 
 def _child_pid(fd: int) -> int | None:
@@ -254,9 +271,10 @@ def _child_pid(fd: int) -> int | None:
         return None
 
 
-async def _start_network(slirp: str, child: int) -> asyncio.subprocess.Process:
+async def _start_network(slirp: str, child: int, api_socket: str) -> asyncio.subprocess.Process:
     ready_r, ready_w = os.pipe()
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
+    argv.append(f"--api-socket={api_socket}")
     argv += [f"--ready-fd={ready_w}", "--enable-seccomp"]
     if not isolation.run_as_nobody():  # bubblewrap made a user namespace: join it too
         argv.append(f"--userns-path=/proc/{child}/ns/user")

@@ -102,10 +102,12 @@ def build_app(home: Path, server_url: str) -> web.Application:
     _ensure_local_token(state, home)
     # web endpoints' traffic is routed before the API's token check (see gateway.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
+    sandbox_table = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=C.MAX_BODY_BYTES,
         middlewares=[
             errors_middleware,
+            sandbox_table.tunnels.middleware,  # a sandbox's ports, ahead of web endpoints
             gateway.middleware,
             auth_middleware(state.tokens, lambda t: container_by_token(app, state, t)),
         ],
@@ -119,9 +121,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
-    app["sandboxes"] = Sandboxes(
-        store, backend.start_sandbox, sandboxes.secret_env(store), server_url
-    )
+    app["sandboxes"] = sandbox_table
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)

@@ -96,6 +96,12 @@ async def ready(request: web.Request) -> web.Response:
     return reply({"ready": is_ready, **sandboxes.get(request.match_info["sid"]).describe()})
 
 
+@routes.get("/v1/sandboxes/{sid}/tunnels")
+async def tunnels(request: web.Request) -> web.Response:
+    """Its declared ports: ``{"tunnels": [TunnelInfo]}``."""
+    return reply({"tunnels": _sandboxes(request).tunnel_info(request.match_info["sid"])})
+
+
 @routes.post("/v1/sandboxes/{sid}/files")
 async def files(request: web.Request) -> web.Response:
     """One file operation inside the sandbox, as its user: ``FileReply``."""

@@ -38,8 +38,6 @@ MAX_SANDBOX_TIMEOUT_S = 24 * 3600
 UNSUPPORTED_OPTIONS = (
     "gpu",
     "cidr_allowlist",
-    "encrypted_ports",
-    "unencrypted_ports",
     "h2_ports",
     "network_file_systems",
     "cloud",
@@ -51,6 +49,7 @@ UNSUPPORTED_OPTIONS = (
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Timeout = Annotated[int, msgspec.Meta(gt=0, le=MAX_SANDBOX_TIMEOUT_S)]
 MemoryMib = Annotated[int, msgspec.Meta(ge=16)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 SandboxName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._-]{1,63}$")]
 
 
@@ -89,6 +88,8 @@ class CreateSandbox(Record, frozen=True):
     idle_timeout: Timeout | None = None  # ends it after this long with no exec/stdin/file use
     readiness_probe: SandboxProbe | None = None
     volumes: list[VolumeMount] = []  # filled before it starts, committed when it ends
+    encrypted_ports: list[Port] = []  # served through the gateway, by URL
+    unencrypted_ports: list[Port] = []  # also as raw TCP on the server's address
 
 
 class ExecCommand(Record, frozen=True):
@@ -148,3 +149,13 @@ class FileReply(Record, frozen=True):
     errno: int
     message: str = ""
     data: bytes = b""
+
+
+class TunnelInfo(Record, frozen=True):
+    """A declared port of a sandbox as the caller reaches it: ``path`` on the control plane's
+    address (the gateway), and for an unencrypted port a raw TCP ``tcp_port`` there too."""
+
+    port: int
+    path: str  # "/web/<label>"
+    label: str
+    tcp_port: int | None = None

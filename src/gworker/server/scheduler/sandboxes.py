@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from gworker_client._protocol.sandbox import (
     EXIT_CODE,
@@ -34,11 +35,14 @@ from gworker_client._protocol.sandbox import (
     MAIN_PROCESS,
     CreateSandbox,
     ExecCommand,
+    TunnelInfo,
 )
 
 from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
+from ...backends.sandbox_ports import ForwardError
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
+from ..tunnels import Tunnels
 from .sandbox_watch import SandboxWatch
 
 log = logging.getLogger("gworker.sandboxes")
@@ -162,10 +166,42 @@ class Sandboxes:
         self.server_url = server_url
         # tokens of volume keepers (secret -> token id), valid while their sandbox runs
         self._keeper_tokens: dict[str, str] = {}
+        self.tunnels = Tunnels()
+        self.tunnels.used = self._used
         self._start = start
         self._secret_env = secret_env
         self._live: dict[str, Sandbox] = {}  # running and recently ended, by id
         self._ended: list[str] = []
+
+    def _used(self, sid: str) -> None:
+        sb = self._live.get(sid)
+        if sb is not None and sb.watch is not None:
+            sb.watch.touch()
+
+    async def _open_ports(self, sb: Sandbox, req: CreateSandbox) -> None:
+        """Forward each declared port: to loopback for the gateway and, for an unencrypted
+        one, to the server's address for raw TCP too."""
+        assert sb.process is not None
+        if (req.encrypted_ports or req.unencrypted_ports) and req.block_network:
+            raise InvalidRequest(
+                "a sandbox with block_network=True has no network, so no ports: drop"
+                " encrypted_ports/unencrypted_ports, or block_network"
+            )
+        server_host = urlsplit(self.server_url).hostname or "127.0.0.1"
+        for port in dict.fromkeys([*req.encrypted_ports, *req.unencrypted_ports]):
+            local = await sb.process.forward(port, "127.0.0.1")
+            tcp = None
+            if port in req.unencrypted_ports:
+                same = server_host in ("127.0.0.1", "localhost")
+                tcp = local if same else await sb.process.forward(port, server_host)
+            self.tunnels.add(sb.id, port, local, tcp)
+
+    def tunnel_info(self, sid: str) -> list[TunnelInfo]:
+        self.get(sid)
+        return [
+            TunnelInfo(port=t.port, path=f"/web/{t.label}", label=t.label, tcp_port=t.tcp_port)
+            for t in self.tunnels.of(sid)
+        ]
 
     def keeper_by_token(self, secret: str) -> str | None:
         return self._keeper_tokens.get(secret)
@@ -223,12 +259,20 @@ class Sandboxes:
         if not req.args:
             main.stdout.close()
             main.stderr.close()
+        try:
+            await self._open_ports(sb, req)
+        except (InvalidRequest, ForwardError) as e:
+            assert sb.process is not None
+            sb.process.kill()
+            await sb.process.wait()
+            self._end(sb, "failed", 1, f"could not start: {e}")
+            raise InvalidRequest(f"the sandbox could not start: {e}") from None
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
         sb.deadline = loop.call_later(req.timeout, self._expire, sb)
         sb.watch = SandboxWatch(
             idle_timeout=req.idle_timeout,
-            busy=lambda: _busy(sb),
+            busy=lambda: _busy(sb) or self.tunnels.in_use(sb.id),
             end_idle=lambda: self._kill(sb, "idle"),
             probe=req.readiness_probe,
             ask=lambda r, t: self.ask(sb, r, t),
@@ -465,6 +509,7 @@ class Sandboxes:
             sb.deadline.cancel()
         if sb.watch:
             sb.watch.stop()
+        self.tunnels.remove(sb.id)
         for waiter in sb.requests.values():
             if not waiter.done():
                 waiter.set_exception(InvalidRequest(f"sandbox {sb.id} {info}"))
@@ -482,6 +527,7 @@ class Sandboxes:
 
     async def close(self) -> None:
         """The server is stopping: its sandboxes end with it, and the store says so."""
+        await self.tunnels.close()
         for sb in list(self._live.values()):
             if sb.state == "running" and sb.process is not None:
                 sb.process.kill()
