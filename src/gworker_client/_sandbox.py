@@ -109,6 +109,18 @@ def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str,
     return named, inline
 
 
+def _allowlist(cidrs: Sequence[str] | None, block_network: bool) -> list[str] | None:
+    if cidrs is None:
+        return None
+    if isinstance(cidrs, str) or not all(isinstance(c, str) for c in cidrs):
+        raise exc.InvalidError(
+            f"cidr_allowlist={cidrs!r} must be a list of CIDRs, like ['10.0.0.0/8']"
+        )
+    if block_network:
+        raise exc.InvalidError("cidr_allowlist cannot be used with block_network=True")
+    return list(cidrs)
+
+
 def _ports(name: str, ports: Sequence[int]) -> list[int]:
     bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < 65536]
     if isinstance(ports, (str, bytes)) or bad:
@@ -170,6 +182,7 @@ class Sandbox:
         readiness_probe: Probe | None = None,
         encrypted_ports: Sequence[int] = (),
         unencrypted_ports: Sequence[int] = (),
+        cidr_allowlist: Sequence[str] | None = None,
         **options: Any,
     ) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
@@ -238,6 +251,7 @@ class Sandbox:
             "volumes": mounts,
             "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
             "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
+            "cidr_allowlist": _allowlist(cidr_allowlist, block_network),
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)

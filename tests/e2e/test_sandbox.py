@@ -173,7 +173,6 @@ def test_unknown_ids_and_names(app):
     "option",
     [
         {"gpu": "T4"},
-        {"cidr_allowlist": ["10.0.0.0/8"]},
         {"h2_ports": [8000]},
         {"network_file_systems": {"/nfs": "x"}},
         {"region": "us-east"},

@@ -30,6 +30,7 @@ from gworker_client._protocol.sandbox import FRAME_HEADER
 
 from .. import isolation
 from ..images import BuiltImage
+from . import sandbox_firewall
 from .cgroups import Limits
 from .launch import LaunchError, die_with_parent
 from .limits import Limiter
@@ -72,6 +73,7 @@ class SandboxLaunch:
     block_network: bool = False
     volumes: tuple[VolumeMount, ...] = ()  # filled and committed by a VolumeKeeper
     keeper_env: tuple[tuple[str, str], ...] = ()  # the keeper's server address and token
+    cidr_allowlist: tuple[str, ...] | None = None  # where it may connect (None: anywhere)
 
     @property
     def poolable(self) -> bool:
@@ -80,7 +82,14 @@ class SandboxLaunch:
 
     def key(self) -> str:
         return json.dumps(
-            [self.image, self.workdir, self.cpu, self.memory_mib, self.block_network],
+            [
+                self.image,
+                self.workdir,
+                self.cpu,
+                self.memory_mib,
+                self.block_network,
+                self.cidr_allowlist,
+            ],
             sort_keys=True,
         )
 
@@ -243,6 +252,8 @@ async def start_sandbox(
     net, api_socket = None, None
     try:
         child = await asyncio.to_thread(_child_pid, info_r)
+        if spec.cidr_allowlist is not None and child is not None:
+            await sandbox_firewall.apply(child, spec.cidr_allowlist)
         if not spec.block_network and child is not None:
             assert slirp is not None
             # a directory only root (or the server's user) can enter: the socket forwards ports

@@ -37,7 +37,6 @@ MAX_SANDBOX_TIMEOUT_S = 24 * 3600
 # Options of Modal's Sandbox.create this version does not offer yet, refused by name.
 UNSUPPORTED_OPTIONS = (
     "gpu",
-    "cidr_allowlist",
     "h2_ports",
     "network_file_systems",
     "cloud",
@@ -90,6 +89,7 @@ class CreateSandbox(Record, frozen=True):
     volumes: list[VolumeMount] = []  # filled before it starts, committed when it ends
     encrypted_ports: list[Port] = []  # served through the gateway, by URL
     unencrypted_ports: list[Port] = []  # also as raw TCP on the server's address
+    cidr_allowlist: Annotated[list[str], msgspec.Meta(max_length=256)] | None = None
 
 
 class ExecCommand(Record, frozen=True):

@@ -38,6 +38,7 @@ from gworker_client._protocol.sandbox import (
     TunnelInfo,
 )
 
+from ...backends import sandbox_firewall
 from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
 from ...backends.sandbox_ports import ForwardError
 from ...store import Store
@@ -149,6 +150,19 @@ class Sandbox:
         }
 
 
+def _allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
+    if req.cidr_allowlist is None:
+        return None
+    if req.block_network:
+        raise InvalidRequest(
+            "cidr_allowlist has no effect with block_network=True (no network at all): use one"
+        )
+    try:
+        return tuple(str(n) for n in sandbox_firewall.networks(req.cidr_allowlist))
+    except ValueError as e:
+        raise InvalidRequest(str(e)) from None
+
+
 def _busy(sb: Sandbox) -> bool:
     """Whether a command other than the main one is running (the sandbox is in use)."""
     return any(pid != MAIN_PROCESS and p.returncode is None for pid, p in sb.procs.items())
@@ -234,6 +248,7 @@ class Sandboxes:
                 f"a sandbox named {req.name!r} is already running in this app: use"
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
+        allow = _allowlist(req)
         env = {**self._secret_env(req), **req.env}
         image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
         sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
@@ -245,6 +260,7 @@ class Sandboxes:
             block_network=req.block_network,
             volumes=tuple(req.volumes),
             keeper_env=self._keeper_env(sb) if req.volumes else (),
+            cidr_allowlist=allow,
         )
         sb.env, sb.workdir = env, req.workdir
         self.store.add_sandbox(sb.id, sb.app_id, sb.name, sb.image)
