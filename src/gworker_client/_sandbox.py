@@ -21,6 +21,7 @@ from ._app import App
 from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
 from ._file_io import FileIO, file_request
+from ._gpu import parse_gpu
 from ._image import Image
 from ._options import check_volumes
 from ._probe import Probe
@@ -121,6 +122,11 @@ def _allowlist(cidrs: Sequence[str] | None, block_network: bool) -> list[str] | 
     return list(cidrs)
 
 
+def _gpu(gpu: Any) -> list[dict[str, Any]] | None:
+    requests = parse_gpu(gpu)
+    return None if requests is None else [{"type": r.type, "count": r.count} for r in requests]
+
+
 def _ports(name: str, ports: Sequence[int]) -> list[int]:
     bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < 65536]
     if isinstance(ports, (str, bytes)) or bad:
@@ -183,6 +189,7 @@ class Sandbox:
         encrypted_ports: Sequence[int] = (),
         unencrypted_ports: Sequence[int] = (),
         cidr_allowlist: Sequence[str] | None = None,
+        gpu: Any = None,
         **options: Any,
     ) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
@@ -252,6 +259,7 @@ class Sandbox:
             "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
             "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
             "cidr_allowlist": _allowlist(cidr_allowlist, block_network),
+            "gpu": _gpu(gpu),
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)

@@ -172,7 +172,6 @@ def test_unknown_ids_and_names(app):
 @pytest.mark.parametrize(
     "option",
     [
-        {"gpu": "T4"},
         {"h2_ports": [8000]},
         {"network_file_systems": {"/nfs": "x"}},
         {"region": "us-east"},

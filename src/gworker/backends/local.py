@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import signal
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,7 +29,7 @@ from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
 from .gpus import GpuInventory
-from .launch import plan
+from .launch import LaunchError, plan
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
 
@@ -143,9 +144,28 @@ class LocalBackend:
 
     async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
         image = await self._image(spec.image)
-        return await start_sandbox(
-            spec, image, self.limiter, warm=warm, mounts_root=self.mounts_root
-        )
+        grant, holder = None, "sbx-gpu-" + uuid.uuid4().hex[:16]
+        if spec.gpu:
+            if not self.gpus.can_ever_place(spec.gpu):
+                wanted = " or ".join(f"{r.type}:{r.count}" for r in spec.gpu)
+                raise LaunchError(f"no GPU {wanted} on this machine (it has {self.gpus.summary()})")
+            # the same inventory as functions': a device is held by one of them at a time
+            grant = self.gpus.grant(spec.gpu, holder)
+            if grant is None:
+                raise CapacityError(f"every matching GPU is in use ({self.gpus.summary()})")
+        try:
+            return await start_sandbox(
+                spec,
+                image,
+                self.limiter,
+                warm=warm,
+                mounts_root=self.mounts_root,
+                grant=grant,
+                on_exit=(lambda: self.gpus.release(holder)) if grant else None,
+            )
+        except BaseException:
+            self.gpus.release(holder)
+            raise
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

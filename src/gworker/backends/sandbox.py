@@ -22,17 +22,19 @@ import shutil
 import signal
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gworker_client._protocol import VolumeMount
+from gworker_client._protocol import GpuRequest, VolumeMount
 from gworker_client._protocol.sandbox import FRAME_HEADER
 
 from .. import isolation
 from ..images import BuiltImage
 from . import sandbox_firewall
 from .cgroups import Limits
-from .launch import LaunchError, die_with_parent
+from .gpus import Grant
+from .launch import LaunchError, device_binds, die_with_parent, gpu_env
 from .limits import Limiter
 from .sandbox_ports import ForwardError, add_forward
 from .sandbox_volumes import VolumeKeeper
@@ -74,11 +76,12 @@ class SandboxLaunch:
     volumes: tuple[VolumeMount, ...] = ()  # filled and committed by a VolumeKeeper
     keeper_env: tuple[tuple[str, str], ...] = ()  # the keeper's server address and token
     cidr_allowlist: tuple[str, ...] | None = None  # where it may connect (None: anywhere)
+    gpu: tuple[GpuRequest, ...] = ()  # alternatives, from the same inventory as functions
 
     @property
     def poolable(self) -> bool:
         """Whether a sandbox started ahead of time can serve it (volumes are per sandbox)."""
-        return not self.volumes
+        return not self.volumes and not self.gpu
 
     def key(self) -> str:
         return json.dumps(
@@ -105,6 +108,7 @@ class SandboxProcess:
         sandbox_id: str,
         keeper: VolumeKeeper | None = None,
         api_socket: str | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.proc = proc
         self._net = net
@@ -112,6 +116,7 @@ class SandboxProcess:
         self._id = sandbox_id
         self._keeper = keeper
         self._api_socket = api_socket  # slirp4netns's, to add port forwards
+        self._on_exit = on_exit  # gives back its GPUs
         self.volume_problem: str | None = None  # why committing its volumes failed
         self._write_lock = asyncio.Lock()
 
@@ -169,6 +174,8 @@ class SandboxProcess:
         code = isolation.payload_returncode(await self.proc.wait())
         oom = self._limiter.oom_killed(self._id)
         self._limiter.release(self._id)  # kills whatever is left in its group
+        if self._on_exit is not None:  # nothing of it runs any more: its devices are free
+            self._on_exit()
         if self._net and self._net.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._net.kill()
@@ -191,6 +198,8 @@ async def start_sandbox(
     *,
     warm: bool = False,
     mounts_root: Path | None = None,
+    grant: Grant | None = None,
+    on_exit: Callable[[], None] | None = None,
 ) -> SandboxProcess:
     """Start the sandbox's agent and, unless it is cut off, its network; return once commands
     sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
@@ -212,6 +221,7 @@ async def start_sandbox(
         keeper, binds = await VolumeKeeper.start(
             image, spec.volumes, keeper_env, mounts_root / group
         )
+    binds.update(device_binds(grant))
     try:
         command = isolation.command(image, argv, mounts=binds, network=False, cwd=spec.workdir)
     except BaseException:
@@ -220,7 +230,7 @@ async def start_sandbox(
         raise
     info_r, info_w = os.pipe()
     command[1:1] = ["--info-fd", str(info_w)]
-    env = {**isolation.network_env(), **image.environ()}
+    env = {**isolation.network_env(), **image.environ(), **(gpu_env(grant) if grant else {})}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
     share = WARMING_SHARE if warm else ACTIVE_SHARE
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
@@ -268,7 +278,7 @@ async def start_sandbox(
         if api_socket:
             shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
         raise
-    return SandboxProcess(proc, net, limiter, group, keeper, api_socket)
+    return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit)
 
 
 def _child_pid(fd: int) -> int | None:

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from .spec import Record, VolumeMount
+from .spec import GpuRequest, Record, VolumeMount
 
 # -- frames: a 9-byte header (kind u8, process u32, length u32, big-endian), then the payload ---
 FRAME_HEADER = struct.Struct(">BII")
@@ -36,7 +36,6 @@ EXIT_TERMINATED = 137  # killed (SIGKILL): terminate(), or the control plane wen
 MAX_SANDBOX_TIMEOUT_S = 24 * 3600
 # Options of Modal's Sandbox.create this version does not offer yet, refused by name.
 UNSUPPORTED_OPTIONS = (
-    "gpu",
     "h2_ports",
     "network_file_systems",
     "cloud",
@@ -90,6 +89,7 @@ class CreateSandbox(Record, frozen=True):
     encrypted_ports: list[Port] = []  # served through the gateway, by URL
     unencrypted_ports: list[Port] = []  # also as raw TCP on the server's address
     cidr_allowlist: Annotated[list[str], msgspec.Meta(max_length=256)] | None = None
+    gpu: list[GpuRequest] | None = None  # alternatives in preference order
 
 
 class ExecCommand(Record, frozen=True):

@@ -39,6 +39,7 @@ from gworker_client._protocol.sandbox import (
 )
 
 from ...backends import sandbox_firewall
+from ...backends.base import CapacityError
 from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
 from ...backends.sandbox_ports import ForwardError
 from ...store import Store
@@ -53,6 +54,9 @@ KEEP_BYTES = 16 * 1024 * 1024  # per stream
 KEEP_ENDED = 200
 RESTART_INFO = "ended: the control plane restarted (sandboxes do not survive a restart)"
 FILE_OP_TIMEOUT_S = 60.0
+# A sandbox asking for GPUs that others hold waits this long, trying again this often.
+GPU_WAIT_S = 300.0
+GPU_RETRY_S = 0.25
 
 
 class Stream:
@@ -261,6 +265,7 @@ class Sandboxes:
             volumes=tuple(req.volumes),
             keeper_env=self._keeper_env(sb) if req.volumes else (),
             cidr_allowlist=allow,
+            gpu=tuple(req.gpu or ()),
         )
         sb.env, sb.workdir = env, req.workdir
         self.store.add_sandbox(sb.id, sb.app_id, sb.name, sb.image)
@@ -301,7 +306,7 @@ class Sandboxes:
     async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
         """Start it and its main command; a warm sandbox that died idle is replaced once."""
         for attempt in (1, 2):
-            sb.process = await self._start(launch)
+            sb.process = await self._start_when_room(launch)
             if not args:
                 return
             try:
@@ -312,6 +317,18 @@ class Sandboxes:
                 await sb.process.wait()  # releases its cgroup and network
                 if attempt == 2:
                     raise
+
+    async def _start_when_room(self, launch: SandboxLaunch) -> SandboxProcess:
+        """Start it; one that asks for GPUs all held by others waits for one to be free."""
+        deadline = time.monotonic() + GPU_WAIT_S
+        while True:
+            try:
+                process: SandboxProcess = await self._start(launch)
+                return process
+            except CapacityError as e:
+                if time.monotonic() >= deadline:
+                    raise InvalidRequest(f"no GPU was free within {GPU_WAIT_S:g} s: {e}") from None
+            await asyncio.sleep(GPU_RETRY_S)
 
     def get(self, sid: str) -> Sandbox:
         sb = self._live.get(sid)
