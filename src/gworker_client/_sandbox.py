@@ -8,6 +8,7 @@ reaches it only through the control plane, which relays to an agent inside.
 from __future__ import annotations
 
 import builtins
+import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -120,6 +121,21 @@ def _allowlist(cidrs: Sequence[str] | None, block_network: bool) -> list[str] | 
     if block_network:
         raise exc.InvalidError("cidr_allowlist cannot be used with block_network=True")
     return list(cidrs)
+
+
+def _pty_size(pty: bool | tuple[int, int]) -> list[int] | None:
+    if pty is False:
+        return None
+    if pty is True:
+        size = shutil.get_terminal_size()
+        return [size.lines, size.columns]
+    if (
+        isinstance(pty, tuple)
+        and len(pty) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 10_000 for n in pty)
+    ):
+        return list(pty)
+    raise exc.InvalidError(f"pty={pty!r} must be True, False or (rows, columns)")
 
 
 def _gpu(gpu: Any) -> list[dict[str, Any]] | None:
@@ -296,9 +312,13 @@ class Sandbox:
         timeout: float | None = None,
         text: bool = True,
         bufsize: int = -1,
+        pty: bool | tuple[int, int] = False,
     ) -> ContainerProcess:
         """Run a command in the sandbox; its output streams back live. A command that does not
-        exist exits with 127 and says so on stderr, as a shell would."""
+        exist exits with 127 and says so on stderr, as a shell would. With ``pty`` (True, or
+        its ``(rows, columns)``) it runs on a pseudo-terminal, as an interactive shell wants:
+        everything it prints comes on ``stdout``, and ``p.resize(rows, cols)`` follows a
+        window's size."""
         if not args:
             raise exc.InvalidError("Sandbox.exec needs a command, like sb.exec('ls', '-l')")
         if bufsize not in (-1, 1):
@@ -310,6 +330,7 @@ class Sandbox:
             "workdir": _check_workdir(workdir),
             "env": _check_env(env),
             "timeout": timeout,
+            "pty": _pty_size(pty),
         }
         resp = _api.client().post(f"/v1/sandboxes/{self._ref}/exec", body, idempotent=False)
         return ContainerProcess(self._ref, resp["process_id"], text)

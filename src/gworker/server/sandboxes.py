@@ -17,6 +17,7 @@ from gworker_client._protocol.sandbox import (
     ExecCommand,
     FileReply,
     FileRequest,
+    Resize,
     StdinWrite,
 )
 
@@ -148,6 +149,15 @@ async def stdin(request: web.Request) -> web.Response:
     sandboxes = _sandboxes(request)
     req = await decode(request, StdinWrite)
     await sandboxes.stdin(request.match_info["sid"], _pid(request), req.data, req.eof)
+    return reply({})
+
+
+@routes.post("/v1/sandboxes/{sid}/processes/{pid}/resize")
+async def resize(request: web.Request) -> web.Response:
+    """A process on a pseudo-terminal: the terminal's new size (the caller's window changed)."""
+    req = await decode(request, Resize)
+    sid, pid = request.match_info["sid"], _pid(request)
+    await _sandboxes(request).resize(sid, pid, req.rows, req.cols)
     return reply({})
 
 

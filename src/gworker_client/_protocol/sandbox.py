@@ -22,6 +22,8 @@ FRAME_EXEC = 1  # marshal'd {"args", "cwd", "env", "timeout"}: start a process
 FRAME_STDIN = 2  # bytes for the process's stdin
 FRAME_STDIN_EOF = 3  # close the process's stdin
 FRAME_FS = 4  # marshal'd {"op", ...}: a file operation or probe; the process field is its number
+FRAME_RESIZE = 9  # rows, columns (WINSIZE) of a process's pseudo-terminal
+WINSIZE = struct.Struct(">HH")
 # agent -> control plane
 FRAME_STDOUT = 5
 FRAME_STDERR = 6
@@ -92,13 +94,25 @@ class CreateSandbox(Record, frozen=True):
     gpu: list[GpuRequest] | None = None  # alternatives in preference order
 
 
+TermSize = Annotated[int, msgspec.Meta(ge=1, le=10_000)]
+
+
 class ExecCommand(Record, frozen=True):
-    """``POST /v1/sandboxes/{id}/exec``: run one more command in a running sandbox."""
+    """``POST /v1/sandboxes/{id}/exec``: run one more command in a running sandbox; with
+    ``pty`` (rows, columns) on a pseudo-terminal, its output all on stdout."""
 
     args: Annotated[list[str], msgspec.Meta(min_length=1)]
     workdir: str | None = None
     env: dict[str, str] = {}
     timeout: Positive | None = None
+    pty: tuple[TermSize, TermSize] | None = None
+
+
+class Resize(Record, frozen=True):
+    """``POST /v1/sandboxes/{id}/processes/{pid}/resize``: its terminal's new size."""
+
+    rows: TermSize
+    cols: TermSize
 
 
 class StdinWrite(Record, frozen=True):

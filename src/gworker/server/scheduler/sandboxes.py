@@ -27,11 +27,13 @@ from gworker_client._protocol.sandbox import (
     FRAME_EXIT,
     FRAME_FS,
     FRAME_FS_REPLY,
+    FRAME_RESIZE,
     FRAME_STDERR,
     FRAME_STDIN,
     FRAME_STDIN_EOF,
     FRAME_STDOUT,
     MAIN_PROCESS,
+    WINSIZE,
     CreateSandbox,
     ExecCommand,
     TunnelInfo,
@@ -267,7 +269,9 @@ class Sandboxes:
         pid = sb.next_pid
         sb.next_pid += 1
         sb.procs[pid] = Proc()
-        await self._exec(sb, pid, list(req.args), req.workdir, req.env, req.timeout)
+        await self._exec(sb, pid, list(req.args), req.workdir, req.env, req.timeout, req.pty)
+        if req.pty is not None:
+            sb.procs[pid].stderr.close()  # a terminal has one output stream
         return pid
 
     async def _exec(
@@ -278,6 +282,7 @@ class Sandboxes:
         workdir: str | None,
         env: dict[str, str],
         timeout: float | None,
+        pty: tuple[int, int] | None = None,
     ) -> None:
         if sb.process is None:
             raise InvalidRequest(f"sandbox {sb.id} is not running ({sb.state}: {sb.info})")
@@ -286,6 +291,7 @@ class Sandboxes:
             "cwd": workdir or sb.workdir,
             "env": {**sb.env, **env},
             "timeout": timeout,
+            "pty": pty,
         }
         try:
             await sb.process.send(FRAME_EXEC, pid, marshal.dumps(payload))
@@ -342,6 +348,13 @@ class Sandboxes:
                 await sb.process.send(FRAME_STDIN_EOF, pid)
         except SandboxGone:
             return  # the sandbox is ending: its processes read nothing more
+
+    async def resize(self, sid: str, pid: int, rows: int, cols: int) -> None:
+        sb = self._running(sid)
+        self.proc(sid, pid)
+        assert sb.process is not None
+        with contextlib.suppress(SandboxGone):
+            await sb.process.send(FRAME_RESIZE, pid, WINSIZE.pack(rows, cols))
 
     async def wait_proc(self, sid: str, pid: int, timeout: float) -> int | None:
         proc = self.proc(sid, pid)
