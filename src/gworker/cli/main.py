@@ -12,6 +12,7 @@ from .sandbox import sandbox_group
 from .secret import secret_group
 from .serve import serve
 from .server import server
+from .shell import shell
 from .token import token
 from .volume import volume_group
 
@@ -37,3 +38,4 @@ cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
+cli.add_command(shell)

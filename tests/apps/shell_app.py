@@ -1,0 +1,21 @@
+"""An app for ``gw shell`` tests: a function with an image variable, a volume and a secret."""
+
+import gworker_client as gw
+
+app = gw.App("shell-app")
+image = gw.Image.debian_slim().env({"FROM_IMAGE": "image-env"})
+volume = gw.Volume.from_name("shell-app-vol", create_if_missing=True)
+
+
+@app.function(
+    image=image,
+    volumes={"/data": volume},
+    secrets=[gw.Secret.from_dict({"SHELL_SECRET": "s3cret"})],
+)
+def work() -> str:
+    return "worked"
+
+
+@app.function()
+def other() -> str:
+    return "other"
