@@ -13,6 +13,9 @@ volume = gw.Volume.from_name("shell-app-vol", create_if_missing=True)
     secrets=[gw.Secret.from_dict({"SHELL_SECRET": "s3cret"})],
 )
 def work() -> str:
+    print("working on it")
+    with open("/tmp/worked", "w") as f:  # the container's own /tmp, seen by `gw container exec`
+        f.write("yes")
     return "worked"
 
 

@@ -28,6 +28,7 @@ from ..constants import SANDBOX_WARM, STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
+from .container_attach import attach_agent
 from .gpus import GpuInventory
 from .launch import LaunchError, plan
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
@@ -166,6 +167,14 @@ class LocalBackend:
         except BaseException:
             self.gpus.release(holder)
             raise
+
+    async def attach(self, container_id: str) -> SandboxProcess:
+        """An agent inside a running function container, for commands (``gw container exec``)."""
+        entry = self._procs.get(container_id)
+        if entry is None:
+            raise LaunchError(f"container {container_id} is not running here")
+        image = await self._image(entry.spec.image)
+        return await attach_agent(container_id, entry.proc.pid, image, self.limiter)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .app import app
+from .container import container_group
 from .dict import dict_group
 from .queue import queue_group
 from .run import deploy, run
@@ -39,3 +40,4 @@ cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
 cli.add_command(shell)
+cli.add_command(container_group)

@@ -20,10 +20,12 @@ import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import click
 
 import gworker_client as gw
+from gworker_client import _api
 from gworker_client._container_process import ContainerProcess
 
 from ._common import friendly_errors, import_app_file
@@ -79,6 +81,15 @@ def _create(
     return gw.Sandbox.create(
         app=app, timeout=SHELL_TIMEOUT_S, volumes=mounts, secrets=found, **kwargs
     )
+
+
+def running_handle(ref: str) -> gw.Sandbox:
+    """A handle taking commands: a sandbox (sb-...), or a function container (ct-...), whose
+    agent the control plane starts on demand."""
+    if ref.startswith("sb-"):
+        return gw.Sandbox.from_id(ref)
+    info = _api.client().post(f"/v1/running/{quote(ref, safe='')}/attach")
+    return gw.Sandbox(info["sandbox_id"], info)
 
 
 @contextmanager
@@ -142,11 +153,11 @@ def shell(
     secrets: tuple[str, ...],
 ) -> None:
     """Open a shell in a container like the one FILE.py[::FUNCTION] runs in (its image,
-    volumes, secrets and GPU), or in a running sandbox (its id, sb-...)."""
-    attach = ref is not None and ref.startswith("sb-")
+    volumes, secrets and GPU), or in a running sandbox or container (its id: sb-..., ct-...)."""
+    attach = ref is not None and ref.startswith(("sb-", "ct-"))
     if attach and (image or gpu or volumes or secrets):
         raise click.ClickException("--image, --gpu, --volume and --secret start a new container")
-    sb = gw.Sandbox.from_id(ref) if attach else _create(ref, image, gpu, volumes, secrets)
+    sb = running_handle(str(ref)) if attach else _create(ref, image, gpu, volumes, secrets)
     on_terminal = os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
     argv = ["sh", "-c", cmd] if cmd is not None else ["sh", "-c", FIND_SHELL]
     if not on_terminal and cmd is None:

@@ -28,6 +28,7 @@ from . import (
     images,
     queues,
     registry,
+    running,
     sandboxes,
     secrets,
     system,
@@ -122,6 +123,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = sandbox_table
+    app["attach_container"] = backend.attach
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
@@ -130,6 +132,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(images.routes)
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
+    app.add_routes(running.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

@@ -111,6 +111,12 @@ class Logs(Protocol):
         self, app_id: str, after: int, limit: int = 1000
     ) -> list[tuple[int, str, str]]: ...
 
+    def container_app(self, cid: str) -> str | None: ...
+
+    def container_logs_after(
+        self, cid: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]: ...
+
 
 class Registry(Protocol):
     """Named objects of every kind (``store/registry.py``)."""

@@ -15,7 +15,7 @@ import logging
 import marshal
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -234,6 +234,21 @@ class Sandboxes:
                 if time.monotonic() >= deadline:
                     raise InvalidRequest(f"no GPU was free within {GPU_WAIT_S:g} s: {e}") from None
             await asyncio.sleep(GPU_RETRY_S)
+
+    async def attach(
+        self, cid: str, app_id: str, start: Callable[[str], Awaitable[SandboxProcess]]
+    ) -> Sandbox:
+        """A function container, driven like a sandbox (``exec``, stdio, files) through an
+        agent the backend starts inside it; one per container, reused while it runs."""
+        sb = self._live.get(cid)
+        if sb is not None and sb.state == "running":
+            return sb
+        process = await start(cid)
+        sb = Sandbox(cid, app_id, None, "its container's", time.time())
+        sb.process = process
+        self._live[cid] = sb
+        asyncio.get_running_loop().create_task(self._relay(sb))
+        return sb
 
     def get(self, sid: str) -> Sandbox:
         sb = self._live.get(sid)
