@@ -19,6 +19,7 @@ def test_agent_and_protocol_agree_on_frames():
         (agent.FS, proto.FRAME_FS),
         (agent.FS_REPLY, proto.FRAME_FS_REPLY),
         (agent.RESIZE, proto.FRAME_RESIZE),
+        (agent.READY, proto.FRAME_READY),
         (agent.MAIN, proto.MAIN_PROCESS),
         (agent.TIMED_OUT, proto.EXIT_TIMEOUT),
     ]

@@ -20,7 +20,7 @@ from ..images import BuiltImage
 from .cgroups import Limits
 from .launch import LaunchError, die_with_parent
 from .limits import Limiter
-from .sandbox import SandboxProcess, agent_path
+from .sandbox import SandboxProcess, _agent_ready, agent_path
 
 
 def namespace_pid(outer: int) -> int | None:
@@ -65,5 +65,11 @@ async def attach_agent(
         start_new_session=True,
         preexec_fn=preexec,
     )
+    try:
+        await _agent_ready(proc)
+    except LaunchError:
+        raise LaunchError(
+            "its agent could not start in the container (did it just stop?)"
+        ) from None
     # a group id the limiter does not know: ending the agent must not end the container
     return SandboxProcess(proc, None, limiter, f"attach-{proc.pid}")

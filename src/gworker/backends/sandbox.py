@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gworker_client._protocol import GpuRequest, VolumeMount
-from gworker_client._protocol.sandbox import FRAME_HEADER
+from gworker_client._protocol.sandbox import FRAME_HEADER, FRAME_READY
 
 from .. import isolation
 from ..images import BuiltImage
@@ -56,6 +56,11 @@ SLIRP_INSTALL = (
     " `apt-get install slirp4netns` (or `./scripts/install-system-deps slirp4netns`),"
     " or create the sandbox with block_network=True"
 )
+
+
+class IsolationFailed(LaunchError):
+    """bubblewrap exited before the agent ran (it happens now and then on a busy machine:
+    setting up a namespace fails); starting again usually works."""
 
 
 class SandboxGone(Exception):
@@ -269,6 +274,7 @@ async def start_sandbox(
             # a directory only root (or the server's user) can enter: the socket forwards ports
             api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
             net = await _start_network(slirp, child, api_socket)
+        await _agent_ready(proc)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
@@ -279,6 +285,22 @@ async def start_sandbox(
             shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
         raise
     return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit)
+
+
+async def _agent_ready(proc: asyncio.subprocess.Process) -> None:
+    """Wait for the agent's first frame: bubblewrap can fail after it reported the sandbox's
+    pid (setting up the namespace's loopback, say), and a command sent then would be lost."""
+    assert proc.stdout is not None
+    try:
+        head = await asyncio.wait_for(proc.stdout.readexactly(FRAME_HEADER.size), _NET_READY_S)
+    except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+        head = b""
+    if not head or FRAME_HEADER.unpack(head) != (FRAME_READY, 0, 0):
+        code = proc.returncode
+        raise IsolationFailed(
+            "the sandbox's isolation failed to start"
+            + (f" (bubblewrap exited with {code})" if code is not None else "")
+        )
 
 
 def _child_pid(fd: int) -> int | None:

@@ -29,6 +29,7 @@ FRAME_STDOUT = 5
 FRAME_STDERR = 6
 FRAME_EXIT = 7  # the exit code (EXIT_CODE)
 FRAME_FS_REPLY = 8  # a status byte (0, or the errno) and bytes: the answer to a FRAME_FS
+FRAME_READY = 10  # the agent runs (its isolation was set up): the first frame it sends
 MAIN_PROCESS = 0  # the sandbox's main command; its exit ends the sandbox
 
 # -- exit codes as a shell reports them ---------------------------------------------------------

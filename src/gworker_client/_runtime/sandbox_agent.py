@@ -13,9 +13,9 @@ Frames, both ways: a 9-byte header (kind: u8, process: u32, length: u32, big-end
 "timeout"}``: built-in and quick to load, and only ever read here, from the trusted side), STDIN
 (bytes), STDIN_EOF, FS (a marshal'd file operation or probe, ``sandbox_files.py``) and RESIZE
 (a terminal's rows and columns, for a command run on a pseudo-terminal); the agent
-sends STDOUT and STDERR (bytes), EXIT (the exit code, a big-endian i32) and FS_REPLY (a status
-byte, 0 or the errno, then bytes). The control plane parses nothing richer than that from a
-sandbox.
+sends READY once it runs, STDOUT and STDERR (bytes), EXIT (the exit code, a big-endian i32) and
+FS_REPLY (a status byte, 0 or the errno, then bytes). The control plane parses nothing richer
+than that from a sandbox.
 Process 0 is the main command: when it exits, the agent reports it and exits with its code,
 which ends the sandbox (the pid namespace's other processes die with it).
 """
@@ -37,7 +37,7 @@ from typing import Any
 HEADER = struct.Struct(">BII")
 CODE = struct.Struct(">i")
 EXEC, STDIN, STDIN_EOF, FS, RESIZE = 1, 2, 3, 4, 9
-STDOUT, STDERR, EXIT, FS_REPLY = 5, 6, 7, 8
+STDOUT, STDERR, EXIT, FS_REPLY, READY = 5, 6, 7, 8, 10
 WINSIZE = struct.Struct(">HH")  # RESIZE's payload: rows, columns
 MAIN = 0
 # what a shell answers for a command it cannot find or cannot run, and for one a timeout killed
@@ -273,7 +273,9 @@ def main() -> None:
     os.dup2(null, 1)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.stdout = sys.stderr
-    Agent(Channel(rfd, wfd)).run()
+    channel = Channel(rfd, wfd)
+    channel.send(READY, MAIN)  # the isolation is in place and commands can start
+    Agent(channel).run()
 
 
 if __name__ == "__main__":

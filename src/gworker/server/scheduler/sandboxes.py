@@ -41,7 +41,7 @@ from gworker_client._protocol.sandbox import (
 
 from ...backends import sandbox_firewall
 from ...backends.base import CapacityError
-from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
+from ...backends.sandbox import IsolationFailed, SandboxGone, SandboxLaunch, SandboxProcess
 from ...backends.sandbox_ports import ForwardError
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
@@ -57,6 +57,7 @@ FILE_OP_TIMEOUT_S = 60.0
 # A sandbox asking for GPUs that others hold waits this long, trying again this often.
 GPU_WAIT_S = 300.0
 GPU_RETRY_S = 0.25
+START_ATTEMPTS = 3
 
 
 def _allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
@@ -210,8 +211,16 @@ class Sandboxes:
 
     async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
         """Start it and its main command; a warm sandbox that died idle is replaced once."""
+        failures = 0
         for attempt in (1, 2):
-            sb.process = await self._start_when_room(launch)
+            while True:
+                try:
+                    sb.process = await self._start_when_room(launch)
+                    break
+                except IsolationFailed:
+                    failures += 1
+                    if failures == START_ATTEMPTS:
+                        raise
             if not args:
                 return
             try:
