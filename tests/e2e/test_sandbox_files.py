@@ -152,3 +152,30 @@ def test_aio_forms(sb):
     text, names = asyncio.run(go())
     assert text == "async"
     assert "aio-dir" in names and "aio.txt" in names
+
+
+def test_hostile_paths_do_not_widen_access(sb):
+    # a link planted by code in the sandbox is followed as the sandbox's user: still refused
+    sb.exec("ln", "-sf", "/etc/shadow", "/tmp/innocent").wait()
+    with pytest.raises(PermissionError):
+        sb.open("/tmp/innocent", "rb")
+    with pytest.raises(PermissionError):
+        sb.open("/proc/1/root/etc/shadow", "rb")
+    # a FIFO nobody writes to answers at once instead of hanging the request
+    sb.exec("mkfifo", "/tmp/fifo").wait()
+    with pytest.raises(OSError, match="not a regular file"):
+        sb.open("/tmp/fifo", "rb")
+
+
+def test_open_files_are_bounded(app):
+    sb = gw.Sandbox.create(app=app)
+    try:
+        handles = [sb.open(f"/tmp/many-{n}", "w") for n in range(256)]
+        with pytest.raises(OSError, match="at most 256"):
+            sb.open("/tmp/one-too-many", "w")
+        for f in handles:
+            f.close()
+        with sb.open("/tmp/after", "w") as f:  # closing gave them back
+            f.write("ok")
+    finally:
+        sb.terminate()
