@@ -400,6 +400,16 @@ class Sandbox:
         resp = client.get(f"/v1/sandboxes/{self._ref}/tunnels")
         return {t["port"]: Tunnel._from_info(client.url, t) for t in resp["tunnels"]}
 
+    @blocking
+    def snapshot_filesystem(self, timeout: int = 55) -> Image:
+        """Not offered yet: a snapshot must be a root filesystem image, which images are not
+        yet on this version. Raises InvalidError."""
+        raise exc.InvalidError(
+            "Sandbox.snapshot_filesystem() is not supported by this version of gworker yet:"
+            " images are not root filesystems. Recreate the state with an Image (run_commands,"
+            " add_local_dir) or keep files in a Volume (volumes={...})"
+        )
+
     def detach(self) -> None:
         """Let go of this handle: the sandbox keeps running (``Sandbox.from_id`` finds it
         again); this object can no longer be used."""

@@ -185,6 +185,15 @@ def test_options_not_offered_are_refused_by_name(app, option):
         gw.Sandbox.create(app=app, **option)
 
 
+def test_snapshot_filesystem_is_refused_with_the_reason(app):
+    sb = gw.Sandbox.create(app=app)
+    try:
+        with pytest.raises(InvalidError, match="root filesystems"):
+            sb.snapshot_filesystem()
+    finally:
+        sb.terminate()
+
+
 def test_bad_arguments_are_refused_early(app):
     with pytest.raises(InvalidError, match="app="):
         gw.Sandbox.create("echo")
