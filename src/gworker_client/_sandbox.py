@@ -8,7 +8,6 @@ reaches it only through the control plane, which relays to an agent inside.
 from __future__ import annotations
 
 import builtins
-import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,19 +21,30 @@ from ._app import App
 from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
 from ._file_io import FileIO, file_request
-from ._gpu import parse_gpu
 from ._image import Image
 from ._options import check_volumes
 from ._probe import Probe
 from ._protocol.sandbox import (
     MAIN_PROCESS,
     MAX_SANDBOX_TIMEOUT_S,
-    UNSUPPORTED_OPTIONS,
+)
+from ._sandbox_args import (
+    _allowlist,
+    _check_args,
+    _check_env,
+    _check_path,
+    _check_workdir,
+    _gpu,
+    _limit,
+    _ports,
+    _probe_record,
+    _pty_size,
+    _refuse_unsupported,
+    _secrets,
 )
 from ._secret import Secret
 from ._tunnel import Tunnel
 
-_EMPTY: tuple[Any, ...] = (None, False, (), [], {})
 # Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
 # again from the same image skips the build request.
 _built: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -45,116 +55,6 @@ def _image_spec(client: _api.Client, app_id: str, image: Image) -> dict[str, Any
     if key not in _built:
         _built[key] = build_images(client, app_id, {"": image})[""]
     return _built[key]
-
-
-def _limit(name: str, value: Any, kind: type) -> Any:
-    """``cpu``/``memory``: a number, or Modal's ``(request, limit)``: the limit is enforced."""
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 2:
-        value = value[1]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise exc.InvalidError(f"{name}={value!r} must be a positive number or (request, limit)")
-    return kind(value)
-
-
-def _check_args(args: Sequence[Any], what: str) -> list[str]:
-    bad = [a for a in args if not isinstance(a, str)]
-    if bad:
-        raise exc.InvalidError(f"{what} arguments must be strings, got {bad[0]!r}")
-    return list(args)
-
-
-def _check_env(env: Mapping[str, str | None] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in (env or {}).items():
-        if not isinstance(k, str) or not (v is None or isinstance(v, str)):
-            raise exc.InvalidError(f"env must map str to str, got {k!r}: {v!r}")
-        if v is not None:
-            out[k] = v
-    return out
-
-
-def _check_workdir(workdir: str | None) -> str | None:
-    if workdir is not None and (not isinstance(workdir, str) or not workdir.startswith("/")):
-        raise exc.InvalidError(f"workdir={workdir!r} must be an absolute path, like '/app'")
-    return workdir
-
-
-def _check_path(path: str) -> str:
-    if not isinstance(path, str) or not path or "\0" in path:
-        raise exc.InvalidError(f"path {path!r} must be a non-empty string")
-    return path
-
-
-def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
-    for key, value in options.items():
-        if key not in UNSUPPORTED_OPTIONS:
-            raise exc.InvalidError(f"{where} got an unknown option {key}={value!r}")
-        if value not in _EMPTY:
-            raise exc.InvalidError(
-                f"{where}: {key}= is not supported by this version of gworker yet; leave it out"
-                " (sandboxes get outbound network by default, block_network=True cuts it off)"
-            )
-
-
-def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    named: list[dict[str, str]] = []
-    inline: dict[str, str] = {}
-    for s in secrets:
-        if not isinstance(s, Secret):
-            raise exc.InvalidError(f"secrets must be gw.Secret objects, got {s!r}")
-        if s._name is not None:
-            named.append({"name": s._name, "environment": s._environment})
-        else:
-            inline.update(s._values or {})
-    return named, inline
-
-
-def _allowlist(cidrs: Sequence[str] | None, block_network: bool) -> list[str] | None:
-    if cidrs is None:
-        return None
-    if isinstance(cidrs, str) or not all(isinstance(c, str) for c in cidrs):
-        raise exc.InvalidError(
-            f"cidr_allowlist={cidrs!r} must be a list of CIDRs, like ['10.0.0.0/8']"
-        )
-    if block_network:
-        raise exc.InvalidError("cidr_allowlist cannot be used with block_network=True")
-    return list(cidrs)
-
-
-def _pty_size(pty: bool | tuple[int, int]) -> list[int] | None:
-    if pty is False:
-        return None
-    if pty is True:
-        size = shutil.get_terminal_size()
-        return [size.lines, size.columns]
-    if (
-        isinstance(pty, tuple)
-        and len(pty) == 2
-        and all(isinstance(n, int) and not isinstance(n, bool) and 0 < n <= 10_000 for n in pty)
-    ):
-        return list(pty)
-    raise exc.InvalidError(f"pty={pty!r} must be True, False or (rows, columns)")
-
-
-def _gpu(gpu: Any) -> list[dict[str, Any]] | None:
-    requests = parse_gpu(gpu)
-    return None if requests is None else [{"type": r.type, "count": r.count} for r in requests]
-
-
-def _ports(name: str, ports: Sequence[int]) -> list[int]:
-    bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < 65536]
-    if isinstance(ports, (str, bytes)) or bad:
-        raise exc.InvalidError(f"{name}={ports!r}: ports must be whole numbers in 1..65535")
-    return list(ports)
-
-
-def _probe_record(probe: Probe | None) -> dict[str, Any] | None:
-    if probe is None:
-        return None
-    argv = list(probe.exec_argv) if probe.exec_argv is not None else None
-    return {"tcp_port": probe.tcp_port, "exec_argv": argv, "interval_ms": probe.interval_ms}
 
 
 class Sandbox:

@@ -13,11 +13,9 @@ import asyncio
 import contextlib
 import logging
 import marshal
-import secrets
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from gworker_client._protocol.sandbox import (
     EXIT_CODE,
@@ -39,13 +37,12 @@ from gworker_client._protocol.sandbox import (
     TunnelInfo,
 )
 
-from ...backends import sandbox_firewall
 from ...backends.base import CapacityError
 from ...backends.sandbox import IsolationFailed, SandboxGone, SandboxLaunch, SandboxProcess
 from ...backends.sandbox_ports import ForwardError
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
-from ..tunnels import Tunnels
+from .sandbox_reach import SandboxReach, allowlist
 from .sandbox_state import Proc, Sandbox
 from .sandbox_watch import SandboxWatch
 
@@ -58,19 +55,6 @@ FILE_OP_TIMEOUT_S = 60.0
 GPU_WAIT_S = 300.0
 GPU_RETRY_S = 0.25
 START_ATTEMPTS = 3
-
-
-def _allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
-    if req.cidr_allowlist is None:
-        return None
-    if req.block_network:
-        raise InvalidRequest(
-            "cidr_allowlist has no effect with block_network=True (no network at all): use one"
-        )
-    try:
-        return tuple(str(n) for n in sandbox_firewall.networks(req.cidr_allowlist))
-    except ValueError as e:
-        raise InvalidRequest(str(e)) from None
 
 
 def _busy(sb: Sandbox) -> bool:
@@ -87,10 +71,8 @@ class Sandboxes:
         self, store: Store, start: StartSandbox, secret_env: SecretEnv, server_url: str = ""
     ) -> None:
         self.store = store
-        self.server_url = server_url
-        # tokens of volume keepers (secret -> token id), valid while their sandbox runs
-        self._keeper_tokens: dict[str, str] = {}
-        self.tunnels = Tunnels()
+        self.reach = SandboxReach(server_url)
+        self.tunnels = self.reach.tunnels
         self.tunnels.used = self._used
         self._start = start
         self._secret_env = secret_env
@@ -102,44 +84,12 @@ class Sandboxes:
         if sb is not None and sb.watch is not None:
             sb.watch.touch()
 
-    async def _open_ports(self, sb: Sandbox, req: CreateSandbox) -> None:
-        """Forward each declared port: to loopback for the gateway and, for an unencrypted
-        one, to the server's address for raw TCP too."""
-        assert sb.process is not None
-        if (req.encrypted_ports or req.unencrypted_ports) and req.block_network:
-            raise InvalidRequest(
-                "a sandbox with block_network=True has no network, so no ports: drop"
-                " encrypted_ports/unencrypted_ports, or block_network"
-            )
-        server_host = urlsplit(self.server_url).hostname or "127.0.0.1"
-        for port in dict.fromkeys([*req.encrypted_ports, *req.unencrypted_ports]):
-            local = await sb.process.forward(port, "127.0.0.1")
-            tcp = None
-            if port in req.unencrypted_ports:
-                same = server_host in ("127.0.0.1", "localhost")
-                tcp = local if same else await sb.process.forward(port, server_host)
-            self.tunnels.add(sb.id, port, local, tcp)
+    def keeper_by_token(self, secret: str) -> str | None:
+        return self.reach.keeper_by_token(secret)
 
     def tunnel_info(self, sid: str) -> list[TunnelInfo]:
         self.get(sid)
-        return [
-            TunnelInfo(port=t.port, path=f"/web/{t.label}", label=t.label, tcp_port=t.tcp_port)
-            for t in self.tunnels.of(sid)
-        ]
-
-    def keeper_by_token(self, secret: str) -> str | None:
-        return self._keeper_tokens.get(secret)
-
-    def _keeper_env(self, sb: Sandbox) -> tuple[tuple[str, str], ...]:
-        secret = secrets.token_urlsafe(24)
-        token_id = "sbv-" + sb.id
-        self._keeper_tokens[secret] = token_id
-        sb.keeper_token = secret
-        return (
-            ("GW_SERVER_URL", self.server_url),
-            ("GW_TOKEN_ID", token_id),
-            ("GW_TOKEN_SECRET", secret),
-        )
+        return self.reach.tunnel_info(sid)
 
     def recover(self) -> None:
         """Close what a previous server left running: its processes died with it."""
@@ -158,7 +108,7 @@ class Sandboxes:
                 f"a sandbox named {req.name!r} is already running in this app: use"
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
-        allow = _allowlist(req)
+        allow = allowlist(req)
         env = {**self._secret_env(req), **req.env}
         image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
         sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
@@ -169,7 +119,7 @@ class Sandboxes:
             memory_mib=req.memory_mib,
             block_network=req.block_network,
             volumes=tuple(req.volumes),
-            keeper_env=self._keeper_env(sb) if req.volumes else (),
+            keeper_env=self.reach.keeper_env(sb) if req.volumes else (),
             cidr_allowlist=allow,
             gpu=tuple(req.gpu or ()),
         )
@@ -187,7 +137,7 @@ class Sandboxes:
             main.stdout.close()
             main.stderr.close()
         try:
-            await self._open_ports(sb, req)
+            await self.reach.open_ports(sb, req)
         except (InvalidRequest, ForwardError) as e:
             assert sb.process is not None
             sb.process.kill()
@@ -459,7 +409,7 @@ class Sandboxes:
                 if sb.watch:
                     sb.watch.touch()
         code, oom = await process.wait()
-        self._keeper_tokens.pop(sb.keeper_token or "", None)
+        self.reach.forget_keeper(sb)
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "idle":
