@@ -73,3 +73,8 @@ def test_a_gpu_this_machine_lacks_is_refused_naming_what_it_has(app):
         gw.Sandbox.create(app=app, gpu="B200")
     with pytest.raises(InvalidError, match="gpu"):
         gw.Sandbox.create(app=app, gpu=3)
+
+
+def test_gw_shell_gpu_override(gpu_server):
+    r = gpu_server.gw("shell", "--gpu", "H100", "--cmd", "echo $GW_GPU $GW_GPU_COUNT")
+    assert (r.returncode, r.stdout) == (0, "H100 1\n"), r.stderr

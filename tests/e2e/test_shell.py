@@ -130,6 +130,9 @@ def test_overrides_and_attaching_to_a_sandbox(server):
 
 
 def test_errors_name_the_fix(server):
+    # registry images need root-filesystem images: refused by Image.from_registry, by name
+    r = server.gw("shell", "--image", "python:3.12", "--cmd", "true")
+    assert r.returncode != 0 and "from_registry" in r.stderr
     r = server.gw("shell", SHELL_APP, "--cmd", "true")
     assert r.returncode != 0 and "::NAME" in r.stderr
     r = server.gw("shell", f"{SHELL_APP}::nope", "--cmd", "true")
