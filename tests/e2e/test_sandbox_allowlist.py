@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import textwrap
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -111,6 +112,29 @@ def test_an_empty_allowlist_allows_nothing(app, destinations):
     try:
         assert connect(sb, destinations[0]).startswith("refused")
         assert sb.exec("python", "-c", "import socket; socket.socket().close()").wait() == 0
+    finally:
+        sb.terminate()
+
+
+def test_declared_ports_still_answer_under_an_allowlist(app):
+    server = (
+        "import http.server as h; h.HTTPServer(('0.0.0.0', 8000), h.SimpleHTTPRequestHandler)"
+        ".serve_forever()"
+    )
+    sb = gw.Sandbox.create(
+        "python",
+        "-c",
+        server,
+        app=app,
+        workdir="/tmp",
+        cidr_allowlist=[],
+        encrypted_ports=[8000],
+        readiness_probe=gw.Probe.with_tcp(8000),
+    )
+    try:
+        sb.wait_until_ready(timeout=60)
+        with urllib.request.urlopen(sb.tunnels()[8000].url + "/", timeout=30) as r:
+            assert r.status == 200
     finally:
         sb.terminate()
 

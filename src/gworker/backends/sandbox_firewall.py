@@ -5,7 +5,8 @@ The rules are loaded from the host (``nsenter`` into the namespace, then ``nft``
 bubblewrap has made the namespace and before the sandbox's network stack starts, so no packet
 leaves before they hold and no command of the sandbox has run yet. Inside, everything runs as an
 unprivileged user with no capabilities, so nothing there can change them. Every packet leaving
-through the sandbox's interface must go to an allowed network; loopback stays free. DNS is not
+through the sandbox's interface must go to an allowed network, unless it answers a connection
+made to the sandbox (its declared ports); loopback stays free. DNS is not
 let through on its own: add the resolver (slirp4netns's, ``10.0.2.3/32``) to the list to resolve
 names, knowing that queries can carry data out.
 """
@@ -50,6 +51,9 @@ def ruleset(allowlist: Sequence[str]) -> str:
         "  chain output {",
         "    type filter hook output priority 0; policy drop;",
         '    oifname "lo" accept',
+        # answers on connections made to it (its declared ports, forwarded in): never a new
+        # connection out, which must pass the list below
+        "    ct state established,related accept",
     ]
     if v4:
         lines.append(f"    ip daddr {{ {v4} }} accept")
