@@ -11,6 +11,7 @@ volume = gw.Volume.from_name("shell-app-vol", create_if_missing=True)
     image=image,
     volumes={"/data": volume},
     secrets=[gw.Secret.from_dict({"SHELL_SECRET": "s3cret"})],
+    scaledown_window=600,  # `gw container` tests act on its warm container
 )
 def work() -> str:
     print("working on it")
