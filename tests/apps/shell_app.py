@@ -23,3 +23,13 @@ def work() -> str:
 @app.function()
 def other() -> str:
     return "other"
+
+
+@app.function()
+def list_running_from_inside() -> str:
+    """What a container's token gets from the routes of `gw container` (a user's only)."""
+    try:
+        gw._api.client().get("/v1/running")
+    except gw.exception.AuthError as e:
+        return f"refused: {e}"
+    return "allowed"

@@ -74,6 +74,10 @@ def test_stop_a_function_container(server, warm):
     assert r.returncode != 0
 
 
+def test_a_containers_token_cannot_list_or_stop_containers(warm):
+    assert shell_app.list_running_from_inside.remote().startswith("refused: only a user's token")
+
+
 def test_unknown_ids_are_clear_errors(server):
     r = server.gw("container", "stop", "ct-nope")
     assert r.returncode != 0 and "no running container" in r.stderr
