@@ -409,7 +409,6 @@ class Sandboxes:
                 if sb.watch:
                     sb.watch.touch()
         code, oom = await process.wait()
-        self.reach.forget_keeper(sb)
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "idle":
@@ -433,6 +432,7 @@ class Sandboxes:
         if sb.watch:
             sb.watch.stop()
         self.tunnels.remove(sb.id)
+        self.reach.forget_keeper(sb)  # its volumes are committed by now: the token goes
         for waiter in sb.requests.values():
             if not waiter.done():
                 waiter.set_exception(InvalidRequest(f"sandbox {sb.id} {info}"))
