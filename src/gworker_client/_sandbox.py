@@ -113,7 +113,13 @@ class Sandbox:
         seconds (exit code 124), after ``idle_timeout`` seconds with no ``exec``, stdin or file
         use (124 too), or at ``terminate()``. With ``readiness_probe``
         (``gw.Probe.with_tcp(port)`` or ``gw.Probe.with_exec(...)``), ``wait_until_ready()``
-        returns once it passes."""
+        returns once it passes.
+
+        ``volumes={path: gw.Volume}`` are filled before it starts and committed when it ends;
+        ``encrypted_ports``/``unencrypted_ports`` are reachable through the control plane
+        (``tunnels()``); ``cidr_allowlist`` limits where it may connect (``block_network=True``:
+        nowhere); ``gpu`` takes devices from the same inventory as functions (waiting for one
+        that is held). See ``docs/sandboxes.md``."""
         _refuse_unsupported(options, "Sandbox.create")
         cmd = _check_args(args, "Sandbox.create")
         if app is None or not isinstance(app, App):
