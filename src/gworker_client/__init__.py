@@ -21,6 +21,7 @@ from ._retries import Retries
 from ._sandbox import Sandbox
 from ._schedule import Cron, Period
 from ._secret import Secret
+from ._tunnel import Tunnel
 from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 
@@ -51,6 +52,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Tunnel",
     "Volume",
     "asgi_app",
     "batched",

@@ -132,6 +132,12 @@ class ContainerProcess:
         return self._returncode
 
     @blocking
+    def resize(self, rows: int, cols: int) -> None:
+        """A process on a pseudo-terminal (``exec(..., pty=True)``): its terminal's new size."""
+        body = {"rows": rows, "cols": cols}
+        _api.client().post(f"{_process_path(self._sandbox_id, self._pid)}/resize", body)
+
+    @blocking
     def poll(self) -> int | None:
         """The exit code if the process has exited, else None (without waiting)."""
         return self._returncode if self._returncode is not None else self._wait(0)

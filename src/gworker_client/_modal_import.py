@@ -46,6 +46,7 @@ SUBMODULES: dict[str, dict[str, str]] = {
         name: f"gworker_client._container_process:{name}"
         for name in ("StreamReader", "StreamWriter")
     },
+    "file_io": {"FileIO": "gworker_client._file_io:FileIO"},
     "secret": {"Secret": "gworker_client:Secret"},
     "volume": {"Volume": "gworker_client:Volume"},
 }

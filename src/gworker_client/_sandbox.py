@@ -7,6 +7,8 @@ reaches it only through the control plane, which relays to an agent inside.
 
 from __future__ import annotations
 
+import builtins
+import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -18,15 +20,31 @@ from ._aio import IteratingOperation, Operation, blocking
 from ._app import App
 from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
+from ._file_io import FileIO, file_request
 from ._image import Image
+from ._options import check_volumes
+from ._probe import Probe
 from ._protocol.sandbox import (
     MAIN_PROCESS,
     MAX_SANDBOX_TIMEOUT_S,
-    UNSUPPORTED_OPTIONS,
+)
+from ._sandbox_args import (
+    _allowlist,
+    _check_args,
+    _check_env,
+    _check_path,
+    _check_workdir,
+    _gpu,
+    _limit,
+    _ports,
+    _probe_record,
+    _pty_size,
+    _refuse_unsupported,
+    _secrets,
 )
 from ._secret import Secret
+from ._tunnel import Tunnel
 
-_EMPTY: tuple[Any, ...] = (None, False, (), [], {})
 # Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
 # again from the same image skips the build request.
 _built: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -39,64 +57,6 @@ def _image_spec(client: _api.Client, app_id: str, image: Image) -> dict[str, Any
     return _built[key]
 
 
-def _limit(name: str, value: Any, kind: type) -> Any:
-    """``cpu``/``memory``: a number, or Modal's ``(request, limit)``: the limit is enforced."""
-    if value is None:
-        return None
-    if isinstance(value, tuple) and len(value) == 2:
-        value = value[1]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise exc.InvalidError(f"{name}={value!r} must be a positive number or (request, limit)")
-    return kind(value)
-
-
-def _check_args(args: Sequence[Any], what: str) -> list[str]:
-    bad = [a for a in args if not isinstance(a, str)]
-    if bad:
-        raise exc.InvalidError(f"{what} arguments must be strings, got {bad[0]!r}")
-    return list(args)
-
-
-def _check_env(env: Mapping[str, str | None] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for k, v in (env or {}).items():
-        if not isinstance(k, str) or not (v is None or isinstance(v, str)):
-            raise exc.InvalidError(f"env must map str to str, got {k!r}: {v!r}")
-        if v is not None:
-            out[k] = v
-    return out
-
-
-def _check_workdir(workdir: str | None) -> str | None:
-    if workdir is not None and (not isinstance(workdir, str) or not workdir.startswith("/")):
-        raise exc.InvalidError(f"workdir={workdir!r} must be an absolute path, like '/app'")
-    return workdir
-
-
-def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
-    for key, value in options.items():
-        if key not in UNSUPPORTED_OPTIONS:
-            raise exc.InvalidError(f"{where} got an unknown option {key}={value!r}")
-        if value not in _EMPTY:
-            raise exc.InvalidError(
-                f"{where}: {key}= is not supported by this version of gworker yet; leave it out"
-                " (sandboxes get outbound network by default, block_network=True cuts it off)"
-            )
-
-
-def _secrets(secrets: Sequence[Secret]) -> tuple[list[dict[str, str]], dict[str, str]]:
-    named: list[dict[str, str]] = []
-    inline: dict[str, str] = {}
-    for s in secrets:
-        if not isinstance(s, Secret):
-            raise exc.InvalidError(f"secrets must be gw.Secret objects, got {s!r}")
-        if s._name is not None:
-            named.append({"name": s._name, "environment": s._environment})
-        else:
-            inline.update(s._values or {})
-    return named, inline
-
-
 class Sandbox:
     """A running (or ended) sandbox. Create one with ``Sandbox.create``; find one with
     ``from_id``, ``from_name`` or ``list``."""
@@ -104,12 +64,23 @@ class Sandbox:
     def __init__(self, sandbox_id: str, info: dict[str, Any] | None = None) -> None:
         self._id = sandbox_id
         self._info = info or {}
+        self._detached = False
         self.stdout = StreamReader(sandbox_id, MAIN_PROCESS, "stdout")
         self.stderr = StreamReader(sandbox_id, MAIN_PROCESS, "stderr")
         self.stdin = StreamWriter(sandbox_id, MAIN_PROCESS)
 
     def __repr__(self) -> str:
         return f"Sandbox({self._id})"
+
+    @property
+    def _ref(self) -> str:
+        """Its id, for a request; refused once the handle was detached."""
+        if self._detached:
+            raise exc.InvalidError(
+                f"this handle on sandbox {self._id} was detached; the sandbox may still run:"
+                f" get a new handle with gw.Sandbox.from_id({self._id!r})"
+            )
+        return quote(self._id)
 
     @property
     def object_id(self) -> str:
@@ -129,11 +100,26 @@ class Sandbox:
         env: Mapping[str, str | None] | None = None,
         name: str | None = None,
         block_network: bool = False,
+        idle_timeout: int | None = None,
+        readiness_probe: Probe | None = None,
+        encrypted_ports: Sequence[int] = (),
+        unencrypted_ports: Sequence[int] = (),
+        cidr_allowlist: Sequence[str] | None = None,
+        gpu: Any = None,
         **options: Any,
     ) -> Sandbox:
         """Start a sandbox running ``args`` (or nothing but its agent, for ``exec`` only) in
         ``image`` (Debian slim by default). It ends when its command exits, after ``timeout``
-        seconds (exit code 124), or at ``terminate()``."""
+        seconds (exit code 124), after ``idle_timeout`` seconds with no ``exec``, stdin or file
+        use (124 too), or at ``terminate()``. With ``readiness_probe``
+        (``gw.Probe.with_tcp(port)`` or ``gw.Probe.with_exec(...)``), ``wait_until_ready()``
+        returns once it passes.
+
+        ``volumes={path: gw.Volume}`` are filled before it starts and committed when it ends;
+        ``encrypted_ports``/``unencrypted_ports`` are reachable through the control plane
+        (``tunnels()``); ``cidr_allowlist`` limits where it may connect (``block_network=True``:
+        nowhere); ``gpu`` takes devices from the same inventory as functions (waiting for one
+        that is held). See ``docs/sandboxes.md``."""
         _refuse_unsupported(options, "Sandbox.create")
         cmd = _check_args(args, "Sandbox.create")
         if app is None or not isinstance(app, App):
@@ -146,15 +132,29 @@ class Sandbox:
                 f"app {app.name!r} is not running: create sandboxes inside `with app.run():`,"
                 " or use gw.App.lookup(name, create_if_missing=True)"
             )
-        if volumes:
-            raise exc.InvalidError(
-                "Sandbox.create(volumes=...) is not supported by this version of gworker yet:"
-                " pass files in with exec (stdin), or use a function with volumes"
-            )
+        mounts = [
+            {"mount_path": path, "volume_id": vol.object_id, "name": vol.name}
+            for path, vol in check_volumes(volumes or {}, "Sandbox.create")
+        ]
         if isinstance(timeout, bool) or not isinstance(timeout, int):
             raise exc.InvalidError(f"timeout={timeout!r} must be a whole number of seconds")
         if not 0 < timeout <= MAX_SANDBOX_TIMEOUT_S:
             raise exc.InvalidError(f"timeout={timeout} must be in 1..{MAX_SANDBOX_TIMEOUT_S}")
+        if idle_timeout is not None and (
+            isinstance(idle_timeout, bool)
+            or not isinstance(idle_timeout, int)
+            or not 0 < idle_timeout <= MAX_SANDBOX_TIMEOUT_S
+        ):
+            raise exc.InvalidError(
+                f"idle_timeout={idle_timeout!r} must be whole seconds in 1..{MAX_SANDBOX_TIMEOUT_S}"
+            )
+        if readiness_probe is not None and (
+            not isinstance(readiness_probe, Probe) or not readiness_probe.for_sandbox
+        ):
+            raise exc.InvalidError(
+                f"readiness_probe={readiness_probe!r} must be gw.Probe.with_tcp(port) or"
+                " gw.Probe.with_exec(*argv)"
+            )
         if image is not None and not isinstance(image, Image):
             raise exc.InvalidError(f"image={image!r} must be a gw.Image")
         client = _api.client()
@@ -175,6 +175,13 @@ class Sandbox:
             "inline_env": inline,
             "name": name,
             "block_network": bool(block_network),
+            "idle_timeout": idle_timeout,
+            "readiness_probe": _probe_record(readiness_probe),
+            "volumes": mounts,
+            "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
+            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
+            "cidr_allowlist": _allowlist(cidr_allowlist, block_network),
+            "gpu": _gpu(gpu),
         }
         info = client.post("/v1/sandboxes", body, timeout=600)
         return Sandbox(info["sandbox_id"], info)
@@ -211,9 +218,13 @@ class Sandbox:
         timeout: float | None = None,
         text: bool = True,
         bufsize: int = -1,
+        pty: bool | tuple[int, int] = False,
     ) -> ContainerProcess:
         """Run a command in the sandbox; its output streams back live. A command that does not
-        exist exits with 127 and says so on stderr, as a shell would."""
+        exist exits with 127 and says so on stderr, as a shell would. With ``pty`` (True, or
+        its ``(rows, columns)``) it runs on a pseudo-terminal, as an interactive shell wants:
+        everything it prints comes on ``stdout``, and ``p.resize(rows, cols)`` follows a
+        window's size."""
         if not args:
             raise exc.InvalidError("Sandbox.exec needs a command, like sb.exec('ls', '-l')")
         if bufsize not in (-1, 1):
@@ -225,9 +236,10 @@ class Sandbox:
             "workdir": _check_workdir(workdir),
             "env": _check_env(env),
             "timeout": timeout,
+            "pty": _pty_size(pty),
         }
-        resp = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/exec", body, idempotent=False)
-        return ContainerProcess(self._id, resp["process_id"], text)
+        resp = _api.client().post(f"/v1/sandboxes/{self._ref}/exec", body, idempotent=False)
+        return ContainerProcess(self._ref, resp["process_id"], text)
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -239,7 +251,7 @@ class Sandbox:
 
     def _wait(self, timeout: float) -> dict[str, Any]:
         self._info = _api.client().post(
-            f"/v1/sandboxes/{quote(self._id)}/wait?timeout={timeout}", timeout=timeout + 30
+            f"/v1/sandboxes/{self._ref}/wait?timeout={timeout}", timeout=timeout + 30
         )
         return self._info
 
@@ -261,12 +273,87 @@ class Sandbox:
             raise exc.SandboxTerminatedError(f"sandbox {self._id} {self._info['info']}")
 
     @blocking
+    def wait_until_ready(self, *, timeout: float = 300) -> None:
+        """Wait until its ``readiness_probe`` passes. Raises TimeoutError after ``timeout``
+        seconds, SandboxTerminatedError if it ended first, InvalidError if it has no probe."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            wait = max(0.0, min(left, _config.LONG_POLL_S))
+            resp = _api.client().post(
+                f"/v1/sandboxes/{self._ref}/ready?timeout={wait}", timeout=wait + 30
+            )
+            if resp["ready"]:
+                return
+            if resp["state"] != "running":
+                raise exc.SandboxTerminatedError(
+                    f"sandbox {self._id} ended before it was ready: {resp['info']}"
+                )
+            if left <= 0:
+                raise exc.TimeoutError(
+                    f"sandbox {self._id} was not ready within {timeout:g} s"
+                    " (its readiness_probe has not passed)"
+                )
+
+    @blocking
+    def tunnels(self, timeout: int = 50) -> dict[int, Tunnel]:
+        """How to reach each port declared in ``encrypted_ports``/``unencrypted_ports``, by
+        port. They are open by the time ``create`` returns, so there is no wait for
+        ``timeout`` to bound (it is checked, for Modal's signature)."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        client = _api.client()
+        resp = client.get(f"/v1/sandboxes/{self._ref}/tunnels")
+        return {t["port"]: Tunnel._from_info(client.url, t) for t in resp["tunnels"]}
+
+    @blocking
+    def snapshot_filesystem(self, timeout: int = 55) -> Image:
+        """Not offered yet: a snapshot must be a root filesystem image, which images are not
+        yet on this version. Raises InvalidError."""
+        raise exc.InvalidError(
+            "Sandbox.snapshot_filesystem() is not supported by this version of gworker yet:"
+            " images are not root filesystems. Recreate the state with an Image (run_commands,"
+            " add_local_dir) or keep files in a Volume (volumes={...})"
+        )
+
+    def detach(self) -> None:
+        """Let go of this handle: the sandbox keeps running (``Sandbox.from_id`` finds it
+        again); this object can no longer be used."""
+        self._detached = True
+
+    # -- files -----------------------------------------------------------------------------------
+
+    @blocking
+    def open(self, path: str, mode: str = "r") -> FileIO:
+        """Open a file inside the sandbox (as its user; relative paths from its working
+        directory). Modes as Python's ``open``: ``r``, ``w``, ``a``, ``x``, with ``b``, ``+``."""
+        return FileIO(self._ref, _check_path(path), mode)
+
+    @blocking
+    def ls(self, path: str) -> builtins.list[str]:
+        """The names in a directory of the sandbox, sorted."""
+        raw = file_request(self._ref, "ls", path=_check_path(path))
+        return [n.decode(errors="surrogateescape") for n in raw.split(b"\0")] if raw else []
+
+    @blocking
+    def mkdir(self, path: str, parents: bool = False) -> None:
+        """Make a directory in the sandbox (with ``parents``, also its missing parents, and
+        no error if it exists)."""
+        file_request(self._ref, "mkdir", path=_check_path(path), parents=bool(parents))
+
+    @blocking
+    def rm(self, path: str, recursive: bool = False) -> None:
+        """Remove a file or an empty directory in the sandbox (with ``recursive``, a directory
+        and everything in it)."""
+        file_request(self._ref, "rm", path=_check_path(path), recursive=bool(recursive))
+
+    @blocking
     def terminate(self) -> None:
         """End the sandbox now: every process in it is killed."""
-        self._info = _api.client().post(f"/v1/sandboxes/{quote(self._id)}/terminate")
+        self._info = _api.client().post(f"/v1/sandboxes/{self._ref}/terminate")
 
     @blocking
     def info(self) -> dict[str, Any]:
         """What the control plane says about it: state, exit code, why it ended."""
-        self._info = _api.client().get(f"/v1/sandboxes/{quote(self._id)}")
+        self._info = _api.client().get(f"/v1/sandboxes/{self._ref}")
         return dict(self._info)

@@ -15,6 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
         (("hello.py", "--name", "Ada", "--times", "2"), "Hello, Ada!"),
         (("parallel_primes.py", "--limit", "100000", "--chunks", "8"), "9592 primes below 100,000"),
         (("embedder.py", "--n", "20"), "20 embeddings of dimension 384"),
+        (("code_sandbox.py", "--path", "/x"), '"path": "/x"}'),
     ],
 )
 def test_example_runs(server, args, expected):

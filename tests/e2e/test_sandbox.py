@@ -172,11 +172,10 @@ def test_unknown_ids_and_names(app):
 @pytest.mark.parametrize(
     "option",
     [
-        {"gpu": "T4"},
-        {"cidr_allowlist": ["10.0.0.0/8"]},
-        {"encrypted_ports": [8000]},
-        {"unencrypted_ports": [8000]},
-        {"idle_timeout": 30},
+        {"h2_ports": [8000]},
+        {"network_file_systems": {"/nfs": "x"}},
+        {"region": "us-east"},
+        {"idle_timeout": 0},
         {"readiness_probe": "tcp"},
     ],
 )
@@ -186,15 +185,22 @@ def test_options_not_offered_are_refused_by_name(app, option):
         gw.Sandbox.create(app=app, **option)
 
 
+def test_snapshot_filesystem_is_refused_with_the_reason(app):
+    sb = gw.Sandbox.create(app=app)
+    try:
+        with pytest.raises(InvalidError, match="root filesystems"):
+            sb.snapshot_filesystem()
+    finally:
+        sb.terminate()
+
+
 def test_bad_arguments_are_refused_early(app):
     with pytest.raises(InvalidError, match="app="):
         gw.Sandbox.create("echo")
     with pytest.raises(InvalidError, match="unknown option"):
         gw.Sandbox.create(app=app, not_an_option=1)
     with pytest.raises(InvalidError, match="volumes"):
-        gw.Sandbox.create(
-            app=app, volumes={"/data": gw.Volume.from_name("v", create_if_missing=True)}
-        )
+        gw.Sandbox.create(app=app, volumes=["/data"])
     with pytest.raises(InvalidError, match="timeout"):
         gw.Sandbox.create(app=app, timeout=0)
     with pytest.raises(InvalidError, match="workdir"):

@@ -195,7 +195,7 @@ def test_nothing_outlives_the_timeout(app):
 
 
 def test_endless_output_does_not_fill_the_servers_memory(app):
-    from gworker.server.scheduler.sandboxes import KEEP_BYTES
+    from gworker.server.scheduler.sandbox_state import KEEP_BYTES
 
     sb = gw.Sandbox.create(
         "python",

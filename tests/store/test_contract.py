@@ -210,6 +210,17 @@ def test_logs_after_a_cursor(store: StateStore) -> None:
     assert [text for _, _, text in store.logs_after("ap-2", 0)] == ["other app"]
 
 
+def test_one_containers_logs(store: StateStore) -> None:
+    store.add_container("ct-1", "fn-1", "ap-1")
+    now = time.time()
+    store.add_logs([("ap-1", cid, "stdout", f"{cid} {n}", now) for n in range(3) for cid in "ab"])
+    assert store.container_app("ct-1") == "ap-1"
+    assert store.container_app("ct-none") is None
+    rows = store.container_logs_after("a", 0)
+    assert [text for _, _, text in rows] == ["a 0", "a 1", "a 2"]
+    assert [text for _, _, text in store.container_logs_after("a", rows[0][0])] == ["a 1", "a 2"]
+
+
 # -- the registry of named objects -------------------------------------------------------------
 
 

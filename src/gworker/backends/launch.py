@@ -71,7 +71,7 @@ def gpu_env(grant: Grant | None) -> dict[str, str]:
     return env
 
 
-def _device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
+def device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
     if grant is None:
         return {}
     names = [f"nvidia{i}" for i in grant.indices] + list(_GPU_CONTROL_DEVICES)
@@ -101,7 +101,7 @@ def plan(
     join_cgroup = limiter.prepare(spec.container_id, limits)
     reason = isolation.unavailable_reason()
     if reason is None:
-        binds = _device_binds(grant)
+        binds = device_binds(grant)
         for m in mounts:
             assert m.host_path is not None
             isolation.hand_over(Path(m.host_path))

@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import signal
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,8 +28,9 @@ from ..constants import SANDBOX_WARM, STOP_GRACE_S
 from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
+from .container_attach import attach_agent
 from .gpus import GpuInventory
-from .launch import plan
+from .launch import LaunchError, plan
 from .metering import ProcfsSampler, ResourceSample
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
@@ -145,7 +147,36 @@ class LocalBackend:
 
     async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
         image = await self._image(spec.image)
-        return await start_sandbox(spec, image, self.limiter, warm=warm)
+        grant, holder = None, "sbx-gpu-" + uuid.uuid4().hex[:16]
+        if spec.gpu:
+            if not self.gpus.can_ever_place(spec.gpu):
+                wanted = " or ".join(f"{r.type}:{r.count}" for r in spec.gpu)
+                raise LaunchError(f"no GPU {wanted} on this machine (it has {self.gpus.summary()})")
+            # the same inventory as functions': a device is held by one of them at a time
+            grant = self.gpus.grant(spec.gpu, holder)
+            if grant is None:
+                raise CapacityError(f"every matching GPU is in use ({self.gpus.summary()})")
+        try:
+            return await start_sandbox(
+                spec,
+                image,
+                self.limiter,
+                warm=warm,
+                mounts_root=self.mounts_root,
+                grant=grant,
+                on_exit=(lambda: self.gpus.release(holder)) if grant else None,
+            )
+        except BaseException:
+            self.gpus.release(holder)
+            raise
+
+    async def attach(self, container_id: str) -> SandboxProcess:
+        """An agent inside a running function container, for commands (``gw container exec``)."""
+        entry = self._procs.get(container_id)
+        if entry is None:
+            raise LaunchError(f"container {container_id} is not running here")
+        image = await self._image(entry.spec.image)
+        return await attach_agent(container_id, entry.proc.pid, image, self.limiter)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""

@@ -20,17 +20,24 @@ import json
 import os
 import shutil
 import signal
+import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from gworker_client._protocol.sandbox import FRAME_HEADER
+from gworker_client._protocol import GpuRequest, VolumeMount
+from gworker_client._protocol.sandbox import FRAME_HEADER, FRAME_READY
 
 from .. import isolation
 from ..images import BuiltImage
+from . import sandbox_firewall
 from .cgroups import Limits
-from .launch import LaunchError, die_with_parent
+from .gpus import Grant
+from .launch import LaunchError, device_binds, die_with_parent, gpu_env
 from .limits import Limiter
+from .sandbox_ports import ForwardError, add_forward
+from .sandbox_volumes import VolumeKeeper
 
 AGENT = Path("gworker_client") / "_runtime" / "sandbox_agent.py"
 # Processes and threads a sandbox may hold at once: a fork bomb stops here.
@@ -51,6 +58,11 @@ SLIRP_INSTALL = (
 )
 
 
+class IsolationFailed(LaunchError):
+    """bubblewrap exited before the agent ran (it happens now and then on a busy machine:
+    setting up a namespace fails); starting again usually works."""
+
+
 class SandboxGone(Exception):
     """The sandbox ended while a command was being sent to it."""
 
@@ -66,10 +78,26 @@ class SandboxLaunch:
     cpu: float | None = None
     memory_mib: int | None = None
     block_network: bool = False
+    volumes: tuple[VolumeMount, ...] = ()  # filled and committed by a VolumeKeeper
+    keeper_env: tuple[tuple[str, str], ...] = ()  # the keeper's server address and token
+    cidr_allowlist: tuple[str, ...] | None = None  # where it may connect (None: anywhere)
+    gpu: tuple[GpuRequest, ...] = ()  # alternatives, from the same inventory as functions
+
+    @property
+    def poolable(self) -> bool:
+        """Whether a sandbox started ahead of time can serve it (volumes are per sandbox)."""
+        return not self.volumes and not self.gpu
 
     def key(self) -> str:
         return json.dumps(
-            [self.image, self.workdir, self.cpu, self.memory_mib, self.block_network],
+            [
+                self.image,
+                self.workdir,
+                self.cpu,
+                self.memory_mib,
+                self.block_network,
+                self.cidr_allowlist,
+            ],
             sort_keys=True,
         )
 
@@ -83,11 +111,18 @@ class SandboxProcess:
         net: asyncio.subprocess.Process | None,
         limiter: Limiter,
         sandbox_id: str,
+        keeper: VolumeKeeper | None = None,
+        api_socket: str | None = None,
+        on_exit: Callable[[], None] | None = None,
     ) -> None:
         self.proc = proc
         self._net = net
         self._limiter = limiter
         self._id = sandbox_id
+        self._keeper = keeper
+        self._api_socket = api_socket  # slirp4netns's, to add port forwards
+        self._on_exit = on_exit  # gives back its GPUs
+        self.volume_problem: str | None = None  # why committing its volumes failed
         self._write_lock = asyncio.Lock()
 
     @property
@@ -123,6 +158,13 @@ class SandboxProcess:
         stdin = self.proc.stdin
         return self.proc.returncode is None and stdin is not None and not stdin.is_closing()
 
+    async def forward(self, guest_port: int, host_addr: str) -> int:
+        """Make the sandbox's ``guest_port`` reachable at ``host_addr:<port>``; returns the
+        port."""
+        if self._api_socket is None:
+            raise ForwardError("the sandbox has no network (block_network=True)")
+        return await add_forward(self._api_socket, guest_port, host_addr)
+
     def activate(self) -> None:
         """It is in use now: the ordinary CPU weight."""
         self._limiter.set_cpu_share(self._id, ACTIVE_SHARE)
@@ -137,10 +179,16 @@ class SandboxProcess:
         code = isolation.payload_returncode(await self.proc.wait())
         oom = self._limiter.oom_killed(self._id)
         self._limiter.release(self._id)  # kills whatever is left in its group
+        if self._on_exit is not None:  # nothing of it runs any more: its devices are free
+            self._on_exit()
         if self._net and self._net.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 self._net.kill()
             await self._net.wait()
+        if self._api_socket:
+            shutil.rmtree(os.path.dirname(self._api_socket), ignore_errors=True)
+        if self._keeper is not None:  # its processes are gone: what they wrote is final
+            self.volume_problem = await self._keeper.finish()
         return code, oom
 
 
@@ -149,7 +197,14 @@ def agent_path(image: BuiltImage) -> Path:
 
 
 async def start_sandbox(
-    spec: SandboxLaunch, image: BuiltImage, limiter: Limiter, *, warm: bool = False
+    spec: SandboxLaunch,
+    image: BuiltImage,
+    limiter: Limiter,
+    *,
+    warm: bool = False,
+    mounts_root: Path | None = None,
+    grant: Grant | None = None,
+    on_exit: Callable[[], None] | None = None,
 ) -> SandboxProcess:
     """Start the sandbox's agent and, unless it is cut off, its network; return once commands
     sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
@@ -162,14 +217,28 @@ async def start_sandbox(
     if not spec.block_network and slirp is None:
         raise LaunchError(SLIRP_INSTALL)
     argv = [str(image.python), "-I", "-S", str(agent_path(image))]
-    command = isolation.command(image, argv, network=False, cwd=spec.workdir)
+    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
+    keeper: VolumeKeeper | None = None
+    binds: dict[str, isolation.Mount] = {}
+    if spec.volumes:
+        assert mounts_root is not None
+        keeper_env = dict(spec.keeper_env)
+        keeper, binds = await VolumeKeeper.start(
+            image, spec.volumes, keeper_env, mounts_root / group
+        )
+    binds.update(device_binds(grant))
+    try:
+        command = isolation.command(image, argv, mounts=binds, network=False, cwd=spec.workdir)
+    except BaseException:
+        if keeper:
+            await keeper.discard()
+        raise
     info_r, info_w = os.pipe()
     command[1:1] = ["--info-fd", str(info_w)]
-    env = {**isolation.network_env(), **image.environ()}
+    env = {**isolation.network_env(), **image.environ(), **(gpu_env(grant) if grant else {})}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
     share = WARMING_SHARE if warm else ACTIVE_SHARE
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
-    group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
     join_cgroup = limiter.prepare(group, limits)
 
     def preexec() -> None:
@@ -190,21 +259,48 @@ async def start_sandbox(
         )
     except BaseException:
         limiter.release(group)
+        if keeper:
+            await keeper.discard()
         raise
     finally:
         os.close(info_w)
-    net = None
+    net, api_socket = None, None
     try:
         child = await asyncio.to_thread(_child_pid, info_r)
+        if spec.cidr_allowlist is not None and child is not None:
+            await sandbox_firewall.apply(child, spec.cidr_allowlist)
         if not spec.block_network and child is not None:
             assert slirp is not None
-            net = await _start_network(slirp, child)
+            # a directory only root (or the server's user) can enter: the socket forwards ports
+            api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
+            net = await _start_network(slirp, child, api_socket)
+        await _agent_ready(proc)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         limiter.release(group)
+        if keeper:
+            await keeper.discard()
+        if api_socket:
+            shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
         raise
-    return SandboxProcess(proc, net, limiter, group)
+    return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit)
+
+
+async def _agent_ready(proc: asyncio.subprocess.Process) -> None:
+    """Wait for the agent's first frame: bubblewrap can fail after it reported the sandbox's
+    pid (setting up the namespace's loopback, say), and a command sent then would be lost."""
+    assert proc.stdout is not None
+    try:
+        head = await asyncio.wait_for(proc.stdout.readexactly(FRAME_HEADER.size), _NET_READY_S)
+    except (asyncio.IncompleteReadError, asyncio.TimeoutError):
+        head = b""
+    if not head or FRAME_HEADER.unpack(head) != (FRAME_READY, 0, 0):
+        code = proc.returncode
+        raise IsolationFailed(
+            "the sandbox's isolation failed to start"
+            + (f" (bubblewrap exited with {code})" if code is not None else "")
+        )
 
 
 def _child_pid(fd: int) -> int | None:
@@ -218,9 +314,10 @@ def _child_pid(fd: int) -> int | None:
         return None
 
 
-async def _start_network(slirp: str, child: int) -> asyncio.subprocess.Process:
+async def _start_network(slirp: str, child: int, api_socket: str) -> asyncio.subprocess.Process:
     ready_r, ready_w = os.pipe()
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
+    argv.append(f"--api-socket={api_socket}")
     argv += [f"--ready-fd={ready_w}", "--enable-seccomp"]
     if not isolation.run_as_nobody():  # bubblewrap made a user namespace: join it too
         argv.append(f"--userns-path=/proc/{child}/ns/user")

@@ -37,6 +37,8 @@ class WarmPool:
 
     async def take(self, launch: SandboxLaunch) -> SandboxProcess:
         """A running sandbox for ``launch``: a warm one if the shelf has it, else a new one."""
+        if not launch.poolable:
+            return await self._start(launch, False)
         key = launch.key()
         shelf = self._shelves.get(key, [])
         while shelf:

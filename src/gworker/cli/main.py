@@ -6,6 +6,7 @@ import click
 
 from .advise import advise
 from .app import app
+from .container import container_group
 from .dashboard import dashboard
 from .dict import dict_group
 from .queue import queue_group
@@ -14,6 +15,7 @@ from .sandbox import sandbox_group
 from .secret import secret_group
 from .serve import serve
 from .server import server
+from .shell import shell
 from .token import token
 from .usage import usage
 from .volume import volume_group
@@ -43,3 +45,5 @@ cli.add_command(sandbox_group)
 cli.add_command(usage)
 cli.add_command(advise)
 cli.add_command(dashboard)
+cli.add_command(shell)
+cli.add_command(container_group)

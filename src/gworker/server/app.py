@@ -31,6 +31,7 @@ from . import (
     images,
     queues,
     registry,
+    running,
     sandboxes,
     secrets,
     system,
@@ -87,6 +88,12 @@ def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
     return resolve
 
 
+def container_by_token(app: web.Application, state: State, token: str) -> str | None:
+    """Whose token this is: a function's container, or a sandbox's volume keeper."""
+    found = state.scheduler.container_by_token(token)
+    return found if found is not None else app["sandboxes"].keeper_by_token(token)
+
+
 def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
@@ -103,13 +110,15 @@ def build_app(home: Path, server_url: str) -> web.Application:
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
+    sandbox_table = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=C.MAX_BODY_BYTES,
         middlewares=[
             errors_middleware,
+            sandbox_table.tunnels.middleware,  # a sandbox's ports, ahead of web endpoints
             gateway.middleware,
             board.middleware,
-            auth_middleware(state.tokens, state.scheduler.container_by_token),
+            auth_middleware(state.tokens, lambda t: container_by_token(app, state, t)),
         ],
     )
     app["state"] = state
@@ -123,7 +132,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
-    app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
+    app["sandboxes"] = sandbox_table
+    app["attach_container"] = backend.attach
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
@@ -141,6 +151,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     state.scheduler.fleet.exit_hooks.append(meter.exited)
     app["call_stats"] = call_stats = CallStats()
     state.scheduler.queue.completed_hooks.append(call_stats.completed)
+    app.add_routes(running.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

@@ -11,7 +11,15 @@ from collections.abc import Callable
 from aiohttp import web
 
 from gworker_client._protocol import MAX_WAIT_S
-from gworker_client._protocol.sandbox import CreateSandbox, ExecCommand, StdinWrite
+from gworker_client._protocol.sandbox import (
+    PATH_OPS,
+    CreateSandbox,
+    ExecCommand,
+    FileReply,
+    FileRequest,
+    Resize,
+    StdinWrite,
+)
 
 from ..store.contract import StateStore
 from .errors import InvalidRequest, NotFound
@@ -80,6 +88,38 @@ async def terminate(request: web.Request) -> web.Response:
     return reply(sb.describe())
 
 
+@routes.post("/v1/sandboxes/{sid}/ready")
+async def ready(request: web.Request) -> web.Response:
+    """Long-poll its readiness probe: ``{ready, state, info}``."""
+    sandboxes = _sandboxes(request)
+    timeout = query_float(request, "timeout", 0, MAX_WAIT_S)
+    is_ready = await sandboxes.wait_ready(request.match_info["sid"], timeout)
+    return reply({"ready": is_ready, **sandboxes.get(request.match_info["sid"]).describe()})
+
+
+@routes.get("/v1/sandboxes/{sid}/tunnels")
+async def tunnels(request: web.Request) -> web.Response:
+    """Its declared ports: ``{"tunnels": [TunnelInfo]}``."""
+    return reply({"tunnels": _sandboxes(request).tunnel_info(request.match_info["sid"])})
+
+
+@routes.post("/v1/sandboxes/{sid}/files")
+async def files(request: web.Request) -> web.Response:
+    """One file operation inside the sandbox, as its user: ``FileReply``."""
+    req = await decode(request, FileRequest)
+    needs = "path" if req.op in PATH_OPS else "handle"
+    if getattr(req, needs) is None:
+        raise InvalidRequest(f"a {req.op} request needs {needs}")
+    if req.op == "open" and req.mode is None:
+        raise InvalidRequest("an open request needs mode, like 'r', 'wb' or 'a+'")
+    op = {f: getattr(req, f) for f in req.__struct_fields__ if getattr(req, f) is not None}
+    status, data = await _sandboxes(request).request(request.match_info["sid"], op)
+    if status:
+        message = data[:1000].decode(errors="replace")
+        return reply(FileReply(errno=status, message=message))
+    return reply(FileReply(errno=0, data=data))
+
+
 @routes.post("/v1/sandboxes/{sid}/exec")
 async def exec_command(request: web.Request) -> web.Response:
     sandboxes = _sandboxes(request)
@@ -109,6 +149,15 @@ async def stdin(request: web.Request) -> web.Response:
     sandboxes = _sandboxes(request)
     req = await decode(request, StdinWrite)
     await sandboxes.stdin(request.match_info["sid"], _pid(request), req.data, req.eof)
+    return reply({})
+
+
+@routes.post("/v1/sandboxes/{sid}/processes/{pid}/resize")
+async def resize(request: web.Request) -> web.Response:
+    """A process on a pseudo-terminal: the terminal's new size (the caller's window changed)."""
+    req = await decode(request, Resize)
+    sid, pid = request.match_info["sid"], _pid(request)
+    await _sandboxes(request).resize(sid, pid, req.rows, req.cols)
     return reply({})
 
 

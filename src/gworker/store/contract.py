@@ -139,6 +139,12 @@ class Logs(Protocol):
         """One container's lines after the cursor ``after``: (seq, stream, text)."""
         ...
 
+    def container_app(self, cid: str) -> str | None: ...
+
+    def container_logs_after(
+        self, cid: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]: ...
+
 
 class Registry(Protocol):
     """Named objects of every kind (``store/registry.py``)."""

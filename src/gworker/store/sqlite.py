@@ -414,6 +414,19 @@ class Store(
         row = self._one("SELECT MAX(seq) FROM logs WHERE app_id = ?", app_id)
         return int(row[0] or 0)
 
+    def container_app(self, cid: str) -> str | None:
+        row = self._one("SELECT app_id FROM containers WHERE id = ?", cid)
+        return str(row[0]) if row else None
+
+    def container_logs_after(
+        self, cid: str, after: int, limit: int = 1000
+    ) -> list[tuple[int, str, str]]:
+        return self.db.execute(
+            "SELECT seq, stream, text FROM logs WHERE container_id = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (cid, after, limit),
+        ).fetchall()
+
     def logs_after(self, app_id: str, after: int, limit: int = 1000) -> list[tuple[int, str, str]]:
         return self.db.execute(
             "SELECT seq, stream, text FROM logs WHERE app_id = ? AND seq > ? ORDER BY seq LIMIT ?",

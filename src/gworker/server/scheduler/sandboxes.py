@@ -14,8 +14,7 @@ import contextlib
 import logging
 import marshal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gworker_client._protocol.sandbox import (
@@ -24,115 +23,43 @@ from gworker_client._protocol.sandbox import (
     EXIT_TIMEOUT,
     FRAME_EXEC,
     FRAME_EXIT,
+    FRAME_FS,
+    FRAME_FS_REPLY,
+    FRAME_RESIZE,
     FRAME_STDERR,
     FRAME_STDIN,
     FRAME_STDIN_EOF,
     FRAME_STDOUT,
     MAIN_PROCESS,
+    WINSIZE,
     CreateSandbox,
     ExecCommand,
+    TunnelInfo,
 )
 
-from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
+from ...backends.base import CapacityError
+from ...backends.sandbox import IsolationFailed, SandboxGone, SandboxLaunch, SandboxProcess
+from ...backends.sandbox_ports import ForwardError
 from ...store import Store
 from ..errors import Conflict, InvalidRequest, NotFound
+from .sandbox_reach import SandboxReach, allowlist
+from .sandbox_state import Proc, Sandbox
+from .sandbox_watch import SandboxWatch
 
 log = logging.getLogger("gworker.sandboxes")
-READ_CHUNK = 1024 * 1024
-KEEP_BYTES = 16 * 1024 * 1024  # per stream
 # Ended sandboxes kept in memory (their output stays readable); older ones keep only their row.
 KEEP_ENDED = 200
 RESTART_INFO = "ended: the control plane restarted (sandboxes do not survive a restart)"
+FILE_OP_TIMEOUT_S = 60.0
+# A sandbox asking for GPUs that others hold waits this long, trying again this often.
+GPU_WAIT_S = 300.0
+GPU_RETRY_S = 0.25
+START_ATTEMPTS = 3
 
 
-class Stream:
-    """One output stream of one process: bytes appended, read from any offset, long-polled.
-
-    Only the last ``KEEP_BYTES`` are kept: a process that writes without end cannot fill the
-    server's memory; a reader that fell that far behind resumes at the oldest byte kept."""
-
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.start = 0  # the offset of data[0]: bytes before it were dropped
-        self.closed = False
-        self._changed = asyncio.Event()
-
-    @property
-    def end(self) -> int:
-        return self.start + len(self.data)
-
-    def append(self, chunk: bytes) -> None:
-        self.data += chunk
-        excess = len(self.data) - KEEP_BYTES
-        if excess > 0:
-            del self.data[:excess]
-            self.start += excess
-        self._wake()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake()
-
-    def _wake(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
-
-    async def read(self, offset: int, timeout: float) -> tuple[bytes, int, bool]:
-        """Bytes from ``offset`` (waiting up to ``timeout`` for some), the offset they start
-        at (later than asked if older bytes were dropped), and whether the stream ends there."""
-        if offset >= self.end and not self.closed and timeout > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
-        at = max(offset, self.start)
-        chunk = bytes(self.data[at - self.start : at - self.start + READ_CHUNK])
-        return chunk, at, self.closed and at + len(chunk) >= self.end
-
-
-@dataclass
-class Proc:
-    stdout: Stream = field(default_factory=Stream)
-    stderr: Stream = field(default_factory=Stream)
-    returncode: int | None = None
-    done: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def finish(self, code: int) -> None:
-        if self.returncode is None:
-            self.returncode = code
-        self.stdout.close()
-        self.stderr.close()
-        self.done.set()
-
-
-@dataclass
-class Sandbox:
-    id: str
-    app_id: str
-    name: str | None
-    image: str
-    created_at: float
-    process: SandboxProcess | None = None
-    procs: dict[int, Proc] = field(default_factory=dict)
-    next_pid: int = 1
-    state: str = "running"
-    returncode: int | None = None
-    info: str = ""
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-    ending: str | None = None  # why the server ends it: timeout | terminated | app stopped
-    env: dict[str, str] = field(default_factory=dict)  # every command's (its secrets, env=)
-    workdir: str | None = None
-    deadline: asyncio.TimerHandle | None = None  # its timeout
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "sandbox_id": self.id,
-            "app_id": self.app_id,
-            "name": self.name,
-            "state": self.state,
-            "returncode": self.returncode,
-            "info": self.info,
-            "created_at": self.created_at,
-            "image": self.image,
-        }
+def _busy(sb: Sandbox) -> bool:
+    """Whether a command other than the main one is running (the sandbox is in use)."""
+    return any(pid != MAIN_PROCESS and p.returncode is None for pid, p in sb.procs.items())
 
 
 StartSandbox = Callable[[SandboxLaunch], Any]  # async: the backend's start_sandbox
@@ -140,12 +67,29 @@ SecretEnv = Callable[[CreateSandbox], dict[str, str]]
 
 
 class Sandboxes:
-    def __init__(self, store: Store, start: StartSandbox, secret_env: SecretEnv) -> None:
+    def __init__(
+        self, store: Store, start: StartSandbox, secret_env: SecretEnv, server_url: str = ""
+    ) -> None:
         self.store = store
+        self.reach = SandboxReach(server_url)
+        self.tunnels = self.reach.tunnels
+        self.tunnels.used = self._used
         self._start = start
         self._secret_env = secret_env
         self._live: dict[str, Sandbox] = {}  # running and recently ended, by id
         self._ended: list[str] = []
+
+    def _used(self, sid: str) -> None:
+        sb = self._live.get(sid)
+        if sb is not None and sb.watch is not None:
+            sb.watch.touch()
+
+    def keeper_by_token(self, secret: str) -> str | None:
+        return self.reach.keeper_by_token(secret)
+
+    def tunnel_info(self, sid: str) -> list[TunnelInfo]:
+        self.get(sid)
+        return self.reach.tunnel_info(sid)
 
     def recover(self) -> None:
         """Close what a previous server left running: its processes died with it."""
@@ -164,16 +108,21 @@ class Sandboxes:
                 f"a sandbox named {req.name!r} is already running in this app: use"
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
+        allow = allowlist(req)
         env = {**self._secret_env(req), **req.env}
+        image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
+        sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
         launch = SandboxLaunch(
             req.image,
             workdir=req.workdir,
             cpu=req.cpu,
             memory_mib=req.memory_mib,
             block_network=req.block_network,
+            volumes=tuple(req.volumes),
+            keeper_env=self.reach.keeper_env(sb) if req.volumes else (),
+            cidr_allowlist=allow,
+            gpu=tuple(req.gpu or ()),
         )
-        image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
-        sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
         sb.env, sb.workdir = env, req.workdir
         self.store.add_sandbox(sb.id, sb.app_id, sb.name, sb.image)
         self.store.commit()
@@ -187,15 +136,41 @@ class Sandboxes:
         if not req.args:
             main.stdout.close()
             main.stderr.close()
+        try:
+            await self.reach.open_ports(sb, req)
+        except (InvalidRequest, ForwardError) as e:
+            assert sb.process is not None
+            sb.process.kill()
+            await sb.process.wait()
+            self._end(sb, "failed", 1, f"could not start: {e}")
+            raise InvalidRequest(f"the sandbox could not start: {e}") from None
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
         sb.deadline = loop.call_later(req.timeout, self._expire, sb)
+        sb.watch = SandboxWatch(
+            idle_timeout=req.idle_timeout,
+            busy=lambda: _busy(sb) or self.tunnels.in_use(sb.id),
+            end_idle=lambda: self._kill(sb, "idle"),
+            probe=req.readiness_probe,
+            ask=lambda r, t: self.ask(sb, r, t),
+            env=env,
+            workdir=req.workdir,
+        )
+        sb.watch.start()
         return sb
 
     async def _launch(self, sb: Sandbox, launch: SandboxLaunch, args: list[str]) -> None:
         """Start it and its main command; a warm sandbox that died idle is replaced once."""
+        failures = 0
         for attempt in (1, 2):
-            sb.process = await self._start(launch)
+            while True:
+                try:
+                    sb.process = await self._start_when_room(launch)
+                    break
+                except IsolationFailed:
+                    failures += 1
+                    if failures == START_ATTEMPTS:
+                        raise
             if not args:
                 return
             try:
@@ -206,6 +181,33 @@ class Sandboxes:
                 await sb.process.wait()  # releases its cgroup and network
                 if attempt == 2:
                     raise
+
+    async def _start_when_room(self, launch: SandboxLaunch) -> SandboxProcess:
+        """Start it; one that asks for GPUs all held by others waits for one to be free."""
+        deadline = time.monotonic() + GPU_WAIT_S
+        while True:
+            try:
+                process: SandboxProcess = await self._start(launch)
+                return process
+            except CapacityError as e:
+                if time.monotonic() >= deadline:
+                    raise InvalidRequest(f"no GPU was free within {GPU_WAIT_S:g} s: {e}") from None
+            await asyncio.sleep(GPU_RETRY_S)
+
+    async def attach(
+        self, cid: str, app_id: str, start: Callable[[str], Awaitable[SandboxProcess]]
+    ) -> Sandbox:
+        """A function container, driven like a sandbox (``exec``, stdio, files) through an
+        agent the backend starts inside it; one per container, reused while it runs."""
+        sb = self._live.get(cid)
+        if sb is not None and sb.state == "running":
+            return sb
+        process = await start(cid)
+        sb = Sandbox(cid, app_id, None, "its container's", time.time())
+        sb.process = process
+        self._live[cid] = sb
+        asyncio.get_running_loop().create_task(self._relay(sb))
+        return sb
 
     def get(self, sid: str) -> Sandbox:
         sb = self._live.get(sid)
@@ -236,10 +238,14 @@ class Sandboxes:
 
     async def exec(self, sid: str, req: ExecCommand) -> int:
         sb = self._running(sid)
+        if sb.watch:
+            sb.watch.touch()
         pid = sb.next_pid
         sb.next_pid += 1
         sb.procs[pid] = Proc()
-        await self._exec(sb, pid, list(req.args), req.workdir, req.env, req.timeout)
+        await self._exec(sb, pid, list(req.args), req.workdir, req.env, req.timeout, req.pty)
+        if req.pty is not None:
+            sb.procs[pid].stderr.close()  # a terminal has one output stream
         return pid
 
     async def _exec(
@@ -250,6 +256,7 @@ class Sandboxes:
         workdir: str | None,
         env: dict[str, str],
         timeout: float | None,
+        pty: tuple[int, int] | None = None,
     ) -> None:
         if sb.process is None:
             raise InvalidRequest(f"sandbox {sb.id} is not running ({sb.state}: {sb.info})")
@@ -258,11 +265,40 @@ class Sandboxes:
             "cwd": workdir or sb.workdir,
             "env": {**sb.env, **env},
             "timeout": timeout,
+            "pty": pty,
         }
         try:
             await sb.process.send(FRAME_EXEC, pid, marshal.dumps(payload))
         except SandboxGone as e:
             raise InvalidRequest(f"sandbox {sb.id} is ending: {e}; create a new one") from None
+
+    async def request(
+        self, sid: str, req: dict[str, Any], timeout: float = FILE_OP_TIMEOUT_S
+    ) -> tuple[int, bytes]:
+        """Have the agent do a file operation or probe: ``(0 or errno, bytes)``."""
+        sb = self._running(sid)
+        if sb.watch and req.get("op") != "connect":
+            sb.watch.touch()
+        return await self.ask(sb, req, timeout)
+
+    async def ask(self, sb: Sandbox, req: dict[str, Any], timeout: float) -> tuple[int, bytes]:
+        if sb.process is None or sb.state != "running":
+            raise InvalidRequest(f"sandbox {sb.id} is not running ({sb.state}: {sb.info})")
+        number = sb.next_request
+        sb.next_request += 1
+        waiter = sb.requests[number] = asyncio.get_running_loop().create_future()
+        try:
+            await sb.process.send(FRAME_FS, number, marshal.dumps(req))
+            return await asyncio.wait_for(waiter, timeout)
+        except SandboxGone as e:
+            raise InvalidRequest(f"sandbox {sb.id} is ending: {e}") from None
+        except asyncio.TimeoutError:
+            raise InvalidRequest(
+                f"sandbox {sb.id} did not answer a {req.get('op')} request within {timeout:g} s"
+                " (is the file a FIFO or on a stalled filesystem?)"
+            ) from None
+        finally:
+            sb.requests.pop(number, None)
 
     def proc(self, sid: str, pid: int) -> Proc:
         sb = self.get(sid)
@@ -277,6 +313,8 @@ class Sandboxes:
         if proc.returncode is not None:
             return  # written after the process exited: nobody can read it
         assert sb.process is not None
+        if sb.watch:
+            sb.watch.touch()
         try:
             if data:
                 await sb.process.send(FRAME_STDIN, pid, data)
@@ -285,11 +323,33 @@ class Sandboxes:
         except SandboxGone:
             return  # the sandbox is ending: its processes read nothing more
 
+    async def resize(self, sid: str, pid: int, rows: int, cols: int) -> None:
+        sb = self._running(sid)
+        self.proc(sid, pid)
+        assert sb.process is not None
+        with contextlib.suppress(SandboxGone):
+            await sb.process.send(FRAME_RESIZE, pid, WINSIZE.pack(rows, cols))
+
     async def wait_proc(self, sid: str, pid: int, timeout: float) -> int | None:
         proc = self.proc(sid, pid)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(proc.done.wait(), timeout)
         return proc.returncode
+
+    async def wait_ready(self, sid: str, timeout: float) -> bool:
+        """Whether its readiness probe passed (waiting up to ``timeout`` for it)."""
+        sb = self.get(sid)
+        if sb.watch is None or not sb.watch.has_probe:
+            raise InvalidRequest(
+                f"sandbox {sid} has no readiness_probe: create it with"
+                " readiness_probe=gw.Probe.with_tcp(port) or gw.Probe.with_exec(...)"
+            )
+        ready = asyncio.ensure_future(sb.watch.ready.wait())
+        ended = asyncio.ensure_future(sb.ended.wait())
+        await asyncio.wait({ready, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        ended.cancel()
+        return sb.watch.ready.is_set()
 
     async def wait(self, sid: str, timeout: float) -> Sandbox:
         sb = self.get(sid)
@@ -332,6 +392,11 @@ class Sandboxes:
         assert process is not None
         while (frame := await process.receive()) is not None:
             kind, pid, payload = frame
+            if kind == FRAME_FS_REPLY:
+                waiter = sb.requests.pop(pid, None)
+                if waiter is not None and not waiter.done() and payload:
+                    waiter.set_result((payload[0], payload[1:]))
+                continue
             proc = sb.procs.get(pid)
             if proc is None:
                 continue
@@ -341,9 +406,14 @@ class Sandboxes:
                 proc.stderr.append(payload)
             elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
                 proc.finish(EXIT_CODE.unpack(payload)[0])
+                if sb.watch:
+                    sb.watch.touch()
         code, oom = await process.wait()
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
+        elif sb.ending == "idle":
+            idle = sb.watch.idle_timeout if sb.watch else 0
+            self._end(sb, "timeout", EXIT_TIMEOUT, f"ended: idle for {idle} s (idle_timeout)")
         elif sb.ending == "terminated":
             self._end(sb, "terminated", EXIT_TERMINATED, "ended: terminated")
         elif sb.ending == "app stopped":
@@ -354,9 +424,19 @@ class Sandboxes:
             self._end(sb, "finished", code, f"exited with code {code}")
 
     def _end(self, sb: Sandbox, state: str, code: int, info: str) -> None:
+        if sb.process is not None and sb.process.volume_problem:
+            info += f"; committing its volumes failed: {sb.process.volume_problem}"
         sb.state, sb.returncode, sb.info = state, code, info
         if sb.deadline:
             sb.deadline.cancel()
+        if sb.watch:
+            sb.watch.stop()
+        self.tunnels.remove(sb.id)
+        self.reach.forget_keeper(sb)  # its volumes are committed by now: the token goes
+        for waiter in sb.requests.values():
+            if not waiter.done():
+                waiter.set_exception(InvalidRequest(f"sandbox {sb.id} {info}"))
+        sb.requests.clear()
         for proc in sb.procs.values():
             proc.finish(EXIT_TERMINATED)  # keeps the code of a process that already exited
         if state != "finished" and MAIN_PROCESS in sb.procs:
@@ -370,6 +450,7 @@ class Sandboxes:
 
     async def close(self) -> None:
         """The server is stopping: its sandboxes end with it, and the store says so."""
+        await self.tunnels.close()
         for sb in list(self._live.values()):
             if sb.state == "running" and sb.process is not None:
                 sb.process.kill()

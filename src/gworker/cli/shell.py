@@ -1,0 +1,175 @@
+"""``gw shell``: an interactive shell (a real pseudo-terminal) in a container with a function's
+image, volumes, secrets and GPU, or in a running sandbox.
+
+The shell runs in a sandbox (``gw.Sandbox``), so it is isolated like one. On a terminal, the
+local terminal goes raw and every key travels to the remote terminal, whose output comes back
+as it is written; the window's size follows (SIGWINCH). Without a terminal (piped input), the
+shell reads its commands from stdin. ``--cmd`` runs one command instead of a shell. The exit
+code is the shell's (or the command's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import termios
+import threading
+import tty
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import quote
+
+import click
+
+import gworker_client as gw
+from gworker_client import _api
+from gworker_client._container_process import ContainerProcess
+
+from ._common import friendly_errors, import_app_file
+
+SHELL_APP = "gw-shell"
+SHELL_TIMEOUT_S = 24 * 3600
+# the first shell the image has, as a login shell would pick it
+FIND_SHELL = "for s in bash sh; do command -v $s >/dev/null && exec $s -i; done"
+
+
+def _function_options(ref: str) -> Any:
+    """The options (image, volumes, secrets, gpu) of ``app.py::function``."""
+    _, app, name = import_app_file(ref)
+    functions = app.registered_functions
+    if name is None:
+        if len(functions) != 1:
+            listed = ", ".join(sorted(functions)) or "none"
+            raise click.ClickException(
+                f"{ref} has {len(functions)} functions ({listed}): name one, as {ref}::NAME"
+            )
+        name = next(iter(functions))
+    if name not in functions:
+        listed = ", ".join(sorted(functions)) or "none"
+        raise click.ClickException(f"{ref} has no function {name!r} (it has: {listed})")
+    return functions[name]._options
+
+
+def _create(
+    ref: str | None,
+    image: str | None,
+    gpu: str | None,
+    volumes: tuple[str, ...],
+    secrets: tuple[str, ...],
+) -> gw.Sandbox:
+    kwargs: dict[str, Any] = {}
+    mounts: dict[str, gw.Volume] = {}
+    found: list[gw.Secret] = []
+    if ref is not None:
+        options = _function_options(ref)
+        kwargs["image"] = options.image
+        if options.gpu:
+            kwargs["gpu"] = [f"{r.type}:{r.count}" for r in options.gpu]
+        mounts.update(dict(options.volumes))
+        found += list(options.secrets)
+    if image is not None:
+        kwargs["image"] = gw.Image.from_registry(image)
+    if gpu is not None:
+        kwargs["gpu"] = gpu
+    for name in volumes:  # Modal's place for them
+        mounts[f"/mnt/{name}"] = gw.Volume.from_name(name)
+    found += [gw.Secret.from_name(name) for name in secrets]
+    app = gw.App.lookup(SHELL_APP, create_if_missing=True)
+    return gw.Sandbox.create(
+        app=app, timeout=SHELL_TIMEOUT_S, volumes=mounts, secrets=found, **kwargs
+    )
+
+
+def running_handle(ref: str) -> gw.Sandbox:
+    """A handle taking commands: a sandbox (sb-...), or a function container (ct-...), whose
+    agent the control plane starts on demand."""
+    if ref.startswith("sb-"):
+        return gw.Sandbox.from_id(ref)
+    info = _api.client().post(f"/v1/running/{quote(ref, safe='')}/attach")
+    return gw.Sandbox(info["sandbox_id"], info)
+
+
+@contextmanager
+def _raw_terminal(fd: int) -> Iterator[None]:
+    saved = termios.tcgetattr(fd)
+    tty.setraw(fd, termios.TCSADRAIN)  # keeps what was typed ahead (TCSAFLUSH drops it)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _copy_out(reader: Any, fd: int) -> None:
+    for chunk in reader._chunks():
+        os.write(fd, chunk)
+
+
+def _copy_in(p: ContainerProcess, fd: int) -> None:
+    while data := os.read(fd, 65536):
+        p.stdin.write(data)
+        p.stdin.drain()
+    p.stdin.write_eof()
+    p.stdin.drain()
+
+
+def relay(p: ContainerProcess, on_terminal: bool) -> int:
+    """Connect this process's stdio to ``p`` until it exits; return its exit code."""
+    pumps = [threading.Thread(target=_copy_out, args=(p.stdout, 1), daemon=True)]
+    if not on_terminal:
+        pumps.append(threading.Thread(target=_copy_out, args=(p.stderr, 2), daemon=True))
+    for t in pumps:
+        t.start()
+    threading.Thread(target=_copy_in, args=(p, sys.stdin.fileno()), daemon=True).start()
+    if on_terminal:
+        # the window's size follows the local one
+        def resized(*_: Any) -> None:
+            size = shutil.get_terminal_size()
+            threading.Thread(target=p.resize, args=(size.lines, size.columns)).start()
+
+        signal.signal(signal.SIGWINCH, resized)
+    code = p.wait()
+    for t in pumps:
+        t.join()
+    return code
+
+
+@click.command("shell")
+@click.argument("ref", required=False)
+@click.option("--cmd", default=None, help="Run this command (with sh -c) instead of a shell.")
+@click.option("--image", default=None, help="A registry image to use instead (e.g. python:3.12).")
+@click.option("--gpu", default=None, help="A GPU to attach instead (e.g. A100, H100:2).")
+@click.option("--volume", "volumes", multiple=True, help="A volume to mount at /mnt/NAME.")
+@click.option("--secret", "secrets", multiple=True, help="A secret for the environment.")
+@friendly_errors
+def shell(
+    ref: str | None,
+    cmd: str | None,
+    image: str | None,
+    gpu: str | None,
+    volumes: tuple[str, ...],
+    secrets: tuple[str, ...],
+) -> None:
+    """Open a shell in a container like the one FILE.py[::FUNCTION] runs in (its image,
+    volumes, secrets and GPU), or in a running sandbox or container (its id: sb-..., ct-...)."""
+    attach = ref is not None and ref.startswith(("sb-", "ct-"))
+    if attach and (image or gpu or volumes or secrets):
+        raise click.ClickException("--image, --gpu, --volume and --secret start a new container")
+    sb = running_handle(str(ref)) if attach else _create(ref, image, gpu, volumes, secrets)
+    on_terminal = os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
+    argv = ["sh", "-c", cmd] if cmd is not None else ["sh", "-c", FIND_SHELL]
+    if not on_terminal and cmd is None:
+        argv = ["sh"]  # commands come from the pipe: no prompt
+    try:
+        p = sb.exec(*argv, pty=on_terminal)
+        if on_terminal:
+            with _raw_terminal(sys.stdin.fileno()):
+                code = relay(p, on_terminal)
+        else:
+            code = relay(p, on_terminal)
+    finally:
+        if not attach:
+            sb.terminate()
+    sys.exit(code)

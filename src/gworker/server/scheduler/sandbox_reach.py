@@ -1,0 +1,77 @@
+"""How a sandbox is reached from outside it: its declared ports (forwarded by its network stack,
+served as tunnels) and the token of its volume keeper; and the check of its ``cidr_allowlist``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from gworker_client._protocol.sandbox import CreateSandbox, TunnelInfo
+
+from ...backends import sandbox_firewall
+from ..errors import InvalidRequest
+from ..tunnels import Tunnels
+from .sandbox_state import Sandbox
+
+
+def allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
+    if req.cidr_allowlist is None:
+        return None
+    if req.block_network:
+        raise InvalidRequest(
+            "cidr_allowlist has no effect with block_network=True (no network at all): use one"
+        )
+    try:
+        return tuple(str(n) for n in sandbox_firewall.networks(req.cidr_allowlist))
+    except ValueError as e:
+        raise InvalidRequest(str(e)) from None
+
+
+class SandboxReach:
+    def __init__(self, server_url: str) -> None:
+        self.server_url = server_url
+        self.tunnels = Tunnels()
+        # tokens of volume keepers (secret -> token id), valid while their sandbox runs
+        self._keeper_tokens: dict[str, str] = {}
+
+    async def open_ports(self, sb: Sandbox, req: CreateSandbox) -> None:
+        """Forward each declared port: to loopback for the gateway and, for an unencrypted
+        one, to the server's address for raw TCP too."""
+        assert sb.process is not None
+        if (req.encrypted_ports or req.unencrypted_ports) and req.block_network:
+            raise InvalidRequest(
+                "a sandbox with block_network=True has no network, so no ports: drop"
+                " encrypted_ports/unencrypted_ports, or block_network"
+            )
+        server_host = urlsplit(self.server_url).hostname or "127.0.0.1"
+        for port in dict.fromkeys([*req.encrypted_ports, *req.unencrypted_ports]):
+            local = await sb.process.forward(port, "127.0.0.1")
+            tcp = None
+            if port in req.unencrypted_ports:
+                same = server_host in ("127.0.0.1", "localhost")
+                tcp = local if same else await sb.process.forward(port, server_host)
+            self.tunnels.add(sb.id, port, local, tcp)
+
+    def tunnel_info(self, sid: str) -> list[TunnelInfo]:
+        return [
+            TunnelInfo(port=t.port, path=f"/web/{t.label}", label=t.label, tcp_port=t.tcp_port)
+            for t in self.tunnels.of(sid)
+        ]
+
+    def keeper_by_token(self, secret: str) -> str | None:
+        return self._keeper_tokens.get(secret)
+
+    def keeper_env(self, sb: Sandbox) -> tuple[tuple[str, str], ...]:
+        secret = secrets.token_urlsafe(24)
+        token_id = "sbv-" + sb.id
+        self._keeper_tokens[secret] = token_id
+        sb.keeper_token = secret
+        return (
+            ("GW_SERVER_URL", self.server_url),
+            ("GW_TOKEN_ID", token_id),
+            ("GW_TOKEN_SECRET", secret),
+        )
+
+    def forget_keeper(self, sb: Sandbox) -> None:
+        self._keeper_tokens.pop(sb.keeper_token or "", None)

@@ -1,0 +1,117 @@
+"""Tunnels: HTTP and WebSocket traffic to a sandbox's declared ports, through the gateway.
+
+Each port a sandbox declares (``encrypted_ports``/``unencrypted_ports``) gets a random label
+(``tn-`` and 20 hex digits, unguessable from the sandbox's id) that names it like a web
+endpoint's: by path (``/web/<label>/...``) or by Host header (``<label>.<domain>``). Requests
+are forwarded to the loopback port slirp4netns forwards to that one port of the sandbox
+(``backends/sandbox_ports.py``); no other host port is ever reachable this way, whatever the
+URL says. Tunnels are public, as Modal's are, and end with their sandbox. A request in flight
+counts as use of the sandbox for its ``idle_timeout``.
+
+This is a middleware of its own ahead of the gateway's, so the gateway is unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from .web_proxy import UpstreamTimeout, forward_http, forward_websocket
+
+log = logging.getLogger("gworker.tunnels")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PREFIX = "/web/"
+_LABEL = re.compile(r"^tn-[0-9a-f]{20}$")
+TIMEOUT_S = 150.0
+GONE = "404: no tunnel at this URL (did its sandbox end?)\n"
+
+
+@dataclass
+class Tunnel:
+    label: str
+    sandbox_id: str
+    port: int  # the sandbox's port
+    host_port: int  # the loopback port forwarded to it
+    tcp_port: int | None  # a raw TCP forward on the server's address (unencrypted ports)
+    in_flight: int = 0
+
+
+class Tunnels:
+    def __init__(self) -> None:
+        self._by_label: dict[str, Tunnel] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self.used: Callable[[str], None] = lambda sandbox_id: None  # a request ended
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    def add(self, sandbox_id: str, port: int, host_port: int, tcp_port: int | None) -> Tunnel:
+        label = "tn-" + secrets.token_hex(10)
+        tunnel = self._by_label[label] = Tunnel(label, sandbox_id, port, host_port, tcp_port)
+        return tunnel
+
+    def of(self, sandbox_id: str) -> list[Tunnel]:
+        return [t for t in self._by_label.values() if t.sandbox_id == sandbox_id]
+
+    def in_use(self, sandbox_id: str) -> bool:
+        return any(t.in_flight for t in self.of(sandbox_id))
+
+    def remove(self, sandbox_id: str) -> None:
+        for t in self.of(sandbox_id):
+            del self._by_label[t.label]
+
+    def _resolve(self, request: web.Request) -> tuple[Tunnel | None, str, str] | None:
+        raw = request.raw_path
+        if raw.startswith(PREFIX + "tn-"):
+            label = raw[len(PREFIX) :].partition("/")[0].partition("?")[0]
+            prefix = PREFIX + label
+            rest = raw[len(prefix) :]
+            return self._by_label.get(label), rest if rest.startswith("/") else "/" + rest, prefix
+        host = (request.host or "").rsplit(":", 1)[0].lower()
+        label, dot, _ = host.partition(".")
+        if dot and _LABEL.match(label):
+            return self._by_label.get(label), raw, ""
+        return None
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        found = self._resolve(request)
+        if found is None:
+            return await handler(request)
+        tunnel, path, prefix = found
+        if tunnel is None:
+            return web.Response(status=404, text=GONE)
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        forward = forward_websocket if websocket else forward_http
+        tunnel.in_flight += 1
+        try:
+            return await forward(self.session, request, tunnel.host_port, path, prefix, TIMEOUT_S)
+        except UpstreamTimeout:
+            return web.Response(status=504, text=f"504: no response within {TIMEOUT_S:g}s\n")
+        except (aiohttp.ClientError, ConnectionError) as e:
+            log.info("tunnel request to %s:%d failed: %r", tunnel.sandbox_id, tunnel.port, e)
+            return web.Response(
+                status=502,
+                text=f"502: nothing answered on port {tunnel.port} of {tunnel.sandbox_id}\n",
+            )
+        finally:
+            tunnel.in_flight -= 1
+            self.used(tunnel.sandbox_id)
