@@ -3,7 +3,7 @@
 ``import gworker_client as gw`` (or ``as modal``: the API follows Modal's).
 """
 
-from . import exception
+from . import environments, exception
 from ._app import App, LocalEntrypoint
 from ._cls import Cls, Obj, parameter
 from ._container_process import ContainerProcess
@@ -59,6 +59,7 @@ __all__ = [
     "current_input_id",
     "enable_output",
     "enter",
+    "environments",
     "exception",
     "exit",
     "fastapi_endpoint",

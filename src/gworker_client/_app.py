@@ -256,16 +256,22 @@ class App:
 
     # -- running ---------------------------------------------------------------------------------
 
-    def run(self, *, detach: bool = False) -> DualContext[App]:
+    def run(self, *, detach: bool = False, environment_name: str | None = None) -> DualContext[App]:
         """Run the app ephemerally for the block (``with`` or ``async with``): its functions are
-        callable, then it is stopped."""
+        callable, then it is stopped. ``environment_name`` (default ``GW_ENVIRONMENT``, else
+        main) is where the app and the named objects it uses live."""
         if detach:
             raise exc.InvalidError(
                 "app.run(detach=True) (gw run --detach) is not supported: an ephemeral app stops"
                 " when its client goes. To keep functions running without a client, deploy the"
                 " app (`gw deploy FILE` or app.deploy()) and spawn calls on the deployed functions"
             )
-        return DualContext(self._run())
+        return DualContext(self._run_in(environment_name))
+
+    @contextlib.contextmanager
+    def _run_in(self, environment_name: str | None) -> Iterator[App]:
+        with _config.using_environment(environment_name), self._run() as app:
+            yield app
 
     @contextlib.contextmanager
     def _run(self) -> Iterator[App]:
@@ -301,12 +307,15 @@ class App:
                     logs.stop()
                 self._unhydrate()
 
-    def deploy(self, *, name: str | None = None) -> App:
-        """Deploy the app: its functions stay callable by name until ``gw app stop``."""
+    def deploy(self, *, name: str | None = None, environment_name: str | None = None) -> App:
+        """Deploy the app: its functions stay callable by name until ``gw app stop``.
+        ``environment_name`` (default ``GW_ENVIRONMENT``, else main) is the environment it is
+        deployed to; the same name in two environments is two independent deployments."""
         self.name = name or self.name
         if not self.name:
             raise exc.InvalidError("a deployed app needs a name: App('my-app')")
-        self._publish(_api.client(), mode="deployed")
+        with _config.using_environment(environment_name):
+            self._publish(_api.client(), mode="deployed")
         return self
 
     @staticmethod

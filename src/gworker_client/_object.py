@@ -68,9 +68,15 @@ class _Object:
         create_if_missing: bool = False,
     ) -> None:
         self._name = name
-        self._environment = environment or _config.environment()
+        self._environment_name = environment
         self._object_id = object_id
         self._create_if_missing = create_if_missing
+
+    @property
+    def _environment(self) -> str:
+        # resolved when used, so an object made at import time lives in the environment its
+        # app is run or deployed in (``--env``, ``environment_name=``), as in Modal
+        return self._environment_name or _config.environment()
 
     def __repr__(self) -> str:
         ref = self._name if self._name is not None else self._object_id or "?"

@@ -6,6 +6,7 @@ import click
 
 from .app import app
 from .dict import dict_group
+from .environment import add_env_options, environment_group
 from .queue import queue_group
 from .run import deploy, run
 from .sandbox import sandbox_group
@@ -37,3 +38,6 @@ cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
+cli.add_command(environment_group)
+# the server, tokens and environments themselves belong to no environment
+add_env_options(cli, skip=("server", "token", "environment"))

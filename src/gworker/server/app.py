@@ -25,6 +25,7 @@ from . import (
     calls,
     containers,
     dicts,
+    environments,
     images,
     queues,
     registry,
@@ -122,6 +123,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(images.routes)
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
+    app.add_routes(environments.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

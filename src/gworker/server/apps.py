@@ -16,6 +16,7 @@ from gworker_client._protocol import (
     spec_problem,
 )
 
+from . import namespaces
 from .errors import InvalidRequest, NotFound
 from .http import body, decode, query_float, query_int, reply
 from .state import State
@@ -28,7 +29,8 @@ MODES = ("ephemeral", "deployed")
 async def create_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env, mode = req.get("name"), req.get("environment") or "main", req.get("mode")
+    name, mode = req.get("name"), req.get("mode")
+    env = namespaces.require(state.store, req.get("environment"))
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     if mode not in MODES:
@@ -46,7 +48,8 @@ async def create_app(request: web.Request) -> web.Response:
 async def lookup_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env = req.get("name"), req.get("environment") or "main"
+    name = req.get("name")
+    env = namespaces.require(state.store, req.get("environment"))
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     app_id = state.store.deployed_app(name, env)
@@ -151,7 +154,8 @@ async def stop(request: web.Request) -> web.Response:
 @routes.get("/v1/apps")
 async def list_apps(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    apps = state.store.apps(request.query.get("env"))
+    env = namespaces.in_query(request) if request.query.get("env") else None
+    apps = state.store.apps(env)
     for app in apps:
         app["functions"] = sorted(state.store.app_functions(app["id"]))
         app["schedules"] = request.app["schedules"].next_runs(app["id"])
@@ -163,7 +167,7 @@ async def list_apps(request: web.Request) -> web.Response:
 async def resolve_app(request: web.Request) -> web.Response:
     """An app id from an id or a name (the newest app of that name)."""
     state: State = request.app["state"]
-    ref, env = request.query.get("ref", ""), request.query.get("env") or "main"
+    ref, env = request.query.get("ref", ""), namespaces.in_query(request)
     if state.store.app(ref):
         return reply(state.store.app(ref))
     named = [a for a in state.store.apps(env) if a["name"] == ref]
@@ -188,7 +192,7 @@ async def logs(request: web.Request) -> web.Response:
 async def lookup_function(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     app_name, tag = request.query.get("app", ""), request.query.get("name", "")
-    env = request.query.get("env") or "main"
+    env = namespaces.in_query(request)
     app_id = state.store.deployed_app(app_name, env)
     if app_id is None:
         raise NotFound(

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from gworker_client._protocol.objects import ObjectKind
 
+from .environments import Environment
 from .registry import NamedObject
 from .volumes import FileRow
 
@@ -59,6 +60,15 @@ class Functions(Protocol):
     def app_functions(self, app_id: str) -> dict[str, str]: ...
     def app_versions(self, app_id: str) -> list[dict[str, Any]]: ...
     def version_functions(self, app_id: str, version: int) -> list[dict[str, Any]]: ...
+
+
+class Environments(Protocol):
+    def environments(self) -> list[Environment]: ...
+    def environment(self, name: str) -> Environment | None: ...
+    def add_environment(self, name: str, web_suffix: str) -> bool: ...
+    def set_web_suffix(self, name: str, web_suffix: str) -> None: ...
+    def delete_environment(self, name: str) -> None: ...
+    def environment_objects(self, name: str) -> list[tuple[str, str]]: ...
 
 
 class Schedules(Protocol):
@@ -204,6 +214,7 @@ class StateStore(
     Transactions,
     Tokens,
     Apps,
+    Environments,
     Functions,
     Calls,
     Containers,

@@ -126,6 +126,7 @@ class Fleet:
 
     def _launch_spec(self, c: Container) -> LaunchSpec:
         fs, spec = c.function, c.function.spec
+        app = self.store.app(fs.app_id)
         return LaunchSpec(
             container_id=c.id,
             function_id=fs.id,
@@ -135,6 +136,8 @@ class Fleet:
                 "GW_CONTAINER_ID": c.id,
                 "GW_TOKEN_ID": c.id,
                 "GW_TOKEN_SECRET": c.token,
+                # lookups from inside default to the app's own environment, as in Modal
+                "GW_ENVIRONMENT": app["environment"] if app else "main",
             },
             cpu=spec.cpu,
             memory_mib=spec.memory,
