@@ -12,11 +12,12 @@ from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
 from ._image import Image
+from ._network_file_system import NetworkFileSystem
 from ._output import enable_output
 from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
-from ._refused import CloudBucketMount, NetworkFileSystem
+from ._refused import CloudBucketMount
 from ._retries import Retries
 from ._sandbox import Sandbox
 from ._schedule import Cron, Period

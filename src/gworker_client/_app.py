@@ -29,6 +29,7 @@ from ._probe import Probe
 from ._protocol import (
     APP_HEARTBEAT_S,
     FunctionSpec,
+    NfsMount,
     PublishApp,
     PublishedFunction,
     VolumeMount,
@@ -413,7 +414,13 @@ def _resolve_volumes(functions: dict[str, Function], specs: dict[str, FunctionSp
             VolumeMount(mount_path=path, volume_id=vol.object_id, name=vol.name)
             for path, vol in fn._options.volumes
         )
-        specs[tag] = msgspec.structs.replace(specs[tag], volumes=mounts)
+        shared = tuple(
+            NfsMount(mount_path=path, nfs_id=nfs.object_id, name=nfs.name)
+            for path, nfs in fn._options.network_file_systems
+        )
+        specs[tag] = msgspec.structs.replace(
+            specs[tag], volumes=mounts, network_file_systems=shared
+        )
 
 
 class _Heartbeat:

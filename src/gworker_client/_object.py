@@ -135,7 +135,7 @@ class _Object:
         obj = cls(name=name, environment=environment_name)
         oid = new_object_id(cls._kind)
         _api.client().post(
-            f"/v1/{cls._kind}s", {"id": oid, "name": name, "environment": obj._environment}
+            f"/v1/{cls._kind.plural}", {"id": oid, "name": name, "environment": obj._environment}
         )
         obj._object_id = oid
         return obj
@@ -144,7 +144,7 @@ class _Object:
     def delete(cls, name: str, *, environment_name: str | None = None) -> None:
         """Delete the named object and everything in it; ``NotFoundError`` if there is none."""
         oid = cls.from_name(name, environment_name=environment_name).object_id
-        _api.client().post(f"/v1/{cls._kind}s/{oid}/delete")
+        _api.client().post(f"/v1/{cls._kind.plural}/{oid}/delete")
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -164,7 +164,7 @@ class _Object:
                     f" gw.{type(self).__name__}.ephemeral()"
                 )
             resp = _api.client().post(
-                f"/v1/{self._kind}s/lookup",
+                f"/v1/{self._kind.plural}/lookup",
                 {
                     "name": self._name,
                     "environment": self._environment,
@@ -182,7 +182,7 @@ class _Object:
         return self
 
     def _url(self, action: str) -> str:
-        return f"/v1/{self._kind}s/{self.object_id}/{action}"
+        return f"/v1/{self._kind.plural}/{self.object_id}/{action}"
 
 
 def _rebuild(

@@ -10,10 +10,11 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from ._gpu import parse_gpu
 from ._image import Image
+from ._network_file_system import NetworkFileSystem
 from ._partial import Concurrency
 from ._protocol import MAX_TIMEOUT_S, FunctionSpec, GpuRequest
 from ._retries import Retries, to_retries
@@ -54,12 +55,12 @@ CANONICAL = (
     "image",
     "secrets",
     "volumes",
+    "network_file_systems",
     "schedule",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
-    "network_file_systems": "network file systems",
     "cloud": "cloud selection",
     "region": "region selection",
     "enable_memory_snapshot": "memory snapshots",
@@ -93,6 +94,8 @@ class FunctionOptions:
     concurrency: Concurrency | None = None
     secrets: tuple[Secret, ...] = ()
     volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
+    # (mount path, network file system), sorted by path
+    network_file_systems: tuple[tuple[str, NetworkFileSystem], ...] = ()
     image: Image | None = None
     schedule: Schedule | None = None
 
@@ -150,6 +153,11 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         values["secrets"] = check_secrets(values["secrets"], decorator)
     if "volumes" in values:
         values["volumes"] = check_volumes(values["volumes"], decorator)
+    if "network_file_systems" in values:
+        values["network_file_systems"] = check_mounts(
+            values["network_file_systems"], decorator, "network_file_systems", NetworkFileSystem
+        )
+        check_apart(values.get("volumes", ()), values["network_file_systems"], decorator)
     if "image" in values and not isinstance(values["image"], Image):
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."
@@ -224,34 +232,58 @@ def check_secrets(secrets: Any, where: str) -> tuple[Secret, ...]:
 
 def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume], ...]:
     """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``."""
-    if not isinstance(volumes, Mapping):
+    return check_mounts(volumes, where, "volumes", Volume)
+
+
+M = TypeVar("M")
+
+
+def check_mounts(mounts: Any, where: str, option: str, cls: type[M]) -> tuple[tuple[str, M], ...]:
+    """``option={"/data": obj}``: absolute, distinct, non-nested mount paths of ``cls``."""
+    what = f"gw.{cls.__name__}"
+    if not isinstance(mounts, Mapping):
         raise InvalidError(
-            f"{where}(volumes=...) must be a dict of mount paths to gw.Volume, not {volumes!r}"
+            f"{where}({option}=...) must be a dict of mount paths to {what}, not {mounts!r}"
         )
-    mounts: dict[str, Volume] = {}
-    for path, vol in volumes.items():
+    found: dict[str, M] = {}
+    for path, obj in mounts.items():
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidError(
-                f"{where}(volumes=...): mount path {path!r} must be an absolute path like '/data'"
+                f"{where}({option}=...): mount path {path!r} must be an absolute path like '/data'"
             )
         parts = PurePosixPath(path).parts
         if ".." in parts or path != "/" + "/".join(parts[1:]) or len(parts) < 2:
             raise InvalidError(
-                f"{where}(volumes=...): mount path {path!r} must be a normalized absolute path"
+                f"{where}({option}=...): mount path {path!r} must be a normalized absolute path"
                 " below '/' (no '..', '.', '//' or trailing '/')"
             )
-        if not isinstance(vol, Volume):
+        if not isinstance(obj, cls):
             raise InvalidError(
-                f"{where}(volumes={{{path!r}: ...}}): {vol!r} is not a gw.Volume; mounting"
+                f"{where}({option}={{{path!r}: ...}}): {obj!r} is not a {what}; mounting"
                 " anything else is not supported by this version of gworker"
             )
-        mounts[path] = vol
-    ordered = sorted(mounts.items())
-    for a, _ in ordered:
-        for b, _ in ordered:
-            if b.startswith(a + "/"):
-                raise InvalidError(f"{where}(volumes=...): mount path {b!r} is inside {a!r}")
+        found[path] = obj
+    ordered = sorted(found.items())
+    _not_nested([p for p, _ in ordered], f"{where}({option}=...)")
     return tuple(ordered)
+
+
+def _not_nested(paths: list[str], where: str) -> None:
+    for a in paths:
+        for b in paths:
+            if b.startswith(a + "/"):
+                raise InvalidError(f"{where}: mount path {b!r} is inside {a!r}")
+
+
+def check_apart(volumes: Any, nfs: Any, where: str) -> None:
+    """Volumes and network file systems of one function mount at distinct, non-nested paths."""
+    paths = [p for p, _ in volumes] + [p for p, _ in nfs]
+    clash = sorted({p for p in paths if paths.count(p) > 1})
+    if clash:
+        raise InvalidError(
+            f"{where}(): {clash[0]!r} is the mount path of a volume and of a network file system"
+        )
+    _not_nested(paths, f"{where}(volumes=..., network_file_systems=...)")
 
 
 def with_defaults(
@@ -267,9 +299,6 @@ def with_defaults(
         options = replace(options, image=image)
     if not secrets and not volumes:
         return options
-    merged = {**volumes, **dict(options.volumes)}
-    return replace(
-        options,
-        secrets=(*secrets, *options.secrets),
-        volumes=check_volumes(merged, "@app.function"),
-    )
+    merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")
+    check_apart(merged, options.network_file_systems, "@app.function")
+    return replace(options, secrets=(*secrets, *options.secrets), volumes=merged)

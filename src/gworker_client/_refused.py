@@ -32,11 +32,6 @@ class Refused:
         return f"<gw.{self._name}: not supported by this version>"
 
 
-NetworkFileSystem = Refused(
-    "NetworkFileSystem",
-    "share files between containers with a gw.Volume (commit() to publish, reload() to see others'"
-    " commits)",
-)
 CloudBucketMount = Refused(
     "CloudBucketMount",
     "copy the bucket's data into a gw.Volume (gw volume put, or Volume.batch_upload) and mount"

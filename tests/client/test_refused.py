@@ -10,7 +10,6 @@ import gworker_client as gw
 @pytest.mark.parametrize(
     ("use", "message"),
     [
-        (lambda: gw.NetworkFileSystem.from_name("shared"), r"NetworkFileSystem.from_name .*Volume"),
         (lambda: gw.CloudBucketMount("bucket"), r"CloudBucketMount\(...\) .*gw.Volume"),
     ],
 )

@@ -7,6 +7,7 @@ import click
 from .app import app
 from .dict import dict_group
 from .environment import add_env_options, environment_group
+from .nfs import nfs_group
 from .queue import queue_group
 from .run import deploy, run
 from .sandbox import sandbox_group
@@ -37,6 +38,7 @@ cli.add_command(server)
 cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
+cli.add_command(nfs_group)
 cli.add_command(sandbox_group)
 cli.add_command(environment_group)
 # the server, tokens and environments themselves belong to no environment

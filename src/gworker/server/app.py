@@ -27,6 +27,7 @@ from . import (
     dicts,
     environments,
     images,
+    network_file_systems,
     queues,
     registry,
     sandboxes,
@@ -112,7 +113,9 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
-    app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
+    app["kinds"] = registry.kinds(
+        dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.KIND
+    )
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
@@ -124,6 +127,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
     app.add_routes(environments.routes)
+    network_file_systems.install(app)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

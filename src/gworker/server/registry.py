@@ -160,8 +160,8 @@ def rows(store: StateStore, kind: Kind, objects: Iterable[NamedObject]) -> list[
 
 # -- routes ----------------------------------------------------------------------------------------
 
-_EMPTY = "{kinds:dicts|queues|volumes}"  # the kinds created empty
-_ANY = "{kinds:dicts|queues|volumes|secrets}"
+_EMPTY = "{kinds:dicts|queues|volumes|nfs}"  # the kinds created empty
+_ANY = "{kinds:dicts|queues|volumes|secrets|nfs}"
 
 
 def _kind(request: web.Request) -> Kind:

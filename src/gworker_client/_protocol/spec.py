@@ -75,6 +75,15 @@ class VolumeMount(Record, frozen=True):
     name: str | None = None
 
 
+class NfsMount(Record, frozen=True):
+    """A network file system mounted read-write at ``mount_path``: one host directory shared by
+    every container that mounts it, so writes are visible to all at once."""
+
+    mount_path: str
+    nfs_id: str
+    name: str | None = None
+
+
 class SecretRef(Record, frozen=True):
     """A secret a function uses (by id; a named one also by name, to find it again if it was
     deleted and created anew since the publish)."""
@@ -139,6 +148,7 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     batching: Batching | None = None
     secrets: tuple[SecretRef, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
+    network_file_systems: tuple[NfsMount, ...] = ()
     # the image spec (layers, built at publish); its own format, checked by the image builder
     image: dict[str, Any] | None = None
     # a class: its methods, hooks, parameters and probes

@@ -145,7 +145,10 @@ class Fleet:
             image=spec.image or {},
             cpu_limit=spec.cpu_limit,
             memory_limit_mib=spec.memory_limit,
-            mounts=[Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes],
+            mounts=[
+                *(Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes),
+                *(Mount(n.mount_path, nfs_id=n.nfs_id) for n in spec.network_file_systems),
+            ],
         )
 
     async def _launch(self, c: Container, spec: LaunchSpec) -> None:
