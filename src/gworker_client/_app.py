@@ -260,22 +260,21 @@ class App:
     def run(self, *, detach: bool = False, environment_name: str | None = None) -> DualContext[App]:
         """Run the app ephemerally for the block (``with`` or ``async with``): its functions are
         callable, then it is stopped. ``environment_name`` (default ``GW_ENVIRONMENT``, else
-        main) is where the app and the named objects it uses live."""
-        if detach:
-            raise exc.InvalidError(
-                "app.run(detach=True) (gw run --detach) is not supported: an ephemeral app stops"
-                " when its client goes. To keep functions running without a client, deploy the"
-                " app (`gw deploy FILE` or app.deploy()) and spawn calls on the deployed functions"
-            )
-        return DualContext(self._run_in(environment_name))
+        main) is where the app and the named objects it uses live.
+
+        ``detach=True`` (``gw run --detach``): when the block ends, or the client dies or is
+        interrupted, the app keeps running the calls it was given (spawned calls, a map's
+        submitted inputs, scheduled runs already started) and stops once it has none left;
+        ``gw app stop`` stops it sooner."""
+        return DualContext(self._run_in(environment_name, detach))
 
     @contextlib.contextmanager
-    def _run_in(self, environment_name: str | None) -> Iterator[App]:
-        with _config.using_environment(environment_name), self._run() as app:
+    def _run_in(self, environment_name: str | None, detach: bool = False) -> Iterator[App]:
+        with _config.using_environment(environment_name), self._run(detach) as app:
             yield app
 
     @contextlib.contextmanager
-    def _run(self) -> Iterator[App]:
+    def _run(self, detach: bool = False) -> Iterator[App]:
         client = _api.client()
         heartbeats: list[_Heartbeat] = []
         try:
@@ -283,7 +282,7 @@ class App:
             # client that went away
             self._publish(
                 client,
-                mode="ephemeral",
+                mode="detached" if detach else "ephemeral",
                 created=lambda app_id: heartbeats.append(_Heartbeat(client, app_id)),
             )
         except BaseException:
@@ -302,7 +301,15 @@ class App:
         finally:
             heartbeat.stop()
             try:
-                client.post(f"/v1/apps/{self._app_id}/stop")
+                # an ephemeral app stops now; a detached one once it has finished its calls
+                client.post(f"/v1/apps/{self._app_id}/disconnect")
+                if detach and _output.is_enabled():
+                    print(
+                        f"the detached app {self._app_id} keeps running its calls; follow it with"
+                        f" `gw app logs -f {self._app_id}`, stop it with `gw app stop"
+                        f" {self._app_id}`",
+                        file=sys.stderr,
+                    )
             finally:
                 if logs:
                     logs.stop()

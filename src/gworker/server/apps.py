@@ -22,7 +22,8 @@ from .http import body, decode, query_float, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
-MODES = ("ephemeral", "deployed")
+# detached: ephemeral, but it outlives its client and stops once it has no work left
+MODES = ("ephemeral", "detached", "deployed")
 
 
 @routes.post("/v1/apps")
@@ -136,6 +137,20 @@ async def rollback(request: web.Request) -> web.Response:
 @routes.post("/v1/apps/{app_id}/heartbeat")
 async def heartbeat(request: web.Request) -> web.Response:
     request.app["state"].scheduler.app_heartbeat(request.match_info["app_id"])
+    return reply({})
+
+
+@routes.post("/v1/apps/{app_id}/disconnect")
+async def disconnect(request: web.Request) -> web.Response:
+    """The client of an ephemeral app is leaving: stop the app, unless it is detached."""
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    if state.store.app(app_id) is None:
+        raise NotFound(f"app {app_id} does not exist")
+    state.scheduler.app_disconnected(app_id)
+    if state.store.app(app_id)["state"] == "stopped":  # type: ignore[index]
+        request.app["schedules"].changed()
+        request.app["gateway"].table.dirty = True
     return reply({})
 
 

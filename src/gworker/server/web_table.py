@@ -59,7 +59,7 @@ def label_for(
     else:
         parts = [app["name"], tag, *([config.name] if config.name else [])]
         base = _NOT_LABEL.sub("-", "-".join(parts).lower()).strip("-")
-    if app["mode"] == "ephemeral":
+    if app["mode"] in ("ephemeral", "detached"):
         base += "-dev"
     suffix = default_web_suffix(app["environment"]) if web_suffix is None else web_suffix
     if suffix:
