@@ -23,7 +23,13 @@ from ._cls import Cls, build_cls
 from ._function import Function
 from ._generator import is_generator_function
 from ._image import Image
-from ._options import check_secrets, check_volumes, parse_options, with_defaults
+from ._options import (
+    check_include_source,
+    check_secrets,
+    check_volumes,
+    parse_options,
+    with_defaults,
+)
 from ._partial import PartialFunction
 from ._probe import Probe
 from ._protocol import (
@@ -92,7 +98,11 @@ class App:
         image: Any = None,
         secrets: Any = (),
         volumes: Any = None,
+        include_source: bool | None = None,
     ) -> None:
+        """``include_source=False``: containers import the functions' module from their image
+        (``image.add_local_python_source(...)``) instead of receiving the entry module's source
+        automatically; a function's own ``include_source=`` wins."""
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise exc.InvalidError(f"App name {name!r} must be a non-empty string")
         if image is not None and not isinstance(image, Image):
@@ -103,6 +113,7 @@ class App:
         # defaults for every function: merged under each function's own at decoration
         self._secrets = check_secrets(secrets or (), "App")
         self._volumes = dict(check_volumes(volumes or {}, "App"))
+        self._include_source = check_include_source(include_source, "App")
         self.name = name
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
@@ -145,7 +156,9 @@ class App:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.function()`, not `@app.function`."
             )
-        options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
+        options = with_defaults(
+            parse_options(kwargs), self._secrets, self._volumes, self._image, self._include_source
+        )
 
         def wrapper(f: Any) -> Function:
             opts = options
@@ -233,7 +246,11 @@ class App:
                 "did you forget the parentheses? Write `@app.cls()`, not `@app.cls`."
             )
         options = with_defaults(
-            parse_options(kwargs, decorator="@app.cls"), self._secrets, self._volumes, self._image
+            parse_options(kwargs, decorator="@app.cls"),
+            self._secrets,
+            self._volumes,
+            self._image,
+            self._include_source,
         )
         if not isinstance(probes, (list, tuple)) or not all(isinstance(p, Probe) for p in probes):
             raise exc.InvalidError(f"probes={probes!r} must be a list of gw.Probe.on(...)")

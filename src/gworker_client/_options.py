@@ -57,6 +57,7 @@ CANONICAL = (
     "volumes",
     "network_file_systems",
     "schedule",
+    "include_source",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
@@ -64,7 +65,6 @@ NOT_YET = {
     "cloud": "cloud selection",
     "region": "region selection",
     "enable_memory_snapshot": "memory snapshots",
-    "include_source": "include_source",
     "max_inputs": "max_inputs",
     "block_network": "network blocking",
     "ephemeral_disk": "ephemeral disk sizing",
@@ -98,6 +98,8 @@ class FunctionOptions:
     network_file_systems: tuple[tuple[str, NetworkFileSystem], ...] = ()
     image: Image | None = None
     schedule: Schedule | None = None
+    # False: containers import the function's module from its image, not from the code bundle
+    include_source: bool | None = None
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -116,6 +118,7 @@ class FunctionOptions:
             gpu=self.gpu or None,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
             schedule=self.schedule.to_spec() if self.schedule else None,
+            include_source=self.include_source is not False,
         )
 
 
@@ -158,6 +161,8 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
             values["network_file_systems"], decorator, "network_file_systems", NetworkFileSystem
         )
         check_apart(values.get("volumes", ()), values["network_file_systems"], decorator)
+    if "include_source" in values:
+        values["include_source"] = check_include_source(values["include_source"], decorator)
     if "image" in values and not isinstance(values["image"], Image):
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."
@@ -286,17 +291,29 @@ def check_apart(volumes: Any, nfs: Any, where: str) -> None:
     _not_nested(paths, f"{where}(volumes=..., network_file_systems=...)")
 
 
+def check_include_source(value: Any, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidError(
+        f"{where}(include_source={value!r}): expected True (ship the entry module's source,"
+        " the default) or False (the image provides it)"
+    )
+
+
 def with_defaults(
     options: FunctionOptions,
     secrets: tuple[Secret, ...],
     volumes: Mapping[str, Volume],
     image: Image | None = None,
+    include_source: bool | None = None,
 ) -> FunctionOptions:
     """An App's ``secrets=``/``volumes=``/``image=`` under a function's own: the App's secrets
     come first (so the function's win on a key clash), a function's mount replaces the App's at
     its path, and a function's image replaces the App's."""
     if options.image is None and image is not None:
         options = replace(options, image=image)
+    if options.include_source is None and include_source is not None:
+        options = replace(options, include_source=include_source)
     if not secrets and not volumes:
         return options
     merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")

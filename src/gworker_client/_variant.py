@@ -28,6 +28,7 @@ PUBLISHED_ONLY = {
     "image": "an image is built when the app is published",
     "name": "a name is given when the app is published",
     "schedule": "schedules are set when the app is published",
+    "include_source": "code is shipped when the app is published",
 }
 
 

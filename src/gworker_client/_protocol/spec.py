@@ -159,6 +159,9 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     probes: tuple[ProbeSpec, ...] = ()
     schedule: ScheduleSpec | None = None  # fired by the control plane (deployed or running apps)
     web: tuple[WebEndpoint, ...] = ()
+    # False: the container imports ``module`` from its image (include_source=False), not from
+    # the app's code bundle
+    include_source: bool = True
 
     @property
     def max_inputs(self) -> int:

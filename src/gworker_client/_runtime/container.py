@@ -101,8 +101,9 @@ class Container:
         from .volumes import setup as setup_volumes
 
         setup_volumes(self.client, spec.mounts)
-        sys.path.insert(0, str(self._code_dir(spec.code_blob)))
-        module = importlib.import_module(spec.module)
+        if spec.spec.include_source:
+            sys.path.insert(0, str(self._code_dir(spec.code_blob)))
+        module = _import_entry(spec.module, spec.spec.include_source)
         obj = getattr(module, spec.tag, None)
         service = getattr(obj, "_service", obj)  # a Cls keeps its registered Function there
         if service is None or getattr(service, "_tag", None) != spec.tag:
@@ -224,3 +225,18 @@ def main() -> None:
             from .volumes import commit_on_exit
 
             commit_on_exit()  # what the container left uncommitted in its volumes
+
+
+def _import_entry(name: str, include_source: bool) -> Any:
+    """The function's module: from the code bundle, or (include_source=False) from the image."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if include_source or e.name != name.split(".")[0]:
+            raise
+        raise ModuleNotFoundError(
+            f"include_source=False: module {name!r} is not in this function's image; add it"
+            f" with image.add_local_python_source({name.split('.')[0]!r}), or leave"
+            " include_source on to ship it automatically",
+            name=e.name,
+        ) from None
