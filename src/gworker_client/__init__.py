@@ -22,6 +22,7 @@ from ._retries import Retries
 from ._sandbox import Sandbox
 from ._schedule import Cron, Period
 from ._secret import Secret
+from ._server import Server
 from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
 
@@ -52,6 +53,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Server",
     "Volume",
     "asgi_app",
     "batched",

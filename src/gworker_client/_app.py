@@ -42,6 +42,7 @@ from ._protocol import (
     to_builtins,
 )
 from ._secret import PublishSecrets
+from ._server import DEFAULT_STARTUP_TIMEOUT_S, Server, server_endpoint
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,55 @@ class App:
             self._register(service)
             self._classes[service.tag] = cls
             return cls
+
+        return wrapper
+
+    def server(
+        self,
+        _c: Any = None,
+        *,
+        port: int,
+        unauthenticated: bool = False,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
+        label: str | None = None,
+        custom_domains: Any = (),
+        proxy_regions: Any = None,
+        **kwargs: Any,
+    ) -> Callable[[type], Server]:
+        """Register a class whose ``@gw.enter()`` methods start an HTTP server on ``port``,
+        served through the gateway at ``Server.get_url()`` (Modal's ``@app.server``). Takes
+        ``@app.function``'s options too; requests need proxy-auth headers unless
+        ``unauthenticated=True``; the server must accept connections within
+        ``startup_timeout`` seconds (default 30) of the hooks starting."""
+        if _c is not None:
+            raise exc.InvalidError(
+                "did you forget the parentheses? Write `@app.server(port=...)`, not `@app.server`."
+            )
+        endpoint = server_endpoint(
+            port,
+            unauthenticated=unauthenticated,
+            startup_timeout=startup_timeout,
+            label=label,
+            custom_domains=custom_domains,
+            proxy_regions=proxy_regions,
+        )
+        options = with_defaults(
+            parse_options(kwargs, decorator="@app.server"),
+            self._secrets,
+            self._volumes,
+            self._image,
+            self._include_source,
+        )
+
+        def wrapper(user_cls: type) -> Server:
+            if not inspect.isclass(user_cls) or "<locals>" in user_cls.__qualname__:
+                raise exc.InvalidError(
+                    f"@app.server() decorates a class defined at module level; {user_cls!r} is"
+                    " not one"
+                )
+            _, service = build_cls(user_cls, options, [], self, server=endpoint)
+            self._register(service)
+            return Server(user_cls, service)
 
         return wrapper
 

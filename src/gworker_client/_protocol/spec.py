@@ -109,7 +109,8 @@ class ParamSpec(Record, frozen=True):
     default: Any = msgspec.UNSET
 
 
-WebKind = Literal["fastapi_endpoint", "asgi_app", "wsgi_app", "web_server"]
+# server: an @app.server class, whose enter hooks start an HTTP server on ``port``
+WebKind = Literal["fastapi_endpoint", "asgi_app", "wsgi_app", "web_server", "server"]
 
 
 class WebEndpoint(Record, frozen=True):
@@ -123,8 +124,8 @@ class WebEndpoint(Record, frozen=True):
     docs: bool = False  # fastapi_endpoint only: serve /docs and /openapi.json
     requires_proxy_auth: bool = False
     custom_domains: tuple[str, ...] = ()
-    port: int | None = None  # web_server only
-    startup_timeout: float = 5.0  # web_server only
+    port: int | None = None  # web_server and server only
+    startup_timeout: float = 5.0  # web_server and server only
 
 
 class FunctionSpec(Record, frozen=True, kw_only=True):
