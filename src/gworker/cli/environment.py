@@ -33,13 +33,14 @@ def env_option() -> click.Option:
     )
 
 
-def add_env_options(command: click.Command, skip: tuple[str, ...]) -> None:
-    """Give every command under ``command`` an ``--env`` option, except the groups in ``skip``
-    (which act on no environment)."""
+def add_env_options(command: click.Command, skip: set[str], path: str = "") -> None:
+    """Give every command under ``command`` an ``--env`` option, except those in ``skip``
+    (paths like ``"token"`` or ``"sandbox stop"``: they act on no environment)."""
     if isinstance(command, click.Group):
         for name, sub in command.commands.items():
-            if name not in skip:
-                add_env_options(sub, ())
+            where = f"{path} {name}".strip()
+            if where not in skip:
+                add_env_options(sub, skip, where)
         return
     if not any("--env" in p.opts for p in command.params):
         command.params.insert(0, env_option())

@@ -41,5 +41,6 @@ cli.add_command(volume_group)
 cli.add_command(nfs_group)
 cli.add_command(sandbox_group)
 cli.add_command(environment_group)
-# the server, tokens and environments themselves belong to no environment
-add_env_options(cli, skip=("server", "token", "environment"))
+# the server, tokens and environments themselves belong to no environment, nor does a sandbox
+# named by its id
+add_env_options(cli, skip={"server", "token", "environment", "sandbox logs", "sandbox stop"})
