@@ -5,6 +5,7 @@
 
 from . import environments, exception
 from ._app import App, LocalEntrypoint
+from ._cloud_bucket import CloudBucketMount
 from ._cls import Cls, Obj, parameter
 from ._container_process import ContainerProcess
 from ._context import current_function_call_id, current_input_id, interact, is_local
@@ -17,7 +18,6 @@ from ._output import enable_output
 from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
-from ._refused import CloudBucketMount
 from ._retries import Retries
 from ._sandbox import Sandbox
 from ._schedule import Cron, Period

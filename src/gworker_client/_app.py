@@ -19,6 +19,7 @@ from . import _api, _code, _config, _output
 from . import exception as exc
 from ._aio import DualContext
 from ._build import build_images
+from ._cloud_bucket import CloudBucketMount
 from ._cls import Cls, build_cls
 from ._function import Function
 from ._generator import is_generator_function
@@ -43,6 +44,7 @@ from ._protocol import (
 )
 from ._secret import PublishSecrets
 from ._server import DEFAULT_STARTUP_TIMEOUT_S, Server, server_endpoint
+from ._volume import Volume
 
 
 @dataclass(frozen=True)
@@ -487,13 +489,17 @@ def _resolve_volumes(functions: dict[str, Function], specs: dict[str, FunctionSp
         mounts = tuple(
             VolumeMount(mount_path=path, volume_id=vol.object_id, name=vol.name)
             for path, vol in fn._options.volumes
+            if isinstance(vol, Volume)
+        )
+        buckets = tuple(
+            b.to_mount(path) for path, b in fn._options.volumes if isinstance(b, CloudBucketMount)
         )
         shared = tuple(
             NfsMount(mount_path=path, nfs_id=nfs.object_id, name=nfs.name)
             for path, nfs in fn._options.network_file_systems
         )
         specs[tag] = msgspec.structs.replace(
-            specs[tag], volumes=mounts, network_file_systems=shared
+            specs[tag], volumes=mounts, network_file_systems=shared, bucket_mounts=buckets
         )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
+from ._cloud_bucket import CloudBucketMount, bucket_secrets
 from ._gpu import parse_gpu
 from ._image import Image
 from ._network_file_system import NetworkFileSystem
@@ -93,7 +94,8 @@ class FunctionOptions:
     gpu: tuple[GpuRequest, ...] | None = None
     concurrency: Concurrency | None = None
     secrets: tuple[Secret, ...] = ()
-    volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
+    # (mount path, volume or bucket mount), sorted by path
+    volumes: tuple[tuple[str, Volume | CloudBucketMount], ...] = ()
     # (mount path, network file system), sorted by path
     network_file_systems: tuple[tuple[str, NetworkFileSystem], ...] = ()
     image: Image | None = None
@@ -156,6 +158,10 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         values["secrets"] = check_secrets(values["secrets"], decorator)
     if "volumes" in values:
         values["volumes"] = check_volumes(values["volumes"], decorator)
+        values["secrets"] = (
+            *values.get("secrets", ()),
+            *bucket_secrets(values["volumes"], decorator),
+        )
     if "network_file_systems" in values:
         values["network_file_systems"] = check_mounts(
             values["network_file_systems"], decorator, "network_file_systems", NetworkFileSystem
@@ -235,17 +241,20 @@ def check_secrets(secrets: Any, where: str) -> tuple[Secret, ...]:
     return tuple(secrets)
 
 
-def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume], ...]:
-    """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``."""
-    return check_mounts(volumes, where, "volumes", Volume)
+def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume | CloudBucketMount], ...]:
+    """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``
+    or ``gw.CloudBucketMount``."""
+    return check_mounts(volumes, where, "volumes", (Volume, CloudBucketMount))
 
 
 M = TypeVar("M")
 
 
-def check_mounts(mounts: Any, where: str, option: str, cls: type[M]) -> tuple[tuple[str, M], ...]:
+def check_mounts(
+    mounts: Any, where: str, option: str, cls: type[M] | tuple[type, ...]
+) -> tuple[tuple[str, M], ...]:
     """``option={"/data": obj}``: absolute, distinct, non-nested mount paths of ``cls``."""
-    what = f"gw.{cls.__name__}"
+    what = " or ".join(f"gw.{c.__name__}" for c in (cls if isinstance(cls, tuple) else (cls,)))
     if not isinstance(mounts, Mapping):
         raise InvalidError(
             f"{where}({option}=...) must be a dict of mount paths to {what}, not {mounts!r}"
@@ -267,7 +276,7 @@ def check_mounts(mounts: Any, where: str, option: str, cls: type[M]) -> tuple[tu
                 f"{where}({option}={{{path!r}: ...}}): {obj!r} is not a {what}; mounting"
                 " anything else is not supported by this version of gworker"
             )
-        found[path] = obj
+        found[path] = obj  # type: ignore[assignment]  # isinstance(obj, cls) checked it
     ordered = sorted(found.items())
     _not_nested([p for p, _ in ordered], f"{where}({option}=...)")
     return tuple(ordered)
@@ -303,7 +312,7 @@ def check_include_source(value: Any, where: str) -> bool | None:
 def with_defaults(
     options: FunctionOptions,
     secrets: tuple[Secret, ...],
-    volumes: Mapping[str, Volume],
+    volumes: Mapping[str, Volume | CloudBucketMount],
     image: Image | None = None,
     include_source: bool | None = None,
 ) -> FunctionOptions:
@@ -318,4 +327,6 @@ def with_defaults(
         return options
     merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")
     check_apart(merged, options.network_file_systems, "@app.function")
-    return replace(options, secrets=(*secrets, *options.secrets), volumes=merged)
+    given = set(map(id, options.secrets))
+    from_app = [s for s in bucket_secrets(merged, "@app.function") if id(s) not in given]
+    return replace(options, secrets=(*secrets, *from_app, *options.secrets), volumes=merged)

@@ -35,6 +35,7 @@ from .messages import (
 from .overrides import SpecOverrides, apply_overrides
 from .spec import (
     Batching,
+    BucketMount,
     Concurrency,
     FunctionSpec,
     GpuRequest,
@@ -71,6 +72,7 @@ __all__ = [
     "Batching",
     "BindClass",
     "BindReply",
+    "BucketMount",
     "CONTAINER_SILENCE_S",
     "CallOutput",
     "CallOutputs",

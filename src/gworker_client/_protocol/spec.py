@@ -84,6 +84,18 @@ class NfsMount(Record, frozen=True):
     name: str | None = None
 
 
+class BucketMount(Record, frozen=True):
+    """An S3-compatible bucket (the objects under ``key_prefix``) synced with ``mount_path``:
+    downloaded when the container starts, changes uploaded after each call (unless read-only)."""
+
+    mount_path: str
+    bucket_name: str
+    endpoint_url: str | None = None
+    key_prefix: str = ""
+    read_only: bool = False
+    requester_pays: bool = False
+
+
 class SecretRef(Record, frozen=True):
     """A secret a function uses (by id; a named one also by name, to find it again if it was
     deleted and created anew since the publish)."""
@@ -150,6 +162,7 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     secrets: tuple[SecretRef, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
     network_file_systems: tuple[NfsMount, ...] = ()
+    bucket_mounts: tuple[BucketMount, ...] = ()
     # the image spec (layers, built at publish); its own format, checked by the image builder
     image: dict[str, Any] | None = None
     # a class: its methods, hooks, parameters and probes

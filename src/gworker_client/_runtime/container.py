@@ -26,6 +26,7 @@ from .._context import running_input
 from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
+from .buckets import sync_all as sync_buckets
 from .channel import Channel
 from .service import Service
 
@@ -101,6 +102,9 @@ class Container:
         from .volumes import setup as setup_volumes
 
         setup_volumes(self.client, spec.mounts)
+        from .buckets import setup as setup_buckets
+
+        setup_buckets(spec.spec.bucket_mounts)
         if spec.spec.include_source:
             sys.path.insert(0, str(self._code_dir(spec.code_blob)))
         module = _import_entry(spec.module, spec.spec.include_source)
@@ -137,6 +141,7 @@ class Container:
             raise
         except BaseException as e:  # noqa: B036 - SystemExit and friends in user code fail the input
             status, data = failure_output(e)
+        sync_buckets()  # the call's writes reach its bucket mounts before its result goes out
         self.outputs.append([input_id, status, data, time.monotonic() - start])
 
     def _call(self, fn: Any, is_async: bool, args: Any, kwargs: Any) -> Any:
@@ -225,6 +230,7 @@ def main() -> None:
             from .volumes import commit_on_exit
 
             commit_on_exit()  # what the container left uncommitted in its volumes
+            sync_buckets()
 
 
 def _import_entry(name: str, include_source: bool) -> Any:
