@@ -63,6 +63,10 @@ def test_cli_create_list_update_delete(server):
     assert {e.name: e.web_suffix for e in environments.list_environments()}[name] == "qa"
     bad = server.gw("environment", "update", name, "--set-web-suffix", "Not OK")
     assert bad.returncode == 1 and "web suffix 'Not OK' is not valid" in _flat(bad)
+    clash = server.gw("environment", "update", name, "--set-web-suffix", "")
+    assert clash.returncode == 1 and "environment 'main' already uses the web suffix ''" in _flat(
+        clash
+    )
     renamed = server.gw("environment", "update", name, "--set-name", "other")
     assert renamed.returncode == 1 and "renaming an environment is not supported" in _flat(renamed)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..store.contract import StateStore
 from ..store.environments import DEFAULT_ENVIRONMENT, default_web_suffix
 from . import registry
 from .errors import Conflict, InvalidRequest
@@ -55,6 +56,18 @@ def _suffix(value: Any) -> str:
     )
 
 
+def _suffix_free(store: StateStore, suffix: str, name: str) -> str:
+    """``suffix`` if no other environment's URLs carry it (their labels would collide)."""
+    for e in store.environments():
+        if e.name != name and e.web_suffix == suffix:
+            raise Conflict(
+                f"environment {e.name!r} already uses the web suffix {suffix!r}; their URLs"
+                f" would collide: choose another with `gw environment update {name}"
+                " --set-web-suffix ...`"
+            )
+    return suffix
+
+
 @routes.get("/v1/environments")
 async def list_environments(request: web.Request) -> web.Response:
     store = request.app["state"].store
@@ -88,6 +101,8 @@ async def create_environment(request: web.Request) -> web.Response:
         raise InvalidRequest(problem)
     assert isinstance(name, str)  # name_problem checked it
     suffix = default_web_suffix(name) if req.get("web_suffix") is None else req["web_suffix"]
+    if store.environment(name) is None:
+        _suffix_free(store, _suffix(suffix), name)
     if not store.add_environment(name, _suffix(suffix)):
         raise Conflict(f"an environment named {name!r} already exists (see `gw environment list`)")
     store.commit()
@@ -106,7 +121,9 @@ async def update_environment(request: web.Request) -> web.Response:
             " (renaming an environment is not supported: create another and deploy there)"
         )
     if "web_suffix" in req:
-        state.store.set_web_suffix(name, _suffix(req["web_suffix"]))
+        state.store.set_web_suffix(
+            name, _suffix_free(state.store, _suffix(req["web_suffix"]), name)
+        )
         state.store.commit()
         request.app["gateway"].table.dirty = True  # its apps' URLs changed
     return reply({"name": name})
