@@ -182,9 +182,10 @@ async def list_apps(request: web.Request) -> web.Response:
 async def resolve_app(request: web.Request) -> web.Response:
     """An app id from an id or a name (the newest app of that name)."""
     state: State = request.app["state"]
-    ref, env = request.query.get("ref", ""), namespaces.in_query(request)
-    if state.store.app(ref):
+    ref = request.query.get("ref", "")
+    if state.store.app(ref):  # an id names one app, whatever the environment
         return reply(state.store.app(ref))
+    env = namespaces.in_query(request)
     named = [a for a in state.store.apps(env) if a["name"] == ref]
     running = [a for a in named if a["state"] == "running"]
     if not named:
