@@ -114,7 +114,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(
-        dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.KIND
+        dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.kind(home)
     )
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
@@ -127,7 +127,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app.add_routes(web_routes.routes)
     app.add_routes(sandboxes.routes)
     app.add_routes(environments.routes)
-    network_file_systems.install(app)
+    app.add_routes(network_file_systems.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

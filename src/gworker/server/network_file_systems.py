@@ -33,35 +33,30 @@ from .http import body, reply
 routes = web.RouteTableDef()
 # Largest piece of a file one request carries either way.
 CHUNK_BYTES = 8 * 1024 * 1024
-_home: list[Path] = []  # the server's GW_HOME, set when the routes are added
 
 
-def install(app: web.Application) -> None:
-    _home[:] = [app["home"]]
-    app.add_routes(routes)
+def kind(home: Path) -> registry.Kind:
+    """The registry's view of network file systems kept under ``home``: list rows count their
+    files and bytes; deleting one removes its directory."""
+
+    def describe(store: StateStore, nfs_id: str) -> dict[str, Any]:
+        files = size = 0
+        for dirpath, _, names in os.walk(nfs_dir(home, nfs_id)):
+            for name in names:
+                st = os.lstat(os.path.join(dirpath, name))
+                files, size = files + 1, size + st.st_size
+        return {"files": files, "bytes": size}
+
+    def on_delete(app: web.Application, nfs_id: str) -> Callable[[], None]:
+        return lambda: shutil.rmtree(nfs_dir(home, nfs_id), ignore_errors=True)
+
+    return registry.Kind(ObjectKind.NFS, describe, on_delete)
 
 
-def _root(nfs_id: str) -> Path:
-    root = nfs_dir(_home[0], nfs_id)
+def _root(request: web.Request, nfs_id: str) -> Path:
+    root = nfs_dir(request.app["home"], nfs_id)
     root.mkdir(parents=True, exist_ok=True)
     return root
-
-
-def _describe(store: StateStore, nfs_id: str) -> dict[str, Any]:
-    files = size = 0
-    for dirpath, _, names in os.walk(nfs_dir(_home[0], nfs_id)):
-        for name in names:
-            st = os.lstat(os.path.join(dirpath, name))
-            files, size = files + 1, size + st.st_size
-    return {"files": files, "bytes": size}
-
-
-def _on_delete(app: web.Application, nfs_id: str) -> Callable[[], None]:
-    where = nfs_dir(app["home"], nfs_id)
-    return lambda: shutil.rmtree(where, ignore_errors=True)
-
-
-KIND = registry.Kind(ObjectKind.NFS, _describe, _on_delete)
 
 
 # -- paths -----------------------------------------------------------------------------------------
@@ -88,7 +83,7 @@ def _target(root: Path, req: dict[str, Any], *, allow_root: bool = False) -> Pat
 
 def _nfs(request: web.Request) -> tuple[Path, str]:
     found = registry.in_url(request, ObjectKind.NFS)
-    return _root(found.id), found.label
+    return _root(request, found.id), found.label
 
 
 # -- routes ----------------------------------------------------------------------------------------
