@@ -48,7 +48,12 @@ def kind(home: Path) -> registry.Kind:
         return {"files": files, "bytes": size}
 
     def on_delete(app: web.Application, nfs_id: str) -> Callable[[], None]:
-        return lambda: shutil.rmtree(nfs_dir(home, nfs_id), ignore_errors=True)
+        def remove() -> None:
+            shutil.rmtree(nfs_dir(home, nfs_id), ignore_errors=True)
+            for partial in nfs_dir(home, ".uploads").glob(f"{nfs_id}-*"):  # unfinished writes
+                partial.unlink(missing_ok=True)
+
+        return remove
 
     return registry.Kind(ObjectKind.NFS, describe, on_delete)
 
