@@ -156,7 +156,11 @@ class Gateway:
                 # the request runs on; the client polls for its result (Modal's behaviour)
                 released = True
                 rid = self.results.defer(
-                    endpoint.label, upstream, self.timeout, lambda: self.release(fs, c)
+                    endpoint.label,
+                    upstream,
+                    self.timeout,
+                    fs.spec.timeout,
+                    lambda: self.release(fs, c),
                 )
                 return _see_other(result_url(request.raw_path, rid))
             try:

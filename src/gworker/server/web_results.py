@@ -73,14 +73,16 @@ class WebResults:
         label: str,
         upstream: asyncio.Future[aiohttp.ClientResponse],
         pause: float,
+        limit: float,
         finished: Callable[[], None],
     ) -> str:
-        """Keep ``upstream`` running; return the id of its result URL. ``finished`` runs once
-        its response is read (or failed)."""
+        """Keep ``upstream`` running, for up to ``limit`` seconds more (the function's timeout);
+        return the id of its result URL. ``finished`` runs once its response is read (or
+        failed)."""
         self._expire()
         rid = "wr-" + secrets.token_hex(16)
         pending = self._pending[rid] = Pending(label)
-        task = asyncio.ensure_future(self._complete(pending, upstream, pause, finished))
+        task = asyncio.ensure_future(self._complete(pending, upstream, pause, limit, finished))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return rid
@@ -90,10 +92,18 @@ class WebResults:
         pending: Pending,
         upstream: Awaitable[aiohttp.ClientResponse],
         pause: float,
+        limit: float,
         finished: Callable[[], None],
     ) -> None:
         try:
-            pending.result = await _read(await upstream, pause)
+            try:
+                response = await asyncio.wait_for(upstream, limit)
+            except asyncio.TimeoutError:
+                pending.result = _error(
+                    504, f"504: {pending.label} sent no response within its timeout ({limit:g}s)\n"
+                )
+                return
+            pending.result = await _read(response, pause)
         except (aiohttp.ClientError, ConnectionError):
             pending.result = _error(502, f"502: {pending.label} closed the connection\n")
         except asyncio.TimeoutError:
