@@ -46,8 +46,8 @@ def delete_environment(name: str) -> None:
 def update_environment(
     current_name: str, *, new_name: str | None = None, new_web_suffix: str | None = None
 ) -> None:
-    """Change an environment's web suffix (``''``: none). Renaming is refused: create another
-    environment and deploy there."""
+    """Rename an environment (refused while any of its apps runs: stop them first) and/or
+    change its web suffix (``''``: none; a suffix never set follows a rename)."""
     body: dict[str, str] = {}
     if new_name is not None:
         body["name"] = new_name

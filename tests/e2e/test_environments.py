@@ -67,8 +67,6 @@ def test_cli_create_list_update_delete(server):
     assert clash.returncode == 1 and "environment 'main' already uses the web suffix ''" in _flat(
         clash
     )
-    renamed = server.gw("environment", "update", name, "--set-name", "other")
-    assert renamed.returncode == 1 and "renaming an environment is not supported" in _flat(renamed)
 
     main = server.gw("environment", "delete", "main", "--yes")
     assert main.returncode == 1 and "cannot be deleted" in _flat(main)
@@ -137,3 +135,24 @@ def test_run_and_deploy_take_environment_name(server):
     missing = pytest.raises(gw.exception.NotFoundError, match="gw environment create nowhere-2")
     with missing, app.run(environment_name="nowhere-2"):
         pass
+
+
+def test_rename_moves_what_the_environment_holds(server):
+    old, new = _env(), _env()
+    environments.create_environment(old)
+    gw.Dict.from_name("kept", environment_name=old, create_if_missing=True)["k"] = "v"
+    from basic_app import app
+
+    refused = pytest.raises(gw.exception.InvalidError, match=r"has running apps \(basic\)")
+    with app.run(environment_name=old), refused:  # a running app: renaming now is refused
+        environments.update_environment(old, new_name=new)
+    environments.update_environment(old, new_name=new)
+    assert gw.Dict.from_name("kept", environment_name=new)["k"] == "v"
+    with pytest.raises(gw.exception.NotFoundError, match=f"gw environment create {old}"):
+        gw.Dict.from_name("kept", environment_name=old)["k"]
+    suffixes = {e.name: e.web_suffix for e in environments.list_environments()}
+    assert suffixes[new] == new  # a suffix nobody chose follows the name
+    with pytest.raises(gw.exception.InvalidError, match="cannot be renamed"):
+        environments.update_environment("main", new_name=_env())
+    with pytest.raises(gw.exception.AlreadyExistsError, match="already exists"):
+        environments.update_environment(new, new_name="main")

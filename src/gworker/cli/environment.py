@@ -106,11 +106,11 @@ def delete(name: str, yes: bool) -> None:
 
 @environment_group.command("update")
 @click.argument("current_name")
-@click.option("--set-name", default=None, help="A new name (refused: environments keep theirs).")
+@click.option("--set-name", default=None, help="A new name (while none of its apps runs).")
 @click.option("--set-web-suffix", default=None, help="The suffix of its apps' URLs ('' for none).")
 @friendly_errors
 def update(current_name: str, set_name: str | None, set_web_suffix: str | None) -> None:
-    """Change an environment's web suffix."""
+    """Rename an environment or change its web suffix."""
     if set_name is None and set_web_suffix is None:
         raise click.UsageError("give at least one of --set-name or --set-web-suffix")
     environments.update_environment(current_name, new_name=set_name, new_web_suffix=set_web_suffix)

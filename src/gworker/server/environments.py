@@ -2,7 +2,8 @@
 
 - ``GET /v1/environments``: every environment, its web suffix and how many apps run in it.
 - ``POST /v1/environments``: create one (409 if the name is taken).
-- ``POST /v1/environments/{name}/update``: set its web suffix (what its apps' URLs carry).
+- ``POST /v1/environments/{name}/update``: rename it (while none of its apps runs) or set its
+  web suffix (what its apps' URLs carry).
 - ``POST /v1/environments/{name}/delete``: stop its apps, delete its named objects and the
   environment (``main`` cannot be deleted), as Modal's ``environment delete`` does.
 
@@ -114,19 +115,50 @@ async def update_environment(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     name = require(state.store, request.match_info["name"])
     req = await body(request)
-    unknown = sorted(set(req) - {"web_suffix"})
+    unknown = sorted(set(req) - {"web_suffix", "name"})
     if unknown:
         raise InvalidRequest(
-            f"environment update takes web_suffix; {', '.join(unknown)} cannot be changed"
-            " (renaming an environment is not supported: create another and deploy there)"
+            f"environment update takes name and web_suffix; {', '.join(unknown)} cannot be changed"
         )
-    if "web_suffix" in req:
-        state.store.set_web_suffix(
-            name, _suffix_free(state.store, _suffix(req["web_suffix"]), name)
-        )
-        state.store.commit()
-        request.app["gateway"].table.dirty = True  # its apps' URLs changed
+    store, new_name = state.store, req.get("name")
+    renaming = isinstance(new_name, str) and new_name != name
+    if new_name is not None and not isinstance(new_name, str):
+        raise InvalidRequest(name_problem(new_name) or f"name {new_name!r} must be a string")
+    # everything is checked before anything is written: a refused update changes nothing
+    suffix = _suffix(req["web_suffix"]) if "web_suffix" in req else None
+    if isinstance(new_name, str) and renaming:
+        _check_rename(store, name, new_name)
+        env = store.environment(name)
+        if suffix is None and env is not None and env.web_suffix == default_web_suffix(name):
+            suffix = default_web_suffix(new_name)  # a suffix nobody chose follows the name
+    if suffix is not None:
+        _suffix_free(store, suffix, name)
+    if isinstance(new_name, str) and renaming:
+        store.rename_environment(name, new_name)
+        name = new_name
+    if suffix is not None:
+        store.set_web_suffix(name, suffix)
+    store.commit()
+    request.app["gateway"].table.dirty = True  # its apps' URLs may have changed
     return reply({"name": name})
+
+
+def _check_rename(store: StateStore, name: str, new_name: str) -> None:
+    """An environment is renamed only while none of its apps runs: a running container looks
+    names up in the environment it was started in, which must not vanish under it."""
+    problem = name_problem(new_name)
+    if problem:
+        raise InvalidRequest(problem)
+    if name == DEFAULT_ENVIRONMENT:
+        raise InvalidRequest(f"the default environment {name!r} cannot be renamed")
+    if store.environment(new_name) is not None:
+        raise Conflict(f"an environment named {new_name!r} already exists")
+    running = sorted(a["name"] for a in store.apps(name) if a["state"] == "running")
+    if running:
+        raise InvalidRequest(
+            f"environment {name!r} has running apps ({', '.join(running)}): stop them"
+            f" (`gw app stop NAME --env {name}`) before renaming it, then deploy them again"
+        )
 
 
 @routes.post("/v1/environments/{name}/delete")
