@@ -51,8 +51,13 @@ def test_environments(store: StateStore) -> None:
     assert store.environment("staging").web_suffix == "stg"  # type: ignore[union-attr]
     store.add_object("di-" + "1" * 20, ObjectKind.DICT, "staging", "d", None)
     assert store.environment_objects("staging") == [("di-" + "1" * 20, "dict")]
-    store.delete_environment("staging")
-    assert store.environment("staging") is None
+    _app(store, "ap-9", "staging")
+    store.rename_environment("staging", "stage")
+    assert store.environment("staging") is None and store.environment("stage") is not None
+    assert store.environment_objects("stage") == [("di-" + "1" * 20, "dict")]
+    assert [a["id"] for a in store.apps("stage")] == ["ap-9"]
+    store.delete_environment("stage")
+    assert store.environment("stage") is None
 
 
 def test_environments_of_an_older_database_are_kept(tmp_path: Path) -> None:
