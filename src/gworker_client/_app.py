@@ -31,7 +31,7 @@ from ._options import (
     parse_options,
     with_defaults,
 )
-from ._partial import PartialFunction
+from ._partial import Concurrency, PartialFunction
 from ._probe import Probe
 from ._protocol import (
     APP_HEARTBEAT_S,
@@ -43,7 +43,14 @@ from ._protocol import (
     to_builtins,
 )
 from ._secret import PublishSecrets
-from ._server import DEFAULT_STARTUP_TIMEOUT_S, Server, server_endpoint
+from ._server import (
+    DEFAULT_STARTUP_TIMEOUT_S,
+    SERVER_MAX_REQUESTS,
+    Server,
+    check_regions,
+    check_target_concurrency,
+    server_endpoint,
+)
 from ._volume import Volume
 
 
@@ -279,19 +286,23 @@ class App:
         self,
         _c: Any = None,
         *,
-        port: int,
+        port: int = 8000,
         unauthenticated: bool = False,
         startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
         label: str | None = None,
         custom_domains: Any = (),
         proxy_regions: Any = None,
+        target_concurrency: int | None = None,
+        exit_grace_period: int = 0,
+        h2_enabled: bool = False,
         **kwargs: Any,
     ) -> Callable[[type], Server]:
         """Register a class whose ``@gw.enter()`` methods start an HTTP server on ``port``,
         served through the gateway at ``Server.get_url()`` (Modal's ``@app.server``). Takes
         ``@app.function``'s options too; requests need proxy-auth headers unless
         ``unauthenticated=True``; the server must accept connections within
-        ``startup_timeout`` seconds (default 30) of the hooks starting."""
+        ``startup_timeout`` seconds (default 30) of the hooks starting. ``target_concurrency``
+        is the requests in flight per container the autoscaler aims for."""
         if _c is not None:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.server(port=...)`, not `@app.server`."
@@ -302,8 +313,11 @@ class App:
             startup_timeout=startup_timeout,
             label=label,
             custom_domains=custom_domains,
-            proxy_regions=proxy_regions,
+            exit_grace_period=exit_grace_period,
+            h2_enabled=h2_enabled,
         )
+        regions = check_regions(proxy_regions)
+        target = check_target_concurrency(target_concurrency)
         options = with_defaults(
             parse_options(kwargs, decorator="@app.server"),
             self._secrets,
@@ -311,6 +325,9 @@ class App:
             self._image,
             self._include_source,
         )
+        if target is not None:
+            ceiling = max(target, SERVER_MAX_REQUESTS)
+            options = dataclasses.replace(options, concurrency=Concurrency(ceiling, target))
 
         def wrapper(user_cls: type) -> Server:
             if not inspect.isclass(user_cls) or "<locals>" in user_cls.__qualname__:
@@ -320,7 +337,7 @@ class App:
                 )
             _, service = build_cls(user_cls, options, [], self, server=endpoint)
             self._register(service)
-            return Server(user_cls, service)
+            return Server(user_cls, service, regions)
 
         return wrapper
 

@@ -14,6 +14,9 @@ from ._web import _check_domains, _check_flag, _check_label, web_url
 
 # How long an @enter method has to get the server listening, unless startup_timeout= says.
 DEFAULT_STARTUP_TIMEOUT_S = 30.0
+# With target_concurrency=t, a container takes up to max(t, this) requests at once (the
+# gateway's own default when nothing is set), and the autoscaler aims for t.
+SERVER_MAX_REQUESTS = 100
 
 
 def server_endpoint(
@@ -23,7 +26,8 @@ def server_endpoint(
     startup_timeout: Any,
     label: Any,
     custom_domains: Any,
-    proxy_regions: Any,
+    exit_grace_period: Any,
+    h2_enabled: Any,
 ) -> WebEndpoint:
     """The ``@app.server(...)`` arguments as the class's web endpoint, checked."""
     where = "@app.server"
@@ -38,10 +42,15 @@ def server_endpoint(
             f"{where}(startup_timeout={startup_timeout!r}): expected seconds, more than 0 and"
             " at most 3600"
         )
-    if proxy_regions:
+    if exit_grace_period not in (0, None):
         raise exc.InvalidError(
-            f"{where}(proxy_regions={proxy_regions!r}): this control plane has one gateway and"
-            " no regions; remove proxy_regions"
+            f"{where}(exit_grace_period={exit_grace_period!r}) is not supported: a stopping"
+            " server's container runs its @exit hooks at once; remove it (0)"
+        )
+    if h2_enabled:
+        raise exc.InvalidError(
+            f"{where}(h2_enabled=True) is not supported: the gateway speaks HTTP/1.1 to"
+            " containers; remove it"
         )
     _check_flag("server", "unauthenticated", unauthenticated)
     _check_label("server", label)
@@ -54,6 +63,28 @@ def server_endpoint(
         port=port,
         startup_timeout=float(startup_timeout),
     )
+
+
+def check_regions(proxy_regions: Any) -> tuple[str, ...]:
+    """``proxy_regions``: names of the regions whose proxies serve the server. This control
+    plane's one gateway serves it under each name asked for (``get_urls``)."""
+    if proxy_regions is None:
+        return ("us-east",)  # Modal's default
+    if isinstance(proxy_regions, str) or not all(isinstance(r, str) for r in proxy_regions):
+        raise exc.InvalidError(
+            f"@app.server(proxy_regions={proxy_regions!r}): expected a list of region names"
+        )
+    return tuple(proxy_regions) or ("us-east",)
+
+
+def check_target_concurrency(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise exc.InvalidError(
+            f"@app.server(target_concurrency={value!r}): expected requests per container, >= 1"
+        )
+    return value
 
 
 class Server:
@@ -75,9 +106,12 @@ class Server:
     unless ``unauthenticated=True``.
     """
 
-    def __init__(self, user_cls: type | None, service: Function) -> None:
+    def __init__(
+        self, user_cls: type | None, service: Function, regions: tuple[str, ...] = ("us-east",)
+    ) -> None:
         self._user_cls = user_cls
         self._service = service  # what the container looks up by the class's name
+        self._regions = regions
         self.__name__ = service.tag
         self.__qualname__ = service.tag
         if user_cls is not None:
@@ -112,5 +146,7 @@ class Server:
         return web_url(self._service._hydrate(), None)
 
     def get_urls(self) -> dict[str, str]:
-        """Its URLs by region: this control plane has one gateway, ``"default"``."""
-        return {"default": self.get_url()}
+        """Its URL for each of its ``proxy_regions``: this control plane's one gateway serves
+        them all, so they are the same URL."""
+        url = self.get_url()
+        return {region: url for region in self._regions}

@@ -11,7 +11,13 @@ import gworker_client as gw
 app = gw.App("server-app")
 
 
-@app.server(port=28741, unauthenticated=True, scaledown_window=5)
+@app.server(
+    port=28741,
+    unauthenticated=True,
+    scaledown_window=5,
+    proxy_regions=["us-east", "eu-west"],
+    target_concurrency=4,
+)
 class FileServer:
     @gw.enter()
     def start(self) -> None:
