@@ -35,10 +35,13 @@ class Credentials:
 
     @classmethod
     def from_env(cls) -> Credentials | None:
+        """AWS's variables, or Google Cloud Storage's HMAC key ones (as Modal reads them)."""
         key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
         if key and secret:
             return cls(key, secret, os.environ.get("AWS_SESSION_TOKEN"))
-        return None
+        key = os.environ.get("GOOGLE_ACCESS_KEY_ID")
+        secret = os.environ.get("GOOGLE_ACCESS_KEY_SECRET")
+        return cls(key, secret) if key and secret else None
 
 
 def region() -> str:
