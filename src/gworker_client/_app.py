@@ -19,11 +19,11 @@ from . import _api, _code, _config, _output
 from . import exception as exc
 from ._aio import DualContext
 from ._build import build_images
-from ._cloud_bucket import CloudBucketMount
 from ._cls import Cls, build_cls
 from ._function import Function
 from ._generator import is_generator_function
 from ._image import Image
+from ._mounts import resolve_mounts
 from ._options import (
     check_include_source,
     check_secrets,
@@ -31,27 +31,16 @@ from ._options import (
     parse_options,
     with_defaults,
 )
-from ._partial import Concurrency, PartialFunction
+from ._partial import PartialFunction
 from ._probe import Probe
 from ._protocol import (
     APP_HEARTBEAT_S,
-    FunctionSpec,
-    NfsMount,
     PublishApp,
     PublishedFunction,
-    VolumeMount,
     to_builtins,
 )
 from ._secret import PublishSecrets
-from ._server import (
-    DEFAULT_STARTUP_TIMEOUT_S,
-    SERVER_MAX_REQUESTS,
-    Server,
-    check_regions,
-    check_target_concurrency,
-    server_endpoint,
-)
-from ._volume import Volume
+from ._server import DEFAULT_STARTUP_TIMEOUT_S, Server, server_decorator, server_endpoint
 
 
 @dataclass(frozen=True)
@@ -316,8 +305,6 @@ class App:
             exit_grace_period=exit_grace_period,
             h2_enabled=h2_enabled,
         )
-        regions = check_regions(proxy_regions)
-        target = check_target_concurrency(target_concurrency)
         options = with_defaults(
             parse_options(kwargs, decorator="@app.server"),
             self._secrets,
@@ -325,21 +312,7 @@ class App:
             self._image,
             self._include_source,
         )
-        if target is not None:
-            ceiling = max(target, SERVER_MAX_REQUESTS)
-            options = dataclasses.replace(options, concurrency=Concurrency(ceiling, target))
-
-        def wrapper(user_cls: type) -> Server:
-            if not inspect.isclass(user_cls) or "<locals>" in user_cls.__qualname__:
-                raise exc.InvalidError(
-                    f"@app.server() decorates a class defined at module level; {user_cls!r} is"
-                    " not one"
-                )
-            _, service = build_cls(user_cls, options, [], self, server=endpoint)
-            self._register(service)
-            return Server(user_cls, service, regions)
-
-        return wrapper
+        return server_decorator(self, endpoint, options, proxy_regions, target_concurrency)
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -463,7 +436,7 @@ class App:
         # named secrets and volumes must exist before the app is created or any container starts
         secrets = PublishSecrets(client, self._functions, specs)
         secrets.check_named()
-        _resolve_volumes(self._functions, specs)
+        resolve_mounts(self._functions, specs)
         if into is None:
             into = client.post(
                 "/v1/apps",
@@ -498,26 +471,6 @@ class App:
         for fn in self._functions.values():
             fn._object_id = None
         self._app_id = None
-
-
-def _resolve_volumes(functions: dict[str, Function], specs: dict[str, FunctionSpec]) -> None:
-    """Each mounted volume's id (looked up, or created with ``create_if_missing``)."""
-    for tag, fn in functions.items():
-        mounts = tuple(
-            VolumeMount(mount_path=path, volume_id=vol.object_id, name=vol.name)
-            for path, vol in fn._options.volumes
-            if isinstance(vol, Volume)
-        )
-        buckets = tuple(
-            b.to_mount(path) for path, b in fn._options.volumes if isinstance(b, CloudBucketMount)
-        )
-        shared = tuple(
-            NfsMount(mount_path=path, nfs_id=nfs.object_id, name=nfs.name)
-            for path, nfs in fn._options.network_file_systems
-        )
-        specs[tag] = msgspec.structs.replace(
-            specs[tag], volumes=mounts, network_file_systems=shared, bucket_mounts=buckets
-        )
 
 
 class _Heartbeat:

@@ -3,12 +3,17 @@ through the control plane's gateway (Modal's ``modal.Server``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 from . import _api, _config
 from . import exception as exc
+from ._cls import build_cls
 from ._function import Function
 from ._options import FunctionOptions
+from ._partial import Concurrency
 from ._protocol import FunctionSpec, WebEndpoint, from_builtins
 from ._web import _check_domains, _check_flag, _check_label, web_url
 
@@ -85,6 +90,32 @@ def check_target_concurrency(value: Any) -> int | None:
             f"@app.server(target_concurrency={value!r}): expected requests per container, >= 1"
         )
     return value
+
+
+def server_decorator(
+    app: Any,
+    endpoint: WebEndpoint,
+    options: FunctionOptions,
+    proxy_regions: Any,
+    target_concurrency: Any,
+) -> Callable[[type], Server]:
+    """``@app.server(...)`` once its arguments are checked: registers the class with ``app``."""
+    regions = check_regions(proxy_regions)
+    target = check_target_concurrency(target_concurrency)
+    if target is not None:
+        ceiling = max(target, SERVER_MAX_REQUESTS)
+        options = dataclasses.replace(options, concurrency=Concurrency(ceiling, target))
+
+    def wrapper(user_cls: type) -> Server:
+        if not inspect.isclass(user_cls) or "<locals>" in user_cls.__qualname__:
+            raise exc.InvalidError(
+                f"@app.server() decorates a class defined at module level; {user_cls!r} is not one"
+            )
+        _, service = build_cls(user_cls, options, [], app, server=endpoint)
+        app._register(service)
+        return Server(user_cls, service, regions)
+
+    return wrapper
 
 
 class Server:
