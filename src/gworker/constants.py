@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 # Timings paired with the SDK's (a container's heartbeat, an app client's heartbeat) live in the
 # wire protocol, next to their other half.
@@ -10,6 +11,14 @@ from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
 from gworker_client._protocol import EPHEMERAL_APP_SILENCE_S as EPHEMERAL_APP_SILENCE_S
 
 API_PREFIX = "/v1"
+
+
+def nfs_dir(home: Path, nfs_id: str) -> Path:
+    """The host directory of a network file system: what the server's file routes read and
+    write, and what the backend binds into every container that mounts it."""
+    return home / "nfs" / nfs_id
+
+
 # Largest request body the API accepts (arguments and results travel inline).
 MAX_BODY_BYTES = 512 * 1024 * 1024
 # Extra time past an input's timeout before the server kills a container that did not stop it.

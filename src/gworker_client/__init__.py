@@ -3,8 +3,9 @@
 ``import gworker_client as gw`` (or ``as modal``: the API follows Modal's).
 """
 
-from . import exception
+from . import environments, exception
 from ._app import App, LocalEntrypoint
+from ._cloud_bucket import CloudBucketMount
 from ._cls import Cls, Obj, parameter
 from ._container_process import ContainerProcess
 from ._context import current_function_call_id, current_input_id, interact, is_local
@@ -12,15 +13,16 @@ from ._dict import Dict
 from ._function import Function, FunctionCall, FunctionStats
 from ._gpu import Gpu
 from ._image import Image
+from ._network_file_system import NetworkFileSystem
 from ._output import enable_output
 from ._partial import batched, concurrent, method, on_enter, on_exit
 from ._probe import Probe
 from ._queue import Queue
-from ._refused import CloudBucketMount, NetworkFileSystem
 from ._retries import Retries
 from ._sandbox import Sandbox
 from ._schedule import Cron, Period
 from ._secret import Secret
+from ._server import Server
 from ._tunnel import Tunnel
 from ._volume import Volume
 from ._web import asgi_app, fastapi_endpoint, web_endpoint, web_server, wsgi_app
@@ -52,6 +54,7 @@ __all__ = [
     "Retries",
     "Sandbox",
     "Secret",
+    "Server",
     "Tunnel",
     "Volume",
     "asgi_app",
@@ -61,6 +64,7 @@ __all__ = [
     "current_input_id",
     "enable_output",
     "enter",
+    "environments",
     "exception",
     "exit",
     "fastapi_endpoint",

@@ -23,18 +23,24 @@ from ._cls import Cls, build_cls
 from ._function import Function
 from ._generator import is_generator_function
 from ._image import Image
-from ._options import check_secrets, check_volumes, parse_options, with_defaults
+from ._mounts import resolve_mounts
+from ._options import (
+    check_include_source,
+    check_secrets,
+    check_volumes,
+    parse_options,
+    with_defaults,
+)
 from ._partial import PartialFunction
 from ._probe import Probe
 from ._protocol import (
     APP_HEARTBEAT_S,
-    FunctionSpec,
     PublishApp,
     PublishedFunction,
-    VolumeMount,
     to_builtins,
 )
 from ._secret import PublishSecrets
+from ._server import DEFAULT_STARTUP_TIMEOUT_S, Server, server_decorator, server_endpoint
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,11 @@ class App:
         image: Any = None,
         secrets: Any = (),
         volumes: Any = None,
+        include_source: bool | None = None,
     ) -> None:
+        """``include_source=False``: containers import the functions' module from their image
+        (``image.add_local_python_source(...)``) instead of receiving the entry module's source
+        automatically; a function's own ``include_source=`` wins."""
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise exc.InvalidError(f"App name {name!r} must be a non-empty string")
         if image is not None and not isinstance(image, Image):
@@ -102,6 +112,7 @@ class App:
         # defaults for every function: merged under each function's own at decoration
         self._secrets = check_secrets(secrets or (), "App")
         self._volumes = dict(check_volumes(volumes or {}, "App"))
+        self._include_source = check_include_source(include_source, "App")
         self.name = name
         self._functions: dict[str, Function] = {}
         self._entrypoints: dict[str, LocalEntrypoint] = {}
@@ -144,7 +155,9 @@ class App:
             raise exc.InvalidError(
                 "did you forget the parentheses? Write `@app.function()`, not `@app.function`."
             )
-        options = with_defaults(parse_options(kwargs), self._secrets, self._volumes, self._image)
+        options = with_defaults(
+            parse_options(kwargs), self._secrets, self._volumes, self._image, self._include_source
+        )
 
         def wrapper(f: Any) -> Function:
             opts = options
@@ -232,7 +245,11 @@ class App:
                 "did you forget the parentheses? Write `@app.cls()`, not `@app.cls`."
             )
         options = with_defaults(
-            parse_options(kwargs, decorator="@app.cls"), self._secrets, self._volumes, self._image
+            parse_options(kwargs, decorator="@app.cls"),
+            self._secrets,
+            self._volumes,
+            self._image,
+            self._include_source,
         )
         if not isinstance(probes, (list, tuple)) or not all(isinstance(p, Probe) for p in probes):
             raise exc.InvalidError(f"probes={probes!r} must be a list of gw.Probe.on(...)")
@@ -254,21 +271,69 @@ class App:
 
         return wrapper
 
+    def server(
+        self,
+        _c: Any = None,
+        *,
+        port: int = 8000,
+        unauthenticated: bool = False,
+        startup_timeout: float = DEFAULT_STARTUP_TIMEOUT_S,
+        label: str | None = None,
+        custom_domains: Any = (),
+        proxy_regions: Any = None,
+        target_concurrency: int | None = None,
+        exit_grace_period: int = 0,
+        h2_enabled: bool = False,
+        **kwargs: Any,
+    ) -> Callable[[type], Server]:
+        """Register a class whose ``@gw.enter()`` methods start an HTTP server on ``port``,
+        served through the gateway at ``Server.get_url()`` (Modal's ``@app.server``). Takes
+        ``@app.function``'s options too; requests need proxy-auth headers unless
+        ``unauthenticated=True``; the server must accept connections within
+        ``startup_timeout`` seconds (default 30) of the hooks starting. ``target_concurrency``
+        is the requests in flight per container the autoscaler aims for."""
+        if _c is not None:
+            raise exc.InvalidError(
+                "did you forget the parentheses? Write `@app.server(port=...)`, not `@app.server`."
+            )
+        endpoint = server_endpoint(
+            port,
+            unauthenticated=unauthenticated,
+            startup_timeout=startup_timeout,
+            label=label,
+            custom_domains=custom_domains,
+            exit_grace_period=exit_grace_period,
+            h2_enabled=h2_enabled,
+        )
+        options = with_defaults(
+            parse_options(kwargs, decorator="@app.server"),
+            self._secrets,
+            self._volumes,
+            self._image,
+            self._include_source,
+        )
+        return server_decorator(self, endpoint, options, proxy_regions, target_concurrency)
+
     # -- running ---------------------------------------------------------------------------------
 
-    def run(self, *, detach: bool = False) -> DualContext[App]:
+    def run(self, *, detach: bool = False, environment_name: str | None = None) -> DualContext[App]:
         """Run the app ephemerally for the block (``with`` or ``async with``): its functions are
-        callable, then it is stopped."""
-        if detach:
-            raise exc.InvalidError(
-                "app.run(detach=True) (gw run --detach) is not supported: an ephemeral app stops"
-                " when its client goes. To keep functions running without a client, deploy the"
-                " app (`gw deploy FILE` or app.deploy()) and spawn calls on the deployed functions"
-            )
-        return DualContext(self._run())
+        callable, then it is stopped. ``environment_name`` (default ``GW_ENVIRONMENT``, else
+        main) is where the app and the named objects it uses live.
+
+        ``detach=True`` (``gw run --detach``): when the block ends, or the client dies or is
+        interrupted, the app keeps running the calls it was given (spawned calls, a map's
+        submitted inputs, scheduled runs already started) and stops once it has none left;
+        ``gw app stop`` stops it sooner."""
+        return DualContext(self._run_in(environment_name, detach))
 
     @contextlib.contextmanager
-    def _run(self) -> Iterator[App]:
+    def _run_in(self, environment_name: str | None, detach: bool = False) -> Iterator[App]:
+        with _config.using_environment(environment_name), self._run(detach) as app:
+            yield app
+
+    @contextlib.contextmanager
+    def _run(self, detach: bool = False) -> Iterator[App]:
         client = _api.client()
         heartbeats: list[_Heartbeat] = []
         try:
@@ -276,7 +341,7 @@ class App:
             # client that went away
             self._publish(
                 client,
-                mode="ephemeral",
+                mode="detached" if detach else "ephemeral",
                 created=lambda app_id: heartbeats.append(_Heartbeat(client, app_id)),
             )
         except BaseException:
@@ -295,18 +360,29 @@ class App:
         finally:
             heartbeat.stop()
             try:
-                client.post(f"/v1/apps/{self._app_id}/stop")
+                # an ephemeral app stops now; a detached one once it has finished its calls
+                client.post(f"/v1/apps/{self._app_id}/disconnect")
+                if detach and _output.is_enabled():
+                    print(
+                        f"the detached app {self._app_id} keeps running its calls; follow it with"
+                        f" `gw app logs -f {self._app_id}`, stop it with `gw app stop"
+                        f" {self._app_id}`",
+                        file=sys.stderr,
+                    )
             finally:
                 if logs:
                     logs.stop()
                 self._unhydrate()
 
-    def deploy(self, *, name: str | None = None) -> App:
-        """Deploy the app: its functions stay callable by name until ``gw app stop``."""
+    def deploy(self, *, name: str | None = None, environment_name: str | None = None) -> App:
+        """Deploy the app: its functions stay callable by name until ``gw app stop``.
+        ``environment_name`` (default ``GW_ENVIRONMENT``, else main) is the environment it is
+        deployed to; the same name in two environments is two independent deployments."""
         self.name = name or self.name
         if not self.name:
             raise exc.InvalidError("a deployed app needs a name: App('my-app')")
-        self._publish(_api.client(), mode="deployed")
+        with _config.using_environment(environment_name):
+            self._publish(_api.client(), mode="deployed")
         return self
 
     @staticmethod
@@ -360,7 +436,7 @@ class App:
         # named secrets and volumes must exist before the app is created or any container starts
         secrets = PublishSecrets(client, self._functions, specs)
         secrets.check_named()
-        _resolve_volumes(self._functions, specs)
+        resolve_mounts(self._functions, specs)
         if into is None:
             into = client.post(
                 "/v1/apps",
@@ -395,16 +471,6 @@ class App:
         for fn in self._functions.values():
             fn._object_id = None
         self._app_id = None
-
-
-def _resolve_volumes(functions: dict[str, Function], specs: dict[str, FunctionSpec]) -> None:
-    """Each mounted volume's id (looked up, or created with ``create_if_missing``)."""
-    for tag, fn in functions.items():
-        mounts = tuple(
-            VolumeMount(mount_path=path, volume_id=vol.object_id, name=vol.name)
-            for path, vol in fn._options.volumes
-        )
-        specs[tag] = msgspec.structs.replace(specs[tag], volumes=mounts)
 
 
 class _Heartbeat:

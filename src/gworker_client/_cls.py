@@ -308,14 +308,19 @@ def _call_local(obj: Any, name: str, info: MethodSpec, args: Any, kwargs: Any) -
 
 
 def build_cls(
-    user_cls: type, options: FunctionOptions, probes: list[Probe], app: Any
+    user_cls: type,
+    options: FunctionOptions,
+    probes: list[Probe],
+    app: Any,
+    server: WebEndpoint | None = None,
 ) -> tuple[Cls, Function]:
-    """Read the decorated class: its methods, hooks, parameters, batching and concurrency."""
+    """Read the decorated class: its methods, hooks, parameters, batching and concurrency;
+    ``server`` is the endpoint of an ``@app.server`` class (its enter hooks start it)."""
     methods: dict[str, MethodSpec] = {}
     enter: list[str] = []
     exit_: list[str] = []
     concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
-    web: list[WebEndpoint] = []
+    web: list[WebEndpoint] = [server] if server is not None else []
     for name, value in vars(user_cls).items():
         if not isinstance(value, PartialFunction):
             continue

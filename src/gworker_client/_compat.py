@@ -33,11 +33,13 @@ class Config(Mapping[str, Any]):
 config = Config()
 
 
-def deploy_app(app: App, name: str | None = None, **kwargs: Any) -> App:
+def deploy_app(
+    app: App, name: str | None = None, environment_name: str | None = None, **kwargs: Any
+) -> App:
     """Deploy ``app`` (``modal.runner.deploy_app``); ``gw deploy FILE`` from the command line."""
     if kwargs:
         raise TypeError(
-            f"deploy_app() got options gworker does not take: {sorted(kwargs)}; it takes the app"
-            " and name="
+            f"deploy_app() got options gworker does not take: {sorted(kwargs)}; it takes the app,"
+            " name= and environment_name="
         )
-    return app.deploy(name=name)
+    return app.deploy(name=name, environment_name=environment_name)

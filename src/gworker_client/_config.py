@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 from ._protocol.home import (
     Credentials,
@@ -20,8 +22,30 @@ DEFAULT_ENVIRONMENT = "main"
 RECONNECT_TIMEOUT_S = 60.0
 
 
+_override: list[
+    str
+] = []  # environments set by app.run()/deploy(environment_name=...), innermost last
+
+
 def environment() -> str:
+    """The environment apps and named objects are in: ``environment_name=`` of the running
+    ``app.run()``/``app.deploy()``, else ``GW_ENVIRONMENT`` (what ``--env`` sets), else main."""
+    if _override:
+        return _override[-1]
     return os.environ.get("GW_ENVIRONMENT") or DEFAULT_ENVIRONMENT
+
+
+@contextlib.contextmanager
+def using_environment(name: str | None) -> Iterator[None]:
+    """``environment()`` is ``name`` inside the block (no change for None)."""
+    if name is None:
+        yield
+        return
+    _override.append(name)
+    try:
+        yield
+    finally:
+        _override.remove(name)
 
 
 def reconnect_timeout() -> float:
@@ -45,6 +69,7 @@ __all__ = [
     "environment",
     "gw_home",
     "reconnect_timeout",
+    "using_environment",
     "server_info_path",
     "token_path",
     "write_credentials",

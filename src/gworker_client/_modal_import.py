@@ -51,7 +51,10 @@ SUBMODULES: dict[str, dict[str, str]] = {
     "volume": {"Volume": "gworker_client:Volume"},
 }
 # Whole gworker modules standing in for Modal's.
-ALIASES = {"exception": "gworker_client.exception"}
+ALIASES = {
+    "environments": "gworker_client.environments",
+    "exception": "gworker_client.exception",
+}
 _installed: ModalFinder | None = None
 
 

@@ -68,9 +68,15 @@ class _Object:
         create_if_missing: bool = False,
     ) -> None:
         self._name = name
-        self._environment = environment or _config.environment()
+        self._environment_name = environment
         self._object_id = object_id
         self._create_if_missing = create_if_missing
+
+    @property
+    def _environment(self) -> str:
+        # resolved when used, so an object made at import time lives in the environment its
+        # app is run or deployed in (``--env``, ``environment_name=``), as in Modal
+        return self._environment_name or _config.environment()
 
     def __repr__(self) -> str:
         ref = self._name if self._name is not None else self._object_id or "?"
@@ -129,7 +135,7 @@ class _Object:
         obj = cls(name=name, environment=environment_name)
         oid = new_object_id(cls._kind)
         _api.client().post(
-            f"/v1/{cls._kind}s", {"id": oid, "name": name, "environment": obj._environment}
+            f"/v1/{cls._kind.plural}", {"id": oid, "name": name, "environment": obj._environment}
         )
         obj._object_id = oid
         return obj
@@ -138,7 +144,7 @@ class _Object:
     def delete(cls, name: str, *, environment_name: str | None = None) -> None:
         """Delete the named object and everything in it; ``NotFoundError`` if there is none."""
         oid = cls.from_name(name, environment_name=environment_name).object_id
-        _api.client().post(f"/v1/{cls._kind}s/{oid}/delete")
+        _api.client().post(f"/v1/{cls._kind.plural}/{oid}/delete")
 
     # -- identity ------------------------------------------------------------------------------
 
@@ -158,7 +164,7 @@ class _Object:
                     f" gw.{type(self).__name__}.ephemeral()"
                 )
             resp = _api.client().post(
-                f"/v1/{self._kind}s/lookup",
+                f"/v1/{self._kind.plural}/lookup",
                 {
                     "name": self._name,
                     "environment": self._environment,
@@ -176,7 +182,7 @@ class _Object:
         return self
 
     def _url(self, action: str) -> str:
-        return f"/v1/{self._kind}s/{self.object_id}/{action}"
+        return f"/v1/{self._kind.plural}/{self.object_id}/{action}"
 
 
 def _rebuild(

@@ -10,10 +10,12 @@ import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
+from ._cloud_bucket import CloudBucketMount, bucket_secrets
 from ._gpu import parse_gpu
 from ._image import Image
+from ._network_file_system import NetworkFileSystem
 from ._partial import Concurrency
 from ._protocol import MAX_TIMEOUT_S, FunctionSpec, GpuRequest
 from ._retries import Retries, to_retries
@@ -54,16 +56,16 @@ CANONICAL = (
     "image",
     "secrets",
     "volumes",
+    "network_file_systems",
     "schedule",
+    "include_source",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
-    "network_file_systems": "network file systems",
     "cloud": "cloud selection",
     "region": "region selection",
     "enable_memory_snapshot": "memory snapshots",
-    "include_source": "include_source",
     "max_inputs": "max_inputs",
     "block_network": "network blocking",
     "ephemeral_disk": "ephemeral disk sizing",
@@ -92,9 +94,14 @@ class FunctionOptions:
     gpu: tuple[GpuRequest, ...] | None = None
     concurrency: Concurrency | None = None
     secrets: tuple[Secret, ...] = ()
-    volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
+    # (mount path, volume or bucket mount), sorted by path
+    volumes: tuple[tuple[str, Volume | CloudBucketMount], ...] = ()
+    # (mount path, network file system), sorted by path
+    network_file_systems: tuple[tuple[str, NetworkFileSystem], ...] = ()
     image: Image | None = None
     schedule: Schedule | None = None
+    # False: containers import the function's module from its image, not from the code bundle
+    include_source: bool | None = None
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -113,6 +120,7 @@ class FunctionOptions:
             gpu=self.gpu or None,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
             schedule=self.schedule.to_spec() if self.schedule else None,
+            include_source=self.include_source is not False,
         )
 
 
@@ -150,6 +158,17 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         values["secrets"] = check_secrets(values["secrets"], decorator)
     if "volumes" in values:
         values["volumes"] = check_volumes(values["volumes"], decorator)
+        values["secrets"] = (
+            *values.get("secrets", ()),
+            *bucket_secrets(values["volumes"], decorator),
+        )
+    if "network_file_systems" in values:
+        values["network_file_systems"] = check_mounts(
+            values["network_file_systems"], decorator, "network_file_systems", NetworkFileSystem
+        )
+        check_apart(values.get("volumes", ()), values["network_file_systems"], decorator)
+    if "include_source" in values:
+        values["include_source"] = check_include_source(values["include_source"], decorator)
     if "image" in values and not isinstance(values["image"], Image):
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."
@@ -222,54 +241,92 @@ def check_secrets(secrets: Any, where: str) -> tuple[Secret, ...]:
     return tuple(secrets)
 
 
-def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume], ...]:
-    """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``."""
-    if not isinstance(volumes, Mapping):
+def check_volumes(volumes: Any, where: str) -> tuple[tuple[str, Volume | CloudBucketMount], ...]:
+    """``volumes={"/data": vol}``: absolute, distinct, non-nested mount paths of ``gw.Volume``
+    or ``gw.CloudBucketMount``."""
+    return check_mounts(volumes, where, "volumes", (Volume, CloudBucketMount))
+
+
+M = TypeVar("M")
+
+
+def check_mounts(
+    mounts: Any, where: str, option: str, cls: type[M] | tuple[type, ...]
+) -> tuple[tuple[str, M], ...]:
+    """``option={"/data": obj}``: absolute, distinct, non-nested mount paths of ``cls``."""
+    what = " or ".join(f"gw.{c.__name__}" for c in (cls if isinstance(cls, tuple) else (cls,)))
+    if not isinstance(mounts, Mapping):
         raise InvalidError(
-            f"{where}(volumes=...) must be a dict of mount paths to gw.Volume, not {volumes!r}"
+            f"{where}({option}=...) must be a dict of mount paths to {what}, not {mounts!r}"
         )
-    mounts: dict[str, Volume] = {}
-    for path, vol in volumes.items():
+    found: dict[str, M] = {}
+    for path, obj in mounts.items():
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidError(
-                f"{where}(volumes=...): mount path {path!r} must be an absolute path like '/data'"
+                f"{where}({option}=...): mount path {path!r} must be an absolute path like '/data'"
             )
         parts = PurePosixPath(path).parts
         if ".." in parts or path != "/" + "/".join(parts[1:]) or len(parts) < 2:
             raise InvalidError(
-                f"{where}(volumes=...): mount path {path!r} must be a normalized absolute path"
+                f"{where}({option}=...): mount path {path!r} must be a normalized absolute path"
                 " below '/' (no '..', '.', '//' or trailing '/')"
             )
-        if not isinstance(vol, Volume):
+        if not isinstance(obj, cls):
             raise InvalidError(
-                f"{where}(volumes={{{path!r}: ...}}): {vol!r} is not a gw.Volume; mounting"
+                f"{where}({option}={{{path!r}: ...}}): {obj!r} is not a {what}; mounting"
                 " anything else is not supported by this version of gworker"
             )
-        mounts[path] = vol
-    ordered = sorted(mounts.items())
-    for a, _ in ordered:
-        for b, _ in ordered:
-            if b.startswith(a + "/"):
-                raise InvalidError(f"{where}(volumes=...): mount path {b!r} is inside {a!r}")
+        found[path] = obj  # type: ignore[assignment]  # isinstance(obj, cls) checked it
+    ordered = sorted(found.items())
+    _not_nested([p for p, _ in ordered], f"{where}({option}=...)")
     return tuple(ordered)
+
+
+def _not_nested(paths: list[str], where: str) -> None:
+    for a in paths:
+        for b in paths:
+            if b.startswith(a + "/"):
+                raise InvalidError(f"{where}: mount path {b!r} is inside {a!r}")
+
+
+def check_apart(volumes: Any, nfs: Any, where: str) -> None:
+    """Volumes and network file systems of one function mount at distinct, non-nested paths."""
+    paths = [p for p, _ in volumes] + [p for p, _ in nfs]
+    clash = sorted({p for p in paths if paths.count(p) > 1})
+    if clash:
+        raise InvalidError(
+            f"{where}(): {clash[0]!r} is the mount path of a volume and of a network file system"
+        )
+    _not_nested(paths, f"{where}(volumes=..., network_file_systems=...)")
+
+
+def check_include_source(value: Any, where: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise InvalidError(
+        f"{where}(include_source={value!r}): expected True (ship the entry module's source,"
+        " the default) or False (the image provides it)"
+    )
 
 
 def with_defaults(
     options: FunctionOptions,
     secrets: tuple[Secret, ...],
-    volumes: Mapping[str, Volume],
+    volumes: Mapping[str, Volume | CloudBucketMount],
     image: Image | None = None,
+    include_source: bool | None = None,
 ) -> FunctionOptions:
     """An App's ``secrets=``/``volumes=``/``image=`` under a function's own: the App's secrets
     come first (so the function's win on a key clash), a function's mount replaces the App's at
     its path, and a function's image replaces the App's."""
     if options.image is None and image is not None:
         options = replace(options, image=image)
+    if options.include_source is None and include_source is not None:
+        options = replace(options, include_source=include_source)
     if not secrets and not volumes:
         return options
-    merged = {**volumes, **dict(options.volumes)}
-    return replace(
-        options,
-        secrets=(*secrets, *options.secrets),
-        volumes=check_volumes(merged, "@app.function"),
-    )
+    merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")
+    check_apart(merged, options.network_file_systems, "@app.function")
+    given = set(map(id, options.secrets))
+    from_app = [s for s in bucket_secrets(merged, "@app.function") if id(s) not in given]
+    return replace(options, secrets=(*secrets, *from_app, *options.secrets), volumes=merged)

@@ -95,10 +95,16 @@ class Secret:
         origin: str = "",
     ) -> None:
         self._name = name
-        self._environment = environment or _config.environment()
+        self._environment_name = environment
         self._values = dict(values) if values is not None else None
         self._required_keys = tuple(required_keys)
         self._origin = origin
+
+    @property
+    def _environment(self) -> str:
+        # resolved when used, so an object made at import time lives in the environment its
+        # app is run or deployed in (``--env``, ``environment_name=``), as in Modal
+        return self._environment_name or _config.environment()
 
     def __repr__(self) -> str:
         if self._name is not None:

@@ -23,10 +23,12 @@ from .exception import InvalidError
 PUBLISHED_ONLY = {
     "secrets": "secrets are resolved when the app is published",
     "volumes": "volumes are resolved and mounted as published",
+    "network_file_systems": "network file systems are resolved and mounted as published",
     "env": "a container's environment comes from secrets, resolved when the app is published",
     "image": "an image is built when the app is published",
     "name": "a name is given when the app is published",
     "schedule": "schedules are set when the app is published",
+    "include_source": "code is shipped when the app is published",
 }
 
 

@@ -34,13 +34,22 @@ def needs_fastapi() -> str:
 @app.function()
 @gw.asgi_app()
 def slow() -> object:
+    started = []
+
     async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] != "http":
             return
+        body, status = b"answered", 200
         if scope["path"] == "/slow":
-            await asyncio.sleep(30)  # longer than the test server's GW_WEB_TIMEOUT_S
-        await send({"type": "http.response.start", "status": 200, "headers": []})
-        await send({"type": "http.response.body", "body": b"answered"})
+            status = 201
+            started.append(scope["query_string"])
+            # longer than the test server's GW_WEB_TIMEOUT_S (3 s), twice over
+            await asyncio.sleep(7)
+            body = f"answered after {len(started)} start(s): {scope['query_string'].decode()}"
+            body = body.encode()
+        headers = [(b"x-slow", b"yes")]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     return asgi
 

@@ -126,6 +126,8 @@ def test_invalid_names(server, bad):
 
 def test_environments_are_separate(server):
     name = unique()
+    if "other" not in {e.name for e in gw.environments.list_environments()}:
+        gw.environments.create_environment("other")
     gw.Dict.from_name(name, create_if_missing=True)["k"] = "main"
     other = gw.Dict.from_name(name, environment_name="other", create_if_missing=True)
     assert "k" not in other

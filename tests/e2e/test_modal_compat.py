@@ -42,12 +42,6 @@ def test_run_module_by_import_path(server):
     assert "doubled 6 items [0, 1, 2]" in result.stdout
 
 
-def test_run_detach_is_refused_with_what_to_use(server):
-    result = server.gw("run", "--detach", str(APPS / "async_gen_app.py"))
-    assert result.returncode == 1
-    assert "gw deploy" in result.stdout + result.stderr
-
-
 def test_run_file_and_module_together_are_refused(server):
     result = server.gw("run", "-m", "async_gen_app", str(APPS / "async_gen_app.py"))
     assert result.returncode != 0

@@ -136,6 +136,8 @@ def test_from_local_environ_names_the_missing_variable_at_definition():
 
 def test_secrets_are_environment_scoped(server, monkeypatch):
     name = f"env-{uuid.uuid4().hex[:8]}"
+    if "staging" not in {e.name for e in gw.environments.list_environments()}:
+        gw.environments.create_environment("staging")
     create_named(name, {"K": "v"}, environment_name="staging")
     assert name in {s["name"] for s in list_named("staging")}
     assert name not in {s["name"] for s in list_named()}

@@ -3,6 +3,7 @@ object (``/v1/{dicts,queues,volumes,secrets}``)."""
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 import uuid
@@ -14,7 +15,7 @@ from gworker_client import _api
 from gworker_client._protocol.objects import ObjectKind, new_object_id
 from gworker_client._secret import create_named
 
-EMPTY_KINDS = [ObjectKind.DICT, ObjectKind.QUEUE, ObjectKind.VOLUME]
+EMPTY_KINDS = [ObjectKind.DICT, ObjectKind.QUEUE, ObjectKind.VOLUME, ObjectKind.NFS]
 
 
 def _name() -> str:
@@ -59,12 +60,19 @@ def test_lists_show_what_each_kind_holds(server, tmp_path):
     with gw.Volume.from_name(name, create_if_missing=True).batch_upload() as batch:
         batch.put_file(tmp_path / "f.bin", "/f.bin")
     create_named(name, {"B": "x", "A": "y"})
+    gw.NetworkFileSystem.from_name(name, create_if_missing=True).write_file(
+        "f.bin", io.BytesIO(b"123")
+    )
+    if "other" not in {e.name for e in gw.environments.list_environments()}:
+        gw.environments.create_environment("other")
     assert _listed(ObjectKind.DICT)[name]["items"] == 2
     assert _listed(ObjectKind.QUEUE)[name]["items"] == 3
     volume = _listed(ObjectKind.VOLUME)[name]
     assert (volume["files"], volume["bytes"], volume["version"]) == (1, 5, 1)
     secret = _listed(ObjectKind.SECRET)[name]
     assert secret["keys"] == ["A", "B"] and "values" not in secret
+    nfs = _listed(ObjectKind.NFS)[name]
+    assert (nfs["files"], nfs["bytes"]) == (1, 3)
     for kind in ObjectKind:
         row = _listed(kind)[name]
         assert row["id"].startswith(kind.prefix + "-")

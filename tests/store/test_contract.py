@@ -43,6 +43,33 @@ def _function(store: StateStore, fid: str = "fu-1", app_id: str = "ap-1", tag: s
 # -- tokens, apps, functions -------------------------------------------------------------------
 
 
+def test_environments(store: StateStore) -> None:
+    assert [(e.name, e.web_suffix) for e in store.environments()] == [("main", "")]
+    assert store.add_environment("staging", "staging")
+    assert not store.add_environment("staging", "other")  # the name is taken
+    store.set_web_suffix("staging", "stg")
+    assert store.environment("staging").web_suffix == "stg"  # type: ignore[union-attr]
+    store.add_object("di-" + "1" * 20, ObjectKind.DICT, "staging", "d", None)
+    assert store.environment_objects("staging") == [("di-" + "1" * 20, "dict")]
+    _app(store, "ap-9", "staging")
+    store.rename_environment("staging", "stage")
+    assert store.environment("staging") is None and store.environment("stage") is not None
+    assert store.environment_objects("stage") == [("di-" + "1" * 20, "dict")]
+    assert [a["id"] for a in store.apps("stage")] == ["ap-9"]
+    store.delete_environment("stage")
+    assert store.environment("stage") is None
+
+
+def test_environments_of_an_older_database_are_kept(tmp_path: Path) -> None:
+    older = Store(tmp_path / "state.db")
+    older.add_app("ap-1", "demo", "qa", "deployed")
+    older.db.execute("DELETE FROM environments")  # as before environments were stored
+    older.close()
+    again = Store(tmp_path / "state.db")
+    assert {e.name for e in again.environments()} == {"main", "qa"}
+    again.close()
+
+
 def test_tokens(store: StateStore) -> None:
     assert store.tokens() == {}
     store.add_token("tk-1", "hash-1")

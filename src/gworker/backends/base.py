@@ -26,6 +26,9 @@ class Mount:
     host_path: str | None = None
     read_only: bool = False
     volume_id: str | None = None
+    # a network file system's id: the backend binds its one shared directory (C.nfs_dir), the
+    # same for every container, instead of a directory of the container's own
+    nfs_id: str | None = None
 
 
 @dataclass(frozen=True)

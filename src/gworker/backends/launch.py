@@ -119,6 +119,12 @@ def plan(
         raise LaunchError(
             f"this image places files at absolute paths, which needs bubblewrap isolation: {reason}"
         )
+    shared = [m.container_path for m in mounts if m.nfs_id is not None]
+    if shared:
+        raise LaunchError(
+            f"network file systems (mounted at {', '.join(shared)}) need bubblewrap isolation to"
+            f" appear at their mount paths: {reason}"
+        )
     env["GW_CODE_CACHE"] = str(code_cache)
     env["GW_MOUNTS"] = mounts_env(mounts, isolated=False)
 

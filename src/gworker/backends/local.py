@@ -24,7 +24,7 @@ from typing import Any
 from gworker_client._protocol import GpuRequest
 
 from .. import isolation
-from ..constants import SANDBOX_WARM, STOP_GRACE_S
+from ..constants import SANDBOX_WARM, STOP_GRACE_S, nfs_dir
 from ..images import BuiltImage, ImageBuilder
 from . import limits
 from .base import BackendEvents, CapacityError, LaunchSpec, Mount, Placement
@@ -70,6 +70,7 @@ class LocalBackend:
         cpu_capacity: float | None = None,
         memory_mib: int | None = None,
     ) -> None:
+        self.home = home
         self.code_cache = home / "cache" / "code"
         self.images = images
         self._built: dict[str, BuiltImage] = {}
@@ -189,7 +190,11 @@ class LocalBackend:
         """The spec's mounts with a directory of the container's own where none is given."""
         mounts = []
         for n, m in enumerate(spec.mounts):
-            if m.host_path is None:
+            if m.nfs_id is not None:
+                shared = nfs_dir(self.home, m.nfs_id)
+                shared.mkdir(parents=True, exist_ok=True)
+                m = replace(m, host_path=str(shared))
+            elif m.host_path is None:
                 where = self.mounts_root / spec.container_id / str(n)
                 where.mkdir(parents=True)
                 m = replace(m, host_path=str(where))

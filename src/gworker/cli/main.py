@@ -9,6 +9,8 @@ from .app import app
 from .container import container_group
 from .dashboard import dashboard
 from .dict import dict_group
+from .environment import add_env_options, environment_group
+from .nfs import nfs_group
 from .queue import queue_group
 from .run import deploy, run
 from .sandbox import sandbox_group
@@ -41,9 +43,25 @@ cli.add_command(server)
 cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
+cli.add_command(nfs_group)
 cli.add_command(sandbox_group)
 cli.add_command(usage)
 cli.add_command(advise)
 cli.add_command(dashboard)
 cli.add_command(shell)
 cli.add_command(container_group)
+cli.add_command(environment_group)
+# the server, tokens, environments and the dashboard belong to no environment, nor does a
+# container or sandbox named by its id
+add_env_options(
+    cli,
+    skip={
+        "server",
+        "token",
+        "environment",
+        "dashboard",
+        "container",
+        "sandbox logs",
+        "sandbox stop",
+    },
+)

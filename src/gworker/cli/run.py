@@ -104,7 +104,13 @@ def print_web_urls(app: App) -> None:
 )
 @click.option("-q", "--quiet", is_flag=True, help="Show no container logs or progress.")
 @click.option(
-    "-d", "--detach", is_flag=True, help="Keep the app running after the client exits (refused)."
+    "-d",
+    "--detach",
+    is_flag=True,
+    help="Keep the app running its calls after this client exits (it stops when they are done).",
+)
+@click.option(
+    "-i", "--interactive", is_flag=True, help="Attach a terminal to containers (refused)."
 )
 @click.option("--help", "show_help", is_flag=True, help="Show help for the command or the app.")
 @click.pass_context
@@ -115,6 +121,7 @@ def run(
     module: str | None,
     quiet: bool,
     detach: bool,
+    interactive: bool,
     show_help: bool,
 ) -> None:
     """Run an app's local entrypoint (or one function) on gworker; options follow its signature.
@@ -129,6 +136,13 @@ def run(
             raise click.ClickException("give either FILE or -m MODULE, not both")
         click.echo(ctx.get_help())
         ctx.exit(0 if show_help else 2)
+    if interactive:
+        raise click.ClickException(
+            "gw run -i/--interactive is not supported: gworker attaches no terminal to containers,"
+            " so gw.interact(), input() and breakpoint() cannot reach one there. Run the code"
+            " locally with .local() to use this terminal, or pass values as arguments or"
+            " through a gw.Queue"
+        )
     install_modal_import(announce=not quiet)
     _, app, name = import_app_module(module) if module else import_app_file(ref or "")
     target = _target(app, name)

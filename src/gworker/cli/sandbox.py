@@ -32,11 +32,15 @@ def _app_id(ref: str) -> str:
 @click.option("--all", "every", is_flag=True, help="Ended sandboxes too.")
 @friendly_errors
 def list_sandboxes(app_ref: str | None, every: bool) -> None:
-    """List running sandboxes (with --all, ended ones too)."""
+    """List the running sandboxes of this environment's apps (with --all, ended ones too)."""
     query = {"app_id": _app_id(app_ref)} if app_ref else {}
     if every:
         query["all"] = "1"
     rows = _api.client().get(f"/v1/sandboxes?{urlencode(query)}")["sandboxes"]
+    if not app_ref:  # the environment's (--env): its apps' sandboxes
+        env = urlencode({"env": _config.environment()})
+        apps = {a["id"] for a in _api.client().get(f"/v1/apps?{env}")["apps"]}
+        rows = [r for r in rows if r["app_id"] in apps]
     # ids are what the other commands take: never cut short
     table = Table(Column("id", no_wrap=True), "name", "state", "exit", "created", title="sandboxes")
     for r in rows:

@@ -28,7 +28,9 @@ from . import (
     calls,
     containers,
     dicts,
+    environments,
     images,
+    network_file_systems,
     queues,
     registry,
     running,
@@ -130,7 +132,9 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
-    app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
+    app["kinds"] = registry.kinds(
+        dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.kind(home)
+    )
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = sandbox_table
     app["attach_container"] = backend.attach
@@ -152,6 +156,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["call_stats"] = call_stats = CallStats()
     state.scheduler.queue.completed_hooks.append(call_stats.completed)
     app.add_routes(running.routes)
+    app.add_routes(environments.routes)
+    app.add_routes(network_file_systems.routes)
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())

@@ -16,19 +16,22 @@ from gworker_client._protocol import (
     spec_problem,
 )
 
+from . import namespaces
 from .errors import InvalidRequest, NotFound
 from .http import body, decode, query_float, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
-MODES = ("ephemeral", "deployed")
+# detached: ephemeral, but it outlives its client and stops once it has no work left
+MODES = ("ephemeral", "detached", "deployed")
 
 
 @routes.post("/v1/apps")
 async def create_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env, mode = req.get("name"), req.get("environment") or "main", req.get("mode")
+    name, mode = req.get("name"), req.get("mode")
+    env = namespaces.require(state.store, req.get("environment"))
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     if mode not in MODES:
@@ -47,7 +50,8 @@ async def create_app(request: web.Request) -> web.Response:
 async def lookup_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env = req.get("name"), req.get("environment") or "main"
+    name = req.get("name")
+    env = namespaces.require(state.store, req.get("environment"))
     if not isinstance(name, str) or not name:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     app_id = state.store.deployed_app(name, env)
@@ -138,6 +142,20 @@ async def heartbeat(request: web.Request) -> web.Response:
     return reply({})
 
 
+@routes.post("/v1/apps/{app_id}/disconnect")
+async def disconnect(request: web.Request) -> web.Response:
+    """The client of an ephemeral app is leaving: stop the app, unless it is detached."""
+    state: State = request.app["state"]
+    app_id = request.match_info["app_id"]
+    if state.store.app(app_id) is None:
+        raise NotFound(f"app {app_id} does not exist")
+    state.scheduler.app_disconnected(app_id)
+    if state.store.app(app_id)["state"] == "stopped":  # type: ignore[index]
+        request.app["schedules"].changed()
+        request.app["gateway"].table.dirty = True
+    return reply({})
+
+
 @routes.post("/v1/apps/{app_id}/stop")
 async def stop(request: web.Request) -> web.Response:
     state: State = request.app["state"]
@@ -153,7 +171,8 @@ async def stop(request: web.Request) -> web.Response:
 @routes.get("/v1/apps")
 async def list_apps(request: web.Request) -> web.Response:
     state: State = request.app["state"]
-    apps = state.store.apps(request.query.get("env"))
+    env = namespaces.in_query(request) if request.query.get("env") else None
+    apps = state.store.apps(env)
     for app in apps:
         app["functions"] = sorted(state.store.app_functions(app["id"]))
         app["schedules"] = request.app["schedules"].next_runs(app["id"])
@@ -165,9 +184,10 @@ async def list_apps(request: web.Request) -> web.Response:
 async def resolve_app(request: web.Request) -> web.Response:
     """An app id from an id or a name (the newest app of that name)."""
     state: State = request.app["state"]
-    ref, env = request.query.get("ref", ""), request.query.get("env") or "main"
-    if state.store.app(ref):
+    ref = request.query.get("ref", "")
+    if state.store.app(ref):  # an id names one app, whatever the environment
         return reply(state.store.app(ref))
+    env = namespaces.in_query(request)
     named = [a for a in state.store.apps(env) if a["name"] == ref]
     running = [a for a in named if a["state"] == "running"]
     if not named:
@@ -190,7 +210,7 @@ async def logs(request: web.Request) -> web.Response:
 async def lookup_function(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     app_name, tag = request.query.get("app", ""), request.query.get("name", "")
-    env = request.query.get("env") or "main"
+    env = namespaces.in_query(request)
     app_id = state.store.deployed_app(app_name, env)
     if app_id is None:
         raise NotFound(

@@ -10,7 +10,9 @@ fewer than ``max_inputs`` requests in flight (``@gw.concurrent``; 100 by default
 holds the request and tells the scheduler, whose autoscaler counts waiting and in-flight web
 requests as load, so the first request scales from zero and a burst adds containers. A request
 that gets no response headers within the timeout (150 s by default, ``GW_WEB_TIMEOUT_S``,
-container start included) is answered 504.
+container start included) is answered ``303 See Other`` to a result URL the client polls while
+the request runs on (``web_results.py``), as Modal does; one that got no container in that time,
+a WebSocket, or one whose large body was still streaming, is answered 504.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
-from .web_proxy import UpstreamTimeout, forward_http, forward_websocket
+from .web_proxy import forward_websocket, relay_http, request_body, send_http
+from .web_results import RESULT_PARAM, WebResults, result_url
 from .web_table import Endpoint, WebTable
 
 log = logging.getLogger("gworker.gateway")
@@ -49,6 +52,14 @@ class Unavailable(Exception):
         self.text = text
 
 
+def _see_other(location: str) -> web.Response:
+    return web.Response(
+        status=303,
+        headers={"Location": location},
+        text=f"303: still running; the result will be at {location}\n",
+    )
+
+
 class Gateway:
     def __init__(self, scheduler: Scheduler, table: WebTable, tokens: ProxyTokens) -> None:
         self.scheduler = scheduler
@@ -57,6 +68,7 @@ class Gateway:
         self.timeout = float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
         self._session: aiohttp.ClientSession | None = None
         self._changed: dict[str, asyncio.Event] = {}
+        self.results = WebResults()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -70,6 +82,7 @@ class Gateway:
         return self._session
 
     async def close(self) -> None:
+        await self.results.close()
         if self._session is not None:
             await self._session.close()
 
@@ -109,29 +122,80 @@ class Gateway:
     async def serve(
         self, request: web.Request, endpoint: Endpoint, path: str, prefix: str
     ) -> web.StreamResponse:
+        rid = request.query.get(RESULT_PARAM)
+        if rid is not None:
+            return await self.poll(request, endpoint, rid)
         deadline = time.monotonic() + self.timeout
         fs = self.scheduler.web_function(endpoint.function_id)
         if fs is None:
             return web.Response(status=404, text=NOT_FOUND)
         c = await self.acquire(fs, endpoint, deadline)
         port = c.web_ports[endpoint.key]
-        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-        forward = forward_websocket if websocket else forward_http
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            try:
+                return await forward_websocket(self.session, request, port, path, prefix, 0)
+            except (aiohttp.ClientError, ConnectionError) as e:
+                raise self._closed(endpoint, e) from None
+            finally:
+                self.release(fs, c)
+        released = False
         try:
-            return await forward(
-                self.session, request, port, path, prefix, max(0.0, deadline - time.monotonic())
+            data = await request_body(request)
+            upstream = asyncio.ensure_future(
+                send_http(self.session, request, port, path, prefix, data)
             )
-        except UpstreamTimeout:
-            raise Unavailable(
-                504,
-                f"504: {endpoint.display} sent no response within {self.timeout:g}s"
-                " (the gateway's request timeout)\n",
-            ) from None
-        except (aiohttp.ClientError, ConnectionError) as e:
-            log.info("web request to %s failed: %r", endpoint.display, e)
-            raise Unavailable(502, f"502: {endpoint.display} closed the connection\n") from None
+            await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+            if not upstream.done():
+                if not isinstance(data, bytes | None):  # its body is the client's to stream
+                    upstream.cancel()
+                    raise Unavailable(
+                        504,
+                        f"504: {endpoint.display} sent no response within {self.timeout:g}s"
+                        " (the gateway's request timeout)\n",
+                    )
+                # the request runs on; the client polls for its result (Modal's behaviour)
+                released = True
+                rid = self.results.defer(
+                    endpoint.label,
+                    upstream,
+                    self.timeout,
+                    fs.spec.timeout,
+                    lambda: self.release(fs, c),
+                )
+                return _see_other(result_url(request.raw_path, rid))
+            try:
+                response = upstream.result()
+            except (aiohttp.ClientError, ConnectionError) as e:
+                raise self._closed(endpoint, e) from None
+            try:
+                return await relay_http(request, response, self.timeout)
+            except asyncio.TimeoutError:
+                raise Unavailable(
+                    504,
+                    f"504: {endpoint.display} sent no response body within {self.timeout:g}s\n",
+                ) from None
         finally:
-            self.release(fs, c)
+            if not released:
+                self.release(fs, c)
+
+    async def poll(self, request: web.Request, endpoint: Endpoint, rid: str) -> web.StreamResponse:
+        """A result URL: the deferred request's response once it is in, else another 303."""
+        try:
+            stored = await self.results.wait(rid, endpoint.label, self.timeout)
+        except KeyError:
+            return web.Response(
+                status=404,
+                text=f"404: no result {rid!r} at this URL (results are kept"
+                " for 10 minutes after they complete)\n",
+            )
+        if stored is None:
+            return _see_other(result_url(request.raw_path, rid))
+        return stored.response()
+
+    @staticmethod
+    def _closed(endpoint: Endpoint, e: BaseException) -> Unavailable:
+        log.info("web request to %s failed: %r", endpoint.display, e)
+        return Unavailable(502, f"502: {endpoint.display} closed the connection\n")
 
     async def acquire(self, fs: FunctionState, endpoint: Endpoint, deadline: float) -> Container:
         """A slot on a container serving ``endpoint``, waiting (scaling up) for one if needed."""

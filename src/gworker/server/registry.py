@@ -25,8 +25,9 @@ from aiohttp import web
 from gworker_client._protocol.objects import ObjectKind, id_problem
 
 from ..store.registry import NamedObject
+from . import namespaces
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, reply, req_environment, req_name
+from .http import body, reply, req_name
 
 if TYPE_CHECKING:
     from ..store.contract import StateStore
@@ -159,8 +160,8 @@ def rows(store: StateStore, kind: Kind, objects: Iterable[NamedObject]) -> list[
 
 # -- routes ----------------------------------------------------------------------------------------
 
-_EMPTY = "{kinds:dicts|queues|volumes}"  # the kinds created empty
-_ANY = "{kinds:dicts|queues|volumes|secrets}"
+_EMPTY = "{kinds:dicts|queues|volumes|nfs}"  # the kinds created empty
+_ANY = "{kinds:dicts|queues|volumes|secrets|nfs}"
 
 
 def _kind(request: web.Request) -> Kind:
@@ -172,7 +173,8 @@ async def create_route(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     kind, req = _kind(request), await body(request)
     name = None if req.get("name") is None else req_name(req, kind.kind)
-    created = create(state.store, kind, new_id(req, kind), name, req_environment(req))
+    env = namespaces.require(state.store, req.get("environment"))
+    created = create(state.store, kind, new_id(req, kind), name, env)
     state.store.commit()
     return reply({"id": created.id})
 
@@ -181,7 +183,8 @@ async def create_route(request: web.Request) -> web.Response:
 async def lookup_route(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     kind, req = _kind(request), await body(request)
-    name, env = req_name(req, kind.kind), req_environment(req)
+    name = req_name(req, kind.kind)
+    env = namespaces.require(state.store, req.get("environment"))
     found = state.store.object_by_name(kind.kind, env, name)
     if found is None and req.get("create"):
         if not kind.creatable_empty:
@@ -195,7 +198,7 @@ async def lookup_route(request: web.Request) -> web.Response:
 async def list_route(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     kind = _kind(request)
-    env = request.query.get("env") or "main"
+    env = namespaces.in_query(request)
     return reply({"objects": rows(state.store, kind, state.store.named_objects(kind.kind, env))})
 
 

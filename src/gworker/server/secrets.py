@@ -16,9 +16,9 @@ from aiohttp import web
 from gworker_client._protocol.objects import ObjectKind
 from gworker_client._secret import key_problem, values_problem
 
-from . import registry
+from . import namespaces, registry
 from .errors import InvalidRequest, NotFound
-from .http import body, reply, req_environment, req_name
+from .http import body, reply, req_name
 
 if TYPE_CHECKING:
     from ..store.contract import StateStore
@@ -68,7 +68,8 @@ async def create(request: web.Request) -> web.Response:
     """Create a named secret; with ``force`` replace the values of an existing one."""
     state: State = request.app["state"]
     req = await body(request)
-    name, env, values = req_name(req, "secret"), req_environment(req), _values(req)
+    name, values = req_name(req, "secret"), _values(req)
+    env = namespaces.require(state.store, req.get("environment"))
     sid = _secret_id(req)
     if not values:
         raise InvalidRequest(f"secret {name!r} needs at least one KEY=VALUE")
@@ -89,7 +90,8 @@ async def delete(request: web.Request) -> web.Response:
     """Delete a named secret; NotFound if there is none."""
     state: State = request.app["state"]
     req = await body(request)
-    found = registry.lookup(state.store, KIND, req_name(req, "secret"), req_environment(req))
+    env = namespaces.require(state.store, req.get("environment"))
+    found = registry.lookup(state.store, KIND, req_name(req, "secret"), env)
     registry.delete(request.app, KIND, found.id)
     return reply({})
 
@@ -104,7 +106,8 @@ async def resolve(request: web.Request) -> web.Response:
         raise InvalidRequest("secrets must be a list of {name, environment, required_keys}")
     ids = []
     for ref in refs:
-        name, env = req_name(ref, "secret"), req_environment(ref)
+        name = req_name(ref, "secret")
+        env = namespaces.require(state.store, ref.get("environment"))
         required = ref.get("required_keys") or []
         if not isinstance(required, list) or any(key_problem(k) for k in required):
             raise InvalidRequest(f"required_keys of secret {name!r} must be a list of key names")

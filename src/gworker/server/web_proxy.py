@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -40,10 +41,6 @@ INLINE_BODY = 1024 * 1024
 CHUNK = 256 * 1024
 
 
-class UpstreamTimeout(Exception):
-    """The endpoint sent no response headers in time."""
-
-
 def _filtered(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> CIMultiDict[str]:
     out: CIMultiDict[str] = CIMultiDict()
     for name, value in headers:
@@ -69,42 +66,54 @@ async def _body_stream(request: web.Request) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def forward_http(
+async def request_body(request: web.Request) -> bytes | AsyncIterator[bytes] | None:
+    """The body to send upstream: small ones read whole (one write), larger ones streamed."""
+    if not request.body_exists:
+        return None
+    length = request.content_length
+    if length is not None and length <= INLINE_BODY:
+        return await request.read()
+    return _body_stream(request)
+
+
+async def read_chunk(content: aiohttp.StreamReader, pause: float) -> bytes:
+    """The next chunk of a response body (b"" at its end); TimeoutError after ``pause`` s."""
+    if sys.version_info >= (3, 11):  # a timer, where wait_for would start a task per chunk
+        async with asyncio.timeout(pause):
+            return await content.readany()
+    return await asyncio.wait_for(content.readany(), pause)
+
+
+async def send_http(
     session: aiohttp.ClientSession,
     request: web.Request,
     port: int,
     path: str,
     prefix: str,
-    timeout: float,
+    data: bytes | AsyncIterator[bytes] | None,
+) -> aiohttp.ClientResponse:
+    """Send ``request`` to ``127.0.0.1:port`` at ``path``; the upstream response once its
+    headers are in. No time limit here: the gateway decides how long to wait for it (and may
+    let it run on for a poll, see ``web_results.py``)."""
+    return await session.request(
+        request.method,
+        f"http://127.0.0.1:{port}{path}",
+        headers=_request_headers(request, prefix, HOP_BY_HOP),
+        data=data,
+        allow_redirects=False,
+        auto_decompress=False,
+        compress=None,
+    )
+
+
+async def relay_http(
+    request: web.Request, upstream: aiohttp.ClientResponse, pause: float
 ) -> web.StreamResponse:
-    """Send ``request`` to ``127.0.0.1:port`` at ``path``; stream the answer back."""
-    headers = _request_headers(request, prefix, HOP_BY_HOP)
-    data: bytes | AsyncIterator[bytes] | None = None
-    if request.body_exists:
-        length = request.content_length
-        if length is not None and length <= INLINE_BODY:
-            data = await request.read()
-        else:
-            data = _body_stream(request)
-    try:
-        upstream = await session.request(
-            request.method,
-            f"http://127.0.0.1:{port}{path}",
-            headers=headers,
-            data=data,
-            allow_redirects=False,
-            auto_decompress=False,
-            compress=None,
-            # the response must start within the request's time left; a streamed body may then
-            # pause up to as long between chunks (a read timeout needs no task per request,
-            # unlike asyncio.wait_for)
-            timeout=aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=timeout),
-        )
-    except asyncio.TimeoutError:
-        raise UpstreamTimeout() from None
+    """Stream ``upstream``'s answer back to the client; a pause of more than ``pause`` seconds
+    between chunks cuts the response off."""
     try:
         headers = _filtered(upstream.headers.items(), HOP_BY_HOP)
-        first = await upstream.content.readany()
+        first = await read_chunk(upstream.content, pause)
         if upstream.content.at_eof() and request.method != "HEAD":
             # the whole body is here: one write to the client, with its length
             headers.popall("Content-Length", None)
@@ -120,7 +129,10 @@ async def forward_http(
         try:
             if first:
                 await response.write(first)
-            async for chunk in upstream.content.iter_any():
+            while True:
+                chunk = await read_chunk(upstream.content, pause)
+                if not chunk:
+                    break
                 await response.write(chunk)
             await response.write_eof()
         except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError):

@@ -4,7 +4,9 @@ Every endpoint has one *label*, a DNS label that names it both in a path
 (``http://SERVER/web/<label>/...``) and in a Host header (``<label>.<any domain>``). It is the
 decorator's ``label=`` or ``<app>-<function>`` (``<app>-<class>-<method>`` for a class's method),
 lowercased with other characters turned into dashes; an ephemeral app's (``gw run``) ends in
-``-dev``, and an environment other than ``main`` prefixes ``<env>--``, as Modal's URLs do. A label
+``-dev``, and the app's environment's web suffix (its name for any environment but ``main``,
+unless ``gw environment update --set-web-suffix`` changed it) prefixes ``<suffix>--``, as Modal's
+URLs do, so one app deployed to two environments gets two sets of URLs. A label
 longer than 63 characters is cut to 56 plus a dash and 6 hex digits of its hash.
 
 The table is built from the scheduler's live functions and rebuilt after a publish or a stop.
@@ -20,6 +22,7 @@ from typing import Any
 from gworker_client._protocol import FunctionSpec, PublishedFunction, WebEndpoint
 
 from ..store.contract import StateStore
+from ..store.environments import default_web_suffix
 from .errors import Conflict
 from .scheduler import Scheduler
 
@@ -46,16 +49,21 @@ class Endpoint:
         return f"{self.tag}.{self.name}" if self.name else self.tag
 
 
-def label_for(app: dict[str, Any], tag: str, config: WebEndpoint) -> str:
+def label_for(
+    app: dict[str, Any], tag: str, config: WebEndpoint, web_suffix: str | None = None
+) -> str:
+    """The endpoint's label; ``web_suffix`` None means the default one of the app's
+    environment."""
     if config.label:
         base = config.label
     else:
         parts = [app["name"], tag, *([config.name] if config.name else [])]
         base = _NOT_LABEL.sub("-", "-".join(parts).lower()).strip("-")
-    if app["mode"] == "ephemeral":
+    if app["mode"] in ("ephemeral", "detached"):
         base += "-dev"
-    if app["environment"] != "main":
-        base = f"{_NOT_LABEL.sub('-', app['environment'].lower())}--{base}"
+    suffix = default_web_suffix(app["environment"]) if web_suffix is None else web_suffix
+    if suffix:
+        base = f"{_NOT_LABEL.sub('-', suffix.lower())}--{base}"
     base = re.sub("-{3,}", "--", base).strip("-") or "endpoint"
     if len(base) > 63:
         base = base[:56].rstrip("-") + "-" + hashlib.sha256(base.encode()).hexdigest()[:6]
@@ -81,8 +89,10 @@ class WebTable:
         app = self.store.app(app_id)
         if app is None:
             return []
+        env = self.store.environment(app["environment"])
+        suffix = env.web_suffix if env is not None else None
         return [
-            Endpoint(fid, app_id, tag, w.name, label_for(app, tag, w), w)
+            Endpoint(fid, app_id, tag, w.name, label_for(app, tag, w, suffix), w)
             for fid, tag, spec in functions
             for w in spec.web
         ]

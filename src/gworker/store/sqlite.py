@@ -20,6 +20,7 @@ import msgpack
 from . import dicts, queues, secrets, volumes
 from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
+from .environments import SCHEMA_ENVIRONMENTS, EnvironmentStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
@@ -127,6 +128,7 @@ class Store(
     ScheduleStore,
     SandboxStore,
     UsageStore,
+    EnvironmentStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -160,8 +162,10 @@ class Store(
             SCHEMA_SCHEDULES,
             SCHEMA_SANDBOXES,
             SCHEMA_USAGE,
+            SCHEMA_ENVIRONMENTS,
         ):
             self.db.executescript(schema)
+        self.seed_environments()
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
         self.db.execute("BEGIN")
 

@@ -35,10 +35,12 @@ from .messages import (
 from .overrides import SpecOverrides, apply_overrides
 from .spec import (
     Batching,
+    BucketMount,
     Concurrency,
     FunctionSpec,
     GpuRequest,
     MethodSpec,
+    NfsMount,
     ParamSpec,
     ProbeSpec,
     Record,
@@ -70,6 +72,7 @@ __all__ = [
     "Batching",
     "BindClass",
     "BindReply",
+    "BucketMount",
     "CONTAINER_SILENCE_S",
     "CallOutput",
     "CallOutputs",
@@ -98,6 +101,7 @@ __all__ = [
     "MAX_WAIT_S",
     "MAX_WORKERS",
     "MethodSpec",
+    "NfsMount",
     "OutputStatus",
     "ParamSpec",
     "Poll",

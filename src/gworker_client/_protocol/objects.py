@@ -25,6 +25,7 @@ class ObjectKind(str, enum.Enum):
     QUEUE = "queue"  # FIFO items in partitions
     VOLUME = "volume"  # a versioned file tree
     SECRET = "secret"  # encrypted environment variables
+    NFS = "nfs"  # a shared directory containers mount read-write (NetworkFileSystem)
 
     def __str__(self) -> str:
         return self.value
@@ -40,12 +41,12 @@ class ObjectKind(str, enum.Enum):
     @property
     def plural(self) -> str:
         """The URL segment of this kind's routes (``/v1/dicts``)."""
-        return f"{self.value}s"
+        return "nfs" if self is ObjectKind.NFS else f"{self.value}s"
 
     @property
     def sdk_class(self) -> str:
         """The SDK class users reach objects of this kind through."""
-        return self.value.capitalize()
+        return "NetworkFileSystem" if self is ObjectKind.NFS else self.value.capitalize()
 
 
 _PREFIXES = {
@@ -53,6 +54,7 @@ _PREFIXES = {
     ObjectKind.QUEUE: "qu",
     ObjectKind.VOLUME: "vo",
     ObjectKind.SECRET: "sc",
+    ObjectKind.NFS: "sv",  # Modal's prefix (a "shared volume")
 }
 
 

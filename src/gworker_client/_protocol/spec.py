@@ -75,6 +75,27 @@ class VolumeMount(Record, frozen=True):
     name: str | None = None
 
 
+class NfsMount(Record, frozen=True):
+    """A network file system mounted read-write at ``mount_path``: one host directory shared by
+    every container that mounts it, so writes are visible to all at once."""
+
+    mount_path: str
+    nfs_id: str
+    name: str | None = None
+
+
+class BucketMount(Record, frozen=True):
+    """An S3-compatible bucket (the objects under ``key_prefix``) synced with ``mount_path``:
+    downloaded when the container starts, changes uploaded after each call (unless read-only)."""
+
+    mount_path: str
+    bucket_name: str
+    endpoint_url: str | None = None
+    key_prefix: str = ""
+    read_only: bool = False
+    requester_pays: bool = False
+
+
 class SecretRef(Record, frozen=True):
     """A secret a function uses (by id; a named one also by name, to find it again if it was
     deleted and created anew since the publish)."""
@@ -100,7 +121,8 @@ class ParamSpec(Record, frozen=True):
     default: Any = msgspec.UNSET
 
 
-WebKind = Literal["fastapi_endpoint", "asgi_app", "wsgi_app", "web_server"]
+# server: an @app.server class, whose enter hooks start an HTTP server on ``port``
+WebKind = Literal["fastapi_endpoint", "asgi_app", "wsgi_app", "web_server", "server"]
 
 
 class WebEndpoint(Record, frozen=True):
@@ -114,8 +136,8 @@ class WebEndpoint(Record, frozen=True):
     docs: bool = False  # fastapi_endpoint only: serve /docs and /openapi.json
     requires_proxy_auth: bool = False
     custom_domains: tuple[str, ...] = ()
-    port: int | None = None  # web_server only
-    startup_timeout: float = 5.0  # web_server only
+    port: int | None = None  # web_server and server only
+    startup_timeout: float = 5.0  # web_server and server only
 
 
 class FunctionSpec(Record, frozen=True, kw_only=True):
@@ -139,6 +161,8 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     batching: Batching | None = None
     secrets: tuple[SecretRef, ...] = ()
     volumes: tuple[VolumeMount, ...] = ()
+    network_file_systems: tuple[NfsMount, ...] = ()
+    bucket_mounts: tuple[BucketMount, ...] = ()
     # the image spec (layers, built at publish); its own format, checked by the image builder
     image: dict[str, Any] | None = None
     # a class: its methods, hooks, parameters and probes
@@ -149,6 +173,9 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     probes: tuple[ProbeSpec, ...] = ()
     schedule: ScheduleSpec | None = None  # fired by the control plane (deployed or running apps)
     web: tuple[WebEndpoint, ...] = ()
+    # False: the container imports ``module`` from its image (include_source=False), not from
+    # the app's code bundle
+    include_source: bool = True
 
     @property
     def max_inputs(self) -> int:

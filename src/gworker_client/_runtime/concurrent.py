@@ -18,6 +18,7 @@ from typing import Any
 from .. import _config
 from .._context import running_input
 from .._serialization import error_envelope
+from . import buckets
 from .batching import Batcher
 from .container import Container, encode_result, failure_output, loads
 
@@ -122,6 +123,8 @@ class ConcurrentLoop:
                 status, data = "timeout", error_envelope("timeout", self.c.timeout_message())
             except BaseException as e:  # noqa: B036 - any user error fails this input only
                 status, data = failure_output(e)
+        if buckets.mounted():  # the call's writes reach its bucket mounts before its result
+            await asyncio.to_thread(buckets.sync_all)
         self.outputs.append([input_id, status, data, time.monotonic() - start])
         self.inflight -= 1
         self.changed.set()

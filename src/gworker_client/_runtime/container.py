@@ -26,6 +26,7 @@ from .._context import running_input
 from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
 from ..exception import SerializationError
+from .buckets import sync_all as sync_buckets
 from .channel import Channel
 from .service import Service
 
@@ -101,8 +102,12 @@ class Container:
         from .volumes import setup as setup_volumes
 
         setup_volumes(self.client, spec.mounts)
-        sys.path.insert(0, str(self._code_dir(spec.code_blob)))
-        module = importlib.import_module(spec.module)
+        from .buckets import setup as setup_buckets
+
+        setup_buckets(spec.spec.bucket_mounts)
+        if spec.spec.include_source:
+            sys.path.insert(0, str(self._code_dir(spec.code_blob)))
+        module = _import_entry(spec.module, spec.spec.include_source)
         obj = getattr(module, spec.tag, None)
         service = getattr(obj, "_service", obj)  # a Cls keeps its registered Function there
         if service is None or getattr(service, "_tag", None) != spec.tag:
@@ -136,6 +141,7 @@ class Container:
             raise
         except BaseException as e:  # noqa: B036 - SystemExit and friends in user code fail the input
             status, data = failure_output(e)
+        sync_buckets()  # the call's writes reach its bucket mounts before its result goes out
         self.outputs.append([input_id, status, data, time.monotonic() - start])
 
     def _call(self, fn: Any, is_async: bool, args: Any, kwargs: Any) -> Any:
@@ -224,3 +230,19 @@ def main() -> None:
             from .volumes import commit_on_exit
 
             commit_on_exit()  # what the container left uncommitted in its volumes
+            sync_buckets()
+
+
+def _import_entry(name: str, include_source: bool) -> Any:
+    """The function's module: from the code bundle, or (include_source=False) from the image."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as e:
+        if include_source or e.name != name.split(".")[0]:
+            raise
+        raise ModuleNotFoundError(
+            f"include_source=False: module {name!r} is not in this function's image; add it"
+            f" with image.add_local_python_source({name.split('.')[0]!r}), or leave"
+            " include_source on to ship it automatically",
+            name=e.name,
+        ) from None

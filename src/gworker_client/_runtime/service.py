@@ -9,6 +9,7 @@ from typing import Any
 
 from .._cls import Cls, instantiate, run_hooks
 from .._protocol import Batching, FunctionSpec
+from .._server import Server
 from .generator import streaming
 
 
@@ -26,7 +27,7 @@ class Service:
         self.spec = spec
         self.instance: Any = None
         self.targets: dict[str | None, Target] = {}
-        if isinstance(obj, Cls):
+        if isinstance(obj, (Cls, Server)):  # a class: an instance serves its methods
             assert obj._user_cls is not None
             self.instance = instantiate(obj._user_cls, params)
             for name, info in spec.methods.items():

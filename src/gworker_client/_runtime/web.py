@@ -85,8 +85,11 @@ class WebEndpoints:
         ports: dict[str, int] = {}
         uvicorn_apps: list[tuple[Any, str, socket.socket]] = []
         for ep in self.endpoints:
-            fn = self.target(ep.name)
             key = ep.name or ""
+            if ep.kind == "server":  # the class's enter hooks (already run) started it
+                ports[key] = self._wait_listening(ep, [], "@app.server")
+                continue
+            fn = self.target(ep.name)
             if ep.kind == "web_server":
                 ports[key] = self._start_web_server(fn, ep)
             elif ep.kind == "fastapi_endpoint":
@@ -141,7 +144,7 @@ class WebEndpoints:
             self.failure = e
 
     def _start_web_server(self, fn: Any, ep: WebEndpoint) -> int:
-        port, timeout = int(ep.port or 0), float(ep.startup_timeout)
+        port = int(ep.port or 0)
         if _accepts(port):
             raise InvalidError(
                 f"@gw.web_server(port={port}): port {port} is already taken on this machine"
@@ -158,15 +161,25 @@ class WebEndpoints:
                 done.append(e)
 
         threading.Thread(target=call, name="gw-web-server", daemon=True).start()
+        return self._wait_listening(ep, done, "@gw.web_server")
+
+    def _wait_listening(
+        self, ep: WebEndpoint, done: list[BaseException | None], decorator: str
+    ) -> int:
+        """``ep.port`` once something accepts connections there (within its startup_timeout);
+        ``done`` holds the starting function's failure, if it failed."""
+        port, timeout = int(ep.port or 0), float(ep.startup_timeout)
         deadline = time.monotonic() + timeout
         while not _accepts(port):
             if done and done[0] is not None:
                 raise done[0]
             if time.monotonic() > deadline:
+                starter = "an @enter method" if ep.kind == "server" else "the function"
                 raise InvalidError(
-                    f"@gw.web_server(port={port}): nothing accepted connections on port {port}"
-                    f" within startup_timeout={timeout:g}s; start a server listening on that"
-                    " port (e.g. subprocess.Popen([...])) or raise startup_timeout"
+                    f"{decorator}(port={port}): nothing accepted connections on port {port}"
+                    f" within startup_timeout={timeout:g}s; {starter} must start a server"
+                    " listening on that port (e.g. subprocess.Popen([...])), or raise"
+                    " startup_timeout"
                 )
             time.sleep(0.05)
         return port

@@ -65,6 +65,8 @@ class Scheduler:
                 " to 'cpu' to run functions without the GPU they ask for, or leave it unset"
             )
         self._app_heartbeats: dict[str, float] = {}
+        # detached apps whose client is gone: they stop once they have no work left
+        self._detached_gone: set[str] = set()
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
         # called with an app's id when it stops (its sandboxes end with it)
@@ -92,7 +94,7 @@ class Scheduler:
             else:
                 fs.pending.append(inp)
         for app in self.store.apps():
-            if app["mode"] == "ephemeral" and app["state"] == "running":
+            if app["mode"] in ("ephemeral", "detached") and app["state"] == "running":
                 self._app_heartbeats[app["id"]] = time.monotonic()
         self.store.commit()
         for fs in self.functions:
@@ -119,9 +121,31 @@ class Scheduler:
     # -- apps and functions ----------------------------------------------------------------------
 
     def app_created(self, app_id: str, mode: str) -> None:
-        """An ephemeral app lives while its client's heartbeats come."""
-        if mode == "ephemeral":
+        """An ephemeral app lives while its client's heartbeats come; a detached one, also
+        after that, for as long as it has work."""
+        if mode in ("ephemeral", "detached"):
             self._app_heartbeats[app_id] = time.monotonic()
+
+    def app_disconnected(self, app_id: str) -> None:
+        """The client of an ephemeral app left: stop it, or (detached) let it finish its work."""
+        app = self.store.app(app_id)
+        if app is None or app["state"] != "running":
+            return
+        if app["mode"] == "detached":
+            self._app_heartbeats.pop(app_id, None)
+            self._detached_gone.add(app_id)
+            self.app_log(app_id, "system", "client disconnected; the detached app runs its calls\n")
+        else:
+            self.stop_app(app_id)
+
+    def _has_work(self, app_id: str) -> bool:
+        """Inputs queued or running, or web requests held or in flight."""
+        for fs in self.functions.of_app(app_id):
+            if fs.pending or fs.web_waiting:
+                return True
+            if any(c.leased or c.web_requests for c in fs.containers.values()):
+                return True
+        return False
 
     def app_heartbeat(self, app_id: str) -> None:
         if app_id in self._app_heartbeats:
@@ -185,6 +209,7 @@ class Scheduler:
     def stop_app(self, app_id: str) -> None:
         self.store.stop_app(app_id)
         self._app_heartbeats.pop(app_id, None)
+        self._detached_gone.discard(app_id)
         for fs in self.functions.of_app(app_id):
             fs.live = False
             message = f"app of {fs.tag!r} was stopped"
@@ -372,6 +397,10 @@ class Scheduler:
         now = time.monotonic()
         for app_id, seen in list(self._app_heartbeats.items()):
             if now - seen > C.EPHEMERAL_APP_SILENCE_S:
+                self.app_disconnected(app_id)
+        for app_id in list(self._detached_gone):
+            if not self._has_work(app_id):
+                self.app_log(app_id, "system", "the detached app has no work left; stopping it\n")
                 self.stop_app(app_id)
         for fs in self.functions:
             self.fleet.sweep(fs, now)

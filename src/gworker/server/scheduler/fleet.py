@@ -128,6 +128,7 @@ class Fleet:
 
     def _launch_spec(self, c: Container) -> LaunchSpec:
         fs, spec = c.function, c.function.spec
+        app = self.store.app(fs.app_id)
         return LaunchSpec(
             container_id=c.id,
             function_id=fs.id,
@@ -137,6 +138,8 @@ class Fleet:
                 "GW_CONTAINER_ID": c.id,
                 "GW_TOKEN_ID": c.id,
                 "GW_TOKEN_SECRET": c.token,
+                # lookups from inside default to the app's own environment, as in Modal
+                "GW_ENVIRONMENT": app["environment"] if app else "main",
             },
             cpu=spec.cpu,
             memory_mib=spec.memory,
@@ -144,7 +147,12 @@ class Fleet:
             image=spec.image or {},
             cpu_limit=spec.cpu_limit,
             memory_limit_mib=spec.memory_limit,
-            mounts=[Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes],
+            mounts=[
+                *(Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes),
+                *(Mount(n.mount_path, nfs_id=n.nfs_id) for n in spec.network_file_systems),
+                # a bucket mount: a directory of the container's own, synced by its runtime
+                *(Mount(b.mount_path) for b in spec.bucket_mounts),
+            ],
         )
 
     async def _launch(self, c: Container, spec: LaunchSpec) -> None:
