@@ -22,7 +22,7 @@ from ._build import build_images
 from ._container_process import ContainerProcess, StreamReader, StreamWriter
 from ._file_io import FileIO, file_request
 from ._image import Image
-from ._options import check_volumes
+from ._options import check_mounts
 from ._probe import Probe
 from ._protocol.sandbox import (
     MAIN_PROCESS,
@@ -44,6 +44,7 @@ from ._sandbox_args import (
 )
 from ._secret import Secret
 from ._tunnel import Tunnel
+from ._volume import Volume
 
 # Images already built for an app (server URL, app id, image digest -> spec): a sandbox started
 # again from the same image skips the build request.
@@ -134,7 +135,7 @@ class Sandbox:
             )
         mounts = [
             {"mount_path": path, "volume_id": vol.object_id, "name": vol.name}
-            for path, vol in check_volumes(volumes or {}, "Sandbox.create")
+            for path, vol in check_mounts(volumes or {}, "Sandbox.create", "volumes", Volume)
         ]
         if isinstance(timeout, bool) or not isinstance(timeout, int):
             raise exc.InvalidError(f"timeout={timeout!r} must be a whole number of seconds")

@@ -13,6 +13,7 @@ This is a middleware of its own ahead of the gateway's, so the gateway is unchan
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from .web_proxy import UpstreamTimeout, forward_http, forward_websocket
+from .web_proxy import forward_websocket, relay_http, request_body, send_http
 
 log = logging.getLogger("gworker.tunnels")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -99,12 +100,10 @@ class Tunnels:
         tunnel, path, prefix = found
         if tunnel is None:
             return web.Response(status=404, text=GONE)
-        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
-        forward = forward_websocket if websocket else forward_http
         tunnel.in_flight += 1
         try:
-            return await forward(self.session, request, tunnel.host_port, path, prefix, TIMEOUT_S)
-        except UpstreamTimeout:
+            return await self._forward(request, tunnel.host_port, path, prefix)
+        except asyncio.TimeoutError:
             return web.Response(status=504, text=f"504: no response within {TIMEOUT_S:g}s\n")
         except (aiohttp.ClientError, ConnectionError) as e:
             log.info("tunnel request to %s:%d failed: %r", tunnel.sandbox_id, tunnel.port, e)
@@ -115,3 +114,15 @@ class Tunnels:
         finally:
             tunnel.in_flight -= 1
             self.used(tunnel.sandbox_id)
+
+    async def _forward(
+        self, request: web.Request, port: int, path: str, prefix: str
+    ) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await forward_websocket(self.session, request, port, path, prefix, TIMEOUT_S)
+        data = await request_body(request)
+        # the response must start within TIMEOUT_S; its body may then pause as long between chunks
+        upstream = await asyncio.wait_for(
+            send_http(self.session, request, port, path, prefix, data), TIMEOUT_S
+        )
+        return await relay_http(request, upstream, TIMEOUT_S)
