@@ -162,9 +162,10 @@ async def start_sandbox(
     if not spec.block_network and slirp is None:
         raise LaunchError(SLIRP_INSTALL)
     argv = [str(image.python), "-I", "-S", str(agent_path(image))]
-    command = isolation.command(image, argv, network=False, cwd=spec.workdir)
     info_r, info_w = os.pipe()
-    command[1:1] = ["--info-fd", str(info_w)]
+    command = isolation.command(
+        image, argv, network=False, cwd=spec.workdir, bwrap_args=["--info-fd", str(info_w)]
+    )
     env = {**isolation.network_env(), **image.environ()}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
     share = WARMING_SHARE if warm else ACTIVE_SHARE

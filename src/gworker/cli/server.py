@@ -34,9 +34,12 @@ def start(host: str, port: int | None) -> None:
 @server.command()
 @friendly_errors
 def stop() -> None:
-    """Stop the control plane; its containers stop with it."""
-    if daemon.stop_server(_config.gw_home()):
+    """Stop the control plane; its containers stop with it (their exit hooks run first)."""
+    outcome = daemon.stop_server(_config.gw_home())
+    if outcome == "stopped":
         console.print("[green]✓[/] gworker server stopped")
+    elif outcome == "killed":
+        console.print("[yellow]![/] gworker server did not stop in time and was killed")
     else:
         console.print("no gworker server is running")
 

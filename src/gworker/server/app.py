@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from . import (
     web_routes,
 )
 from .channel import ContainerChannel
+from .draining import DRAINING
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
@@ -150,7 +152,9 @@ async def serve(home: Path, host: str, port: int) -> None:
     sock = _bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     app = build_app(home, url)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handlers still running once the stop has ended every long-poll (a web request streaming
+    # through the gateway) get this long to finish
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
@@ -166,10 +170,16 @@ async def serve(home: Path, host: str, port: int) -> None:
     try:
         await stop.wait()
     finally:
-        log.info("gworker control plane stopping")
-        await runner.cleanup()
-        if json.loads(info.read_text()).get("pid") == os.getpid():
-            info.unlink(missing_ok=True)
+        log.info("gworker control plane stopping: ending long-polls, stopping containers")
+        DRAINING.begin()
+        try:
+            await app["state"].scheduler.drain()
+            await runner.cleanup()
+        finally:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                if json.loads(info.read_text()).get("pid") == os.getpid():
+                    info.unlink()
+        log.info("gworker control plane stopped gracefully")
 
 
 def _bind(host: str, port: int):  # type: ignore[no-untyped-def]

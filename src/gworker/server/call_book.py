@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..store import Store
 from .call_state import CallState
+from .draining import DRAINING
 from .errors import NotFound
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
@@ -183,9 +184,11 @@ class CallBook:
         rows = self._rows(call_id, after) if cs.done else []
         deadline = time.monotonic() + timeout
         while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
+            if DRAINING.stopping:
+                break
             changed = cs.changed
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
+                await DRAINING.wait_for(changed.wait(), left)
             rows = self._rows(call_id, after)
         aw = self.awaited.get(call_id)
         if aw is not None and rows and cs.finished:

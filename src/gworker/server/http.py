@@ -16,7 +16,8 @@ from gworker_client._protocol import Record, from_wire, to_wire
 from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
-from .errors import ApiError, InvalidRequest, Unauthorized
+from .draining import DRAINING
+from .errors import ApiError, InvalidRequest, Stopping, Unauthorized
 
 log = logging.getLogger("gworker.server")
 
@@ -120,6 +121,8 @@ def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:
+            if DRAINING.stopping:
+                raise Stopping("the gworker server is stopping")
             return await handler(request)
         header = request.headers.get("Authorization", "")
         if not header.startswith("Bearer ") or ":" not in header:
@@ -132,6 +135,9 @@ def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str
             request["identity"] = ("container", token_id)
         else:
             raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+        if DRAINING.stopping and request["identity"][0] != "container":
+            # containers are still answered: their exit hooks commit volumes and flush outputs
+            raise Stopping("the gworker server is stopping; ask again once it is back")
         return await handler(request)
 
     return middleware

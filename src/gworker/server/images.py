@@ -19,6 +19,7 @@ from aiohttp import web
 from gworker_client._protocol import MAX_WAIT_S
 
 from ..images import BuildError, ImageBuilder
+from .draining import DRAINING
 from .errors import InvalidRequest
 from .http import body, reply
 from .state import State
@@ -82,7 +83,7 @@ async def _follow(build: Build, after: int, timeout: float) -> None:
         return
     build.changed.clear()
     with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(build.changed.wait(), timeout)
+        await DRAINING.wait_for(build.changed.wait(), timeout)
 
 
 @routes.post("/v1/images/build")

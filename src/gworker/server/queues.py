@@ -9,6 +9,7 @@ room). Items are opaque pickled bytes, stored in SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from gworker_client._queue import MAX_GET_ITEMS, MAX_PARTITION_ITEMS, partition_
 
 from ..store.contract import StateStore
 from . import registry
+from .draining import DRAINING
 from .errors import InvalidRequest
 from .fields import MAX_WAIT_S, blob, count, number, request_token
 from .http import body, reply
@@ -46,7 +48,8 @@ class Waiters:
         parked = self._parked.setdefault(key, set())
         parked.add(future)
         try:
-            await asyncio.wait({future}, timeout=timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await DRAINING.wait_for(future, timeout)
         finally:
             future.cancel()
             parked.discard(future)

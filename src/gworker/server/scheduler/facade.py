@@ -67,6 +67,7 @@ class Scheduler:
         self._app_heartbeats: dict[str, float] = {}
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
+        self.draining = False  # the server is stopping: start nothing more
         # called with an app's id when it stops (its sandboxes end with it)
         self.app_stopped: list[Callable[[str], None]] = []
         backend.bind(self)
@@ -98,6 +99,24 @@ class Scheduler:
         for fs in self.functions:
             self._scale(fs)
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    async def drain(self) -> None:
+        """The server is stopping: stop every container as gracefully as its grace period
+        allows (SIGTERM, then SIGKILL after ``STOP_GRACE_S``) while the server still answers
+        it, so its exit hooks run and its volumes commit. Idle containers are told to stop by
+        their poll. Inputs they held stay pending in the store and run after a restart."""
+        self.draining = self.fleet.draining = True
+        if self._tick_task:
+            self._tick_task.cancel()
+        containers = list(self.fleet.by_id.values())
+        for c in containers:
+            c.stopping = True
+            if c.waiter is not None and not c.waiter.done():
+                c.waiter.set_result(None)
+        log.info("stopping %d containers (grace %gs)", len(containers), C.STOP_GRACE_S)
+        await asyncio.gather(*(self.backend.stop(c.id) for c in containers))
+        await self.fleet.all_exited(timeout=2.0)  # their exits recorded before the store closes
+        self.store.commit()
 
     async def close(self) -> None:
         if self._tick_task:
@@ -340,6 +359,8 @@ class Scheduler:
 
     def _scale(self, fs: FunctionState) -> None:
         """Start containers up to what the autoscaler wants while the backend has room."""
+        if self.draining:
+            return
         if self.gpu_fallback:  # a web request or min_workers may start it before any call
             self._check_gpu(fs)
         snap = autoscaler.snapshot(fs, self.fleet.mean_start_s)

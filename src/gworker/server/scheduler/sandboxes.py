@@ -35,6 +35,7 @@ from gworker_client._protocol.sandbox import (
 
 from ...backends.sandbox import SandboxGone, SandboxLaunch, SandboxProcess
 from ...store import Store
+from ..draining import DRAINING
 from ..errors import Conflict, InvalidRequest, NotFound
 
 log = logging.getLogger("gworker.sandboxes")
@@ -82,7 +83,7 @@ class Stream:
         at (later than asked if older bytes were dropped), and whether the stream ends there."""
         if offset >= self.end and not self.closed and timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                await DRAINING.wait_for(self._changed.wait(), timeout)
         at = max(offset, self.start)
         chunk = bytes(self.data[at - self.start : at - self.start + READ_CHUNK])
         return chunk, at, self.closed and at + len(chunk) >= self.end
@@ -288,13 +289,13 @@ class Sandboxes:
     async def wait_proc(self, sid: str, pid: int, timeout: float) -> int | None:
         proc = self.proc(sid, pid)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.done.wait(), timeout)
+            await DRAINING.wait_for(proc.done.wait(), timeout)
         return proc.returncode
 
     async def wait(self, sid: str, timeout: float) -> Sandbox:
         sb = self.get(sid)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(sb.ended.wait(), timeout)
+            await DRAINING.wait_for(sb.ended.wait(), timeout)
         return sb
 
     def _running(self, sid: str) -> Sandbox:
