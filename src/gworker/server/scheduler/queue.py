@@ -8,6 +8,7 @@ acknowledgement; the in-memory queues are rebuilt from it after a restart.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 from collections import deque
@@ -143,8 +144,15 @@ class InputQueue:
         self._scale(fs)
 
     def requeue(self, fs: FunctionState, inputs: list[Input]) -> None:
+        """Queue retried inputs again in their own places: input ids follow submission order,
+        so a retry goes ahead of everything submitted after it and an ordered ``map`` never
+        waits behind the backlog for it."""
         cancelled = {i.call_id for i in inputs if self.calls.is_cancelled(i.call_id)}
-        self.enqueue(fs, [i for i in inputs if i.call_id not in cancelled])
+        for inp in inputs:
+            if inp.call_id not in cancelled:
+                bisect.insort(fs.pending, inp, key=_input_order)
+        self.dispatch(fs)
+        self._scale(fs)
 
     def dispatch(self, fs: FunctionState) -> None:
         """Hand pending inputs to containers waiting in a poll."""
@@ -276,3 +284,7 @@ class InputQueue:
             (rerun if i.replacements < C.MAX_REPLACEMENTS else failed).append(i)
         self.fail(failed, OutputStatus.DIED, message)
         self.enqueue(fs, rerun, front=True)
+
+
+def _input_order(inp: Input) -> int:
+    return inp.id
