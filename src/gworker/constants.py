@@ -8,10 +8,12 @@ import os
 # wire protocol, next to their other half.
 from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
 from gworker_client._protocol import EPHEMERAL_APP_SILENCE_S as EPHEMERAL_APP_SILENCE_S
+from gworker_client._protocol import limits as _limits
 
 API_PREFIX = "/v1"
-# Largest request body the API accepts (arguments and results travel inline).
-MAX_BODY_BYTES = 512 * 1024 * 1024
+# Sizes and counts the API enforces (request bodies, inline values, code bundles, pending inputs)
+# are the protocol's: gworker_client/_protocol/limits.py. A server may lower or raise this one.
+MAX_PENDING_INPUTS = int(os.environ.get("GW_MAX_PENDING_INPUTS", _limits.MAX_PENDING_INPUTS))
 # Extra time past an input's timeout before the server kills a container that did not stop it.
 TIMEOUT_GRACE_S = 5.0
 # How long a container is given to exit after SIGTERM before SIGKILL.

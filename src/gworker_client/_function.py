@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _api, _config, _generator, _output
+from . import _api, _config, _generator, _output, _payload
 from . import exception as exc
 from ._aio import Operation, blocking, iterating
 from ._options import FunctionOptions
@@ -144,7 +144,8 @@ class Function:
             )
 
     def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
+        value = (args, kwargs, self._method) if self._method else (args, kwargs)
+        return _payload.outbound(serialize(value), f"arguments of {self._tag!r}")
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._extra_spec.get("web"):
@@ -386,7 +387,7 @@ class _Failure:
 
 def _decode(status: str, data: bytes) -> Any:
     if status == "success":
-        return deserialize(data)
+        return deserialize(_payload.inbound(data))
     return _Failure(exception_from_output(status, data))
 
 

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from gworker_client._protocol import home as home_files
+from gworker_client._protocol.limits import MAX_REQUEST_BYTES
 
-from .. import constants as C
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
@@ -99,7 +99,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     # web endpoints' traffic is routed before the API's token check (see gateway.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     app = web.Application(
-        client_max_size=C.MAX_BODY_BYTES,
+        client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
         middlewares=[
             errors_middleware,
             gateway.middleware,

@@ -15,8 +15,9 @@ from gworker_client._protocol import (
     from_builtins,
     spec_problem,
 )
+from gworker_client._protocol.limits import MAX_CODE_BUNDLE_BYTES
 
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, TooLarge
 from .http import body, decode, query_float, query_int, reply
 from .state import State
 
@@ -75,6 +76,12 @@ async def publish(request: web.Request) -> web.Response:
         raise InvalidRequest("publish lists a function tag twice")
     if not state.blobs.exists(req.code_blob):
         raise InvalidRequest(f"code blob {req.code_blob!r} was not uploaded")
+    size = state.blobs.size(req.code_blob) or 0
+    if size > MAX_CODE_BUNDLE_BYTES:
+        raise TooLarge(
+            f"the app's code bundle is {size} bytes; at most {MAX_CODE_BUNDLE_BYTES} are accepted"
+            " (data belongs in a Volume or an image, not beside the code)"
+        )
     web_table = request.app["gateway"].table
     web_table.check_publish(request.match_info["app_id"], req.functions)  # labels are free
     ids = state.scheduler.publish(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,6 +14,7 @@ import msgspec
 from aiohttp import web
 
 from gworker_client._protocol import Record, from_wire, to_wire
+from gworker_client._protocol.limits import MAX_INT, MAX_REQUEST_BYTES
 from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
@@ -86,20 +88,29 @@ def hash_secret(secret: str) -> str:
 
 
 def query_float(request: web.Request, name: str, default: float, high: float) -> float:
+    """A number from the query string, clamped to ``[0, high]``; NaN or junk is a 400."""
     try:
         value = float(request.query.get(name, default))
     except ValueError:
         bad = request.query[name]
         raise InvalidRequest(f"query parameter {name}={bad!r} is not a number") from None
+    if math.isnan(value):
+        raise InvalidRequest(f"query parameter {name}=nan is not a number")
     return max(0.0, min(value, high))
 
 
 def query_int(request: web.Request, name: str, default: int = 0) -> int:
+    """A non-negative integer from the query string (one the store can hold)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
     try:
-        return int(request.query.get(name, default))
+        value = int(raw)
     except ValueError:
-        bad = request.query[name]
-        raise InvalidRequest(f"query parameter {name}={bad!r} is not an int") from None
+        raise InvalidRequest(f"query parameter {name}={raw!r} is not an int") from None
+    if not 0 <= value <= MAX_INT:
+        raise InvalidRequest(f"query parameter {name}={raw!r} must be from 0 to {MAX_INT}")
+    return value
 
 
 @web.middleware
@@ -108,6 +119,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as e:
         return reply({"error": {"type": e.sdk_type, "message": str(e)}}, status=e.status)
+    except web.HTTPRequestEntityTooLarge:
+        message = (
+            f"the request body is over {MAX_REQUEST_BYTES} bytes, the most the API takes (large"
+            " arguments and results travel through the blob store; see docs/operations.md)"
+        )
+        return reply({"error": {"type": "InvalidError", "message": message}}, status=413)
     except web.HTTPException as e:
         return reply({"error": {"type": "Error", "message": e.reason}}, status=e.status)
     except Exception as e:

@@ -19,7 +19,7 @@ from gworker_client._protocol import ContainerOutput, OutputStatus, error_envelo
 from ... import constants as C
 from ...store import Store
 from ..call_book import CallBook
-from ..errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound, TooLarge
 from .functions import FunctionTable
 from .state import CallState, Container, FunctionState, Input
 
@@ -66,6 +66,7 @@ class InputQueue:
         fresh_call = False
         if fid is not None:
             fs = self.functions.get(fid)
+            self._check_room(fs, len(items))
             if not fs.live and self.store.live_function(fs.app_id, fs.tag) is None:
                 raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
             if not acknowledge and total == 1 and len(items) == 1:
@@ -76,6 +77,8 @@ class InputQueue:
                     self.calls.add(call_id, fid, total)
         cs = self.calls.get(call_id)
         fs = self.functions.get(cs.function_id)
+        if fid is None:
+            self._check_room(fs, len(items))
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
         fresh = self.calls.new_inputs(call_id, fs.id, items, fresh_call)
@@ -91,6 +94,15 @@ class InputQueue:
         if cs.finished:
             cs.notify()
         return cs
+
+    def _check_room(self, fs: FunctionState, adding: int) -> None:
+        """Refuse inputs past the function's limit of pending ones, before storing any."""
+        if len(fs.pending) + adding > C.MAX_PENDING_INPUTS:
+            raise TooLarge(
+                f"{fs.tag!r} has {len(fs.pending)} inputs waiting and takes at most"
+                f" {C.MAX_PENDING_INPUTS} (GW_MAX_PENDING_INPUTS on the server): wait for some"
+                " to finish, or send fewer at once"
+            )
 
     def cancel(self, call_id: str, terminate_containers: bool) -> None:
         cs = self.calls.get(call_id)
