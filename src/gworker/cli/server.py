@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import click
@@ -75,4 +76,23 @@ def status() -> None:
     for gpu in b["gpus"]:
         holder = gpu["container"] or "free"
         table.add_row(f"  gpu {gpu['index']}", f"{gpu['type']} ({gpu['name']}): {holder}")
+    console.print(table)
+
+
+@server.command()
+@click.option("--after", type=int, default=0, help="Only entries after this sequence number.")
+@click.option("--limit", type=int, default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON lines.")
+@friendly_errors
+def audit(after: int, limit: int, as_json: bool) -> None:
+    """Print the audit log: every mutating request, who sent it, when, and its status."""
+    entries = _api.client().get(f"/v1/audit?after={after}&limit={limit}")["entries"]
+    if as_json:
+        for e in entries:
+            click.echo(json.dumps(e))
+        return
+    table = Table("seq", "time (UTC)", "who", "role", "request", "status")
+    for e in entries:
+        request = f"{e['method']} {e['path']}"
+        table.add_row(str(e["seq"]), e["time"][:19], e["who"], e["role"], request, str(e["status"]))
     console.print(table)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import os
@@ -26,6 +27,7 @@ from . import (
     calls,
     containers,
     dicts,
+    identities,
     images,
     queues,
     registry,
@@ -50,12 +52,26 @@ log = logging.getLogger("gworker.server")
 
 
 def _ensure_local_token(state: State, home: Path) -> None:
-    """The local user's token: kept if the store knows it, else a new one (file mode 0600)."""
+    """The local user's token: kept if the store knows it, else a new admin token (file mode
+    0600), so a single user needs no set-up."""
     creds = home_files.credentials_from_file(home)
-    if creds and state.tokens.get(creds.token_id) == hash_secret(creds.token_secret):
+    known = state.tokens.get(creds.token_id) if creds else None
+    if (
+        creds
+        and known
+        and not known.revoked
+        and known.secret_hash == hash_secret(creds.token_secret)
+    ):
         return
-    token_id, secret = system.new_token(state)
+    token_id, secret = identities.new_token(state, _local_user(), "admin")
     home_files.write_credentials(home_files.Credentials(token_id, secret), home)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a bare container)
+        return "local"
 
 
 def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
@@ -103,7 +119,9 @@ def build_app(home: Path, server_url: str) -> web.Application:
         middlewares=[
             errors_middleware,
             gateway.middleware,
-            auth_middleware(state.tokens, state.scheduler.container_by_token),
+            auth_middleware(
+                state.tokens, state.scheduler.container_by_token, identities.recorder(state)
+            ),
         ],
     )
     app["state"] = state
@@ -117,7 +135,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
-    for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
+    for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)

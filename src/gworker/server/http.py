@@ -18,8 +18,10 @@ from gworker_client._protocol.limits import MAX_INT, MAX_REQUEST_BYTES
 from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
+from ..store.identities import Token
+from . import roles
 from .draining import DRAINING
-from .errors import ApiError, InvalidRequest, Stopping, Unauthorized
+from .errors import ApiError, Forbidden, InvalidRequest, Stopping, Unauthorized
 
 log = logging.getLogger("gworker.server")
 
@@ -132,8 +134,13 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
 
 
-def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str | None]) -> Any:
-    """``tokens`` maps user token ids to secret hashes; containers present their own token."""
+def auth_middleware(
+    tokens: dict[str, Token],
+    container_token: Callable[[str], str | None],
+    audit: Callable[[web.Request, int], None],
+) -> Any:
+    """``tokens`` maps user token ids to their records; containers present their own token.
+    Each request's role is checked against ``roles.py``; mutating ones go to ``audit``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -141,20 +148,53 @@ def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str
             if DRAINING.stopping:
                 raise Stopping("the gworker server is stopping")
             return await handler(request)
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or ":" not in header:
-            raise Unauthorized(f"this request carries no gworker token. {TOKEN_HINT}")
-        token_id, _, secret = header[7:].partition(":")
-        expected = tokens.get(token_id)
-        if expected is not None and hmac.compare_digest(expected, hash_secret(secret)):
-            request["identity"] = ("user", token_id)
-        elif container_token(secret) == token_id:
-            request["identity"] = ("container", token_id)
-        else:
-            raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+        _identify(request, tokens, container_token)
         if DRAINING.stopping and request["identity"][0] != "container":
             # containers are still answered: their exit hooks commit volumes and flush outputs
             raise Stopping("the gworker server is stopping; ask again once it is back")
-        return await handler(request)
+        if not roles.mutating(request.method, request.path):
+            _check_role(request)
+            return await handler(request)
+        status = 500
+        try:
+            _check_role(request)
+            response = await handler(request)
+            status = response.status
+            return response
+        except (ApiError, web.HTTPException) as e:
+            status = e.status
+            raise
+        finally:
+            audit(request, status)
 
     return middleware
+
+
+def _identify(
+    request: web.Request, tokens: dict[str, Token], container_token: Callable[[str], str | None]
+) -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or ":" not in header:
+        raise Unauthorized(f"this request carries no gworker token. {TOKEN_HINT}")
+    token_id, _, secret = header[7:].partition(":")
+    token = tokens.get(token_id)
+    if token is not None and hmac.compare_digest(token.secret_hash, hash_secret(secret)):
+        if token.revoked:
+            raise Unauthorized(f"the gworker token {token_id!r} was revoked. {TOKEN_HINT}")
+        request["identity"] = ("user", token_id)
+        request["who"], request["role"] = token.user, token.role
+    elif container_token(secret) == token_id:
+        request["identity"] = ("container", token_id)
+        request["who"], request["role"] = f"container {token_id}", roles.CONTAINER_ROLE
+    else:
+        raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+
+
+def _check_role(request: web.Request) -> None:
+    needed = roles.required(request.method, request.path)
+    if not roles.allows(request["role"], needed):
+        raise Forbidden(
+            f"{request['who']} has the {request['role']} role; {request.method} {request.path}"
+            f" needs {needed} (an admin can give you a token: `gw token new --user NAME --role"
+            f" {needed}`)"
+        )

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from gworker_client._protocol.objects import ObjectKind
 
+from .identities import AuditRow, Token
 from .registry import NamedObject
 from .volumes import FileRow
 
@@ -29,11 +30,22 @@ class Transactions(Protocol):
 
 
 class Tokens(Protocol):
-    def add_token(self, token_id: str, secret_hash: str) -> None: ...
+    def add_token(
+        self, token_id: str, secret_hash: str, user: str = "local", role: str = "admin"
+    ) -> None: ...
 
-    def tokens(self) -> dict[str, str]:
-        """Token id -> sha256 of its secret."""
+    def tokens(self) -> dict[str, Token]:
+        """Token id -> its secret's sha256, user, role and whether it was revoked."""
         ...
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke an active token; False when there is none of that id."""
+        ...
+
+    def add_audit(self, who: str, role: str, method: str, path: str, status: int) -> None:
+        """Record a mutating request (committed with the next commit)."""
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
 
 
 class Apps(Protocol):

@@ -20,6 +20,7 @@ import msgpack
 from . import dicts, queues, secrets, volumes
 from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
+from .identities import IdentityStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
@@ -118,7 +119,14 @@ def unpack(data: bytes) -> Any:
 
 
 class Store(
-    CallStore, DictStore, QueueStore, SecretStore, VolumeStore, ScheduleStore, SandboxStore
+    CallStore,
+    DictStore,
+    QueueStore,
+    SecretStore,
+    VolumeStore,
+    ScheduleStore,
+    SandboxStore,
+    IdentityStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -153,6 +161,7 @@ class Store(
             SCHEMA_SANDBOXES,
         ):
             self.db.executescript(schema)
+        self._migrate_identities()
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
         self.db.execute("BEGIN")
 
@@ -170,14 +179,6 @@ class Store(
         self.db.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
-
-    # -- tokens ----------------------------------------------------------------------------------
-
-    def add_token(self, token_id: str, secret_hash: str) -> None:
-        self.db.execute("INSERT INTO tokens VALUES (?, ?, ?)", (token_id, secret_hash, time.time()))
-
-    def tokens(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT id, secret_hash FROM tokens"))
 
     # -- apps ------------------------------------------------------------------------------------
 

@@ -131,6 +131,10 @@ class Scheduler:
             self._commit_pending = True
             asyncio.get_running_loop().call_later(C.COMMIT_DELAY_S, self._commit_now)
 
+    def commit_soon(self) -> None:
+        """For routes whose writes acknowledge nothing (an audit entry)."""
+        self._commit_soon()
+
     def _commit_now(self) -> None:
         self._commit_pending = False
         self.store.commit()
