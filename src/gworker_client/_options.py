@@ -55,6 +55,7 @@ CANONICAL = (
     "secrets",
     "volumes",
     "schedule",
+    "restrict_modal_access",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
@@ -72,7 +73,6 @@ NOT_YET = {
     "i6pn": "private networking",
     "serialized": "serialized functions",
     "nonpreemptible": "nonpreemptible",
-    "restrict_modal_access": "restrict_modal_access",
     "rdma": "rdma",
 }
 
@@ -95,6 +95,8 @@ class FunctionOptions:
     volumes: tuple[tuple[str, Volume], ...] = ()  # (mount path, volume), sorted by path
     image: Image | None = None
     schedule: Schedule | None = None
+    # its containers' tokens reach only their own app's calls and objects (server/scope.py)
+    restrict_modal_access: bool = False
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -113,6 +115,7 @@ class FunctionOptions:
             gpu=self.gpu or None,
             concurrency=self.concurrency.to_record() if self.concurrency else None,
             schedule=self.schedule.to_spec() if self.schedule else None,
+            restrict_modal_access=self.restrict_modal_access,
         )
 
 
@@ -150,6 +153,11 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         values["secrets"] = check_secrets(values["secrets"], decorator)
     if "volumes" in values:
         values["volumes"] = check_volumes(values["volumes"], decorator)
+    if not isinstance(values.get("restrict_modal_access", False), bool):
+        raise InvalidError(
+            f"{decorator}(restrict_modal_access={values['restrict_modal_access']!r}):"
+            " expected True or False"
+        )
     if "image" in values and not isinstance(values["image"], Image):
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."

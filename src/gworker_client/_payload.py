@@ -13,9 +13,7 @@ import hashlib
 
 from . import _api
 from . import exception as exc
-from ._protocol.limits import MAX_INLINE_BYTES, MAX_PAYLOAD_BYTES, MiB
-
-BLOB_REF = b"GW-BLOB:"
+from ._protocol.limits import BLOB_REF, MAX_INLINE_BYTES, MAX_PAYLOAD_BYTES, MiB
 
 
 def outbound(data: bytes, what: str = "value") -> bytes:

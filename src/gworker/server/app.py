@@ -32,6 +32,7 @@ from . import (
     queues,
     registry,
     sandboxes,
+    scope,
     secrets,
     system,
     volumes,
@@ -120,7 +121,10 @@ def build_app(home: Path, server_url: str) -> web.Application:
             errors_middleware,
             gateway.middleware,
             auth_middleware(
-                state.tokens, state.scheduler.container_by_token, identities.recorder(state)
+                state.tokens,
+                state.scheduler.container_by_token,
+                identities.recorder(state),
+                lambda request: scope.check(request, state),
             ),
         ],
     )

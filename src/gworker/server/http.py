@@ -138,6 +138,7 @@ def auth_middleware(
     tokens: dict[str, Token],
     container_token: Callable[[str], str | None],
     audit: Callable[[web.Request, int], None],
+    container_scope: Callable[[web.Request], Awaitable[None]],
 ) -> Any:
     """``tokens`` maps user token ids to their records; containers present their own token.
     Each request's role is checked against ``roles.py``; mutating ones go to ``audit``."""
@@ -153,11 +154,11 @@ def auth_middleware(
             # containers are still answered: their exit hooks commit volumes and flush outputs
             raise Stopping("the gworker server is stopping; ask again once it is back")
         if not roles.mutating(request.method, request.path):
-            _check_role(request)
+            await _check(request, container_scope)
             return await handler(request)
         status = 500
         try:
-            _check_role(request)
+            await _check(request, container_scope)
             response = await handler(request)
             status = response.status
             return response
@@ -188,6 +189,14 @@ def _identify(
         request["who"], request["role"] = f"container {token_id}", roles.CONTAINER_ROLE
     else:
         raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+
+
+async def _check(
+    request: web.Request, container_scope: Callable[[web.Request], Awaitable[None]]
+) -> None:
+    _check_role(request)
+    if request["identity"][0] == "container":
+        await container_scope(request)
 
 
 def _check_role(request: web.Request) -> None:

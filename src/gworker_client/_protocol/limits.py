@@ -23,5 +23,17 @@ MAX_CODE_BUNDLE_BYTES = 64 * MiB
 # Inputs one function holds waiting for a container (the server's GW_MAX_PENDING_INPUTS
 # lowers or raises it); a submit past it is refused and stores nothing.
 MAX_PENDING_INPUTS = 1_000_000
+# A large argument or result travels as this prefix and its blob's sha256 (``_payload.py``); the
+# server grants a container the blobs so handed to it.
+BLOB_REF = b"GW-BLOB:"
+
+
+def blob_digest(data: bytes) -> str | None:
+    """The digest a payload refers to, or None for a value that travels inline."""
+    if data[: len(BLOB_REF)] != BLOB_REF:
+        return None
+    return data[len(BLOB_REF) :].decode("ascii", "replace")
+
+
 # The largest integer a request may carry where the store keeps it (SQLite's INTEGER).
 MAX_INT = 2**63 - 1

@@ -149,6 +149,8 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     probes: tuple[ProbeSpec, ...] = ()
     schedule: ScheduleSpec | None = None  # fired by the control plane (deployed or running apps)
     web: tuple[WebEndpoint, ...] = ()
+    # its containers' tokens reach only their own app (server/scope.py)
+    restrict_modal_access: bool = False
 
     @property
     def max_inputs(self) -> int:

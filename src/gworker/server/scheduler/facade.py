@@ -25,6 +25,7 @@ from gworker_client._protocol import (
     spec_problem,
     to_builtins,
 )
+from gworker_client._protocol.limits import blob_digest
 
 from ... import constants as C
 from ...backends import Backend
@@ -331,7 +332,13 @@ class Scheduler:
         self, cid: str, outputs: list[ContainerOutput], slots: int, timeout: float
     ) -> list[Input] | None:
         """Take a container's outputs; give it its next lease, or None when it should stop."""
-        return await self.queue.poll(self.fleet.contact(cid), outputs, slots, timeout)
+        c = self.fleet.contact(cid)
+        lease = await self.queue.poll(c, outputs, slots, timeout)
+        for inp in lease or ():
+            digest = blob_digest(inp.args)
+            if digest:  # a large argument: this container may now read its blob (scope.py)
+                c.blobs.add(digest)
+        return lease
 
     def heartbeat(self, cid: str) -> bool:
         """Record contact; return whether the container should stop."""
