@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import click
 from rich.table import Table
@@ -96,3 +97,29 @@ def audit(after: int, limit: int, as_json: bool) -> None:
         request = f"{e['method']} {e['path']}"
         table.add_row(str(e["seq"]), e["time"][:19], e["who"], e["role"], request, str(e["status"]))
     console.print(table)
+
+
+@server.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@friendly_errors
+def backup(path: Path) -> None:
+    """Back up GW_HOME's state into PATH while the server runs (SQLite snapshot + blobs)."""
+    from gworker import backup as backups
+
+    summary = backups.backup(_config.gw_home(), path)
+    console.print(
+        f"[green]✓[/] backed up to {path}: state.db {summary['db_bytes']} bytes,"
+        f" {summary['blobs_copied']} new blobs"
+    )
+
+
+@server.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@friendly_errors
+def restore(path: Path) -> None:
+    """Restore GW_HOME's state from a backup at PATH (stop the server first)."""
+    from gworker import backup as backups
+
+    aside = backups.restore(path, _config.gw_home())
+    moved = f"; the state it replaced is in {aside}" if aside else ""
+    console.print(f"[green]✓[/] restored {path} into {_config.gw_home()}{moved}")
