@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import logging
 import math
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -121,6 +123,16 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as e:
         return reply({"error": {"type": e.sdk_type, "message": str(e)}}, status=e.status)
+    except (sqlite3.OperationalError, OSError) as e:
+        if not _disk_full(e):
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
+        log.error("disk full in %s %s: %s", request.method, request.path, e)
+        message = (
+            f"the gworker server's disk is full ({e}); this request was not stored. Free space"
+            " under GW_HOME (or delete unused volumes, dicts and queues) and try again"
+        )
+        return reply({"error": {"type": "Error", "message": message}}, status=507)
     except web.HTTPRequestEntityTooLarge:
         message = (
             f"the request body is over {MAX_REQUEST_BYTES} bytes, the most the API takes (large"
@@ -132,6 +144,12 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except Exception as e:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
+
+
+def _disk_full(e: BaseException) -> bool:
+    if isinstance(e, sqlite3.OperationalError):
+        return "full" in str(e)  # SQLITE_FULL: "database or disk is full"
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
 def auth_middleware(

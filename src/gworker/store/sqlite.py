@@ -171,8 +171,17 @@ class Store(
         return cls(MEMORY)
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
-        self.db.execute("BEGIN")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            # a full disk (SQLITE_FULL) or an I/O error: SQLite asks for an explicit rollback.
+            # The writes since the last commit are dropped; none of them was acknowledged.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        finally:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
 
     def close(self) -> None:
         self.db.execute("COMMIT")
