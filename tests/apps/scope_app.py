@@ -44,3 +44,9 @@ def use_named_dict_restricted(name: str) -> str:
     d = gw.Dict.from_name(name, create_if_missing=True)
     d["seen"] = "yes"
     return d["seen"]
+
+
+@app.function(restrict_modal_access=True)
+def use_passed_dict(d: gw.Dict) -> str:
+    d["seen"] = "yes"  # an object passed in the arguments: allowed
+    return d["seen"]

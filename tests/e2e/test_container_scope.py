@@ -78,3 +78,6 @@ def test_restrict_modal_access_confines_a_container_to_its_own_app(server, other
         assert outcomes == ["AuthError", "ok", "ok"], outcomes
         with pytest.raises(gw.exception.AuthError, match="restrict_modal_access"):
             scope_app.use_named_dict_restricted.remote(f"scope-{uuid.uuid4().hex[:8]}")
+        passed = gw.Dict.from_name(f"scope-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+        assert scope_app.use_passed_dict.remote(passed) == "yes"
+        assert list(scope_app.use_passed_dict.map([passed, passed])) == ["yes", "yes"]

@@ -58,6 +58,7 @@ async def create_call(request: web.Request) -> web.Response:
         _items(req.inputs),
         req.total,
         acknowledge=req.wait <= 0,
+        objects=req.objects,
     )
     if req.wait <= 0:
         return reply(CallOutputs(call_id=req.call_id, outputs=[], total=req.total))
@@ -68,7 +69,8 @@ async def create_call(request: web.Request) -> web.Response:
 async def add_inputs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await decode(request, AddInputs)
-    cs = state.scheduler.submit(None, request.match_info["call_id"], _items(req.inputs), req.total)
+    call_id = request.match_info["call_id"]
+    cs = state.scheduler.submit(None, call_id, _items(req.inputs), req.total, objects=req.objects)
     return reply(AddInputsReply(total=cs.total))
 
 

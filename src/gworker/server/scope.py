@@ -10,7 +10,8 @@ further confined here, as a Modal container is within its workspace:
   results handed to it;
 - named objects (Dicts, Queues, Volumes) of its environment, sandboxes of its own app;
 - with ``restrict_modal_access=True``: only its own app's functions and calls, and of named
-  objects only the volumes it mounts.
+  objects only the volumes it mounts and those passed in its inputs' arguments (their ids come
+  with the call: ``CreateCall.objects``).
 
 The first rule matching a request decides; a route no rule names is refused. Secret values reach
 a container only through its own spec (``/v1/containers/{cid}/spec``).
@@ -78,7 +79,7 @@ def _object(state: State, c: Container, m: dict[str, str], r: web.Request) -> bo
     if obj is None:
         return True  # the route answers 404
     if _restricted(c):
-        return obj.id in {v.volume_id for v in c.function.spec.volumes}
+        return obj.id in c.objects or obj.id in {v.volume_id for v in c.function.spec.volumes}
     return obj.environment == _env(state, c)
 
 

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS calls (
     id TEXT PRIMARY KEY, function_id TEXT NOT NULL, total INTEGER, created_at REAL NOT NULL,
     cancelled INTEGER NOT NULL DEFAULT 0
 );
+-- named objects pickled into a call's inputs (restrict_modal_access: its callee may use them)
+CREATE TABLE IF NOT EXISTS call_objects (
+    call_id TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (call_id, object_id)
+);
 CREATE TABLE IF NOT EXISTS inputs (
     id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
     function_id TEXT NOT NULL, args BLOB NOT NULL,

@@ -24,6 +24,10 @@ Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
 # an argument or result inline; a larger one travels through the blob store (``_payload.py``)
 Inline = Annotated[bytes, msgspec.Meta(max_length=MAX_INLINE_BYTES)]
 CallId = Annotated[str, msgspec.Meta(pattern="^fc-")]
+PassedObjects = Annotated[
+    list[Annotated[str, msgspec.Meta(pattern="^(di|qu|vo)-[0-9a-f]{20}$")]],
+    msgspec.Meta(max_length=1000),
+]
 
 
 class Row(msgspec.Struct, frozen=True, array_like=True):
@@ -57,6 +61,9 @@ class CreateCall(Record, frozen=True):
     inputs: list[InputItem] = []
     total: NonNegative | None = None
     wait: Seconds = 0.0
+    # ids of named objects pickled into the inputs: a callee with restrict_modal_access=True
+    # may use these (and no other Dict, Queue or Volume)
+    objects: PassedObjects = []
 
 
 class AddInputs(Record, frozen=True):
@@ -64,6 +71,7 @@ class AddInputs(Record, frozen=True):
 
     inputs: list[InputItem] = []
     total: NonNegative | None = None
+    objects: PassedObjects = []
 
 
 class AddInputsReply(Record, frozen=True):

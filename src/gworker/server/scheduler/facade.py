@@ -237,11 +237,13 @@ class Scheduler:
         items: list[tuple[int, bytes]],
         total: int | None,
         acknowledge: bool = True,
+        objects: list[str] | None = None,
     ) -> CallState:
-        """Store a call's inputs and queue them (see ``InputQueue.submit``)."""
+        """Store a call's inputs and queue them (see ``InputQueue.submit``); ``objects`` are
+        the named objects pickled into them, which its containers may use (scope.py)."""
         target = fid if fid is not None else self.calls.get(call_id).function_id
         self._check_gpu(self.functions.get(target))
-        return self.queue.submit(fid, call_id, items, total, acknowledge)
+        return self.queue.submit(fid, call_id, items, total, acknowledge, objects or [])
 
     def _check_gpu(self, fs: FunctionState) -> None:
         """Refuse a GPU request no device here can satisfy, naming what exists; with
@@ -338,6 +340,9 @@ class Scheduler:
             digest = blob_digest(inp.args)
             if digest:  # a large argument: this container may now read its blob (scope.py)
                 c.blobs.add(digest)
+            passed = self.calls.objects_of(inp.call_id)
+            if passed:  # objects passed in the call's arguments: it may use them (scope.py)
+                c.objects |= passed
         return lease
 
     def heartbeat(self, cid: str) -> bool:

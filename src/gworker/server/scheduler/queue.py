@@ -55,6 +55,7 @@ class InputQueue:
         items: list[tuple[int, bytes]],
         total: int | None,
         acknowledge: bool = True,
+        objects: list[str] | None = None,
     ) -> CallState:
         """Store inputs and queue them.
 
@@ -81,6 +82,8 @@ class InputQueue:
             self._check_room(fs, len(items))
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
+        if objects:
+            self.calls.add_objects(call_id, objects)
         fresh = self.calls.new_inputs(call_id, fs.id, items, fresh_call)
         if total is not None and cs.total is None:
             cs.total = total

@@ -60,6 +60,7 @@ class Container:
     environment: str | None = None  # its app's, looked up once
     blobs: set[str] = field(default_factory=set)  # uploaded by it, or handed to it by reference
     calls: set[str] = field(default_factory=set)  # calls it made
+    objects: set[str] = field(default_factory=set)  # objects passed in its inputs' arguments
 
     @property
     def idle(self) -> bool:
