@@ -7,6 +7,7 @@ middleware (``http.py``) for every request.
 from __future__ import annotations
 
 import datetime
+import logging
 import secrets
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from .http import body, hash_secret, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
+log = logging.getLogger("gworker.server")
 
 
 def new_token(state: State, user: str, role: str) -> tuple[str, str]:
@@ -37,8 +39,11 @@ def recorder(state: State) -> Callable[[web.Request, int], None]:
         if request["identity"][0] == "container" and request.path.startswith("/v1/containers/"):
             return  # a container's own data path (polls, heartbeats, probes) is not an action
         who, role = request["who"], request["role"]
-        state.store.add_audit(who, role, request.method, request.path, status)
-        state.scheduler.commit_soon()
+        try:
+            state.store.add_audit(who, role, request.method, request.path, status)
+            state.scheduler.commit_soon()
+        except Exception:  # a full disk: the request's own answer matters more than its entry
+            log.exception("could not record %s %s by %s", request.method, request.path, who)
 
     return record
 
