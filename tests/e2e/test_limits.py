@@ -15,6 +15,7 @@ import msgpack
 import pytest
 from limits_app import app, backlog_app, echo, square
 
+import gworker_client as gw
 from gworker_client import _api
 from gworker_client._protocol.limits import MAX_INLINE_BYTES, MAX_REQUEST_BYTES
 
@@ -120,3 +121,19 @@ def test_pending_inputs_per_function_are_bounded(small_backlog_server):
         db = sqlite3.connect(srv.home / "state.db")
         assert db.execute("SELECT count(*) FROM inputs").fetchone() == (0,)  # nothing stored
         assert list(square.map(range(5))) == [0, 1, 4, 9, 16]  # within the limit: runs
+
+
+def test_untyped_bodies_refuse_nan_overflow_and_junk(server, running):
+    vol = gw.Volume.from_name(f"limits-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+    d = gw.Dict.from_name(f"limits-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+    sha = "0" * 64
+    cases = [
+        (f"/v1/volumes/{vol.object_id}/commit", {"changes": [["/a", sha, 1, 0o644, math.nan]]}),
+        (f"/v1/volumes/{vol.object_id}/commit", {"changes": [["/a", sha, 2**63, 0o644, 1.0]]}),
+        (f"/v1/dicts/{d.object_id}/put", {"items": [[b"k", b"v"]], "ttl": math.nan}),
+        ("/v1/images/build", {"spec": {}, "app_id": "ap-x", "after": "abc"}),
+        ("/v1/images/build", {"spec": {}, "app_id": "ap-x", "timeout": math.nan}),
+    ]
+    for path, body in cases:
+        status, reply = raw(server, "POST", path, msgpack.packb(body, use_bin_type=True))
+        assert status == 400, (path, body, reply)
