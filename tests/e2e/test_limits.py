@@ -126,6 +126,7 @@ def test_pending_inputs_per_function_are_bounded(small_backlog_server):
 def test_untyped_bodies_refuse_nan_overflow_and_junk(server, running):
     vol = gw.Volume.from_name(f"limits-{uuid.uuid4().hex[:8]}", create_if_missing=True)
     d = gw.Dict.from_name(f"limits-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+    q = gw.Queue.from_name(f"limits-{uuid.uuid4().hex[:8]}", create_if_missing=True)
     sha = "0" * 64
     cases = [
         (f"/v1/volumes/{vol.object_id}/commit", {"changes": [["/a", sha, 1, 0o644, math.nan]]}),
@@ -133,6 +134,10 @@ def test_untyped_bodies_refuse_nan_overflow_and_junk(server, running):
         (f"/v1/dicts/{d.object_id}/put", {"items": [[b"k", b"v"]], "ttl": math.nan}),
         ("/v1/images/build", {"spec": {}, "app_id": "ap-x", "after": "abc"}),
         ("/v1/images/build", {"spec": {}, "app_id": "ap-x", "timeout": math.nan}),
+        ("/v1/apps", {"name": "x", "mode": "ephemeral", "environment": [1, 2]}),
+        ("/v1/apps/lookup", {"name": "x", "environment": {"a": 1}}),
+        (f"/v1/queues/{q.object_id}/peek", {"after": 2**64 - 1}),
+        (f"/v1/volumes/{vol.object_id}/commit", {"id": "0" * 32, "deletions": 5}),
     ]
     for path, body in cases:
         status, reply = raw(server, "POST", path, msgpack.packb(body, use_bin_type=True))

@@ -18,7 +18,7 @@ from gworker_client._protocol import (
 from gworker_client._protocol.limits import MAX_CODE_BUNDLE_BYTES
 
 from .errors import InvalidRequest, NotFound, TooLarge
-from .http import body, decode, query_float, query_int, reply
+from .http import body, decode, query_float, query_int, reply, req_environment
 from .state import State
 
 routes = web.RouteTableDef()
@@ -29,8 +29,8 @@ MODES = ("ephemeral", "deployed")
 async def create_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env, mode = req.get("name"), req.get("environment") or "main", req.get("mode")
-    if not isinstance(name, str) or not name:
+    name, env, mode = req.get("name"), req_environment(req), req.get("mode")
+    if not isinstance(name, str) or not 0 < len(name) <= 256:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     if mode not in MODES:
         raise InvalidRequest(f"app mode {mode!r} is not one of {MODES}")
@@ -47,8 +47,8 @@ async def create_app(request: web.Request) -> web.Response:
 async def lookup_app(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await body(request)
-    name, env = req.get("name"), req.get("environment") or "main"
-    if not isinstance(name, str) or not name:
+    name, env = req.get("name"), req_environment(req)
+    if not isinstance(name, str) or not 0 < len(name) <= 256:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     app_id = state.store.deployed_app(name, env)
     if app_id is None:

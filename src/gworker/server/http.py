@@ -72,8 +72,8 @@ async def body(request: web.Request) -> dict[str, Any]:
 def req_environment(req: dict[str, Any]) -> str:
     """The request's ``environment`` (default ``main``)."""
     env = req.get("environment") or "main"
-    if not isinstance(env, str):
-        raise InvalidRequest(f"environment {env!r} must be a string")
+    if not isinstance(env, str) or len(env) > 64:
+        raise InvalidRequest(f"environment {env!r:.80} must be a string of at most 64 characters")
     return env
 
 

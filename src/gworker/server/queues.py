@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gworker_client._object import MAX_VALUE_BYTES
+from gworker_client._protocol.limits import MAX_INT
 from gworker_client._protocol.objects import ObjectKind
 from gworker_client._queue import MAX_GET_ITEMS, MAX_PARTITION_ITEMS, partition_problem
 
@@ -168,7 +169,7 @@ async def peek(request: web.Request) -> web.Response:
     req = await body(request)
     partition, n = _partition(req.get("partition")), count(req, "n", MAX_GET_ITEMS)
     after = req.get("after", 0)
-    if isinstance(after, bool) or not isinstance(after, int):
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_INT:
         raise InvalidRequest(f"after={after!r} must be an integer position")
     items = await _until(
         request,

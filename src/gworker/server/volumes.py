@@ -360,7 +360,10 @@ async def commit(request: web.Request) -> web.Response:
     req = await body(request)
     commit_id = _token(req, "id")
     changes = _changes(req)
-    deletions = [_path(p) for p in req.get("deletions") or []]
+    deletions_field = req.get("deletions") or []
+    if not isinstance(deletions_field, list):
+        raise InvalidRequest("deletions must be a list of paths")
+    deletions = [_path(p) for p in deletions_field]
     done = state.store.volume_commit_version(commit_id)
     if done is not None:
         return reply({"version": done, "missing": []})
