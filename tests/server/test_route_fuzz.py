@@ -109,8 +109,40 @@ def bodies(draw: st.DrawFn) -> bytes:
         return msgpack.packb(draw(values), use_bin_type=True)
     body: dict[Any, Any] = {}
     for key in draw(st.lists(st.sampled_from(FIELDS), max_size=6, unique=True)):
-        body[key] = draw(st.sampled_from(SHORT_WAITS) if key in WAIT_KEYS else values)
+        if key in WAIT_KEYS:
+            body[key] = draw(st.sampled_from(SHORT_WAITS))
+        elif key in PLAUSIBLE and draw(st.booleans()):
+            # a valid value for the key, so that the next field's check is reached
+            body[key] = draw(st.sampled_from(PLAUSIBLE[key]))
+        else:
+            body[key] = draw(values)
     return msgpack.packb(body, use_bin_type=True)
+
+
+PLAUSIBLE: dict[str, list[Any]] = {
+    "name": ["fuzz-a", "fuzz-b", "basic"],
+    "mode": ["ephemeral", "deployed"],
+    "environment": ["main", "other"],
+    "create": [True],
+    "app_id": ["ap-" + "0" * 20],
+    "call_id": ["fc-" + "0" * 32],
+    "id": ["0" * 32, "di-" + "0" * 20, "sc-" + "0" * 20],
+    "put_id": ["0123456789abcdef"],
+    "get_id": ["0123456789abcdef"],
+    "partition": [None, "p1"],
+    "key": [b"\x80\x04K\x01."],
+    "values": [[b"\x80\x04K\x01."], {"A": "1"}],
+    "items": [[[b"\x80\x04K\x01.", b"\x80\x04K\x02."]]],
+    "sha": ["0" * 64],
+    "path": ["/a.txt", "/"],
+    "spec": [{}, {"python": "3.11"}],
+    "inputs": [[[0, b"\x80\x04K\x01."]]],
+    "secrets": [[{"name": "fuzz-a"}]],
+    "changes": [[["/a", "0" * 64, 1, 420, 1.0]]],
+    "n": [1, 10],
+    "offset": [0],
+    "length": [1],
+}
 
 
 @st.composite
