@@ -67,6 +67,8 @@ def test_audit(store: StateStore) -> None:
         ("bo", "/v1/secrets", 403),
     ]
     assert [r.who for r in store.audit(after=rows[0].seq)] == ["bo"]
+    store.prune_audit(keep=1)
+    assert [r.who for r in store.audit()] == ["bo"]
 
 
 def test_apps_by_id_environment_and_deployed_name(store: StateStore) -> None:

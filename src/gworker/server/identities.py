@@ -21,6 +21,9 @@ from .http import body, hash_secret, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
+# The audit log keeps the newest AUDIT_KEEP entries (checked every AUDIT_PRUNE_EVERY new ones).
+AUDIT_KEEP = 1_000_000
+AUDIT_PRUNE_EVERY = 10_000
 log = logging.getLogger("gworker.server")
 
 
@@ -35,12 +38,18 @@ def new_token(state: State, user: str, role: str) -> tuple[str, str]:
 def recorder(state: State) -> Callable[[web.Request, int], None]:
     """What the auth middleware calls after each mutating request: one audit row."""
 
+    recorded = 0
+
     def record(request: web.Request, status: int) -> None:
+        nonlocal recorded
         if request["identity"][0] == "container" and request.path.startswith("/v1/containers/"):
             return  # a container's own data path (polls, heartbeats, probes) is not an action
         who, role = request["who"], request["role"]
         try:
             state.store.add_audit(who, role, request.method, request.path, status)
+            recorded += 1
+            if recorded % AUDIT_PRUNE_EVERY == 0:
+                state.store.prune_audit(AUDIT_KEEP)
             state.scheduler.commit_soon()
         except Exception:  # a full disk: the request's own answer matters more than its entry
             log.exception("could not record %s %s by %s", request.method, request.path, who)

@@ -47,6 +47,9 @@ class Tokens(Protocol):
 
     def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
 
+    def prune_audit(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` entries."""
+
 
 class Apps(Protocol):
     def add_app(self, app_id: str, name: str, environment: str, mode: str) -> None: ...

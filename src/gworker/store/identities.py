@@ -81,6 +81,10 @@ class IdentityStore:
             (time.time(), who, role, method, path, status),
         )
 
+    def prune_audit(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` entries."""
+        self.db.execute("DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?", (keep,))
+
     def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]:
         rows = self.db.execute(
             "SELECT seq, ts, who, role, method, path, status FROM audit WHERE seq > ?"
