@@ -27,6 +27,8 @@ LEASE_MAX_INPUTS = 256
 COMMIT_DELAY_S = 0.02
 # The control loop's period: idle scale-down, silent containers, backstop timeouts.
 TICK_S = 0.5
+# How often a server with no backlog hands freed memory back to the system (server/memory.py).
+TRIM_EVERY_S = 30.0
 # How many times a container that fails at start-up is replaced before its inputs fail.
 MAX_START_FAILURES = 3
 # How many times an input is rerun after its container is replaced for failing liveness probes.

@@ -30,6 +30,7 @@ from gworker_client._protocol.limits import blob_digest
 from ... import constants as C
 from ...backends import Backend
 from ...store import Store
+from .. import memory
 from ..app_logs import AppLogs
 from ..call_book import CallBook
 from ..errors import InvalidRequest, NotFound
@@ -69,6 +70,7 @@ class Scheduler:
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
         self.draining = False  # the server is stopping: start nothing more
+        self._trimmed_at = time.monotonic()
         # called with an app's id when it stops (its sandboxes end with it)
         self.app_stopped: list[Callable[[str], None]] = []
         backend.bind(self)
@@ -407,6 +409,9 @@ class Scheduler:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now - self._trimmed_at > C.TRIM_EVERY_S and not any(f.pending for f in self.functions):
+            self._trimmed_at = now
+            memory.trim()
         for app_id, seen in list(self._app_heartbeats.items()):
             if now - seen > C.EPHEMERAL_APP_SILENCE_S:
                 self.stop_app(app_id)
