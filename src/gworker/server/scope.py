@@ -8,7 +8,7 @@ further confined here, as a Modal container is within its workspace:
 - deployed functions of its environment (calls, binds, stats), and calls of its own app or
   that it made itself; blobs of its own app's code, those it uploaded, and large arguments and
   results handed to it;
-- named objects (Dicts, Queues, Volumes) of its environment, sandboxes of its own app;
+- named objects (Dicts, Queues, Volumes) and sandboxes of its environment's apps;
 - with ``restrict_modal_access=True``: only its own app's functions and calls, and of named
   objects only the volumes it mounts and those passed in its inputs' arguments (their ids come
   with the call: ``CreateCall.objects``).
@@ -85,7 +85,7 @@ def _object(state: State, c: Container, m: dict[str, str], r: web.Request) -> bo
 
 def _sandbox(state: State, c: Container, m: dict[str, str], r: web.Request) -> bool:
     try:
-        return r.app["sandboxes"].get(m["sid"]).app_id == c.function.app_id
+        return _near_app(state, c, r.app["sandboxes"].get(m["sid"]).app_id)
     except NotFound:
         return True
 
@@ -94,8 +94,8 @@ def _env_query(state: State, c: Container, m: dict[str, str], r: web.Request) ->
     return not _restricted(c) and (r.query.get("env") or "main") == _env(state, c)
 
 
-def _own_app_query(state: State, c: Container, m: dict[str, str], r: web.Request) -> bool:
-    return r.query.get("app_id") == c.function.app_id
+def _app_query(state: State, c: Container, m: dict[str, str], r: web.Request) -> bool:
+    return _near_app(state, c, r.query.get("app_id") or "")
 
 
 def _allow(state: State, c: Container, m: dict[str, str], r: web.Request) -> bool:
@@ -111,8 +111,16 @@ def _env_body(body: dict[str, Any], state: State, c: Container) -> bool:
     return not _restricted(c) and (body.get("environment") or "main") == _env(state, c)
 
 
-def _own_app_body(body: dict[str, Any], state: State, c: Container) -> bool:
-    return body.get("app_id") == c.function.app_id
+def _app_body(body: dict[str, Any], state: State, c: Container) -> bool:
+    app_id = body.get("app_id")
+    return isinstance(app_id, str) and _near_app(state, c, app_id)
+
+
+def _near_app(state: State, c: Container, app_id: str) -> bool:
+    """Its own app, or (unless restricted) another app of its environment."""
+    if app_id == c.function.app_id:
+        return True
+    return not _restricted(c) and _app_env(state, app_id) == _env(state, c)
 
 
 _ID = r"(?P<{}>[^/]+)"
@@ -132,14 +140,14 @@ RULES: list[tuple[str, str, Any]] = [
     ("POST", r"/v1/(dicts|queues|volumes)", _env_body),
     ("POST", r"/v1/(dicts|queues|volumes)/lookup", _env_body),
     ("*", rf"/v1/(dicts|queues|volumes)/{_ID.format('object_id')}/.*", _object),
-    ("POST", r"/v1/images/build", _own_app_body),
-    ("POST", r"/v1/sandboxes", _own_app_body),
-    ("GET", r"/v1/sandboxes", _own_app_query),
-    ("GET", r"/v1/sandboxes/by-name", _own_app_query),
+    ("POST", r"/v1/images/build", _app_body),
+    ("POST", r"/v1/sandboxes", _app_body),
+    ("GET", r"/v1/sandboxes", _app_query),
+    ("GET", r"/v1/sandboxes/by-name", _app_query),
     ("*", rf"/v1/sandboxes/{_ID.format('sid')}(/.*)?", _sandbox),
 ]
 _COMPILED = [(method, re.compile(pattern + "$"), check) for method, pattern, check in RULES]
-_BODY_CHECKS = (_env_body, _own_app_body)
+_BODY_CHECKS = (_env_body, _app_body)
 
 
 async def check(request: web.Request, state: State) -> None:
