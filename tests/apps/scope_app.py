@@ -50,3 +50,11 @@ def use_named_dict_restricted(name: str) -> str:
 def use_passed_dict(d: gw.Dict) -> str:
     d["seen"] = "yes"  # an object passed in the arguments: allowed
     return d["seen"]
+
+
+@app.function()
+def run_sandbox() -> str:
+    """A sandbox of its own app, created and read with the container's token."""
+    sb = gw.Sandbox.create("sh", "-c", "echo from-sandbox", app=app)
+    sb.wait()
+    return sb.stdout.read().strip()

@@ -81,3 +81,8 @@ def test_restrict_modal_access_confines_a_container_to_its_own_app(server, other
         passed = gw.Dict.from_name(f"scope-{uuid.uuid4().hex[:8]}", create_if_missing=True)
         assert scope_app.use_passed_dict.remote(passed) == "yes"
         assert list(scope_app.use_passed_dict.map([passed, passed])) == ["yes", "yes"]
+
+
+def test_a_container_runs_sandboxes_of_its_app(server):
+    with scope_app.app.run():
+        assert scope_app.run_sandbox.remote() == "from-sandbox"
