@@ -28,3 +28,12 @@ cold_app = gw.App("bench-cold")
 @cold_app.function()
 def echo_cold(x: int) -> int:
     return x
+
+
+# The soak (soak.py): calls of mixed sizes, answered with the argument's size.
+soak_app = gw.App("bench-soak")
+
+
+@soak_app.function(max_workers=MAP_MAX_WORKERS)
+def soak_echo(data: bytes) -> int:
+    return len(data)

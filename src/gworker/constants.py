@@ -9,6 +9,7 @@ from pathlib import Path
 # wire protocol, next to their other half.
 from gworker_client._protocol import CONTAINER_SILENCE_S as CONTAINER_SILENCE_S
 from gworker_client._protocol import EPHEMERAL_APP_SILENCE_S as EPHEMERAL_APP_SILENCE_S
+from gworker_client._protocol import limits as _limits
 
 API_PREFIX = "/v1"
 
@@ -19,8 +20,9 @@ def nfs_dir(home: Path, nfs_id: str) -> Path:
     return home / "nfs" / nfs_id
 
 
-# Largest request body the API accepts (arguments and results travel inline).
-MAX_BODY_BYTES = 512 * 1024 * 1024
+# Sizes and counts the API enforces (request bodies, inline values, code bundles, pending inputs)
+# are the protocol's: gworker_client/_protocol/limits.py. A server may lower or raise this one.
+MAX_PENDING_INPUTS = int(os.environ.get("GW_MAX_PENDING_INPUTS", _limits.MAX_PENDING_INPUTS))
 # Extra time past an input's timeout before the server kills a container that did not stop it.
 TIMEOUT_GRACE_S = 5.0
 # How long a container is given to exit after SIGTERM before SIGKILL.
@@ -34,6 +36,8 @@ LEASE_MAX_INPUTS = 256
 COMMIT_DELAY_S = 0.02
 # The control loop's period: idle scale-down, silent containers, backstop timeouts.
 TICK_S = 0.5
+# How often a server with no backlog hands freed memory back to the system (server/memory.py).
+TRIM_EVERY_S = 30.0
 # How many times a container that fails at start-up is replaced before its inputs fail.
 MAX_START_FAILURES = 3
 # How many times an input is rerun after its container is replaced for failing liveness probes.

@@ -16,6 +16,8 @@ from typing import Any
 from gworker_client import _config
 from gworker_client import exception as exc
 
+from .constants import STOP_GRACE_S
+
 START_TIMEOUT_S = 20.0
 
 
@@ -91,21 +93,37 @@ def ensure_local_server(home: Path) -> str:
     return start_server(home)["url"]
 
 
-def stop_server(home: Path, timeout: float = 20.0) -> bool:
-    """Stop the local server; return whether one was running."""
+def stop_server(home: Path, timeout: float | None = None) -> str | None:
+    """Stop the local server: ``"stopped"`` when it stopped on its own after SIGTERM (its
+    containers' exit hooks ran), ``"killed"`` when it needed SIGKILL, None when none ran."""
     info = server_info(home)
     if info is None:
-        return False
+        return None
     pid = int(info["pid"])
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
+    # the server gives its containers STOP_GRACE_S to run their exit hooks, then kills them
+    deadline = time.monotonic() + (STOP_GRACE_S + 10.0 if timeout is None else timeout)
     while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.05)
+        if not _alive(pid):
+            return "stopped"
+        time.sleep(0.05)  # waiting on another process's exit: there is nothing to block on
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    return True
+    return "killed"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie child of ours counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False

@@ -23,9 +23,10 @@ Consequences for callers: writable binds must be writable by that uid (``NOBODY`
 
 Signals. The backend stops a container with ``killpg(SIGTERM)``. bubblewrap does not forward
 signals, and with ``--die-with-parent`` its death kills the sandbox at once, so bwrap must outlive
-the SIGTERM: ``preexec`` ignores SIGTERM before bwrap is exec'd (an ignored disposition survives
-exec), the pid namespace's init ignores it as every init does, and only the payload acts on it (the
-gworker runtime installs its own handler; before that it is ignored and the backend's SIGKILL after
+the SIGTERM: ``command`` starts bwrap through a shell that ignores SIGTERM first (an ignored
+disposition survives exec; ``preexec`` does the same where the event loop keeps it), the pid
+namespace's init ignores it as every init does, and only the payload acts on it (the gworker
+runtime installs its own handler; before that it is ignored and the backend's SIGKILL after
 the grace period applies). ``--new-session`` is not used, so the process group reaches the payload;
 stdin is /dev/null, so the terminal-injection risk it guards against does not arise.
 """
@@ -165,6 +166,11 @@ def network_env() -> dict[str, str]:
     }
 
 
+# bwrap is exec'd by a shell that first ignores SIGTERM: a ``preexec_fn`` doing the same is undone
+# by uvloop, which resets the child's signal dispositions after calling it.
+IGNORE_SIGTERM = ["/bin/sh", "-c", 'trap "" TERM; exec "$@"', "sh"]
+
+
 def preexec() -> None:
     """Call in the child before exec'ing the argv from ``command`` (see the module docstring)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -177,10 +183,12 @@ def command(
     mounts: Mapping[str, Mount] | None = None,
     network: bool = True,
     cwd: str | None = None,
+    bwrap_args: Sequence[str] = (),
 ) -> list[str]:
     """The bwrap argv that runs ``argv`` in ``image``'s view plus ``mounts`` (container path ->
-    Mount). Pass ``image.environ()`` (plus the caller's variables) as the process environment.
-    Raises IsolationUnavailable, or PlacementError for a path that cannot be placed."""
+    Mount), with ``bwrap_args`` for bwrap itself. Pass ``image.environ()`` (plus the caller's
+    variables) as the process environment. Raises IsolationUnavailable, or PlacementError for
+    a path that cannot be placed."""
     check()
     binds = [(str(p), Mount(p)) for p in image.interpreter_paths()]
     binds += [(target, Mount(source)) for target, source in sorted(image.files.items())]
@@ -195,7 +203,9 @@ def command(
     bwrap = bwrap_path()
     assert bwrap is not None
     return [
+        *IGNORE_SIGTERM,
         bwrap,
+        *bwrap_args,
         *_namespace_args(network),
         *_base_args(),
         *view.args,

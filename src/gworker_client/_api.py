@@ -117,6 +117,10 @@ class Client:
         while True:
             try:
                 status, raw = self._send(method, path, data, timeout)
+                if status == 503 and idempotent and time.monotonic() < deadline:
+                    # the server is stopping (a restart): wait for it as for a lost connection
+                    self._reached = True
+                    raise ConnectionRefusedError("the server is stopping")
                 break
             except OSError as e:
                 self._drop_connection()

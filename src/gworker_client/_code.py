@@ -15,6 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from ._protocol.limits import MAX_CODE_BUNDLE_BYTES
+from .exception import InvalidError
+
 _ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
 
@@ -66,6 +69,13 @@ def bundle(entry: ModuleType, name: str) -> CodeBundle:
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, files[name].read_bytes())
     data = buf.getvalue()
+    if len(data) > MAX_CODE_BUNDLE_BYTES:
+        biggest = sorted(files, key=lambda n: files[n].stat().st_size)[-3:]
+        raise InvalidError(
+            f"the app's code bundle is {len(data)} bytes zipped; at most"
+            f" {MAX_CODE_BUNDLE_BYTES} are accepted. Its largest files: {', '.join(biggest)}."
+            " Put data in a Volume or an image (Image.add_local_file) instead"
+        )
     return CodeBundle(data, hashlib.sha256(data).hexdigest(), tuple(sorted(files)))
 
 

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _api, _config, _generator, _output
+from . import _api, _config, _generator, _output, _payload
 from . import exception as exc
 from ._aio import Operation, blocking, iterating
+from ._object import passed_objects
 from ._options import FunctionOptions
 from ._protocol import FunctionSpec
 from ._serialization import deserialize, exception_from_output, serialize
@@ -143,8 +144,13 @@ class Function:
                 f" `.remote_gen(...)` instead ({self._tag!r} yields its results)."
             )
 
-    def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bytes:
-        return serialize((args, kwargs, self._method) if self._method else (args, kwargs))
+    def _payload(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[bytes, list[str]]:
+        """The pickled input, and the ids of the objects pickled into it (a function with
+        restrict_modal_access=True may use those)."""
+        value = (args, kwargs, self._method) if self._method else (args, kwargs)
+        with passed_objects() as ids:
+            data = serialize(value)
+        return _payload.outbound(data, f"arguments of {self._tag!r}"), sorted(ids)
 
     def _bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if self._extra_spec.get("web"):
@@ -205,7 +211,7 @@ class Function:
     ) -> FunctionCall:
         self._bind(args, kwargs)
         # a generator's input carries, first, where its items go
-        payload = self._payload((stream, *args) if stream is not None else args, kwargs)
+        payload, objects = self._payload((stream, *args) if stream is not None else args, kwargs)
         call = FunctionCall(new_call_id())
         resp = _api.client().post(
             f"/v1/functions/{self._hydrate()}/calls",
@@ -214,6 +220,7 @@ class Function:
                 "inputs": [[0, payload]],
                 "total": 1,
                 "wait": _config.LONG_POLL_S if wait else 0,
+                "objects": objects,
             },
             timeout=_config.LONG_POLL_S + 30,
         )
@@ -386,7 +393,7 @@ class _Failure:
 
 def _decode(status: str, data: bytes) -> Any:
     if status == "success":
-        return deserialize(data)
+        return deserialize(_payload.inbound(data))
     return _Failure(exception_from_output(status, data))
 
 
@@ -412,22 +419,31 @@ class _MapRun:
         self.created = False
         self.started = threading.Event()  # the call exists on the server, or feeding failed
 
-    def _chunks(self) -> Iterator[list[list[Any]]]:
+    def _chunks(self) -> Iterator[tuple[list[list[Any]], set[str]]]:
+        """Chunks of inputs, each with the ids of the objects pickled into them."""
         counter = itertools.count()
         chunk: list[list[Any]] = []
+        objects: set[str] = set()
         size = 0
         for args, kwargs in self.items:
             self.fn._bind(args, kwargs)
-            payload = self.fn._payload(args, kwargs)
+            payload, passed = self.fn._payload(args, kwargs)
             chunk.append([next(counter), payload])
+            objects.update(passed)
             size += len(payload)
             if len(chunk) >= MAP_CHUNK_ITEMS or size >= MAP_CHUNK_BYTES:
-                yield chunk
-                chunk, size = [], 0
-        yield chunk
+                yield chunk, objects
+                chunk, objects, size = [], set(), 0
+        yield chunk, objects
 
-    def _send(self, chunk: list[list[Any]], total: int | None) -> None:
-        body = {"call_id": self.call_id, "inputs": chunk, "total": total, "wait": 0}
+    def _send(self, chunk: list[list[Any]], objects: set[str], total: int | None) -> None:
+        body = {
+            "call_id": self.call_id,
+            "inputs": chunk,
+            "total": total,
+            "wait": 0,
+            "objects": sorted(objects),
+        }
         if not self.created:
             _api.client().post(f"/v1/functions/{self.fid}/calls", body)
             self.created = True
@@ -437,13 +453,14 @@ class _MapRun:
         self.sent += len(chunk)
 
     def submit_all(self) -> None:
-        pending: list[list[Any]] | None = None
+        pending: tuple[list[list[Any]], set[str]] | None = None
         for chunk in self._chunks():
             if pending is not None:
-                self._send(pending, None)
+                self._send(*pending, None)
             pending = chunk
-        self.total = self.sent + len(pending or [])
-        self._send(pending or [], self.total)
+        last, objects = pending or ([], set())
+        self.total = self.sent + len(last)
+        self._send(last, objects, self.total)
 
     def _feed(self) -> None:
         try:

@@ -7,6 +7,7 @@ The limits below are enforced twice: by the SDK before anything is sent, and by 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar, TypeVar
@@ -53,6 +54,24 @@ def request_id() -> str:
     return uuid.uuid4().hex
 
 
+# Ids of the objects pickled while a call's arguments are pickled: a function with
+# restrict_modal_access=True may use the objects passed to it, and only those (server/scope.py).
+_passed: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar(
+    "gw_passed_objects", default=None
+)
+
+
+@contextlib.contextmanager
+def passed_objects() -> Iterator[set[str]]:
+    """Collect the ids of the objects pickled inside the block."""
+    ids: set[str] = set()
+    token = _passed.set(ids)
+    try:
+        yield ids
+    finally:
+        _passed.reset(token)
+
+
 class _Object:
     """A handle on a server-side Dict, Queue or Volume: by name (looked up on first use) or by
     id."""
@@ -84,6 +103,10 @@ class _Object:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Only the reference travels: the other side talks to the same server by id or name.
+        passed = _passed.get()
+        if passed is not None:  # pickled into a call's arguments: the callee may use it
+            with contextlib.suppress(exc.Error):  # one that refers to nothing grants nothing
+                passed.add(self.object_id)
         state = (self._name, self._environment, self._object_id, self._create_if_missing)
         return (_rebuild, (type(self), *state))
 

@@ -59,6 +59,7 @@ CANONICAL = (
     "network_file_systems",
     "schedule",
     "include_source",
+    "restrict_modal_access",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
@@ -74,7 +75,6 @@ NOT_YET = {
     "i6pn": "private networking",
     "serialized": "serialized functions",
     "nonpreemptible": "nonpreemptible",
-    "restrict_modal_access": "restrict_modal_access",
     "rdma": "rdma",
 }
 
@@ -102,6 +102,8 @@ class FunctionOptions:
     schedule: Schedule | None = None
     # False: containers import the function's module from its image, not from the code bundle
     include_source: bool | None = None
+    # its containers' tokens reach only their own app's calls and objects (server/scope.py)
+    restrict_modal_access: bool = False
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -121,6 +123,7 @@ class FunctionOptions:
             concurrency=self.concurrency.to_record() if self.concurrency else None,
             schedule=self.schedule.to_spec() if self.schedule else None,
             include_source=self.include_source is not False,
+            restrict_modal_access=self.restrict_modal_access,
         )
 
 
@@ -169,6 +172,11 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         check_apart(values.get("volumes", ()), values["network_file_systems"], decorator)
     if "include_source" in values:
         values["include_source"] = check_include_source(values["include_source"], decorator)
+    if not isinstance(values.get("restrict_modal_access", False), bool):
+        raise InvalidError(
+            f"{decorator}(restrict_modal_access={values['restrict_modal_access']!r}):"
+            " expected True or False"
+        )
     if "image" in values and not isinstance(values["image"], Image):
         raise InvalidError(
             f"{decorator}(image={values['image']!r}): expected a gw.Image, e.g."

@@ -13,6 +13,7 @@ from . import _api, _config
 from . import exception as exc
 from ._aio import blocking, iterating
 from ._object import MAX_VALUE_BYTES, _Object, pickled, request_id
+from ._protocol.limits import MAX_REQUEST_BYTES, MiB
 from ._protocol.objects import ObjectKind
 from ._serialization import deserialize
 
@@ -103,6 +104,12 @@ class Queue(_Object):
             raise exc.InvalidError(
                 f"cannot put {len(values)} items at once: a partition holds at most"
                 f" {MAX_PARTITION_ITEMS}"
+            )
+        size = sum(len(v) for v in values)
+        if size > MAX_REQUEST_BYTES - MiB:  # all at once means one request
+            raise exc.InvalidError(
+                f"cannot put {size} bytes of items at once: one put_many carries at most"
+                f" {MAX_REQUEST_BYTES - MiB}; split it into several"
             )
         self._put(values, block, timeout, partition)
 

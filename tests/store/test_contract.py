@@ -73,8 +73,29 @@ def test_environments_of_an_older_database_are_kept(tmp_path: Path) -> None:
 def test_tokens(store: StateStore) -> None:
     assert store.tokens() == {}
     store.add_token("tk-1", "hash-1")
-    store.add_token("tk-2", "hash-2")
-    assert store.tokens() == {"tk-1": "hash-1", "tk-2": "hash-2"}
+    store.add_token("tk-2", "hash-2", user="ana", role="viewer")
+    tokens = store.tokens()
+    assert {tid: t.secret_hash for tid, t in tokens.items()} == {"tk-1": "hash-1", "tk-2": "hash-2"}
+    assert (tokens["tk-1"].role, tokens["tk-2"].user, tokens["tk-2"].role) == (
+        "admin",
+        "ana",
+        "viewer",
+    )
+    assert store.revoke_token("tk-2") and not store.revoke_token("tk-2")
+    assert store.tokens()["tk-2"].revoked and not store.tokens()["tk-1"].revoked
+
+
+def test_audit(store: StateStore) -> None:
+    store.add_audit("ana", "developer", "POST", "/v1/apps", 200)
+    store.add_audit("bo", "viewer", "POST", "/v1/secrets", 403)
+    rows = store.audit()
+    assert [(r.who, r.path, r.status) for r in rows] == [
+        ("ana", "/v1/apps", 200),
+        ("bo", "/v1/secrets", 403),
+    ]
+    assert [r.who for r in store.audit(after=rows[0].seq)] == ["bo"]
+    store.prune_audit(keep=1)
+    assert [r.who for r in store.audit()] == ["bo"]
 
 
 def test_apps_by_id_environment_and_deployed_name(store: StateStore) -> None:

@@ -227,14 +227,22 @@ async def start_sandbox(
             image, spec.volumes, keeper_env, mounts_root / group
         )
     binds.update(device_binds(grant))
+    info_r, info_w = os.pipe()
     try:
-        command = isolation.command(image, argv, mounts=binds, network=False, cwd=spec.workdir)
+        command = isolation.command(
+            image,
+            argv,
+            mounts=binds,
+            network=False,
+            cwd=spec.workdir,
+            bwrap_args=["--info-fd", str(info_w)],
+        )
     except BaseException:
+        os.close(info_r)
+        os.close(info_w)
         if keeper:
             await keeper.discard()
         raise
-    info_r, info_w = os.pipe()
-    command[1:1] = ["--info-fd", str(info_w)]
     env = {**isolation.network_env(), **image.environ(), **(gpu_env(grant) if grant else {})}
     memory = spec.memory_mib or DEFAULT_MEMORY_MIB
     share = WARMING_SHARE if warm else ACTIVE_SHARE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -52,9 +53,12 @@ def start(host: str, port: int | None, prices: Path | None) -> None:
 @server.command()
 @friendly_errors
 def stop() -> None:
-    """Stop the control plane; its containers stop with it."""
-    if daemon.stop_server(_config.gw_home()):
+    """Stop the control plane; its containers stop with it (their exit hooks run first)."""
+    outcome = daemon.stop_server(_config.gw_home())
+    if outcome == "stopped":
         console.print("[green]✓[/] gworker server stopped")
+    elif outcome == "killed":
+        console.print("[yellow]![/] gworker server did not stop in time and was killed")
     else:
         console.print("no gworker server is running")
 
@@ -91,3 +95,48 @@ def status() -> None:
         holder = gpu["container"] or "free"
         table.add_row(f"  gpu {gpu['index']}", f"{gpu['type']} ({gpu['name']}): {holder}")
     console.print(table)
+
+
+@server.command()
+@click.option("--after", type=int, default=0, help="Only entries after this sequence number.")
+@click.option("--limit", type=int, default=1000, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON lines.")
+@friendly_errors
+def audit(after: int, limit: int, as_json: bool) -> None:
+    """Print the audit log: every mutating request, who sent it, when, and its status."""
+    entries = _api.client().get(f"/v1/audit?after={after}&limit={limit}")["entries"]
+    if as_json:
+        for e in entries:
+            click.echo(json.dumps(e))
+        return
+    table = Table("seq", "time (UTC)", "who", "role", "request", "status")
+    for e in entries:
+        request = f"{e['method']} {e['path']}"
+        table.add_row(str(e["seq"]), e["time"][:19], e["who"], e["role"], request, str(e["status"]))
+    console.print(table)
+
+
+@server.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@friendly_errors
+def backup(path: Path) -> None:
+    """Back up GW_HOME's state into PATH while the server runs (SQLite snapshot + blobs)."""
+    from gworker import backup as backups
+
+    summary = backups.backup(_config.gw_home(), path)
+    console.print(
+        f"[green]✓[/] backed up to {path}: state.db {summary['db_bytes']} bytes,"
+        f" {summary['blobs_copied']} new blobs"
+    )
+
+
+@server.command()
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@friendly_errors
+def restore(path: Path) -> None:
+    """Restore GW_HOME's state from a backup at PATH (stop the server first)."""
+    from gworker import backup as backups
+
+    aside = backups.restore(path, _config.gw_home())
+    moved = f"; the state it replaced is in {aside}" if aside else ""
+    console.print(f"[green]✓[/] restored {path} into {_config.gw_home()}{moved}")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..server.http import hash_secret
+from ..store.identities import Token
 
 LINK_TTL_S = 120.0
 SESSION_TTL_S = 12 * 3600.0
@@ -30,8 +31,10 @@ class Grant:
 
 
 class DashboardAuth:
-    def __init__(self, user_tokens: dict[str, str], clock: Callable[[], float] = time.time) -> None:
-        self.user_tokens = user_tokens  # token id -> sha256 of its secret (the server's own)
+    def __init__(
+        self, user_tokens: dict[str, Token], clock: Callable[[], float] = time.time
+    ) -> None:
+        self.user_tokens = user_tokens  # token id -> its record (the server's own table)
         self._links: dict[str, Grant] = {}
         self._sessions: dict[str, Grant] = {}
         self._clock = clock
@@ -75,8 +78,11 @@ class DashboardAuth:
             return None
         value = authorization[7:]
         token_id, _, secret = value.partition(":")
-        expected = self.user_tokens.get(token_id)
-        if expected is not None and hmac.compare_digest(expected, hash_secret(secret)):
-            return token_id
+        token = self.user_tokens.get(token_id)
+        if token is not None and hmac.compare_digest(token.secret_hash, hash_secret(secret)):
+            return None if token.revoked else token_id
         grant = self._check(self._sessions, value)
-        return grant.token_id if grant else None
+        if grant is None:
+            return None
+        owner = self.user_tokens.get(grant.token_id)
+        return grant.token_id if owner is not None and not owner.revoked else None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import getpass
 import json
 import logging
 import os
@@ -14,8 +16,8 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from gworker_client._protocol import home as home_files
+from gworker_client._protocol.limits import MAX_REQUEST_BYTES
 
-from .. import constants as C
 from .. import dashboard
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
@@ -29,12 +31,14 @@ from . import (
     containers,
     dicts,
     environments,
+    identities,
     images,
     network_file_systems,
     queues,
     registry,
     running,
     sandboxes,
+    scope,
     secrets,
     system,
     usage,
@@ -43,6 +47,7 @@ from . import (
 )
 from .call_stats import CallStats
 from .channel import ContainerChannel
+from .draining import DRAINING
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
@@ -56,12 +61,26 @@ log = logging.getLogger("gworker.server")
 
 
 def _ensure_local_token(state: State, home: Path) -> None:
-    """The local user's token: kept if the store knows it, else a new one (file mode 0600)."""
+    """The local user's token: kept if the store knows it, else a new admin token (file mode
+    0600), so a single user needs no set-up."""
     creds = home_files.credentials_from_file(home)
-    if creds and state.tokens.get(creds.token_id) == hash_secret(creds.token_secret):
+    known = state.tokens.get(creds.token_id) if creds else None
+    if (
+        creds
+        and known
+        and not known.revoked
+        and known.secret_hash == hash_secret(creds.token_secret)
+    ):
         return
-    token_id, secret = system.new_token(state)
+    token_id, secret = identities.new_token(state, _local_user(), "admin")
     home_files.write_credentials(home_files.Credentials(token_id, secret), home)
+
+
+def _local_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in this environment (a bare container)
+        return "local"
 
 
 def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
@@ -114,13 +133,18 @@ def build_app(home: Path, server_url: str) -> web.Application:
     board = dashboard.Dashboard(state)
     sandbox_table = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
-        client_max_size=C.MAX_BODY_BYTES,
+        client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
         middlewares=[
             errors_middleware,
             sandbox_table.tunnels.middleware,  # a sandbox's ports, ahead of web endpoints
             gateway.middleware,
             board.middleware,
-            auth_middleware(state.tokens, lambda t: container_by_token(app, state, t)),
+            auth_middleware(
+                state.tokens,
+                lambda t: container_by_token(app, state, t),
+                identities.recorder(state),
+                lambda request: scope.check(request, state),
+            ),
         ],
     )
     app["state"] = state
@@ -139,7 +163,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["sandboxes"] = sandbox_table
     app["attach_container"] = backend.attach
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
-    for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
+    for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
@@ -188,7 +212,9 @@ async def serve(home: Path, host: str, port: int) -> None:
     sock = _bind(host, port)
     url = f"http://{host}:{sock.getsockname()[1]}"
     app = build_app(home, url)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # handlers still running once the stop has ended every long-poll (a web request streaming
+    # through the gateway) get this long to finish
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
@@ -204,10 +230,16 @@ async def serve(home: Path, host: str, port: int) -> None:
     try:
         await stop.wait()
     finally:
-        log.info("gworker control plane stopping")
-        await runner.cleanup()
-        if json.loads(info.read_text()).get("pid") == os.getpid():
-            info.unlink(missing_ok=True)
+        log.info("gworker control plane stopping: ending long-polls, stopping containers")
+        DRAINING.begin()
+        try:
+            await app["state"].scheduler.drain()
+            await runner.cleanup()
+        finally:
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                if json.loads(info.read_text()).get("pid") == os.getpid():
+                    info.unlink()
+        log.info("gworker control plane stopped gracefully")
 
 
 def _bind(host: str, port: int):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .. import constants as C
 from ..store import Store
+from .draining import DRAINING
 
 
 class AppLogs:
@@ -31,5 +32,5 @@ class AppLogs:
             return rows
         event = self.waiting.setdefault(app_id, asyncio.Event())
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+            await DRAINING.wait_for(event.wait(), timeout)
         return self.store.logs_after(app_id, after)

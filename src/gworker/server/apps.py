@@ -15,9 +15,10 @@ from gworker_client._protocol import (
     from_builtins,
     spec_problem,
 )
+from gworker_client._protocol.limits import MAX_CODE_BUNDLE_BYTES
 
 from . import namespaces
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, TooLarge
 from .http import body, decode, query_float, query_int, reply
 from .state import State
 
@@ -32,7 +33,7 @@ async def create_app(request: web.Request) -> web.Response:
     req = await body(request)
     name, mode = req.get("name"), req.get("mode")
     env = namespaces.require(state.store, req.get("environment"))
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not 0 < len(name) <= 256:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     if mode not in MODES:
         raise InvalidRequest(f"app mode {mode!r} is not one of {MODES}")
@@ -52,7 +53,7 @@ async def lookup_app(request: web.Request) -> web.Response:
     req = await body(request)
     name = req.get("name")
     env = namespaces.require(state.store, req.get("environment"))
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not 0 < len(name) <= 256:
         raise InvalidRequest(f"app name {name!r} must be a non-empty string")
     app_id = state.store.deployed_app(name, env)
     if app_id is None:
@@ -81,6 +82,12 @@ async def publish(request: web.Request) -> web.Response:
         raise InvalidRequest("publish lists a function tag twice")
     if not state.blobs.exists(req.code_blob):
         raise InvalidRequest(f"code blob {req.code_blob!r} was not uploaded")
+    size = state.blobs.size(req.code_blob) or 0
+    if size > MAX_CODE_BUNDLE_BYTES:
+        raise TooLarge(
+            f"the app's code bundle is {size} bytes; at most {MAX_CODE_BUNDLE_BYTES} are accepted"
+            " (data belongs in a Volume or an image, not beside the code)"
+        )
     web_table = request.app["gateway"].table
     web_table.check_publish(request.match_info["app_id"], req.functions)  # labels are free
     ids = state.scheduler.publish(

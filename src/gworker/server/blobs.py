@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import re
+import uuid
 from pathlib import Path
 
-import msgpack
-from aiohttp import web
+from aiohttp import StreamReader, web
 
-from .errors import InvalidRequest, NotFound
+from gworker_client._protocol.limits import MAX_PAYLOAD_BYTES
+
+from .errors import InvalidRequest, NotFound, TooLarge
 from .http import reply
 
 routes = web.RouteTableDef()
@@ -40,6 +43,12 @@ class BlobStore:
         tmp.write_bytes(data)
         os.replace(tmp, path)
 
+    def size(self, digest: str) -> int | None:
+        try:
+            return self.path(digest).stat().st_size
+        except FileNotFoundError:
+            return None
+
     def get(self, digest: str) -> bytes:
         path = self.path(digest)
         if not path.exists():
@@ -54,13 +63,75 @@ async def exists(request: web.Request) -> web.Response:
 
 @routes.put("/v1/blobs/{digest}")
 async def put(request: web.Request) -> web.Response:
-    data = msgpack.unpackb(await request.read(), raw=False)
-    if not isinstance(data, bytes):
-        raise InvalidRequest("a blob upload must be msgpack bytes")
-    request.app["state"].blobs.put(request.match_info["digest"], data)
+    """A blob upload: msgpack bytes, streamed to disk (a blob may be larger than the API's
+    request limit, up to ``MAX_PAYLOAD_BYTES``) and checked against its digest."""
+    blobs: BlobStore = request.app["state"].blobs
+    digest = request.match_info["digest"]
+    path = blobs.path(digest)  # a bad digest is refused before the body is read
+    reader = request.content
+    try:
+        head = await reader.readexactly(1)
+        width = _BIN_WIDTHS.get(head[0])
+        if width is None:
+            raise InvalidRequest("a blob upload must be msgpack bytes (bin 8, 16 or 32)")
+        size = int.from_bytes(await reader.readexactly(width), "big")
+    except asyncio.IncompleteReadError:
+        raise InvalidRequest("a blob upload must be msgpack bytes; the body ended early") from None
+    if size > MAX_PAYLOAD_BYTES:
+        raise TooLarge(f"a blob of {size} bytes is over the limit of {MAX_PAYLOAD_BYTES}")
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
+    try:
+        actual = await _stream_to(reader, tmp, size)
+        if actual != digest:
+            raise InvalidRequest(f"blob content hashes to {actual}, not {digest}")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return reply({})
 
 
+_BIN_WIDTHS = {0xC4: 1, 0xC5: 2, 0xC6: 4}  # msgpack bin 8/16/32: bytes of the length after
+
+
+async def _stream_to(reader: StreamReader, dest: Path, size: int) -> str:
+    """Write exactly ``size`` bytes of ``reader`` to ``dest``; return their sha256."""
+    h = hashlib.sha256()
+    left = size
+    with open(dest, "wb") as f:
+        while left > 0:
+            chunk = await reader.read(min(left, 1 << 20))
+            if not chunk:
+                raise InvalidRequest(f"a blob upload ended {left} bytes short of {size}")
+            h.update(chunk)
+            f.write(chunk)
+            left -= len(chunk)
+    if await reader.read(1):
+        raise InvalidRequest("a blob upload carries bytes past its msgpack value")
+    return h.hexdigest()
+
+
 @routes.get("/v1/blobs/{digest}")
-async def get(request: web.Request) -> web.Response:
-    return reply(request.app["state"].blobs.get(request.match_info["digest"]))
+async def get(request: web.Request) -> web.StreamResponse:
+    """The blob as msgpack bytes, streamed from disk."""
+    path = request.app["state"].blobs.path(request.match_info["digest"])
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed below, after the response is streamed
+    except FileNotFoundError:
+        raise NotFound(f"blob {request.match_info['digest']} does not exist") from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if size < 1 << 8:
+            head = b"\xc4" + size.to_bytes(1, "big")
+        elif size < 1 << 16:
+            head = b"\xc5" + size.to_bytes(2, "big")
+        else:
+            head = b"\xc6" + size.to_bytes(4, "big")
+        resp = web.StreamResponse(headers={"Content-Type": "application/msgpack"})
+        resp.content_length = len(head) + size
+        await resp.prepare(request)
+        await resp.write(head)
+        while chunk := f.read(1 << 20):
+            await resp.write(chunk)
+        await resp.write_eof()
+    return resp

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from ..store import Store
 from .call_state import CallState
+from .draining import DRAINING
 from .errors import NotFound
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
@@ -92,6 +93,7 @@ class CallBook:
                 raise NotFound(f"function call {call_id} does not exist")
             done = self.store.output_count(call_id)
             cs = CallState(call_id, row["function_id"], row["total"], done, row["cancelled"])
+            cs.objects = self.store.call_objects(call_id)
             self.calls[call_id] = cs
             self.recent[call_id] = Recent(self.store.max_output_seq(call_id))
         return cs
@@ -122,6 +124,18 @@ class CallBook:
         aw.input_id, aw.idx, aw.args = self.store.reserve_input_ids(1), idx, args
         return [(aw.input_id, idx)]
 
+    def add_objects(self, call_id: str, objects: list[str]) -> None:
+        """Named objects pickled into a call's inputs (stored with a stored call)."""
+        cs = self.calls[call_id]
+        new = set(objects) - cs.objects
+        cs.objects |= new
+        if new and call_id not in self.awaited:
+            self.store.add_call_objects(call_id, sorted(new))
+
+    def objects_of(self, call_id: str) -> set[str]:
+        cs = self.calls.get(call_id)
+        return cs.objects if cs is not None else set()
+
     def persist(self, call_id: str) -> None:
         """Store an awaited call that has no result yet, so that it survives a restart: its
         caller is about to be told it exists. The caller commits."""
@@ -130,6 +144,8 @@ class CallBook:
             return
         cs = self.calls[call_id]
         self.store.add_call(call_id, cs.function_id, cs.total)
+        if cs.objects:
+            self.store.add_call_objects(call_id, sorted(cs.objects))
         if not cs.done:
             self.store.add_inputs_with_ids(
                 call_id, cs.function_id, [(aw.input_id, aw.idx, aw.args)]
@@ -183,9 +199,11 @@ class CallBook:
         rows = self._rows(call_id, after) if cs.done else []
         deadline = time.monotonic() + timeout
         while not rows and not cs.finished and (left := deadline - time.monotonic()) > 0:
+            if DRAINING.stopping:
+                break
             changed = cs.changed
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
+                await DRAINING.wait_for(changed.wait(), left)
             rows = self._rows(call_id, after)
         aw = self.awaited.get(call_id)
         if aw is not None and rows and cs.finished:

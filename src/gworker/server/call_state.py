@@ -13,6 +13,7 @@ class CallState:
     total: int | None
     done: int
     cancelled: bool = False
+    objects: set[str] = field(default_factory=set)  # named objects pickled into its inputs
     changed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def notify(self) -> None:

@@ -17,6 +17,7 @@ from gworker_client._protocol import (
     InputItem,
 )
 
+from . import scope
 from .http import decode, query_float, query_int, reply
 from .state import State
 
@@ -28,9 +29,14 @@ def _items(inputs: list[InputItem]) -> list[tuple[int, bytes]]:
 
 
 async def _outputs(
-    state: State, call_id: str, after: int, wait: float, awaited: bool = False
+    request: web.Request, call_id: str, after: int, wait: float, awaited: bool = False
 ) -> web.Response:
+    state: State = request.app["state"]
     rows, total = await state.scheduler.wait_outputs(call_id, after, wait)
+    if request["identity"][0] == "container":  # large results it may now fetch (scope.py)
+        scope.grant_payloads(
+            state.scheduler.container(request["identity"][1]), [r[3] for r in rows]
+        )
     if awaited and not rows:
         # the caller will ask for this call by id from now on: it must survive a restart
         state.scheduler.persist_call(call_id)
@@ -44,23 +50,27 @@ async def create_call(request: web.Request) -> web.Response:
     """Create a call with its first inputs; with ``wait``, answer with its outputs when ready."""
     state: State = request.app["state"]
     req = await decode(request, CreateCall)
+    if request["identity"][0] == "container":  # it may read the outputs of calls it made
+        state.scheduler.container(request["identity"][1]).calls.add(req.call_id)
     state.scheduler.submit(
         request.match_info["fid"],
         req.call_id,
         _items(req.inputs),
         req.total,
         acknowledge=req.wait <= 0,
+        objects=req.objects,
     )
     if req.wait <= 0:
         return reply(CallOutputs(call_id=req.call_id, outputs=[], total=req.total))
-    return await _outputs(state, req.call_id, 0, min(req.wait, MAX_WAIT_S), awaited=True)
+    return await _outputs(request, req.call_id, 0, min(req.wait, MAX_WAIT_S), awaited=True)
 
 
 @routes.post("/v1/calls/{call_id}/inputs")
 async def add_inputs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await decode(request, AddInputs)
-    cs = state.scheduler.submit(None, request.match_info["call_id"], _items(req.inputs), req.total)
+    call_id = request.match_info["call_id"]
+    cs = state.scheduler.submit(None, call_id, _items(req.inputs), req.total, objects=req.objects)
     return reply(AddInputsReply(total=cs.total))
 
 
@@ -68,7 +78,7 @@ async def add_inputs(request: web.Request) -> web.Response:
 async def outputs(request: web.Request) -> web.Response:
     after = query_int(request, "after")
     wait = query_float(request, "timeout", 0, MAX_WAIT_S)
-    return await _outputs(request.app["state"], request.match_info["call_id"], after, wait)
+    return await _outputs(request, request.match_info["call_id"], after, wait)
 
 
 @routes.post("/v1/calls/{call_id}/cancel")

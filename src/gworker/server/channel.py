@@ -32,6 +32,7 @@ from gworker_client._protocol import (
     from_wire,
     to_wire,
 )
+from gworker_client._protocol.limits import MAX_REQUEST_BYTES
 from gworker_client._protocol.wire import field_path
 
 from .errors import ApiError, InvalidRequest, Unauthorized
@@ -40,7 +41,7 @@ from .scheduler import Scheduler
 log = logging.getLogger("gworker.server")
 HEADER = struct.Struct(">I")
 # Frames carry inputs and outputs inline, as HTTP bodies do.
-MAX_FRAME_BYTES = 512 * 1024 * 1024
+MAX_FRAME_BYTES = MAX_REQUEST_BYTES
 
 
 def frame(value: Any) -> bytes:

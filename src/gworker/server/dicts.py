@@ -42,7 +42,7 @@ def _expires_at(req: dict[str, Any]) -> float | None:
     ttl = req.get("ttl")
     if ttl is None:
         return None
-    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0:
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl < 1e12:
         raise InvalidRequest(f"ttl={ttl!r} must be a positive number of seconds, or None")
     return time.time() + ttl
 

@@ -26,3 +26,24 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status = 409
     sdk_type = "AlreadyExistsError"
+
+
+class Forbidden(ApiError):
+    """A valid token whose role or scope does not allow the request."""
+
+    status = 403
+    sdk_type = "AuthError"
+
+
+class TooLarge(ApiError):
+    """A body, value or backlog past one of the limits in ``_protocol/limits.py``."""
+
+    status = 413
+    sdk_type = "InvalidError"
+
+
+class Stopping(ApiError):
+    """The server is stopping: the SDK retries as after a lost connection (``_api.py``)."""
+
+    status = 503
+    sdk_type = "Error"

@@ -3,6 +3,7 @@ InvalidRequest naming the field, the bad value and what is accepted."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from gworker_client._object import size_problem
@@ -24,8 +25,11 @@ def blob(value: Any, what: str, limit: int) -> bytes:
 
 
 def number(req: dict[str, Any], field: str, low: float, high: float, default: float) -> float:
+    """A number clamped to ``[low, high]``; a missing one is ``default``, NaN is refused."""
     value = req.get(field, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
         raise InvalidRequest(f"{field}={value!r} is not a number")
     return max(low, min(float(value), high))
 

@@ -28,6 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from .. import constants as C
+from .draining import DRAINING
 from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
@@ -217,6 +218,8 @@ class Gateway:
                     )
                 if not fs.live:
                     raise Unavailable(404, NOT_FOUND)
+                if DRAINING.stopping:
+                    raise Unavailable(503, "503: the gworker server is stopping\n")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise Unavailable(
@@ -230,7 +233,7 @@ class Gateway:
                     self.scheduler.web_demand(fs)
                 event = self._changed.setdefault(fs.id, asyncio.Event())
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(event.wait(), min(left, RECHECK_S))
+                    await DRAINING.wait_for(event.wait(), min(left, RECHECK_S))
         finally:
             if waiting:
                 fs.web_waiting -= 1

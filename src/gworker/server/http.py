@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
 import logging
+import math
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,10 +16,14 @@ import msgspec
 from aiohttp import web
 
 from gworker_client._protocol import Record, from_wire, to_wire
+from gworker_client._protocol.limits import MAX_INT, MAX_REQUEST_BYTES
 from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
-from .errors import ApiError, InvalidRequest, Unauthorized
+from ..store.identities import Token
+from . import roles
+from .draining import DRAINING
+from .errors import ApiError, Forbidden, InvalidRequest, Stopping, Unauthorized
 
 log = logging.getLogger("gworker.server")
 
@@ -65,8 +72,8 @@ async def body(request: web.Request) -> dict[str, Any]:
 def req_environment(req: dict[str, Any]) -> str:
     """The request's ``environment`` (default ``main``)."""
     env = req.get("environment") or "main"
-    if not isinstance(env, str):
-        raise InvalidRequest(f"environment {env!r} must be a string")
+    if not isinstance(env, str) or len(env) > 64:
+        raise InvalidRequest(f"environment {env!r:.80} must be a string of at most 64 characters")
     return env
 
 
@@ -85,20 +92,29 @@ def hash_secret(secret: str) -> str:
 
 
 def query_float(request: web.Request, name: str, default: float, high: float) -> float:
+    """A number from the query string, clamped to ``[0, high]``; NaN or junk is a 400."""
     try:
         value = float(request.query.get(name, default))
     except ValueError:
         bad = request.query[name]
         raise InvalidRequest(f"query parameter {name}={bad!r} is not a number") from None
+    if math.isnan(value):
+        raise InvalidRequest(f"query parameter {name}=nan is not a number")
     return max(0.0, min(value, high))
 
 
 def query_int(request: web.Request, name: str, default: int = 0) -> int:
+    """A non-negative integer from the query string (one the store can hold)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
     try:
-        return int(request.query.get(name, default))
+        value = int(raw)
     except ValueError:
-        bad = request.query[name]
-        raise InvalidRequest(f"query parameter {name}={bad!r} is not an int") from None
+        raise InvalidRequest(f"query parameter {name}={raw!r} is not an int") from None
+    if not 0 <= value <= MAX_INT:
+        raise InvalidRequest(f"query parameter {name}={raw!r} must be from 0 to {MAX_INT}")
+    return value
 
 
 @web.middleware
@@ -107,6 +123,22 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return await handler(request)
     except ApiError as e:
         return reply({"error": {"type": e.sdk_type, "message": str(e)}}, status=e.status)
+    except (sqlite3.OperationalError, OSError) as e:
+        if not _disk_full(e):
+            log.exception("unhandled error in %s %s", request.method, request.path)
+            return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
+        log.error("disk full in %s %s: %s", request.method, request.path, e)
+        message = (
+            f"the gworker server's disk is full ({e}); this request was not stored. Free space"
+            " under GW_HOME (or delete unused volumes, dicts and queues) and try again"
+        )
+        return reply({"error": {"type": "Error", "message": message}}, status=507)
+    except web.HTTPRequestEntityTooLarge:
+        message = (
+            f"the request body is over {MAX_REQUEST_BYTES} bytes, the most the API takes (large"
+            " arguments and results travel through the blob store; see docs/operations.md)"
+        )
+        return reply({"error": {"type": "InvalidError", "message": message}}, status=413)
     except web.HTTPException as e:
         return reply({"error": {"type": "Error", "message": e.reason}}, status=e.status)
     except Exception as e:
@@ -114,24 +146,82 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
         return reply({"error": {"type": "Error", "message": f"internal error: {e!r}"}}, 500)
 
 
-def auth_middleware(tokens: dict[str, str], container_token: Callable[[str], str | None]) -> Any:
-    """``tokens`` maps user token ids to secret hashes; containers present their own token."""
+def _disk_full(e: BaseException) -> bool:
+    if isinstance(e, sqlite3.OperationalError):
+        return "full" in str(e)  # SQLITE_FULL: "database or disk is full"
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+def auth_middleware(
+    tokens: dict[str, Token],
+    container_token: Callable[[str], str | None],
+    audit: Callable[[web.Request, int], None],
+    container_scope: Callable[[web.Request], Awaitable[None]],
+) -> Any:
+    """``tokens`` maps user token ids to their records; containers present their own token.
+    Each request's role is checked against ``roles.py``; mutating ones go to ``audit``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC_PATHS:
+            if DRAINING.stopping:
+                raise Stopping("the gworker server is stopping")
             return await handler(request)
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer ") or ":" not in header:
-            raise Unauthorized(f"this request carries no gworker token. {TOKEN_HINT}")
-        token_id, _, secret = header[7:].partition(":")
-        expected = tokens.get(token_id)
-        if expected is not None and hmac.compare_digest(expected, hash_secret(secret)):
-            request["identity"] = ("user", token_id)
-        elif container_token(secret) == token_id:
-            request["identity"] = ("container", token_id)
-        else:
-            raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
-        return await handler(request)
+        _identify(request, tokens, container_token)
+        if DRAINING.stopping and request["identity"][0] != "container":
+            # containers are still answered: their exit hooks commit volumes and flush outputs
+            raise Stopping("the gworker server is stopping; ask again once it is back")
+        if not roles.mutating(request.method, request.path):
+            await _check(request, container_scope)
+            return await handler(request)
+        status = 500
+        try:
+            await _check(request, container_scope)
+            response = await handler(request)
+            status = response.status
+            return response
+        except (ApiError, web.HTTPException) as e:
+            status = e.status
+            raise
+        finally:
+            audit(request, status)
 
     return middleware
+
+
+def _identify(
+    request: web.Request, tokens: dict[str, Token], container_token: Callable[[str], str | None]
+) -> None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer ") or ":" not in header:
+        raise Unauthorized(f"this request carries no gworker token. {TOKEN_HINT}")
+    token_id, _, secret = header[7:].partition(":")
+    token = tokens.get(token_id)
+    if token is not None and hmac.compare_digest(token.secret_hash, hash_secret(secret)):
+        if token.revoked:
+            raise Unauthorized(f"the gworker token {token_id!r} was revoked. {TOKEN_HINT}")
+        request["identity"] = ("user", token_id)
+        request["who"], request["role"] = token.user, token.role
+    elif container_token(secret) == token_id:
+        request["identity"] = ("container", token_id)
+        request["who"], request["role"] = f"container {token_id}", roles.CONTAINER_ROLE
+    else:
+        raise Unauthorized(f"the gworker token {token_id!r} is not valid. {TOKEN_HINT}")
+
+
+async def _check(
+    request: web.Request, container_scope: Callable[[web.Request], Awaitable[None]]
+) -> None:
+    _check_role(request)
+    if request["identity"][0] == "container":
+        await container_scope(request)
+
+
+def _check_role(request: web.Request) -> None:
+    needed = roles.required(request.method, request.path)
+    if not roles.allows(request["role"], needed):
+        raise Forbidden(
+            f"{request['who']} has the {request['role']} role; {request.method} {request.path}"
+            f" needs {needed} (an admin can give you a token: `gw token new --user NAME --role"
+            f" {needed}`)"
+        )

@@ -17,9 +17,12 @@ from typing import Any
 from aiohttp import web
 
 from gworker_client._protocol import MAX_WAIT_S
+from gworker_client._protocol.limits import MAX_INT
 
 from ..images import BuildError, ImageBuilder
+from .draining import DRAINING
 from .errors import InvalidRequest
+from .fields import number
 from .http import body, reply
 from .state import State
 
@@ -82,7 +85,7 @@ async def _follow(build: Build, after: int, timeout: float) -> None:
         return
     build.changed.clear()
     with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(build.changed.wait(), timeout)
+        await DRAINING.wait_for(build.changed.wait(), timeout)
 
 
 @routes.post("/v1/images/build")
@@ -93,13 +96,14 @@ async def build_image(request: web.Request) -> web.Response:
     spec, app_id = req.get("spec"), req.get("app_id")
     if not isinstance(spec, dict) or not isinstance(app_id, str):
         raise InvalidRequest("an image build needs spec (a map) and app_id")
-    after = int(req.get("after") or 0)
+    after = int(number(req, "after", 0, MAX_INT, 0))
+    timeout = number(req, "timeout", 0, MAX_WAIT_S, 0)
     # a client following its app's builds is alive: a slow build must not stop an ephemeral app
     state.scheduler.app_heartbeat(app_id)
     build = builds.start(
         spec, lambda line: state.scheduler.app_log(app_id, "stderr", line + "\n"), after > 0
     )
-    await _follow(build, after, min(float(req.get("timeout") or 0), MAX_WAIT_S))
+    await _follow(build, after, timeout)
     status = "failed" if build.error else ("ready" if build.done else "building")
     return reply(
         {

@@ -9,6 +9,7 @@ room). Items are opaque pickled bytes, stored in SQLite.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,11 +17,13 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from gworker_client._object import MAX_VALUE_BYTES
+from gworker_client._protocol.limits import MAX_INT
 from gworker_client._protocol.objects import ObjectKind
 from gworker_client._queue import MAX_GET_ITEMS, MAX_PARTITION_ITEMS, partition_problem
 
 from ..store.contract import StateStore
 from . import registry
+from .draining import DRAINING
 from .errors import InvalidRequest
 from .fields import MAX_WAIT_S, blob, count, number, request_token
 from .http import body, reply
@@ -46,7 +49,8 @@ class Waiters:
         parked = self._parked.setdefault(key, set())
         parked.add(future)
         try:
-            await asyncio.wait({future}, timeout=timeout)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await DRAINING.wait_for(future, timeout)
         finally:
             future.cancel()
             parked.discard(future)
@@ -165,7 +169,7 @@ async def peek(request: web.Request) -> web.Response:
     req = await body(request)
     partition, n = _partition(req.get("partition")), count(req, "n", MAX_GET_ITEMS)
     after = req.get("after", 0)
-    if isinstance(after, bool) or not isinstance(after, int):
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= MAX_INT:
         raise InvalidRequest(f"after={after!r} must be an integer position")
     items = await _until(
         request,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..store import StateStore
+from ..store.identities import Token
 from .blobs import BlobStore
 from .scheduler import Scheduler
 
@@ -14,4 +15,4 @@ class State:
     store: StateStore
     blobs: BlobStore
     scheduler: Scheduler
-    tokens: dict[str, str]  # token id -> sha256 of its secret
+    tokens: dict[str, Token]  # token id -> its secret's sha256, user, role, revocation

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import re
 import time
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from gworker_client._protocol.limits import MAX_INT
 from gworker_client._protocol.objects import ObjectKind
 from gworker_client._volume import CHUNK_BYTES, path_problem
 
@@ -177,14 +179,18 @@ def _changes(req: dict[str, Any]) -> list[tuple[str, str, int, int, float]]:
         if not isinstance(c, list) or len(c) != 5:
             raise InvalidRequest("each change must be [path, sha256, size, mode, mtime]")
         path, sha, size, mode, mtime = c
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_INT:
             raise InvalidRequest(f"size {size!r} of {path!r} must be a non-negative integer")
         if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o7777:
             raise InvalidRequest(f"mode {mode!r} of {path!r} must be permission bits")
-        if isinstance(mtime, bool) or not isinstance(mtime, (int, float)):
+        if isinstance(mtime, bool) or not isinstance(mtime, (int, float)) or not _finite(mtime):
             raise InvalidRequest(f"mtime {mtime!r} of {path!r} must be a number")
         rows.append((_path(path), _digest_field(sha), size, mode, float(mtime)))
     return rows
+
+
+def _finite(value: float) -> bool:
+    return math.isfinite(value) and abs(value) < 2**62  # a time SQLite and os.utime can hold
 
 
 def _released(state: State, app: web.Application, shas: set[str]) -> None:
@@ -354,7 +360,10 @@ async def commit(request: web.Request) -> web.Response:
     req = await body(request)
     commit_id = _token(req, "id")
     changes = _changes(req)
-    deletions = [_path(p) for p in req.get("deletions") or []]
+    deletions_field = req.get("deletions") or []
+    if not isinstance(deletions_field, list):
+        raise InvalidRequest("deletions must be a list of paths")
+    deletions = [_path(p) for p in deletions_field]
     done = state.store.volume_commit_version(commit_id)
     if done is not None:
         return reply({"version": done, "missing": []})

@@ -33,6 +33,16 @@ class CallStore:
             return None
         return {"id": row[0], "function_id": row[1], "total": row[2], "cancelled": bool(row[3])}
 
+    def add_call_objects(self, call_id: str, object_ids: Sequence[str]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO call_objects (call_id, object_id) VALUES (?, ?)",
+            [(call_id, oid) for oid in object_ids],
+        )
+
+    def call_objects(self, call_id: str) -> set[str]:
+        rows = self.db.execute("SELECT object_id FROM call_objects WHERE call_id = ?", (call_id,))
+        return {r[0] for r in rows}
+
     def set_call_total(self, call_id: str, total: int) -> None:
         self.db.execute("UPDATE calls SET total = ? WHERE id = ?", (total, call_id))
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from gworker_client._protocol.objects import ObjectKind
 
 from .environments import Environment
+from .identities import AuditRow, Token
 from .registry import NamedObject
 from .usage import UsageSample, UsageSubject, UsageTotal
 from .volumes import FileRow
@@ -31,11 +32,25 @@ class Transactions(Protocol):
 
 
 class Tokens(Protocol):
-    def add_token(self, token_id: str, secret_hash: str) -> None: ...
+    def add_token(
+        self, token_id: str, secret_hash: str, user: str = "local", role: str = "admin"
+    ) -> None: ...
 
-    def tokens(self) -> dict[str, str]:
-        """Token id -> sha256 of its secret."""
+    def tokens(self) -> dict[str, Token]:
+        """Token id -> its secret's sha256, user, role and whether it was revoked."""
         ...
+
+    def revoke_token(self, token_id: str) -> bool:
+        """Revoke an active token; False when there is none of that id."""
+        ...
+
+    def add_audit(self, who: str, role: str, method: str, path: str, status: int) -> None:
+        """Record a mutating request (committed with the next commit)."""
+
+    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
+
+    def prune_audit(self, keep: int) -> None:
+        """Drop all but the newest ``keep`` entries."""
 
 
 class Apps(Protocol):
@@ -104,6 +119,8 @@ class Calls(Protocol):
     def add_call(self, call_id: str, fid: str, total: int | None) -> bool: ...
     def call(self, call_id: str) -> dict[str, Any] | None: ...
     def set_call_total(self, call_id: str, total: int) -> None: ...
+    def add_call_objects(self, call_id: str, object_ids: Sequence[str]) -> None: ...
+    def call_objects(self, call_id: str) -> set[str]: ...
     def cancel_call(self, call_id: str) -> None: ...
     def add_inputs(
         self, call_id: str, fid: str, items: Sequence[tuple[int, bytes]], fresh_call: bool

@@ -21,6 +21,7 @@ from . import dicts, queues, secrets, volumes
 from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
 from .environments import SCHEMA_ENVIRONMENTS, EnvironmentStore
+from .identities import IdentityStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
@@ -60,6 +61,10 @@ CREATE INDEX IF NOT EXISTS probes_app ON probes (app_id, seq);
 CREATE TABLE IF NOT EXISTS calls (
     id TEXT PRIMARY KEY, function_id TEXT NOT NULL, total INTEGER, created_at REAL NOT NULL,
     cancelled INTEGER NOT NULL DEFAULT 0
+);
+-- named objects pickled into a call's inputs (restrict_modal_access: its callee may use them)
+CREATE TABLE IF NOT EXISTS call_objects (
+    call_id TEXT NOT NULL, object_id TEXT NOT NULL, PRIMARY KEY (call_id, object_id)
 );
 CREATE TABLE IF NOT EXISTS inputs (
     id INTEGER PRIMARY KEY, call_id TEXT NOT NULL, idx INTEGER NOT NULL,
@@ -129,6 +134,7 @@ class Store(
     SandboxStore,
     UsageStore,
     EnvironmentStore,
+    IdentityStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -166,6 +172,7 @@ class Store(
         ):
             self.db.executescript(schema)
         self.seed_environments()
+        self._migrate_identities()
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
         self.db.execute("BEGIN")
 
@@ -175,22 +182,23 @@ class Store(
         return cls(MEMORY)
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
-        self.db.execute("BEGIN")
+        try:
+            self.db.execute("COMMIT")
+        except sqlite3.OperationalError:
+            # a full disk (SQLITE_FULL) or an I/O error: SQLite asks for an explicit rollback.
+            # The writes since the last commit are dropped; none of them was acknowledged.
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise
+        finally:
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN")
 
     def close(self) -> None:
         self.db.execute("COMMIT")
         self.db.close()
         if self.checkpointer is not None:
             self.checkpointer.stop()
-
-    # -- tokens ----------------------------------------------------------------------------------
-
-    def add_token(self, token_id: str, secret_hash: str) -> None:
-        self.db.execute("INSERT INTO tokens VALUES (?, ?, ?)", (token_id, secret_hash, time.time()))
-
-    def tokens(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT id, secret_hash FROM tokens"))
 
     # -- apps ------------------------------------------------------------------------------------
 

@@ -11,13 +11,23 @@ from typing import Annotated, Any
 
 import msgspec
 
+from .limits import MAX_INLINE_BYTES, MAX_INT
 from .overrides import SpecOverrides
 from .spec import FunctionSpec, ProbeKind, Record, VolumeMount
 from .status import OutputStatus
 
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
-Seconds = Annotated[float, msgspec.Meta(ge=0)]
+MAX_SECONDS = 10.0**9  # any duration or wait beyond this is a mistake (NaN is refused too)
+
+# bounded so that every value fits the store's columns (a larger one is a 400, not an overflow)
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_SECONDS)]
+# an argument or result inline; a larger one travels through the blob store (``_payload.py``)
+Inline = Annotated[bytes, msgspec.Meta(max_length=MAX_INLINE_BYTES)]
 CallId = Annotated[str, msgspec.Meta(pattern="^fc-")]
+PassedObjects = Annotated[
+    list[Annotated[str, msgspec.Meta(pattern="^(di|qu|vo)-[0-9a-f]{20}$")]],
+    msgspec.Meta(max_length=1000),
+]
 
 
 class Row(msgspec.Struct, frozen=True, array_like=True):
@@ -31,7 +41,7 @@ class InputItem(Row, frozen=True):
     """One input of a call: its index in the call and its pickled ``(args, kwargs[, method])``."""
 
     idx: NonNegative
-    args: bytes
+    args: Inline
 
 
 class CallOutput(Row, frozen=True):
@@ -51,6 +61,9 @@ class CreateCall(Record, frozen=True):
     inputs: list[InputItem] = []
     total: NonNegative | None = None
     wait: Seconds = 0.0
+    # ids of named objects pickled into the inputs: a callee with restrict_modal_access=True
+    # may use these (and no other Dict, Queue or Volume)
+    objects: PassedObjects = []
 
 
 class AddInputs(Record, frozen=True):
@@ -58,6 +71,7 @@ class AddInputs(Record, frozen=True):
 
     inputs: list[InputItem] = []
     total: NonNegative | None = None
+    objects: PassedObjects = []
 
 
 class AddInputsReply(Record, frozen=True):
@@ -116,10 +130,10 @@ class ContainerSpec(Record, frozen=True):
 class ContainerOutput(Row, frozen=True):
     """One finished input, reported by its container with its next poll."""
 
-    input_id: int
+    input_id: NonNegative
     status: OutputStatus
-    data: bytes
-    duration: Annotated[float, msgspec.Meta(ge=0)]
+    data: Inline
+    duration: Seconds
 
 
 class LeasedInput(Row, frozen=True):

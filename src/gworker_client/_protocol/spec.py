@@ -176,6 +176,8 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     # False: the container imports ``module`` from its image (include_source=False), not from
     # the app's code bundle
     include_source: bool = True
+    # its containers' tokens reach only their own app (server/scope.py)
+    restrict_modal_access: bool = False
 
     @property
     def max_inputs(self) -> int:

@@ -18,6 +18,7 @@ import msgpack
 
 from .. import _api, _config
 from .. import exception as exc
+from .._protocol.limits import MAX_REQUEST_BYTES
 
 HEADER = struct.Struct(">I")
 _RECV_BYTES = 256 * 1024
@@ -61,6 +62,10 @@ class _Socket:
         return data
 
 
+# One poll carries at most this much output data, well inside the server's request limit.
+OUTPUTS_PER_POLL_BYTES = MAX_REQUEST_BYTES // 4
+
+
 class Channel:
     """A container's polls: over the channel when the server offers one, else over HTTP."""
 
@@ -72,7 +77,18 @@ class Channel:
         self._local = threading.local()
 
     def poll(self, outputs: list[list[Any]], slots: int, wait: float) -> dict[str, Any]:
-        """Hand in ``outputs``; take up to ``slots`` inputs, waiting up to ``wait`` seconds."""
+        """Hand in ``outputs``; take up to ``slots`` inputs, waiting up to ``wait`` seconds.
+        Outputs past one request's limit (a large batch of large results) go ahead in polls
+        of their own that take nothing."""
+        size = 0
+        for n, output in enumerate(outputs):
+            size += len(output[2])
+            if n and size > OUTPUTS_PER_POLL_BYTES:
+                self._poll(outputs[:n], 0, 0)
+                return self.poll(outputs[n:], slots, wait)
+        return self._poll(outputs, slots, wait)
+
+    def _poll(self, outputs: list[list[Any]], slots: int, wait: float) -> dict[str, Any]:
         request = {"outputs": outputs, "slots": slots, "timeout": wait}
         if self.address is not None:
             try:

@@ -21,11 +21,11 @@ from typing import Any
 
 import cloudpickle
 
-from .. import _api, _code, _config
+from .. import _api, _code, _config, _payload
 from .._context import running_input
 from .._protocol import HEARTBEAT_S, ContainerSpec, from_builtins
 from .._serialization import error_envelope, exception_envelope, serialize
-from ..exception import SerializationError
+from ..exception import InvalidError, SerializationError
 from .buckets import sync_all as sync_buckets
 from .channel import Channel
 from .service import Service
@@ -52,14 +52,14 @@ def _on_term(signum: int, frame: Any) -> None:
 
 def loads(payload: bytes) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
     """An input's ``(args, kwargs, method)``; functions' inputs carry no method."""
-    value = cloudpickle.loads(payload)
+    value = cloudpickle.loads(_payload.inbound(payload))
     return (value[0], value[1], value[2] if len(value) > 2 else None)
 
 
 def encode_result(result: Any) -> tuple[str, bytes]:
     try:
-        return "success", serialize(result)
-    except SerializationError as e:
+        return "success", _payload.outbound(serialize(result), "result")
+    except (SerializationError, InvalidError) as e:  # unpicklable, or past MAX_PAYLOAD_BYTES
         return "serialization", error_envelope("serialization", str(e))
 
 

@@ -25,10 +25,12 @@ from gworker_client._protocol import (
     spec_problem,
     to_builtins,
 )
+from gworker_client._protocol.limits import blob_digest
 
 from ... import constants as C
 from ...backends import Backend
 from ...store import Store
+from .. import memory
 from ..app_logs import AppLogs
 from ..call_book import CallBook
 from ..errors import InvalidRequest, NotFound
@@ -69,6 +71,8 @@ class Scheduler:
         self._detached_gone: set[str] = set()
         self._tick_task: asyncio.Task[None] | None = None
         self._commit_pending = False
+        self.draining = False  # the server is stopping: start nothing more
+        self._trimmed_at = time.monotonic()
         # called with an app's id when it stops (its sandboxes end with it)
         self.app_stopped: list[Callable[[str], None]] = []
         backend.bind(self)
@@ -101,6 +105,24 @@ class Scheduler:
             self._scale(fs)
         self._tick_task = asyncio.get_running_loop().create_task(self._tick_loop())
 
+    async def drain(self) -> None:
+        """The server is stopping: stop every container as gracefully as its grace period
+        allows (SIGTERM, then SIGKILL after ``STOP_GRACE_S``) while the server still answers
+        it, so its exit hooks run and its volumes commit. Idle containers are told to stop by
+        their poll. Inputs they held stay pending in the store and run after a restart."""
+        self.draining = self.fleet.draining = True
+        if self._tick_task:
+            self._tick_task.cancel()
+        containers = list(self.fleet.by_id.values())
+        for c in containers:
+            c.stopping = True
+            if c.waiter is not None and not c.waiter.done():
+                c.waiter.set_result(None)
+        log.info("stopping %d containers (grace %gs)", len(containers), C.STOP_GRACE_S)
+        await asyncio.gather(*(self.backend.stop(c.id) for c in containers))
+        await self.fleet.all_exited(timeout=2.0)  # their exits recorded before the store closes
+        self.store.commit()
+
     async def close(self) -> None:
         if self._tick_task:
             self._tick_task.cancel()
@@ -113,6 +135,10 @@ class Scheduler:
         if not self._commit_pending:
             self._commit_pending = True
             asyncio.get_running_loop().call_later(C.COMMIT_DELAY_S, self._commit_now)
+
+    def commit_soon(self) -> None:
+        """For routes whose writes acknowledge nothing (an audit entry)."""
+        self._commit_soon()
 
     def _commit_now(self) -> None:
         self._commit_pending = False
@@ -238,11 +264,13 @@ class Scheduler:
         items: list[tuple[int, bytes]],
         total: int | None,
         acknowledge: bool = True,
+        objects: list[str] | None = None,
     ) -> CallState:
-        """Store a call's inputs and queue them (see ``InputQueue.submit``)."""
+        """Store a call's inputs and queue them (see ``InputQueue.submit``); ``objects`` are
+        the named objects pickled into them, which its containers may use (scope.py)."""
         target = fid if fid is not None else self.calls.get(call_id).function_id
         self._check_gpu(self.functions.get(target))
-        return self.queue.submit(fid, call_id, items, total, acknowledge)
+        return self.queue.submit(fid, call_id, items, total, acknowledge, objects or [])
 
     def _check_gpu(self, fs: FunctionState) -> None:
         """Refuse a GPU request no device here can satisfy, naming what exists; with
@@ -333,7 +361,16 @@ class Scheduler:
         self, cid: str, outputs: list[ContainerOutput], slots: int, timeout: float
     ) -> list[Input] | None:
         """Take a container's outputs; give it its next lease, or None when it should stop."""
-        return await self.queue.poll(self.fleet.contact(cid), outputs, slots, timeout)
+        c = self.fleet.contact(cid)
+        lease = await self.queue.poll(c, outputs, slots, timeout)
+        for inp in lease or ():
+            digest = blob_digest(inp.args)
+            if digest:  # a large argument: this container may now read its blob (scope.py)
+                c.blobs.add(digest)
+            passed = self.calls.objects_of(inp.call_id)
+            if passed:  # objects passed in the call's arguments: it may use them (scope.py)
+                c.objects |= passed
+        return lease
 
     def heartbeat(self, cid: str) -> bool:
         """Record contact; return whether the container should stop."""
@@ -365,6 +402,8 @@ class Scheduler:
 
     def _scale(self, fs: FunctionState) -> None:
         """Start containers up to what the autoscaler wants while the backend has room."""
+        if self.draining:
+            return
         if self.gpu_fallback:  # a web request or min_workers may start it before any call
             self._check_gpu(fs)
         snap = autoscaler.snapshot(fs, self.fleet.mean_start_s)
@@ -395,6 +434,9 @@ class Scheduler:
 
     def _tick(self) -> None:
         now = time.monotonic()
+        if now - self._trimmed_at > C.TRIM_EVERY_S and not any(f.pending for f in self.functions):
+            self._trimmed_at = now
+            memory.trim()
         for app_id, seen in list(self._app_heartbeats.items()):
             if now - seen > C.EPHEMERAL_APP_SILENCE_S:
                 self.app_disconnected(app_id)

@@ -8,6 +8,7 @@ queue, which decides what becomes of them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import uuid
@@ -46,6 +47,9 @@ class Fleet:
         self.tokens: dict[str, str] = {}  # a container's token -> its id
         self.mean_start_s = INITIAL_START_S
         self.starved: set[str] = set()  # functions waiting for backend capacity
+        # the server is stopping: a container's leased inputs stay pending in the store
+        self.draining = False
+        self._emptied: asyncio.Event | None = None
         self._scale = scale
         # called with each container that exited (the usage meter records its last second)
         self.exit_hooks: list[Callable[[Container], None]] = []
@@ -210,12 +214,15 @@ class Fleet:
             hook(c)
         if c.waiter is not None and not c.waiter.done():
             c.waiter.cancel()
-        if c.leased:
+        if c.leased and not self.draining:
             self.queue.orphaned(c, info)
-        if not c.ready and c.kill_reason is None:
+        c.leased = {}
+        if not c.ready and c.kill_reason is None and not self.draining:
             self._start_failed(fs, c, info)
         self.store.set_container(cid, "stopped", exit_info=c.failure or info)
         self.store.commit()
+        if not self.by_id and self._emptied is not None:
+            self._emptied.set()
         self._scale(fs)
         for fid in list(self.starved):  # the freed capacity may let another function start
             starved = self.queue.functions.find(fid)
@@ -234,6 +241,14 @@ class Fleet:
         )
         fs.start_error = message  # the gateway answers its waiting web requests with it
         self.queue.fail_pending(fs, lambda _: True, OutputStatus.INTERNAL, message)
+
+    async def all_exited(self, timeout: float) -> None:
+        """Return once the backend reported every container's exit (or ``timeout`` passed)."""
+        if not self.by_id:
+            return
+        self._emptied = asyncio.Event()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._emptied.wait(), timeout)
 
     # -- the control tick ------------------------------------------------------------------------
 

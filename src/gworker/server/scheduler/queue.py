@@ -8,6 +8,7 @@ acknowledgement; the in-memory queues are rebuilt from it after a restart.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 from collections import deque
@@ -18,7 +19,7 @@ from gworker_client._protocol import ContainerOutput, OutputStatus, error_envelo
 from ... import constants as C
 from ...store import Store
 from ..call_book import CallBook
-from ..errors import InvalidRequest, NotFound
+from ..errors import InvalidRequest, NotFound, TooLarge
 from .functions import FunctionTable
 from .state import CallState, Container, FunctionState, Input
 
@@ -57,6 +58,7 @@ class InputQueue:
         items: list[tuple[int, bytes]],
         total: int | None,
         acknowledge: bool = True,
+        objects: list[str] | None = None,
     ) -> CallState:
         """Store inputs and queue them.
 
@@ -68,6 +70,7 @@ class InputQueue:
         fresh_call = False
         if fid is not None:
             fs = self.functions.get(fid)
+            self._check_room(fs, len(items))
             if not fs.live and self.store.live_function(fs.app_id, fs.tag) is None:
                 raise NotFound(f"function {fs.tag!r} is not running (its app was stopped)")
             if not acknowledge and total == 1 and len(items) == 1:
@@ -78,8 +81,12 @@ class InputQueue:
                     self.calls.add(call_id, fid, total)
         cs = self.calls.get(call_id)
         fs = self.functions.get(cs.function_id)
+        if fid is None:
+            self._check_room(fs, len(items))
         if cs.cancelled:
             raise InvalidRequest(f"function call {call_id} was cancelled")
+        if objects:
+            self.calls.add_objects(call_id, objects)
         fresh = self.calls.new_inputs(call_id, fs.id, items, fresh_call)
         if total is not None and cs.total is None:
             cs.total = total
@@ -93,6 +100,15 @@ class InputQueue:
         if cs.finished:
             cs.notify()
         return cs
+
+    def _check_room(self, fs: FunctionState, adding: int) -> None:
+        """Refuse inputs past the function's limit of pending ones, before storing any."""
+        if len(fs.pending) + adding > C.MAX_PENDING_INPUTS:
+            raise TooLarge(
+                f"{fs.tag!r} has {len(fs.pending)} inputs waiting and takes at most"
+                f" {C.MAX_PENDING_INPUTS} (GW_MAX_PENDING_INPUTS on the server): wait for some"
+                " to finish, or send fewer at once"
+            )
 
     def cancel(self, call_id: str, terminate_containers: bool) -> None:
         cs = self.calls.get(call_id)
@@ -146,8 +162,15 @@ class InputQueue:
         self._scale(fs)
 
     def requeue(self, fs: FunctionState, inputs: list[Input]) -> None:
+        """Queue retried inputs again in their own places: input ids follow submission order,
+        so a retry goes ahead of everything submitted after it and an ordered ``map`` never
+        waits behind the backlog for it."""
         cancelled = {i.call_id for i in inputs if self.calls.is_cancelled(i.call_id)}
-        self.enqueue(fs, [i for i in inputs if i.call_id not in cancelled])
+        for inp in inputs:
+            if inp.call_id not in cancelled:
+                bisect.insort(fs.pending, inp, key=_input_order)
+        self.dispatch(fs)
+        self._scale(fs)
 
     def dispatch(self, fs: FunctionState) -> None:
         """Hand pending inputs to containers waiting in a poll."""
@@ -281,3 +304,7 @@ class InputQueue:
             (rerun if i.replacements < C.MAX_REPLACEMENTS else failed).append(i)
         self.fail(failed, OutputStatus.DIED, message)
         self.enqueue(fs, rerun, front=True)
+
+
+def _input_order(inp: Input) -> int:
+    return inp.id

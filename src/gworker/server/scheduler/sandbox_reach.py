@@ -5,6 +5,7 @@ served as tunnels) and the token of its volume keeper; and the check of its ``ci
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from gworker_client._protocol.sandbox import CreateSandbox, TunnelInfo
@@ -34,6 +35,7 @@ class SandboxReach:
         self.tunnels = Tunnels()
         # tokens of volume keepers (secret -> token id), valid while their sandbox runs
         self._keeper_tokens: dict[str, str] = {}
+        self._keeper_volumes: dict[str, frozenset[str]] = {}  # keeper token id -> volume ids
 
     async def open_ports(self, sb: Sandbox, req: CreateSandbox) -> None:
         """Forward each declared port: to loopback for the gateway and, for an unencrypted
@@ -62,10 +64,15 @@ class SandboxReach:
     def keeper_by_token(self, secret: str) -> str | None:
         return self._keeper_tokens.get(secret)
 
-    def keeper_env(self, sb: Sandbox) -> tuple[tuple[str, str], ...]:
+    def keeper_volumes(self, token_id: str) -> frozenset[str] | None:
+        """The volume ids a keeper's token may reach (None: not a keeper's token)."""
+        return self._keeper_volumes.get(token_id)
+
+    def keeper_env(self, sb: Sandbox, volume_ids: Iterable[str]) -> tuple[tuple[str, str], ...]:
         secret = secrets.token_urlsafe(24)
         token_id = "sbv-" + sb.id
         self._keeper_tokens[secret] = token_id
+        self._keeper_volumes[token_id] = frozenset(volume_ids)
         sb.keeper_token = secret
         return (
             ("GW_SERVER_URL", self.server_url),
@@ -75,3 +82,4 @@ class SandboxReach:
 
     def forget_keeper(self, sb: Sandbox) -> None:
         self._keeper_tokens.pop(sb.keeper_token or "", None)
+        self._keeper_volumes.pop("sbv-" + sb.id, None)

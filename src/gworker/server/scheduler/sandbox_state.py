@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...backends.sandbox import SandboxProcess
+from ..draining import DRAINING
 from .sandbox_watch import SandboxWatch
 
 READ_CHUNK = 1024 * 1024
@@ -53,7 +54,7 @@ class Stream:
         at (later than asked if older bytes were dropped), and whether the stream ends there."""
         if offset >= self.end and not self.closed and timeout > 0:
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout)
+                await DRAINING.wait_for(self._changed.wait(), timeout)
         at = max(offset, self.start)
         chunk = bytes(self.data[at - self.start : at - self.start + READ_CHUNK])
         return chunk, at, self.closed and at + len(chunk) >= self.end

@@ -41,6 +41,7 @@ from ...backends.base import CapacityError
 from ...backends.sandbox import IsolationFailed, SandboxGone, SandboxLaunch, SandboxProcess
 from ...backends.sandbox_ports import ForwardError
 from ...store import Store
+from ..draining import DRAINING
 from ..errors import Conflict, InvalidRequest, NotFound
 from .sandbox_reach import SandboxReach, allowlist
 from .sandbox_state import Proc, Sandbox
@@ -87,6 +88,9 @@ class Sandboxes:
     def keeper_by_token(self, secret: str) -> str | None:
         return self.reach.keeper_by_token(secret)
 
+    def keeper_volumes(self, token_id: str) -> frozenset[str] | None:
+        return self.reach.keeper_volumes(token_id)
+
     def tunnel_info(self, sid: str) -> list[TunnelInfo]:
         self.get(sid)
         return self.reach.tunnel_info(sid)
@@ -119,7 +123,9 @@ class Sandboxes:
             memory_mib=req.memory_mib,
             block_network=req.block_network,
             volumes=tuple(req.volumes),
-            keeper_env=self.reach.keeper_env(sb) if req.volumes else (),
+            keeper_env=(
+                self.reach.keeper_env(sb, [v.volume_id for v in req.volumes]) if req.volumes else ()
+            ),
             cidr_allowlist=allow,
             gpu=tuple(req.gpu or ()),
         )
@@ -333,7 +339,7 @@ class Sandboxes:
     async def wait_proc(self, sid: str, pid: int, timeout: float) -> int | None:
         proc = self.proc(sid, pid)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(proc.done.wait(), timeout)
+            await DRAINING.wait_for(proc.done.wait(), timeout)
         return proc.returncode
 
     async def wait_ready(self, sid: str, timeout: float) -> bool:
@@ -354,7 +360,7 @@ class Sandboxes:
     async def wait(self, sid: str, timeout: float) -> Sandbox:
         sb = self.get(sid)
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(sb.ended.wait(), timeout)
+            await DRAINING.wait_for(sb.ended.wait(), timeout)
         return sb
 
     def _running(self, sid: str) -> Sandbox:

@@ -56,6 +56,11 @@ class Container:
     # web endpoints: {endpoint name or "": loopback port}, reported once they listen
     web_ports: dict[str, int] = field(default_factory=dict)
     web_requests: int = 0  # the gateway's requests in flight on this container
+    # what its token may reach beyond its own app (server/scope.py)
+    environment: str | None = None  # its app's, looked up once
+    blobs: set[str] = field(default_factory=set)  # uploaded by it, or handed to it by reference
+    calls: set[str] = field(default_factory=set)  # calls it made
+    objects: set[str] = field(default_factory=set)  # objects passed in its inputs' arguments
 
     @property
     def idle(self) -> bool:
