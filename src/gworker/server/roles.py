@@ -33,6 +33,7 @@ RULES: list[tuple[str, str, str]] = [
     ("POST", rf"/v1/dicts/{_ID}/(contains|get|scan)", VIEWER),
     ("POST", rf"/v1/queues/{_ID}/peek", VIEWER),
     ("POST", rf"/v1/volumes/{_ID}/(listdir|stat|check_absent|blobs/(get|read|missing))", VIEWER),
+    ("POST", rf"/v1/nfs/{_ID}/(read|listdir)", VIEWER),
 ]
 _COMPILED = [(method, re.compile(pattern + "$"), role) for method, pattern, role in RULES]
 
