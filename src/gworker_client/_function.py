@@ -369,6 +369,16 @@ class FunctionCall:
                 raise value.error
         return values[0] if self._total == 1 else values
 
+    def get_call_graph(self) -> list[Any]:
+        """Modal's tree of the inputs that led to this call: refused, as gworker does not record
+        which input made a call. Poll the call itself instead."""
+        raise exc.InvalidError(
+            f"{self!r}.get_call_graph() is not supported: gworker does not record which input"
+            " made a call. To learn whether it has finished, poll it with"
+            " `call.get(timeout=0)`, which raises TimeoutError while it runs and returns (or"
+            " raises) its result once done"
+        )
+
     @blocking
     def cancel(self, terminate_containers: bool = False) -> None:
         """Cancel the call's pending inputs; running ones stop, with their containers if asked."""
