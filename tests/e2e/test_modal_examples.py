@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,41 @@ def test_submodules_are_attributes_of_a_bare_import_modal():
 def test_get_call_graph_is_refused_naming_how_to_poll():
     with pytest.raises(gw.exception.InvalidError, match=r"call\.get\(timeout=0\)"):
         gw.FunctionCall.from_id("fc-0").get_call_graph()
+
+
+@pytest.mark.parametrize("cls", [gw.Dict, gw.Queue, gw.Volume])
+def test_objects_namespace_creates_lists_and_deletes(server, cls):
+    name = f"objects-{cls.__name__.lower()}-{uuid.uuid4().hex[:8]}"
+    cls.objects.create(name)
+    with pytest.raises(gw.exception.AlreadyExistsError):
+        cls.objects.create(name)
+    cls.objects.create(name, allow_existing=True)  # as an example's idempotent setup does
+    listed = {o.name: o for o in cls.objects.list()}
+    assert isinstance(listed[name], cls)
+    assert listed[name].object_id == cls.from_name(name).object_id
+    assert len(cls.objects.list(max_objects=1)) == 1
+    cls.objects.delete(name)
+    with pytest.raises(gw.exception.NotFoundError):
+        cls.objects.delete(name)
+    cls.objects.delete(name, allow_missing=True)
+    assert name not in {o.name for o in cls.objects.list()}
+
+
+def test_secret_objects_namespace(server):
+    name = f"objects-secret-{uuid.uuid4().hex[:8]}"
+    gw.Secret.objects.create(name, {"API_KEY": "hunter2"})
+    # an existing secret is left as it is
+    gw.Secret.objects.create(name, {"API_KEY": "other"}, allow_existing=True)
+    assert name in {s.name for s in gw.Secret.objects.list()}
+    gw.Secret.objects.delete(name)
+    gw.Secret.objects.delete(name, allow_missing=True)
+    assert name not in {s.name for s in gw.Secret.objects.list()}
+
+
+def test_objects_namespace_refuses_bad_arguments(server):
+    with pytest.raises(gw.exception.InvalidError, match="max_objects=-1"):
+        gw.Dict.objects.list(max_objects=-1)
+    with pytest.raises(gw.exception.InvalidError, match="only for volumes"):
+        gw.Dict.objects.create("x", version=2)
+    with pytest.raises(gw.exception.InvalidError, match="version=3"):
+        gw.Volume.objects.create("x", version=3)
