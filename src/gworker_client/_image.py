@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import _image_files as files
+from ._aio import blocking
 from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
@@ -304,6 +305,23 @@ class Image:
         except ImportError:
             if os.environ.get("GW_CONTAINER_ID"):
                 raise
+
+    @blocking
+    def build(self, app: Any) -> Image:
+        """Build the image now, under ``app`` (Modal's ``Image.build(app)``): the app must be
+        running (``app.run()``) or looked up (``App.lookup(name, create_if_missing=True)``).
+        Later uses (functions, ``Sandbox.create(image=...)``) find it built. Returns the image."""
+        from . import _api
+        from ._build import build_images
+
+        app_id = getattr(app, "app_id", None)
+        if not isinstance(app_id, str):
+            raise InvalidError(
+                f"Image.build({app!r}): expected an App that is running (inside `with"
+                " app.run():`) or looked up with gw.App.lookup(name, create_if_missing=True)"
+            )
+        build_images(_api.client(), app_id, {"image": self})
+        return self
 
     # -- the spec ---------------------------------------------------------------------------------
 

@@ -102,3 +102,17 @@ def test_objects_namespace_refuses_bad_arguments(server):
         gw.Dict.objects.create("x", version=2)
     with pytest.raises(gw.exception.InvalidError, match="version=3"):
         gw.Volume.objects.create("x", version=3)
+
+
+def test_image_build_on_a_looked_up_app_then_a_sandbox_uses_it(server):
+    # sandbox examples build their image first: `image = modal.Image.debian_slim().build(app)`
+    app = gw.App.lookup("modal-examples-image-build", create_if_missing=True)
+    image = gw.Image.debian_slim().env({"BUILT_BY": "image-build"})
+    assert image.build(app) is image
+    sb = gw.Sandbox.create("sh", "-c", "echo $BUILT_BY", app=app, image=image)
+    try:
+        assert sb.stdout.read().strip() == "image-build"
+    finally:
+        sb.terminate()
+    with pytest.raises(gw.exception.InvalidError, match="is running"):
+        gw.Image.debian_slim().build(gw.App("never-run"))
