@@ -93,6 +93,11 @@ class Function:
         fn._lookup = (app_name, name, environment_name or _config.environment())
         return fn
 
+    @classmethod
+    def lookup(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Function:
+        """Modal's older spelling (before 1.0) of ``from_name(app_name, name).hydrate()``."""
+        return cls.from_name(app_name, name, environment_name=environment_name).hydrate()
+
     def _spec(self) -> FunctionSpec:
         return msgspec.structs.replace(self._options.to_spec(), **self._extra_spec)
 

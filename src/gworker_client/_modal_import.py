@@ -63,6 +63,14 @@ UNPROVIDED = {
         " experimental APIs (clustered, flash, input concurrency) have no gworker counterpart"
     ),
 }
+# Names Modal itself removed, and what replaces them.
+REPLACED = {
+    "Stub": "Modal renamed it modal.App (and `stub.function` is `app.function`)",
+    "Mount": (
+        "Modal 1.0 removed it; add local files to the image with Image.add_local_dir(),"
+        " add_local_file() or add_local_python_source()"
+    ),
+}
 _installed: ModalFinder | None = None
 
 
@@ -78,6 +86,8 @@ def _missing(fullname: str) -> Any:
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if fullname == "modal" and name in REPLACED:
+            raise AttributeError(f"modal.{name} is not provided by gworker: {REPLACED[name]}")
         if fullname == "modal" and (name in SUBMODULES or name in ALIASES):
             # Modal's own __init__ imports these, so apps use ``modal.container_process.X``
             # after a bare ``import modal``; import the stand-in on first use

@@ -24,6 +24,13 @@ def drain(q: modal.Queue) -> list[int]:
             return seen
 
 
+@app.cls()
+class Greeter:
+    @modal.method()
+    def hello(self, name: str) -> str:
+        return f"hello {name}"
+
+
 @app.local_entrypoint()
 def main(label: str | None = None, count: int | None = None) -> None:
     with modal.Queue.ephemeral() as q:

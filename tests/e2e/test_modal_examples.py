@@ -116,3 +116,37 @@ def test_image_build_on_a_looked_up_app_then_a_sandbox_uses_it(server):
         sb.terminate()
     with pytest.raises(gw.exception.InvalidError, match="is running"):
         gw.Image.debian_slim().build(gw.App("never-run"))
+
+
+def test_lookup_is_the_older_spelling_of_from_name(server):
+    result = server.gw("deploy", str(APPS / "modal_examples_app.py"))
+    assert result.returncode == 0, result.stderr
+    drain = gw.Function.lookup("modal-examples-patterns", "drain")
+    assert drain.object_id.startswith("fu-")  # hydrated at once
+    with gw.Queue.ephemeral() as q:
+        q.put(7)
+        assert drain.remote(q) == [7]
+    greeter = gw.Cls.lookup("modal-examples-patterns", "Greeter")
+    assert greeter().hello.remote("Ada") == "hello Ada"
+    with pytest.raises(gw.exception.NotFoundError):
+        gw.Function.lookup("modal-examples-patterns", "nope")
+
+
+def test_names_modal_removed_say_what_replaced_them():
+    result = _with_modal_hook(
+        "import modal\n"
+        "for name in ('Stub', 'Mount'):\n"
+        "    try:\n"
+        "        getattr(modal, name)\n"
+        "    except AttributeError as e:\n"
+        "        print(e)\n"
+        "try:\n"
+        "    modal.App('old').function(mounts=[])(lambda: 1)\n"
+        "except modal.exception.InvalidError as e:\n"
+        "    print(e)\n"
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "modal.App" in lines[0]
+    assert "Image.add_local_dir()" in lines[1]
+    assert lines[2].startswith("@app.function(mounts=...) was removed in Modal 1.0")
