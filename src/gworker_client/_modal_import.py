@@ -82,6 +82,17 @@ def _resolve(ref: str) -> Any:
     return value
 
 
+def submodule(name: str) -> ModuleType:
+    """The stand-in for ``modal.<name>`` as a plain module (no import hook): what
+    ``gworker_client.<name>`` gives an app that changed only its import line."""
+    if name not in SUBMODULES:
+        raise AttributeError(f"module 'gworker_client' has no attribute {name!r}")
+    module = ModuleType(f"gworker_client.{name}", f"gworker standing in for modal.{name}")
+    module.__dict__.update({n: _resolve(ref) for n, ref in SUBMODULES[name].items()})
+    module.__dict__["__all__"] = sorted(SUBMODULES[name])
+    return module
+
+
 def _missing(fullname: str) -> Any:
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):

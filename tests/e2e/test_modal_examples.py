@@ -150,3 +150,12 @@ def test_names_modal_removed_say_what_replaced_them():
     assert "modal.App" in lines[0]
     assert "Image.add_local_dir()" in lines[1]
     assert lines[2].startswith("@app.function(mounts=...) was removed in Modal 1.0")
+
+
+def test_submodules_are_attributes_of_gworker_client_too():
+    # an app that changed only its import line (`import gworker_client as modal`) uses them too
+    assert gw.container_process.ContainerProcess is gw.ContainerProcess
+    assert gw.functions.FunctionCall is gw.FunctionCall
+    assert gw.queue.Queue is gw.Queue
+    with pytest.raises(AttributeError, match="not_a_module"):
+        _ = gw.not_a_module
