@@ -256,7 +256,7 @@ class Image:
     ) -> Image:
         """Place a local file at ``remote_path`` (ending in "/" puts it inside that directory)."""
         local = Path(local_path).expanduser()
-        if not local.is_file():
+        if not local.is_file() and not _in_container():
             raise InvalidError(f"Image.add_local_file({str(local_path)!r}): no such local file")
         remote = str(remote_path)
         if remote.endswith("/"):
@@ -277,7 +277,7 @@ class Image:
         """Place a local directory's files under ``remote_path``. ``ignore``: glob patterns
         matched against paths relative to the directory, or a predicate on the path."""
         local = Path(local_path).expanduser()
-        if not local.is_dir():
+        if not local.is_dir() and not _in_container():
             raise InvalidError(f"Image.add_local_dir({str(local_path)!r}): no such local directory")
         remote = _remote_path("add_local_dir", remote_path)
         source = files.Source(local.resolve(), remote, is_dir=True, ignore=files.matcher(ignore))
@@ -454,3 +454,9 @@ def _secret_refs(method: str, secrets: Sequence[Any]) -> list[Any]:
 
 
 __all__ = ["Image", "layer_digests"]
+
+
+def _in_container() -> bool:
+    """Whether this is a container re-importing the app: its images are built already and the
+    caller's local files are not here, so (as in Modal) they are not looked for."""
+    return bool(os.environ.get("GW_CONTAINER_ID"))

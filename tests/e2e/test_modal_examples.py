@@ -159,3 +159,9 @@ def test_submodules_are_attributes_of_gworker_client_too():
     assert gw.queue.Queue is gw.Queue
     with pytest.raises(AttributeError, match="not_a_module"):
         _ = gw.not_a_module
+
+
+def test_local_files_next_to_the_app_are_not_looked_for_in_containers(server):
+    result = server.gw("run", str(APPS / "modal_examples_files_app.py"))
+    assert result.returncode == 0, result.stderr
+    assert "assets ['hello from a local dir', 'hello from a local dir']" in result.stdout
