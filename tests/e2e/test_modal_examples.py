@@ -165,3 +165,36 @@ def test_local_files_next_to_the_app_are_not_looked_for_in_containers(server):
     result = server.gw("run", str(APPS / "modal_examples_files_app.py"))
     assert result.returncode == 0, result.stderr
     assert "assets ['hello from a local dir', 'hello from a local dir']" in result.stdout
+
+
+def _get(url: str, follow: bool = True) -> tuple[int, str, str]:
+    """(status, Location, body) of a GET; with ``follow=False`` a redirect is not followed."""
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    opener = urllib.request.build_opener(*([] if follow else [NoRedirect()]))
+    try:
+        with opener.open(url, timeout=120) as resp:
+            return resp.status, resp.headers.get("Location", ""), resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Location", ""), e.read().decode()
+
+
+def test_redirects_to_the_apps_own_paths_stay_under_its_prefix(server):
+    result = server.gw("deploy", str(APPS / "modal_examples_web_app.py"))
+    assert result.returncode == 0, result.stderr
+    base = f"{server.url}/web/redirecting"
+    # an absolute URL on this host, and an absolute path: both placed under the prefix
+    status, location, _ = _get(f"{base}/submit?n=7", follow=False)
+    assert status == 307
+    assert location == f"{base}/result?n=7"
+    assert _get(f"{base}/submit?n=7") == (200, "", '{"square":49}')
+    status, location, _ = _get(f"{base}/relative", follow=False)
+    assert location == "/web/redirecting/result?n=1"
+    # another host's URL is the app's business
+    status, location, _ = _get(f"{base}/away", follow=False)
+    assert location == "http://example.invalid/elsewhere"
