@@ -24,6 +24,17 @@ def drain(q: modal.Queue) -> list[int]:
             return seen
 
 
+@app.function()
+def write_note(vol: modal.Volume, text: str) -> list[str]:
+    # mounts nothing itself: a pipeline stage gives it a volume with `with_options(volumes=...)`
+    import os
+    from pathlib import Path
+
+    Path("/data/note.txt").write_text(text)
+    vol.commit()
+    return sorted(os.listdir("/data"))
+
+
 @app.cls()
 class Greeter:
     @modal.method()

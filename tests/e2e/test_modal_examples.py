@@ -198,3 +198,17 @@ def test_redirects_to_the_apps_own_paths_stay_under_its_prefix(server):
     # another host's URL is the app's business
     status, location, _ = _get(f"{base}/away", follow=False)
     assert location == "http://example.invalid/elsewhere"
+
+
+def test_with_options_volumes_mounts_them_in_the_variant(server):
+    # a pipeline's last stage: `worker.with_options(max_containers=4, volumes={...})`
+    result = server.gw("deploy", str(APPS / "modal_examples_app.py"))
+    assert result.returncode == 0, result.stderr
+    vol = gw.Volume.from_name(f"notes-{uuid.uuid4().hex[:8]}", create_if_missing=True)
+    write_note = gw.Function.from_name("modal-examples-patterns", "write_note")
+    stage = write_note.with_options(max_containers=2, volumes={"/data": vol})
+    assert stage.remote(vol, "from the variant") == ["note.txt"]
+    assert b"".join(vol.read_file("note.txt")) == b"from the variant"
+    # the function itself still mounts nothing
+    with pytest.raises(FileNotFoundError):
+        write_note.remote(vol, "no volume here")
