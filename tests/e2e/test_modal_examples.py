@@ -212,3 +212,16 @@ def test_with_options_volumes_mounts_them_in_the_variant(server):
     # the function itself still mounts nothing
     with pytest.raises(FileNotFoundError):
         write_note.remote(vol, "no volume here")
+
+
+def test_run_picks_an_app_by_its_variable(server):
+    ref = str(APPS / "modal_examples_two_apps.py")
+    result = server.gw("run", f"{ref}::app.first")
+    assert result.returncode == 0, result.stderr
+    assert "from the first app" in result.stdout
+    result = server.gw("run", f"{ref}::web_app")
+    assert result.returncode == 0, result.stderr
+    assert "entrypoint says from the second app" in result.stdout
+    result = server.gw("run", ref)
+    assert result.returncode != 0
+    assert "defines 2 Apps (app, web_app): pick one with" in result.stderr
