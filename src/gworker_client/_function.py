@@ -286,7 +286,8 @@ class Function:
     def with_options(self, **options: Any) -> Function:
         """This function with other options (``timeout``, ``cpu``, ``memory``, ``gpu``,
         ``retries``, ``max_containers``, ``scaledown_window``, ...): its calls run in containers
-        of their own, while this handle keeps its options. ``secrets``/``volumes`` are refused."""
+        of their own, while this handle keeps its options. ``volumes`` replaces the published
+        volumes; ``secrets`` are refused."""
         from ._variant import function_variant  # it subclasses Function
 
         return function_variant(self, options)
