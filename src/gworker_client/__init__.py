@@ -3,6 +3,8 @@
 ``import gworker_client as gw`` (or ``as modal``: the API follows Modal's).
 """
 
+from typing import Any
+
 from . import environments, exception
 from ._app import App, LocalEntrypoint
 from ._cloud_bucket import CloudBucketMount
@@ -78,3 +80,13 @@ __all__ = [
     "web_server",
     "wsgi_app",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Modal's submodules as attributes (`modal.container_process.ContainerProcess`), for an app
+    # that changed only its import line to `import gworker_client as modal`
+    from ._modal_import import submodule
+
+    module = submodule(name)
+    globals()[name] = module
+    return module

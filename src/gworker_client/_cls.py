@@ -174,6 +174,11 @@ class Cls:
         return f"Cls({self._service.tag!r})"
 
     @classmethod
+    def lookup(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Cls:
+        """Modal's older spelling (before 1.0) of ``from_name``."""
+        return cls.from_name(app_name, name, environment_name=environment_name)
+
+    @classmethod
     def from_name(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Cls:
         """A handle on a deployed class."""
         env = environment_name or _config.environment()

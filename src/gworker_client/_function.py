@@ -94,6 +94,11 @@ class Function:
         fn._lookup = (app_name, name, environment_name or _config.environment())
         return fn
 
+    @classmethod
+    def lookup(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Function:
+        """Modal's older spelling (before 1.0) of ``from_name(app_name, name).hydrate()``."""
+        return cls.from_name(app_name, name, environment_name=environment_name).hydrate()
+
     def _spec(self) -> FunctionSpec:
         return msgspec.structs.replace(self._options.to_spec(), **self._extra_spec)
 
@@ -288,7 +293,8 @@ class Function:
     def with_options(self, **options: Any) -> Function:
         """This function with other options (``timeout``, ``cpu``, ``memory``, ``gpu``,
         ``retries``, ``max_containers``, ``scaledown_window``, ...): its calls run in containers
-        of their own, while this handle keeps its options. ``secrets``/``volumes`` are refused."""
+        of their own, while this handle keeps its options. ``volumes`` replaces the published
+        volumes; ``secrets`` are refused."""
         from ._variant import function_variant  # it subclasses Function
 
         return function_variant(self, options)
@@ -375,6 +381,16 @@ class FunctionCall:
             if isinstance(value, _Failure):
                 raise value.error
         return values[0] if self._total == 1 else values
+
+    def get_call_graph(self) -> list[Any]:
+        """Modal's tree of the inputs that led to this call: refused, as gworker does not record
+        which input made a call. Poll the call itself instead."""
+        raise exc.InvalidError(
+            f"{self!r}.get_call_graph() is not supported: gworker does not record which input"
+            " made a call. To learn whether it has finished, poll it with"
+            " `call.get(timeout=0)`, which raises TimeoutError while it runs and returns (or"
+            " raises) its result once done"
+        )
 
     @blocking
     def cancel(self, terminate_containers: bool = False) -> None:

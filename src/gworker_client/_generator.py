@@ -12,6 +12,7 @@ again at 0, and the caller drops the numbers it has already yielded, so nothing 
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,9 @@ class _Reader:
 
     def items(self) -> Iterator[Any]:
         while True:
-            batch = self.queue.get_many(MAX_GET_ITEMS, timeout=_config.LONG_POLL_S)
+            batch = self.queue._take_until(
+                MAX_GET_ITEMS, time.monotonic() + _config.LONG_POLL_S, None
+            )
             items, marker = self._fresh(batch)
             if items:
                 _output.sync_logs()  # lines printed before an item come before it

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import _image_files as files
+from ._aio import blocking
 from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
@@ -255,7 +256,7 @@ class Image:
     ) -> Image:
         """Place a local file at ``remote_path`` (ending in "/" puts it inside that directory)."""
         local = Path(local_path).expanduser()
-        if not local.is_file():
+        if not local.is_file() and not _in_container():
             raise InvalidError(f"Image.add_local_file({str(local_path)!r}): no such local file")
         remote = str(remote_path)
         if remote.endswith("/"):
@@ -276,7 +277,7 @@ class Image:
         """Place a local directory's files under ``remote_path``. ``ignore``: glob patterns
         matched against paths relative to the directory, or a predicate on the path."""
         local = Path(local_path).expanduser()
-        if not local.is_dir():
+        if not local.is_dir() and not _in_container():
             raise InvalidError(f"Image.add_local_dir({str(local_path)!r}): no such local directory")
         remote = _remote_path("add_local_dir", remote_path)
         source = files.Source(local.resolve(), remote, is_dir=True, ignore=files.matcher(ignore))
@@ -304,6 +305,23 @@ class Image:
         except ImportError:
             if os.environ.get("GW_CONTAINER_ID"):
                 raise
+
+    @blocking
+    def build(self, app: Any) -> Image:
+        """Build the image now, under ``app`` (Modal's ``Image.build(app)``): the app must be
+        running (``app.run()``) or looked up (``App.lookup(name, create_if_missing=True)``).
+        Later uses (functions, ``Sandbox.create(image=...)``) find it built. Returns the image."""
+        from . import _api
+        from ._build import build_images
+
+        app_id = getattr(app, "app_id", None)
+        if not isinstance(app_id, str):
+            raise InvalidError(
+                f"Image.build({app!r}): expected an App that is running (inside `with"
+                " app.run():`) or looked up with gw.App.lookup(name, create_if_missing=True)"
+            )
+        build_images(_api.client(), app_id, {"image": self})
+        return self
 
     # -- the spec ---------------------------------------------------------------------------------
 
@@ -436,3 +454,9 @@ def _secret_refs(method: str, secrets: Sequence[Any]) -> list[Any]:
 
 
 __all__ = ["Image", "layer_digests"]
+
+
+def _in_container() -> bool:
+    """Whether this is a container re-importing the app: its images are built already and the
+    caller's local files are not here, so (as in Modal) they are not looked for."""
+    return bool(os.environ.get("GW_CONTAINER_ID"))

@@ -55,6 +55,22 @@ ALIASES = {
     "environments": "gworker_client.environments",
     "exception": "gworker_client.exception",
 }
+# Modal modules gworker does not stand in for, and what an app uses instead.
+UNPROVIDED = {
+    "experimental": (
+        ". For modal.experimental.http_server(port=...) on an @app.cls, use"
+        " @app.server(port=...) on the class (its URL: modal.Server.get_url()); the other"
+        " experimental APIs (clustered, flash, input concurrency) have no gworker counterpart"
+    ),
+}
+# Names Modal itself removed, and what replaces them.
+REPLACED = {
+    "Stub": "Modal renamed it modal.App (and `stub.function` is `app.function`)",
+    "Mount": (
+        "Modal 1.0 removed it; add local files to the image with Image.add_local_dir(),"
+        " add_local_file() or add_local_python_source()"
+    ),
+}
 _installed: ModalFinder | None = None
 
 
@@ -66,10 +82,27 @@ def _resolve(ref: str) -> Any:
     return value
 
 
+def submodule(name: str) -> ModuleType:
+    """The stand-in for ``modal.<name>`` as a plain module (no import hook): what
+    ``gworker_client.<name>`` gives an app that changed only its import line."""
+    if name not in SUBMODULES:
+        raise AttributeError(f"module 'gworker_client' has no attribute {name!r}")
+    module = ModuleType(f"gworker_client.{name}", f"gworker standing in for modal.{name}")
+    module.__dict__.update({n: _resolve(ref) for n, ref in SUBMODULES[name].items()})
+    module.__dict__["__all__"] = sorted(SUBMODULES[name])
+    return module
+
+
 def _missing(fullname: str) -> Any:
     def __getattr__(name: str) -> Any:
         if name.startswith("__"):
             raise AttributeError(name)
+        if fullname == "modal" and name in REPLACED:
+            raise AttributeError(f"modal.{name} is not provided by gworker: {REPLACED[name]}")
+        if fullname == "modal" and (name in SUBMODULES or name in ALIASES):
+            # Modal's own __init__ imports these, so apps use ``modal.container_process.X``
+            # after a bare ``import modal``; import the stand-in on first use
+            return importlib.import_module(f"modal.{name}")
         raise AttributeError(
             f"{fullname}.{name} is not provided by gworker: see the README's 'Modal"
             " compatibility' section for what each Modal name does on gworker"
@@ -126,9 +159,10 @@ class ModalFinder(importlib.abc.MetaPathFinder):
             return None
         sub = fullname.split(".", 1)[1] if "." in fullname else None
         if sub is not None and sub not in SUBMODULES and sub not in ALIASES:
+            instead = UNPROVIDED.get(sub.split(".")[0], "")
             raise ImportError(
                 f"No module named {fullname!r}: gworker stands in for modal and provides"
-                f" modal.{', modal.'.join(sorted([*SUBMODULES, *ALIASES]))}",
+                f" modal.{', modal.'.join(sorted([*SUBMODULES, *ALIASES]))}{instead}",
                 name=fullname,
             )
         return importlib.machinery.ModuleSpec(fullname, self.loader, is_package=fullname == "modal")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 from . import _api, _config
 from . import exception as exc
 from ._aio import DualContext, blocking
+from ._object_manager import ObjectManager
 from ._protocol.objects import ObjectKind, name_problem, new_object_id
 from ._serialization import serialize
 
@@ -77,6 +78,8 @@ class _Object:
     id."""
 
     _kind: ClassVar[ObjectKind]  # the word in messages, CLI commands and URLs
+    # Modal's `Dict.objects.create|list|delete(...)`, bound to the class it is read from
+    objects: ClassVar[Any] = ObjectManager()
 
     def __init__(
         self,

@@ -79,6 +79,15 @@ NOT_YET = {
 }
 
 
+# Options Modal itself removed, and what replaces them: named, so old code learns the new way.
+REPLACED = {
+    "mounts": (
+        "was removed in Modal 1.0: add local files to the image instead, with"
+        " Image.add_local_dir(), add_local_file() or add_local_python_source()"
+    ),
+}
+
+
 @dataclass(frozen=True)
 class FunctionOptions:
     name: str | None = None
@@ -138,6 +147,8 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
                 f"{decorator}({key}=...) is not supported by this version of gworker yet"
                 f" ({NOT_YET[key]}); remove it to run without it."
             )
+        if key in REPLACED:
+            raise InvalidError(f"{decorator}({key}=...) {REPLACED[key]}")
         canonical = ALIASES.get(key, key)
         if canonical not in CANONICAL or key == "concurrency":
             known = sorted(set(CANONICAL) | set(ALIASES) | set(NOT_YET))

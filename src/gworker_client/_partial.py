@@ -80,10 +80,16 @@ def method(_f: Any = None) -> Callable[[Any], PartialFunction]:
     return lambda f: _partial(f, "@gw.method()").mark("method")
 
 
-def on_enter(_f: Any = None) -> Callable[[Any], PartialFunction]:
-    """Run this method once when a container starts, before its first input."""
+def on_enter(_f: Any = None, *, snap: bool = False) -> Callable[[Any], PartialFunction]:
+    """Run this method once when a container starts, before its first input. ``snap=True``
+    (Modal's hook run before a memory snapshot) is refused, as memory snapshots are."""
     if _f is not None:
         raise _no_parentheses("@gw.on_enter")
+    if snap is not False:
+        raise InvalidError(
+            f"@gw.enter(snap={snap!r}) is not supported by this version of gworker yet (memory"
+            " snapshots); remove snap=True to run the hook at every container start"
+        )
     return lambda f: _partial(f, "@gw.on_enter()").mark("enter")
 
 

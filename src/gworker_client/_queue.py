@@ -137,10 +137,10 @@ class Queue(_Object):
         """Remove and return the partition's first item.
 
         With ``block`` (the default), wait for one to arrive: forever, or at most ``timeout``
-        seconds and then return None. The server holds the wait, so an item put by anyone is
-        returned as soon as it is stored. With ``block=False``, return None at once when the
-        partition is empty (``timeout`` is ignored). (Modal raises ``queue.Empty`` when a
-        blocking get times out; gworker returns None.)
+        seconds and then raise ``queue.Empty`` (the standard library's), as Modal does. The
+        server holds the wait, so an item put by anyone is returned as soon as it is stored.
+        With ``block=False``, return None at once when the partition is empty (``timeout`` is
+        ignored).
         """
         values = self._take(1, block, timeout, partition)
         return values[0] if values else None
@@ -157,7 +157,8 @@ class Queue(_Object):
         """Remove and return up to ``n_values`` items in FIFO order (at most ``MAX_GET_ITEMS``).
 
         Returns what is there; with ``block``, first waits as ``get`` does for at least one, and
-        returns ``[]`` when ``timeout`` passes without any.
+        raises ``queue.Empty`` when ``timeout`` passes without any; with ``block=False``, returns
+        ``[]`` at once when there is none.
         """
         if isinstance(n_values, bool) or not isinstance(n_values, int) or n_values < 1:
             raise exc.InvalidError(f"n_values={n_values!r} must be a positive integer")
@@ -167,7 +168,15 @@ class Queue(_Object):
         _check(partition, timeout)
         if not block and timeout is not None:
             warnings.warn("Queue: timeout is ignored when block=False", stacklevel=3)
-        deadline = _deadline(block, timeout)
+        values = self._take_until(n, _deadline(block, timeout), partition)
+        if not values and block:
+            # Modal's contract (and the standard library's): a blocking get that times out
+            # raises; apps loop on ``except queue.Empty`` to know a queue has drained
+            raise stdlib_queue.Empty(f"{self!r} got no item within timeout={timeout} s")
+        return values
+
+    def _take_until(self, n: int, deadline: float | None, partition: str | None) -> list[Any]:
+        """Up to ``n`` items, waiting for the first until ``deadline``; ``[]`` when none came."""
         while True:  # one long-poll per round; each has its own id so a retry is idempotent
             wait = _wait_left(deadline)
             resp = _api.client().post(

@@ -13,7 +13,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 import msgspec
@@ -21,6 +21,7 @@ import msgspec
 from . import _api, _config
 from . import exception as exc
 from ._object import request_id
+from ._object_manager import ObjectManager
 from ._protocol import FunctionSpec, SecretRef
 from ._protocol.objects import name_problem
 
@@ -84,6 +85,9 @@ class Secret:
     on a key clash the later one wins. They are set in the container's environment before the
     app's module is imported.
     """
+
+    # Modal's `Secret.objects.create(name, values)`, `.list()`, `.delete(name)`
+    objects: ClassVar[Any] = ObjectManager()
 
     def __init__(
         self,

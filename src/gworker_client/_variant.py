@@ -15,6 +15,7 @@ import msgpack
 
 from . import _api
 from ._function import Function
+from ._mounts import volume_mounts
 from ._options import ALIASES, parse_options
 from ._protocol import SpecOverrides, to_builtins, to_wire
 from .exception import InvalidError
@@ -22,7 +23,6 @@ from .exception import InvalidError
 # Options Modal's with_options takes that gworker resolves only when an app is published.
 PUBLISHED_ONLY = {
     "secrets": "secrets are resolved when the app is published",
-    "volumes": "volumes are resolved and mounted as published",
     "network_file_systems": "network file systems are resolved and mounted as published",
     "env": "a container's environment comes from secrets, resolved when the app is published",
     "image": "an image is built when the app is published",
@@ -42,8 +42,12 @@ def parse_overrides(options: dict[str, Any], where: str, decorator: str) -> Spec
                 f" {decorator} (of a second function or class, to keep both)"
             )
     rest = {k: v for k, v in options.items() if k not in PUBLISHED_ONLY}
+    volumes = rest.pop("volumes", None)
     opts = parse_options(rest, decorator=where)
     fields: dict[str, Any] = {}
+    if volumes:  # the variant's own mounts, in place of the published ones (as Modal)
+        pairs = parse_options({"volumes": volumes}, decorator=where).volumes
+        fields["volumes"], fields["bucket_mounts"] = volume_mounts(pairs)
     for name in {ALIASES.get(k, k) for k, v in rest.items() if v is not None}:
         if name == "cpu":  # as in the decorator: a reservation and an enforced limit
             fields.update(cpu=float(opts.cpu or 0), cpu_limit=float(opts.cpu or 0))

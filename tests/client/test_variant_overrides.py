@@ -69,7 +69,7 @@ def test_modal_spellings_map_onto_spec_fields():
         ({"timout": 5}, r"unknown keyword argument 'timout'\. Did you mean 'timeout'\?"),
         ({"timeout": 0}, r"f\.with_options\(timeout=0\): must be from 1"),
         ({"secrets": [gw.Secret.from_dict({"A": "1"})]}, r"secrets are resolved when the app"),
-        ({"volumes": {"/d": gw.Volume.from_name("v")}}, r"Give volumes= in @app.function"),
+        ({"volumes": {"data": gw.Volume.from_name("v")}}, r"must be an absolute path"),
         ({"env": {"A": "1"}}, r"with_options\(env=\.\.\.\) is not supported"),
         ({"region": "us-east"}, r"region selection"),
         ({"max_containers": 2, "concurrency_limit": 3}, r"got 'max_workers' twice"),

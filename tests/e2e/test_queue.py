@@ -62,11 +62,17 @@ def test_blocking_get_many_is_woken_by_put_many(q):
     assert getter.result() == [1, 2, 3]
 
 
-def test_get_timeout_returns_none(q):
+def test_blocking_get_that_times_out_raises_queue_empty(q):
+    # Modal's contract: apps loop on `except queue.Empty` to learn that a queue has drained
     start = time.monotonic()
-    assert q.get(timeout=0.3) is None
+    with pytest.raises(queue.Empty):
+        q.get(timeout=0.3)
     assert time.monotonic() - start >= 0.3
-    assert q.get_many(3, timeout=0.1) == []
+    with pytest.raises(queue.Empty):
+        q.get_many(3, timeout=0.1)
+    # non-blocking gets answer at once with nothing
+    assert q.get(block=False) is None
+    assert q.get_many(3, block=False) == []
 
 
 def test_get_many_returns_up_to_n_in_order(q):

@@ -49,7 +49,7 @@ def import_app_file(ref: str) -> tuple[Any, App, str | None]:
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
-    return module, _the_app(module, path_str), name or None
+    return (module, *_the_app(module, path_str, name or None))
 
 
 def import_app_module(ref: str) -> tuple[Any, App, str | None]:
@@ -62,15 +62,24 @@ def import_app_module(ref: str) -> tuple[Any, App, str | None]:
             " as package.module; give a file as FILE.py)"
         )
     module = importlib.import_module(module_name)
-    return module, _the_app(module, module_name), name or None
+    return (module, *_the_app(module, module_name, name or None))
 
 
-def _the_app(module: Any, where: str) -> App:
-    apps = [v for v in vars(module).values() if isinstance(v, App)]
+def _the_app(module: Any, where: str, name: str | None) -> tuple[App, str | None]:
+    """The module's App and what to run in it. As with ``modal run``, ``NAME`` may start with
+    the variable that holds the App (``::app``, ``::app.main``), which picks it among several."""
+    apps = {k: v for k, v in vars(module).items() if isinstance(v, App)}
+    head, _, rest = (name or "").partition(".")
+    if head in apps:
+        return apps[head], rest or None
     if not apps:
         raise click.ClickException(
             f'{where} defines no gworker App: add `app = gw.App("name")` at module level'
         )
-    if len(apps) > 1:
-        raise click.ClickException(f"{where} defines {len(apps)} Apps; keep one per file")
-    return apps[0]
+    distinct = {id(a): k for k, a in apps.items()}
+    if len(distinct) > 1:
+        raise click.ClickException(
+            f"{where} defines {len(distinct)} Apps ({', '.join(sorted(distinct.values()))}):"
+            f" pick one with {where}::VARIABLE (or ::VARIABLE.NAME)"
+        )
+    return next(iter(apps.values())), name

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -46,10 +48,15 @@ def _param_type(p: inspect.Parameter, owner: str) -> Any:
         )
     if annotation is inspect.Parameter.empty:
         annotation = type(p.default) if p.default not in (inspect.Parameter.empty, None) else str
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
+        # `str | None` / `Optional[str]`, as `modal run` takes them: left out, the default
+        rest = [a for a in args if a is not type(None)]
+        annotation = rest[0] if len(rest) == 1 else annotation
     if annotation not in _TYPES:
         raise click.ClickException(
             f"parameter {p.name!r} of {owner} has type {annotation!r}; `gw run` takes str, int,"
-            " float and bool parameters"
+            " float and bool parameters (or one of them `| None`)"
         )
     return _TYPES[annotation]
 
@@ -57,7 +64,11 @@ def _param_type(p: inspect.Parameter, owner: str) -> Any:
 def signature_command(f: Callable[..., Any], owner: str, run: Callable[..., None]) -> click.Command:
     """A click command whose options are ``f``'s parameters, as ``--kebab-case``."""
     params: list[click.Parameter] = []
-    for p in inspect.signature(f).parameters.values():
+    try:  # string annotations (`from __future__ import annotations`) become types
+        signature = inspect.signature(f, eval_str=True)
+    except Exception:  # a name the annotation uses is not importable here: read them as text
+        signature = inspect.signature(f)
+    for p in signature.parameters.values():
         kind = _param_type(p, owner)
         flag = p.name.replace("_", "-")
         required = p.default is inspect.Parameter.empty

@@ -169,7 +169,7 @@ class Gateway:
             except (aiohttp.ClientError, ConnectionError) as e:
                 raise self._closed(endpoint, e) from None
             try:
-                return await relay_http(request, response, self.timeout)
+                return await relay_http(request, response, self.timeout, prefix)
             except asyncio.TimeoutError:
                 raise Unavailable(
                     504,

@@ -125,4 +125,4 @@ class Tunnels:
         upstream = await asyncio.wait_for(
             send_http(self.session, request, port, path, prefix, data), TIMEOUT_S
         )
-        return await relay_http(request, upstream, TIMEOUT_S)
+        return await relay_http(request, upstream, TIMEOUT_S, prefix)

@@ -9,6 +9,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp import WSMsgType, web
@@ -106,13 +107,35 @@ async def send_http(
     )
 
 
+def located(location: str, request: web.Request, prefix: str) -> str:
+    """A redirect's ``Location`` as the client must follow it: under path routing
+    (``/web/<label>/...``), an app that redirects to one of its own absolute paths (``/result``,
+    or this host's ``http://HOST/result``, as behind Modal's one host per endpoint) means the
+    path under its prefix. Locations elsewhere, or already in the gateway's ``/web/`` paths,
+    are left as they are."""
+    if not prefix:
+        return location
+    parts = urlsplit(location)
+    if parts.scheme or parts.netloc:
+        if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+            return location
+    elif not location.startswith("/") or location.startswith("//"):
+        return location  # relative to the request's own path: already right
+    if parts.path.startswith("/web/") or parts.path == "/web":
+        return location
+    return urlunsplit(parts._replace(path=prefix + parts.path))
+
+
 async def relay_http(
-    request: web.Request, upstream: aiohttp.ClientResponse, pause: float
+    request: web.Request, upstream: aiohttp.ClientResponse, pause: float, prefix: str = ""
 ) -> web.StreamResponse:
     """Stream ``upstream``'s answer back to the client; a pause of more than ``pause`` seconds
-    between chunks cuts the response off."""
+    between chunks cuts the response off. ``prefix``: the path the endpoint is served under
+    (empty under host routing), for its redirects."""
     try:
         headers = _filtered(upstream.headers.items(), HOP_BY_HOP)
+        if "Location" in headers:
+            headers["Location"] = located(headers["Location"], request, prefix)
         first = await read_chunk(upstream.content, pause)
         if upstream.content.at_eof() and request.method != "HEAD":
             # the whole body is here: one write to the client, with its length

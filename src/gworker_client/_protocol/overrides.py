@@ -13,7 +13,16 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .spec import Batching, Concurrency, FunctionSpec, GpuRequest, Record, RetryPolicy
+from .spec import (
+    Batching,
+    BucketMount,
+    Concurrency,
+    FunctionSpec,
+    GpuRequest,
+    Record,
+    RetryPolicy,
+    VolumeMount,
+)
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
@@ -37,6 +46,9 @@ class SpecOverrides(Record, frozen=True):
     gpu: tuple[GpuRequest, ...] | UnsetType = UNSET
     concurrency: Concurrency | UnsetType = UNSET
     batching: Batching | UnsetType = UNSET
+    # with_options(volumes=...): the variant's volumes and bucket mounts, both replaced, as Modal
+    volumes: tuple[VolumeMount, ...] | UnsetType = UNSET
+    bucket_mounts: tuple[BucketMount, ...] | UnsetType = UNSET
 
     def given(self) -> dict[str, Any]:
         """The fields that are set, by name."""
