@@ -77,6 +77,10 @@ class Sandboxes:
         self._start = start
         self._secret_env = secret_env
         self._live: dict[str, Sandbox] = {}  # running and recently ended, by id
+        # Function containers a user attached to (``attach``): driven like sandboxes but kept
+        # apart, so the routes can hold them to a user's token and listings never show them.
+        self._attached: dict[str, Sandbox] = {}
+        self._attaching: dict[str, asyncio.Lock] = {}  # one agent start per container at a time
         self._ended: list[str] = []
 
     def _used(self, sid: str) -> None:
@@ -198,19 +202,25 @@ class Sandboxes:
         self, cid: str, app_id: str, start: Callable[[str], Awaitable[SandboxProcess]]
     ) -> Sandbox:
         """A function container, driven like a sandbox (``exec``, stdio, files) through an
-        agent the backend starts inside it; one per container, reused while it runs."""
-        sb = self._live.get(cid)
-        if sb is not None and sb.state == "running":
+        agent the backend starts inside it; one per container, reused while it runs. Concurrent
+        attaches wait for the first one's agent rather than starting a second."""
+        async with self._attaching.setdefault(cid, asyncio.Lock()):
+            sb = self._attached.get(cid)
+            if sb is not None and sb.state == "running":
+                return sb
+            process = await start(cid)
+            sb = Sandbox(cid, app_id, None, "its container's", time.time())
+            sb.process = process
+            self._attached[cid] = sb
+            asyncio.get_running_loop().create_task(self._relay(sb))
             return sb
-        process = await start(cid)
-        sb = Sandbox(cid, app_id, None, "its container's", time.time())
-        sb.process = process
-        self._live[cid] = sb
-        asyncio.get_running_loop().create_task(self._relay(sb))
-        return sb
+
+    def attached(self, sid: str) -> bool:
+        """Whether ``sid`` is a function container a user attached to (not a sandbox)."""
+        return sid in self._attached
 
     def get(self, sid: str) -> Sandbox:
-        sb = self._live.get(sid)
+        sb = self._live.get(sid) or self._attached.get(sid)
         if sb is not None:
             return sb
         row = self.store.sandbox(sid)
@@ -374,7 +384,7 @@ class Sandboxes:
 
     def end_app(self, app_id: str) -> None:
         """Its app stopped: its sandboxes end with it."""
-        for sb in list(self._live.values()):
+        for sb in [*self._live.values(), *self._attached.values()]:
             if sb.app_id == app_id:
                 self._kill(sb, "app stopped")
 
@@ -442,15 +452,24 @@ class Sandboxes:
         if state != "finished" and MAIN_PROCESS in sb.procs:
             sb.procs[MAIN_PROCESS].returncode = code
         sb.ended.set()
-        self.store.end_sandbox(sb.id, state, code, info)
-        self.store.commit()
+        if sb.id in self._attached:
+            self._attaching.pop(sb.id, None)  # no row: it is not a sandbox
+        else:
+            self.store.end_sandbox(sb.id, state, code, info)
+            self.store.commit()
         self._ended.append(sb.id)
         while len(self._ended) > KEEP_ENDED:
-            self._live.pop(self._ended.pop(0), None)
+            gone = self._ended.pop(0)
+            self._live.pop(gone, None)
+            if (held := self._attached.get(gone)) is not None and held.state != "running":
+                del self._attached[gone]
 
     async def close(self) -> None:
         """The server is stopping: its sandboxes end with it, and the store says so."""
         await self.tunnels.close()
+        for sb in self._attached.values():
+            if sb.process is not None:
+                sb.process.kill()
         for sb in list(self._live.values()):
             if sb.state == "running" and sb.process is not None:
                 sb.process.kill()
