@@ -179,8 +179,8 @@ class Sandbox:
             "idle_timeout": idle_timeout,
             "readiness_probe": _probe_record(readiness_probe),
             "volumes": mounts,
-            "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
-            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
+            "encrypted_ports": _ports("encrypted_ports", encrypted_ports, block_network),
+            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports, block_network),
             "cidr_allowlist": _allowlist(cidr_allowlist, block_network),
             "gpu": _gpu(gpu),
         }

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 import gworker_client as gw
+from gworker.backends.sandbox_ports import ForwardError, add_forward
+from gworker.server.scheduler.sandbox_reach import forward_address
+from gworker_client._sandbox import _image_spec
 from gworker_client.exception import InvalidError
 
 SERVE = (
@@ -143,3 +148,32 @@ def test_bad_ports_are_refused(app):
         gw.Sandbox.create(app=app, encrypted_ports=[0])
     with pytest.raises(InvalidError, match="block_network"):
         gw.Sandbox.create(app=app, encrypted_ports=[80], block_network=True)
+
+
+def test_ports_without_network_are_refused_before_anything_runs(app):
+    """The server refuses it too (another client may skip the SDK's check), and before the
+    command starts: nothing of it runs, no row is left."""
+    body = {
+        "sandbox_id": "sb-" + uuid.uuid4().hex[:24],
+        "app_id": app.app_id,
+        "image": _image_spec(gw._api.client(), app.app_id, gw.Image.debian_slim()),
+        "args": ["true"],
+        "timeout": 60,
+        "block_network": True,
+        "unencrypted_ports": [8000],
+    }
+    with pytest.raises(InvalidError, match=r"block_network=True .*unencrypted_ports=\[8000\]"):
+        gw._api.client().post("/v1/sandboxes", body)
+    with pytest.raises(gw.exception.NotFoundError):
+        gw.Sandbox.from_id(body["sandbox_id"])
+
+
+def test_a_forward_that_cannot_be_asked_is_a_forward_error(tmp_path):
+    with pytest.raises(ForwardError, match="could not forward port 80"):
+        asyncio.run(add_forward(str(tmp_path / "no-socket"), 80, "127.0.0.1"))
+
+
+def test_raw_tcp_forwards_listen_on_an_address_resolved_once():
+    assert forward_address("http://localhost:8000") == "127.0.0.1"
+    assert forward_address(f"http://{socket.gethostname()}:8000") is not None
+    assert forward_address("http://[::1]:8000") is None

@@ -113,6 +113,7 @@ class Sandboxes:
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
         allow = allowlist(req)
+        self.reach.check(req)  # before its command runs or its volumes could be committed
         env = {**self._secret_env(req), **req.env}
         image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
         sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
@@ -142,11 +143,13 @@ class Sandboxes:
             main.stderr.close()
         try:
             await self.reach.open_ports(sb, req)
-        except (InvalidRequest, ForwardError) as e:
+        except Exception as e:  # whatever it is, the sandbox must not be left running
             assert sb.process is not None
             sb.process.kill()
-            await sb.process.wait()
+            await sb.process.wait()  # releases its GPU, cgroup and network
             self._end(sb, "failed", 1, f"could not start: {e}")
+            if not isinstance(e, (InvalidRequest, ForwardError)):
+                log.exception("opening the ports of sandbox %s failed", sb.id)
             raise InvalidRequest(f"the sandbox could not start: {e}") from None
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))

@@ -1,12 +1,17 @@
-"""Sandboxes.attach: concurrent attaches to one function container share one agent."""
+"""The control plane's sandbox table with stand-in agents: attaches to one function container
+share one agent; a sandbox whose ports fail, however, ends rather than leaking."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
+
+from gworker.server.errors import InvalidRequest
 from gworker.server.scheduler.sandboxes import Sandboxes
 from gworker.store import Store
+from gworker_client._protocol.sandbox import CreateSandbox
 
 
 class Agent:
@@ -25,6 +30,9 @@ class Agent:
 
     def kill(self) -> None:
         self.killed.set()
+
+    async def forward(self, port: int, host: str) -> int:
+        raise RuntimeError("the network stack went away")
 
 
 def test_concurrent_attaches_start_one_agent(tmp_path: Path) -> None:
@@ -48,5 +56,27 @@ def test_concurrent_attaches_start_one_agent(tmp_path: Path) -> None:
         third = await sandboxes.attach("ct-1", "ap-1", start)  # a fresh agent once it ended
         assert third is not first and len(started) == 2
         started[1].kill()
+
+    asyncio.run(run())
+
+
+def test_a_sandbox_whose_ports_fail_unexpectedly_ends(tmp_path: Path) -> None:
+    async def run() -> None:
+        store = Store(tmp_path / "state.db")
+        store.add_app("ap-1", "a", "main", "ephemeral")
+        agent = Agent()
+
+        async def start(launch: object) -> Agent:
+            return agent
+
+        sandboxes = Sandboxes(store, start, lambda req: {}, "http://127.0.0.1:1")
+        req = CreateSandbox(
+            sandbox_id="sb-0123456789ab", app_id="ap-1", image={}, encrypted_ports=[80]
+        )
+        with pytest.raises(InvalidRequest, match="network stack went away"):
+            await sandboxes.create(req)
+        assert agent.killed.is_set()
+        row = store.sandbox("sb-0123456789ab")
+        assert row is not None and row["state"] == "failed"
 
     asyncio.run(run())
