@@ -7,6 +7,7 @@ import json
 import uuid
 
 import httpx
+import inside_app
 import pytest
 
 import gworker_client as gw
@@ -156,3 +157,11 @@ def test_rename_moves_what_the_environment_holds(server):
         environments.update_environment("main", new_name=_env())
     with pytest.raises(gw.exception.AlreadyExistsError, match="already exists"):
         environments.update_environment(new, new_name="main")
+
+
+def test_a_containers_token_cannot_manage_environments(server):
+    name = _env()
+    with inside_app.app.run():
+        answers = inside_app.manage_environments.remote(name)
+    assert all(a.startswith("refused: only a user's token") for a in answers), answers
+    assert name not in [e.name for e in environments.list_environments()]
