@@ -15,6 +15,7 @@ import pytest
 import gworker_client as gw
 from gworker.backends.sandbox_ports import ForwardError, add_forward
 from gworker.server.scheduler.sandbox_reach import forward_address
+from gworker_client import environments
 from gworker_client._sandbox import _image_spec
 from gworker_client.exception import InvalidError
 
@@ -177,3 +178,18 @@ def test_raw_tcp_forwards_listen_on_an_address_resolved_once():
     assert forward_address("http://localhost:8000") == "127.0.0.1"
     assert forward_address(f"http://{socket.gethostname()}:8000") is not None
     assert forward_address("http://[::1]:8000") is None
+
+
+def test_only_a_tunnels_exact_label_form_is_taken_as_one(server):
+    """``/web/tn-api`` is a web endpoint's path (in path and host routing alike), and the
+    ``tn-`` prefix is kept for tunnels where users choose names."""
+    status, body = get(server.url + "/web/tn-api/")
+    assert status == 404 and "no tunnel" not in body
+    assert "no tunnel" in get(server.url + "/web/tn-00000000000000000000/")[1]
+    with pytest.raises(InvalidError, match="kept for sandbox tunnels"):
+        gw.fastapi_endpoint(label="tn-api")
+    for name in ("tn-prod", "TN"):
+        with pytest.raises(InvalidError, match="kept for sandbox tunnels"):
+            environments.create_environment(name)
+    r = server.gw("environment", "update", "main", "--set-web-suffix", "tn-x")
+    assert r.returncode != 0 and "tn-x" in r.stderr

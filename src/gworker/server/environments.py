@@ -20,6 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from gworker_client._web import TUNNEL_PREFIX
+
 from ..store.contract import StateStore
 from ..store.environments import DEFAULT_ENVIRONMENT, default_web_suffix
 from . import registry
@@ -33,8 +35,19 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SUFFIX = re.compile(r"^([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)?$")
 
 
+def _tunnel_like(suffix: str) -> bool:
+    """Whether URLs carrying ``suffix`` (``<suffix>--<label>``) would start like a sandbox
+    tunnel's label (``tn-...``): that prefix is kept for tunnels."""
+    return suffix == TUNNEL_PREFIX[:-1] or suffix.startswith(TUNNEL_PREFIX)
+
+
 def name_problem(name: Any) -> str | None:
     if isinstance(name, str) and _NAME.match(name):
+        if _tunnel_like(default_web_suffix(name)):
+            return (
+                f"environment name {name!r} is not valid: names that give URLs starting with"
+                f" {TUNNEL_PREFIX!r} are kept for sandbox tunnels"
+            )
         return None
     return (
         f"environment name {name!r} is not valid: use 1-64 letters, digits, '-', '_' or '.',"
@@ -50,11 +63,11 @@ def _user(request: web.Request) -> State:
 
 
 def _suffix(value: Any) -> str:
-    if isinstance(value, str) and _SUFFIX.match(value):
+    if isinstance(value, str) and _SUFFIX.match(value) and not _tunnel_like(value):
         return value
     raise InvalidRequest(
         f"web suffix {value!r} is not valid: use up to 32 lowercase letters, digits and '-'"
-        " (not at either end), or '' for none"
+        f" (not at either end, not starting with {TUNNEL_PREFIX!r}), or '' for none"
     )
 
 

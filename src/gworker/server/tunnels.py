@@ -80,9 +80,11 @@ class Tunnels:
             del self._by_label[t.label]
 
     def _resolve(self, request: web.Request) -> tuple[Tunnel | None, str, str] | None:
+        """The tunnel a request names, by path or by host: only the exact ``tn-<20 hex>`` form
+        is a tunnel's (anything else goes on to the web endpoints, in both routings)."""
         raw = request.raw_path
-        if raw.startswith(PREFIX + "tn-"):
-            label = raw[len(PREFIX) :].partition("/")[0].partition("?")[0]
+        label = raw[len(PREFIX) :].partition("/")[0].partition("?")[0]
+        if raw.startswith(PREFIX) and _LABEL.match(label):
             prefix = PREFIX + label
             rest = raw[len(prefix) :]
             return self._by_label.get(label), rest if rest.startswith("/") else "/" + rest, prefix
