@@ -165,3 +165,11 @@ def test_a_containers_token_cannot_manage_environments(server):
         answers = inside_app.manage_environments.remote(name)
     assert all(a.startswith("refused: only a user's token") for a in answers), answers
     assert name not in [e.name for e in environments.list_environments()]
+
+
+def test_env_with_an_app_id_of_another_environment_is_refused(server):
+    app_id = gw.App.lookup(f"idref-{uuid.uuid4().hex[:6]}", create_if_missing=True).app_id
+    env = _env()
+    assert server.gw("environment", "create", env).returncode == 0
+    r = server.gw("app", "logs", app_id, "--env", env)
+    assert r.returncode != 0 and f"is in environment 'main', not {env!r}" in _flat(r)
