@@ -385,6 +385,10 @@ class Sandboxes:
         self._kill(sb, "terminated")
         return sb
 
+    def running_in(self, app_id: str) -> bool:
+        """Whether the app has a running sandbox (a detached app keeps running for it)."""
+        return any(sb.app_id == app_id and sb.state == "running" for sb in self._live.values())
+
     def end_app(self, app_id: str) -> None:
         """Its app stopped: its sandboxes end with it."""
         for sb in [*self._live.values(), *self._attached.values()]:
