@@ -33,7 +33,7 @@ from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
 from .web_proxy import forward_websocket, relay_http, request_body, send_http
-from .web_results import RESULT_PARAM, WebResults, result_url
+from .web_results import RESULT_PARAM, WebResults, abandon, result_url
 from .web_table import Endpoint, WebTable
 
 log = logging.getLogger("gworker.gateway")
@@ -144,25 +144,30 @@ class Gateway:
             upstream = asyncio.ensure_future(
                 send_http(self.session, request, port, path, prefix, data)
             )
-            await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+            except asyncio.CancelledError:  # the slot is released below: so is the request
+                abandon(upstream)
+                raise
             if not upstream.done():
-                if not isinstance(data, bytes | None):  # its body is the client's to stream
-                    upstream.cancel()
-                    raise Unavailable(
-                        504,
-                        f"504: {endpoint.display} sent no response within {self.timeout:g}s"
-                        " (the gateway's request timeout)\n",
+                # its body is the client's to stream, or no room is left to keep its result
+                if isinstance(data, bytes | None) and self.results.has_room():
+                    # the request runs on; the client polls for its result (Modal's behaviour)
+                    released = True
+                    rid = self.results.defer(
+                        endpoint.label,
+                        upstream,
+                        self.timeout,
+                        fs.spec.timeout,
+                        lambda: self.release(fs, c),
                     )
-                # the request runs on; the client polls for its result (Modal's behaviour)
-                released = True
-                rid = self.results.defer(
-                    endpoint.label,
-                    upstream,
-                    self.timeout,
-                    fs.spec.timeout,
-                    lambda: self.release(fs, c),
+                    return _see_other(result_url(request.raw_path, rid))
+                abandon(upstream)
+                raise Unavailable(
+                    504,
+                    f"504: {endpoint.display} sent no response within {self.timeout:g}s"
+                    " (the gateway's request timeout)\n",
                 )
-                return _see_other(result_url(request.raw_path, rid))
             try:
                 response = upstream.result()
             except (aiohttp.ClientError, ConnectionError) as e:
