@@ -193,3 +193,10 @@ def test_only_a_tunnels_exact_label_form_is_taken_as_one(server):
             environments.create_environment(name)
     r = server.gw("environment", "update", "main", "--set-web-suffix", "tn-x")
     assert r.returncode != 0 and "tn-x" in r.stderr
+
+
+def test_tunnels_take_the_gateways_timeout(monkeypatch):
+    from gworker.server.tunnels import Tunnels
+
+    monkeypatch.setenv("GW_WEB_TIMEOUT_S", "3")
+    assert Tunnels().timeout == 3.0

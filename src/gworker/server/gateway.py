@@ -20,19 +20,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
-from .. import constants as C
 from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
-from .web_proxy import forward_websocket, relay_http, request_body, send_http
+from .web_proxy import (
+    UpstreamSession,
+    forward_websocket,
+    relay_http,
+    request_body,
+    send_http,
+    web_timeout,
+)
 from .web_results import RESULT_PARAM, WebResults, abandon, result_url
 from .web_table import Endpoint, WebTable
 
@@ -65,26 +70,18 @@ class Gateway:
         self.scheduler = scheduler
         self.table = table
         self.tokens = tokens
-        self.timeout = float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout = web_timeout()
+        self._upstream = UpstreamSession()
         self._changed: dict[str, asyncio.Event] = {}
         self.results = WebResults()
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            )
-        return self._session
+        return self._upstream.get()
 
     async def close(self) -> None:
         await self.results.close()
-        if self._session is not None:
-            await self._session.close()
+        await self._upstream.close()
 
     # -- which endpoint ----------------------------------------------------------------------------
 
@@ -133,7 +130,7 @@ class Gateway:
         port = c.web_ports[endpoint.key]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             try:
-                return await forward_websocket(self.session, request, port, path, prefix, 0)
+                return await forward_websocket(self.session, request, port, path, prefix)
             except (aiohttp.ClientError, ConnectionError) as e:
                 raise self._closed(endpoint, e) from None
             finally:
