@@ -8,7 +8,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from . import _api, _config
+from . import _api
 from . import exception as exc
 from ._cls import build_cls
 from ._function import Function
@@ -155,8 +155,7 @@ class Server:
     @classmethod
     def from_name(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Server:
         """A handle on a deployed app's server class."""
-        env = environment_name or _config.environment()
-        info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={name}&env={env}")
+        info = _api.lookup_function(app_name, name, environment_name)
         spec = from_builtins(info["spec"], FunctionSpec)
         if not any(w.kind == "server" for w in spec.web):
             raise exc.InvalidError(
