@@ -62,8 +62,8 @@ def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
             raise exc.InvalidError(f"{where} got an unknown option {key}={value!r}")
         if value not in _EMPTY:
             raise exc.InvalidError(
-                f"{where}: {key}= is not supported by this version of gworker yet; leave it out"
-                " (sandboxes get outbound network by default, block_network=True cuts it off)"
+                f"{where}: {key}={value!r} is not supported by this version of gworker yet;"
+                f" leave it out ({UNSUPPORTED_OPTIONS[key]})"
             )
 
 
