@@ -117,7 +117,7 @@ function followLogs(appId, containerId) {
   });
 }
 
-// -- helpers -----------------------------------------------------------------------------------
+// -- rendering: escaping, tables, charts ---------------------------------------------------------
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
