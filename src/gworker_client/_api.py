@@ -181,6 +181,16 @@ def lookup_function(app_name: str, name: str, environment_name: str | None) -> A
     return client().get(f"/v1/functions/lookup?{query}")
 
 
+def resolve_app(ref: str) -> Any:
+    """The app ``ref`` names: an id (in whatever environment it is, unless an environment was
+    asked for, ``--env``/``GW_ENVIRONMENT``, which must then be its own), or the newest app of
+    that name in the environment."""
+    query = {"ref": ref}
+    if os.environ.get("GW_ENVIRONMENT"):  # asked for: the server holds an id to it
+        query["env"] = _config.environment()
+    return client().get(f"/v1/apps/resolve?{urlencode(query)}")
+
+
 def reset_client() -> None:
     global _client
     with _client_lock:

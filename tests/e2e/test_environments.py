@@ -173,3 +173,7 @@ def test_env_with_an_app_id_of_another_environment_is_refused(server):
     assert server.gw("environment", "create", env).returncode == 0
     r = server.gw("app", "logs", app_id, "--env", env)
     assert r.returncode != 0 and f"is in environment 'main', not {env!r}" in _flat(r)
+    # without --env an id names its app wherever it is
+    other = gw.App.lookup("idref-dev", environment_name=env, create_if_missing=True).app_id
+    r = server.gw("app", "logs", other)
+    assert r.returncode == 0, r.stderr
