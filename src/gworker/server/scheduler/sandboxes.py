@@ -18,18 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gworker_client._protocol.sandbox import (
-    EXIT_CODE,
     EXIT_TERMINATED,
     EXIT_TIMEOUT,
     FRAME_EXEC,
-    FRAME_EXIT,
     FRAME_FS,
-    FRAME_FS_REPLY,
     FRAME_RESIZE,
-    FRAME_STDERR,
     FRAME_STDIN,
     FRAME_STDIN_EOF,
-    FRAME_STDOUT,
     MAIN_PROCESS,
     WINSIZE,
     CreateSandbox,
@@ -404,28 +399,8 @@ class Sandboxes:
             sb.process.kill()
 
     async def _relay(self, sb: Sandbox) -> None:
-        """Pump the agent's frames into the process streams until the sandbox ends."""
-        process = sb.process
-        assert process is not None
-        while (frame := await process.receive()) is not None:
-            kind, pid, payload = frame
-            if kind == FRAME_FS_REPLY:
-                waiter = sb.requests.pop(pid, None)
-                if waiter is not None and not waiter.done() and payload:
-                    waiter.set_result((payload[0], payload[1:]))
-                continue
-            proc = sb.procs.get(pid)
-            if proc is None:
-                continue
-            if kind == FRAME_STDOUT:
-                proc.stdout.append(payload)
-            elif kind == FRAME_STDERR:
-                proc.stderr.append(payload)
-            elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
-                proc.finish(EXIT_CODE.unpack(payload)[0])
-                if sb.watch:
-                    sb.watch.touch()
-        code, oom = await process.wait()
+        """Relay its agent's frames until the agent ends, then end it saying why."""
+        code, oom = await sb.pump()
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "idle":
