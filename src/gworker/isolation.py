@@ -143,9 +143,18 @@ def container_uid() -> int:
 
 def hand_over(path: Path) -> None:
     """Make a host directory writable by containers (for a writable Mount): as root, give it to
-    the containers' uid; otherwise it already belongs to the server's user."""
+    the containers' uid; otherwise it already belongs to the server's user. Only for paths no
+    container can reach yet (or whose own name a container cannot replace, as a mount's root):
+    a symlink is never followed, but a path inside a mounted directory can still be swapped
+    between check and use, so there use ``hand_over_fd`` on a file opened without following."""
     if run_as_nobody():
-        os.chown(path, NOBODY, NOBODY)
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+
+
+def hand_over_fd(fd: int) -> None:
+    """``hand_over`` for an open file or directory: what was opened is what changes owner."""
+    if run_as_nobody():
+        os.fchown(fd, NOBODY, NOBODY)
 
 
 def payload_returncode(returncode: int) -> int:

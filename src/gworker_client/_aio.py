@@ -145,7 +145,21 @@ class DualContext(Generic[T]):
         return self._cm.__exit__(*exc_info)
 
     async def __aenter__(self) -> T:
-        return await to_thread(self._cm.__enter__)
+        return await _keeping_context(self._cm.__enter__)
 
     async def __aexit__(self, *exc_info: Any) -> bool | None:
-        return await to_thread(self._cm.__exit__, *exc_info)
+        return await _keeping_context(self._cm.__exit__, *exc_info)
+
+
+async def _keeping_context(f: Callable[..., T], *args: Any) -> T:
+    """``to_thread``, and what ``f`` set in its context variables is set in the caller's too:
+    entering ``app.run(environment_name=...)`` with ``async with`` sets the environment for the
+    block, as ``with`` does."""
+    ctx = contextvars.copy_context()
+    result = await asyncio.get_running_loop().run_in_executor(
+        _executor(), functools.partial(ctx.run, f, *args)
+    )
+    for var, value in ctx.items():
+        if var.get(_DONE) is not value:
+            var.set(value)
+    return result

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgpack
 
@@ -175,6 +175,24 @@ def client() -> Client:
         if _client is None:
             _client = _make_client()
         return _client
+
+
+def lookup_function(app_name: str, name: str, environment_name: str | None) -> Any:
+    """A deployed function's or class's id and spec (``Function``/``Cls``/``Server.from_name``);
+    names are quoted, so ``&``, ``#`` or spaces in them reach the server as they are."""
+    env = environment_name or _config.environment()
+    query = urlencode({"app": app_name, "name": name, "env": env})
+    return client().get(f"/v1/functions/lookup?{query}")
+
+
+def resolve_app(ref: str) -> Any:
+    """The app ``ref`` names: an id (in whatever environment it is, unless an environment was
+    asked for, ``--env``/``GW_ENVIRONMENT``, which must then be its own), or the newest app of
+    that name in the environment."""
+    query = {"ref": ref}
+    if os.environ.get("GW_ENVIRONMENT"):  # asked for: the server holds an id to it
+        query["env"] = _config.environment()
+    return client().get(f"/v1/apps/resolve?{urlencode(query)}")
 
 
 def reset_client() -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from . import _api, _config
+from . import _api
 from . import exception as exc
 from ._function import Function
 from ._generator import is_generator_function
@@ -181,8 +181,7 @@ class Cls:
     @classmethod
     def from_name(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Cls:
         """A handle on a deployed class."""
-        env = environment_name or _config.environment()
-        info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={name}&env={env}")
+        info = _api.lookup_function(app_name, name, environment_name)
         spec = from_builtins(info["spec"], FunctionSpec)
         if spec.kind != "class":
             raise exc.InvalidError(

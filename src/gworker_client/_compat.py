@@ -1,4 +1,4 @@
-"""Small Modal names with no better home: ``modal.config`` and ``modal.runner``'s helpers."""
+"""Small Modal names with no better home: ``modal.config`` and ``modal.runner.deploy_app``."""
 
 from __future__ import annotations
 

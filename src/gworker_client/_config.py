@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator
 
@@ -22,17 +23,17 @@ DEFAULT_ENVIRONMENT = "main"
 RECONNECT_TIMEOUT_S = 60.0
 
 
-_override: list[
-    str
-] = []  # environments set by app.run()/deploy(environment_name=...), innermost last
+# The environment set by app.run()/deploy(environment_name=...): per thread and per task, so a
+# run in one does not move lookups made concurrently in another.
+_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "gw_environment", default=None
+)
 
 
 def environment() -> str:
     """The environment apps and named objects are in: ``environment_name=`` of the running
     ``app.run()``/``app.deploy()``, else ``GW_ENVIRONMENT`` (what ``--env`` sets), else main."""
-    if _override:
-        return _override[-1]
-    return os.environ.get("GW_ENVIRONMENT") or DEFAULT_ENVIRONMENT
+    return _override.get() or os.environ.get("GW_ENVIRONMENT") or DEFAULT_ENVIRONMENT
 
 
 @contextlib.contextmanager
@@ -41,11 +42,12 @@ def using_environment(name: str | None) -> Iterator[None]:
     if name is None:
         yield
         return
-    _override.append(name)
+    outer = _override.get()
+    _override.set(name)
     try:
         yield
-    finally:
-        _override.remove(name)
+    finally:  # set, not reset: ``async with`` may leave the block in another context copy
+        _override.set(outer)
 
 
 def reconnect_timeout() -> float:

@@ -132,7 +132,7 @@ class Function:
             return self._resolver()
         if self._lookup:
             app_name, tag, env = self._lookup
-            info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={tag}&env={env}")
+            info = _api.lookup_function(app_name, tag, env)
             self._object_id = info["function_id"]
             self._extra_spec = {"generator": bool(info["spec"].get("generator"))}
             return self._object_id

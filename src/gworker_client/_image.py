@@ -294,7 +294,7 @@ class Image:
         spec = {"op": "add_local_python_source", "python_path": files.PYTHON_SOURCE_ROOT}
         return self._extend(_Layer(spec, force_build, sources))
 
-    # -- helpers for user code -------------------------------------------------------------------
+    # -- what user code and the spec read ---------------------------------------------------------
 
     @contextlib.contextmanager
     def imports(self) -> Iterator[None]:

@@ -179,8 +179,8 @@ class Sandbox:
             "idle_timeout": idle_timeout,
             "readiness_probe": _probe_record(readiness_probe),
             "volumes": mounts,
-            "encrypted_ports": _ports("encrypted_ports", encrypted_ports),
-            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports),
+            "encrypted_ports": _ports("encrypted_ports", encrypted_ports, block_network),
+            "unencrypted_ports": _ports("unencrypted_ports", unencrypted_ports, block_network),
             "cidr_allowlist": _allowlist(cidr_allowlist, block_network),
             "gpu": _gpu(gpu),
         }
@@ -230,7 +230,9 @@ class Sandbox:
             raise exc.InvalidError("Sandbox.exec needs a command, like sb.exec('ls', '-l')")
         if bufsize not in (-1, 1):
             raise exc.InvalidError(f"bufsize={bufsize!r} must be -1 (default) or 1 (lines)")
-        if timeout is not None and (isinstance(timeout, bool) or timeout <= 0):
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
+        ):
             raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
         body = {
             "args": _check_args(args, "Sandbox.exec"),

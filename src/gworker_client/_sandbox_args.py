@@ -62,8 +62,8 @@ def _refuse_unsupported(options: dict[str, Any], where: str) -> None:
             raise exc.InvalidError(f"{where} got an unknown option {key}={value!r}")
         if value not in _EMPTY:
             raise exc.InvalidError(
-                f"{where}: {key}= is not supported by this version of gworker yet; leave it out"
-                " (sandboxes get outbound network by default, block_network=True cuts it off)"
+                f"{where}: {key}={value!r} is not supported by this version of gworker yet;"
+                f" leave it out ({UNSUPPORTED_OPTIONS[key]})"
             )
 
 
@@ -112,10 +112,15 @@ def _gpu(gpu: Any) -> list[dict[str, Any]] | None:
     return None if requests is None else [{"type": r.type, "count": r.count} for r in requests]
 
 
-def _ports(name: str, ports: Sequence[int]) -> list[int]:
+def _ports(name: str, ports: Sequence[int], block_network: bool = False) -> list[int]:
     bad = [p for p in ports if isinstance(p, bool) or not isinstance(p, int) or not 0 < p < 65536]
     if isinstance(ports, (str, bytes)) or bad:
         raise exc.InvalidError(f"{name}={ports!r}: ports must be whole numbers in 1..65535")
+    if ports and block_network:
+        raise exc.InvalidError(
+            f"{name}={list(ports)!r}: a sandbox with block_network=True has no network, so no"
+            " ports: drop the ports, or block_network"
+        )
     return list(ports)
 
 

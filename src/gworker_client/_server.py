@@ -8,7 +8,9 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from . import _api, _config
+import msgspec
+
+from . import _api
 from . import exception as exc
 from ._cls import build_cls
 from ._function import Function
@@ -101,6 +103,7 @@ def server_decorator(
 ) -> Callable[[type], Server]:
     """``@app.server(...)`` once its arguments are checked: registers the class with ``app``."""
     regions = check_regions(proxy_regions)
+    endpoint = msgspec.structs.replace(endpoint, proxy_regions=regions)  # for from_name
     target = check_target_concurrency(target_concurrency)
     if target is not None:
         ceiling = max(target, SERVER_MAX_REQUESTS)
@@ -155,17 +158,17 @@ class Server:
     @classmethod
     def from_name(cls, app_name: str, name: str, *, environment_name: str | None = None) -> Server:
         """A handle on a deployed app's server class."""
-        env = environment_name or _config.environment()
-        info = _api.client().get(f"/v1/functions/lookup?app={app_name}&name={name}&env={env}")
+        info = _api.lookup_function(app_name, name, environment_name)
         spec = from_builtins(info["spec"], FunctionSpec)
-        if not any(w.kind == "server" for w in spec.web):
+        served = [w for w in spec.web if w.kind == "server"]
+        if not served:
             raise exc.InvalidError(
                 f"{app_name}.{name} is not an @app.server class; use gw.Function.from_name or"
                 " gw.Cls.from_name for it"
             )
         service = Function(None, FunctionOptions(), name)
         service._object_id = info["function_id"]
-        return cls(None, service)
+        return cls(None, service, served[0].proxy_regions or ("us-east",))
 
     def hydrate(self) -> Server:
         """Look the server up now rather than on first use; return it."""

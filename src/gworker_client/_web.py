@@ -21,6 +21,8 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 KINDS = ("fastapi_endpoint", "asgi_app", "wsgi_app", "web_server")
 # A label is one DNS label: it names the endpoint in its URL path and in a Host header.
 LABEL_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Sandbox tunnels' labels start with this (``tn-`` and 20 hex digits): no endpoint's may.
+TUNNEL_PREFIX = "tn-"
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 FASTAPI_HINT = (
     "add it to the function's image: image=gw.Image.debian_slim().pip_install('fastapi[standard]')"
@@ -34,6 +36,11 @@ def _check_label(decorator: str, label: Any) -> None:
         raise InvalidError(
             f"@gw.{decorator}(label={label!r}): a label is 1 to 63 lowercase letters, digits and"
             " dashes, starting and ending with a letter or digit (e.g. 'my-api')"
+        )
+    if label.startswith(TUNNEL_PREFIX):
+        raise InvalidError(
+            f"@gw.{decorator}(label={label!r}): labels starting with {TUNNEL_PREFIX!r} are kept"
+            " for sandbox tunnels: choose another"
         )
 
 

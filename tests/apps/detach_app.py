@@ -21,3 +21,13 @@ def record(x: int, tag: str) -> int:
 def main(tag: str, n: int = 6) -> None:
     for result in record.starmap([(x, tag) for x in range(n)]):
         print("result", result, flush=True)
+
+
+@app.function(retries=gw.Retries(max_retries=1, initial_delay=3.0))
+def fails_once(tag: str) -> str:
+    """Fails its first attempt; the retry comes after a delay long enough for several ticks."""
+    tries = gw.Dict.from_name(f"detach-{tag}", create_if_missing=True)
+    tries["n"] = tries.get("n", 0) + 1
+    if tries["n"] == 1:
+        raise RuntimeError("first attempt fails")
+    return "second attempt"

@@ -33,3 +33,13 @@ def list_running_from_inside() -> str:
     except gw.exception.AuthError as e:
         return f"refused: {e}"
     return "allowed"
+
+
+@app.function()
+def exec_from_inside(cid: str) -> str:
+    """What another container's token gets from the sandbox routes of an attached container."""
+    try:
+        gw._api.client().post(f"/v1/sandboxes/{cid}/exec", {"args": ["true"]})
+    except gw.exception.AuthError as e:
+        return f"refused: {e}"
+    return "allowed"

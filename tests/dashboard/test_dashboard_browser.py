@@ -8,10 +8,14 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 import dashboard_app
 import pytest
+
+import gworker_client as gw
+from gworker_client import environments
 
 SHOTS = os.environ.get("GW_DASHBOARD_SCREENSHOTS")  # a directory: keep each page's screenshot
 PAGES = ["apps", "app", "container", "images", "volumes", "secrets", "objects", "gpus", "usage"]
@@ -138,3 +142,17 @@ def test_without_a_display_gw_dashboard_prints_the_url(server) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().startswith(server.url + "/dashboard/#link=dl-")
     assert "open this URL" in r.stderr
+
+
+def test_the_environment_selector_shows_that_environments_objects(server, page) -> None:
+    env, name = f"sel-{uuid.uuid4().hex[:6]}", f"d-{uuid.uuid4().hex[:8]}"
+    environments.create_environment(env)
+    gw.Dict.from_name(name, environment_name=env, create_if_missing=True)["k"] = 1
+    page.goto(_login_url(server))
+    page.wait_for_selector("h1:has-text('Apps')")
+    page.evaluate("location.hash = '#/objects'")
+    page.wait_for_selector("h1:has-text('Dicts')")
+    assert name not in page.inner_text("#view")  # main's objects
+    page.wait_for_selector(f"#env-select option[value='{env}']", state="attached")
+    page.select_option("#env-select", env)
+    page.wait_for_selector(f"td:has-text('{name}')")

@@ -48,3 +48,12 @@ def test_bad_arguments_are_refused():
         app.server(object, port=8000)  # type: ignore[call-overload]
     with pytest.raises(gw.exception.InvalidError, match="unknown keyword argument 'gpus'"):
         app.server(port=8000, gpus=1)
+
+
+def test_from_name_keeps_the_deployed_proxy_regions(server):
+    server_app.app.deploy()
+    try:
+        urls = gw.Server.from_name("server-app", "FileServer").get_urls()
+        assert sorted(urls) == ["eu-west", "us-east"]
+    finally:
+        assert server.gw("app", "stop", "server-app").returncode == 0

@@ -19,6 +19,13 @@ def test_from_name_of_an_app_never_deployed(server):
         gw.Function.from_name("nope", "f").remote()
 
 
+def test_names_with_query_characters_reach_the_lookup_as_they_are(server):
+    for from_name in (gw.Function.from_name, gw.Cls.from_name, gw.Server.from_name):
+        with pytest.raises(gw.exception.NotFoundError, match="no deployed app named 'a&x=1 #b'"):
+            handle = from_name("a&x=1 #b", "f")
+            handle.hydrate()
+
+
 def test_wrong_token_is_refused_with_a_hint(server):
     bad = _api.Client(server.url, _config.Credentials("tk-bad", "secret"))
     with pytest.raises(gw.exception.AuthError, match="is not valid.*gw token new"):

@@ -42,6 +42,12 @@ def test_exec_runs_in_the_containers_own_view(server, warm):
     assert r.returncode == 127 and "not found" in r.stderr
 
 
+def test_an_attached_container_answers_only_a_users_token(server, warm):
+    assert server.gw("container", "exec", warm, "true").returncode == 0  # attached now
+    assert shell_app.exec_from_inside.remote(warm).startswith("refused: ")
+    assert warm not in [sb.object_id for sb in gw.Sandbox.list()]  # not in the sandbox table
+
+
 def test_shell_into_a_running_container(server, warm):
     r = server.gw("shell", warm, "--cmd", "cat /tmp/worked")
     assert (r.returncode, r.stdout) == (0, "yes"), r.stderr

@@ -72,3 +72,21 @@ def test_interactive_is_refused(server):
     r = server.gw("run", "-i", str(APPS / "detach_app.py"), "--tag", "x")
     assert r.returncode == 1
     assert "attaches no terminal to containers" in " ".join(r.stderr.split())
+
+
+def test_a_detached_app_waits_for_retries_and_sandboxes(server):
+    from detach_app import app, fails_once
+
+    tag = uuid.uuid4().hex[:8]
+    with app.run(detach=True):
+        call = fails_once.spawn(tag)
+        sb = gw.Sandbox.create("sh", "-c", "sleep 4; echo done", app=app)
+        app_id = app.app_id
+    # the retry waits out its delay with nothing queued or running: still the app's work
+    assert call.get(timeout=120) == "second attempt"
+    sb.wait(raise_on_termination=False)
+    assert sb.returncode == 0 and sb.stdout.read() == "done\n"
+    deadline = time.monotonic() + 120
+    while _app_state(app_id) != "stopped":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)

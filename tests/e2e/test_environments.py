@@ -7,6 +7,7 @@ import json
 import uuid
 
 import httpx
+import inside_app
 import pytest
 
 import gworker_client as gw
@@ -156,3 +157,23 @@ def test_rename_moves_what_the_environment_holds(server):
         environments.update_environment("main", new_name=_env())
     with pytest.raises(gw.exception.AlreadyExistsError, match="already exists"):
         environments.update_environment(new, new_name="main")
+
+
+def test_a_containers_token_cannot_manage_environments(server):
+    name = _env()
+    with inside_app.app.run():
+        answers = inside_app.manage_environments.remote(name)
+    assert all(a.startswith("refused: only a user's token") for a in answers), answers
+    assert name not in [e.name for e in environments.list_environments()]
+
+
+def test_env_with_an_app_id_of_another_environment_is_refused(server):
+    app_id = gw.App.lookup(f"idref-{uuid.uuid4().hex[:6]}", create_if_missing=True).app_id
+    env = _env()
+    assert server.gw("environment", "create", env).returncode == 0
+    r = server.gw("app", "logs", app_id, "--env", env)
+    assert r.returncode != 0 and f"is in environment 'main', not {env!r}" in _flat(r)
+    # without --env an id names its app wherever it is
+    other = gw.App.lookup("idref-dev", environment_name=env, create_if_missing=True).app_id
+    r = server.gw("app", "logs", other)
+    assert r.returncode == 0, r.stderr

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import time
 import uuid
+from pathlib import Path
 
 import nfs_app
 import pytest
@@ -101,3 +104,51 @@ def test_cli(server, tmp_path):
     assert server.gw("nfs", "delete", name, "--yes").returncode == 0
     r = server.gw("nfs", "ls", name)
     assert r.returncode == 1 and "no nfs named" in r.stderr
+
+
+def _nfs_with_root(server) -> tuple[gw.NetworkFileSystem, Path]:
+    nfs = gw.NetworkFileSystem.from_name(f"nfs-{_unique()}", create_if_missing=True)
+    nfs.write_file("first.txt", io.BytesIO(b"x"))
+    return nfs, server.home / "nfs" / nfs.object_id
+
+
+def test_symlinks_a_container_made_are_never_followed(server, tmp_path):
+    nfs, root = _nfs_with_root(server)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret").write_text("host file")
+    (root / "link").symlink_to(outside)  # what a container could put there at any moment
+    with pytest.raises(gw.exception.InvalidError, match="symlinks are not followed"):
+        list(nfs.read_file("link/secret"))
+    with pytest.raises(gw.exception.InvalidError, match="symlinks are not followed"):
+        nfs.write_file("link/new", io.BytesIO(b"x"))
+    with pytest.raises(gw.exception.InvalidError, match="symlinks are not followed"):
+        nfs.remove_file("link/secret")
+    assert [e.path for e in nfs.listdir("link")] == ["link"]  # the link itself, not its target
+    assert nfs.listdir("link/*") == []
+    assert [e.path for e in nfs.listdir("**/secret")] == []
+    assert sorted(os.listdir(outside)) == ["secret"]
+    # a file written over the link replaces the link; the target keeps its owner
+    before = os.stat(outside / "secret").st_uid
+    nfs.write_file("link", io.BytesIO(b"replaced"))
+    assert not (root / "link").is_symlink() and os.stat(outside / "secret").st_uid == before
+    nfs.remove_file("link")
+    assert (outside / "secret").read_text() == "host file"
+
+
+def test_upload_token_and_length_are_checked(server):
+    nfs, root = _nfs_with_root(server)
+    with pytest.raises(gw.exception.InvalidError, match=r"upload='\.\./\.\./escape1'"):
+        nfs._post("write", {"path": "a", "data": b"x", "upload": "../../escape1", "last": True})
+    for bad in ("abc", None, -1):
+        with pytest.raises(gw.exception.InvalidError, match=f"length={bad!r}"):
+            nfs._post("read", {"path": "first.txt", "length": bad})
+
+
+def test_abandoned_uploads_are_swept(server):
+    nfs, root = _nfs_with_root(server)
+    stale = root.parent / ".uploads" / f"{nfs.object_id}-abandoned1"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 2 * 86400,) * 2)
+    nfs.write_file("second.txt", io.BytesIO(b"y"))
+    assert not stale.exists()

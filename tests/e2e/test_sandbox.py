@@ -181,8 +181,18 @@ def test_unknown_ids_and_names(app):
 )
 def test_options_not_offered_are_refused_by_name(app, option):
     (key,) = option
-    with pytest.raises(InvalidError, match=key):
+    with pytest.raises(InvalidError, match=key) as refused:
         gw.Sandbox.create(app=app, **option)
+    assert key == "proxy" or "outbound network" not in str(refused.value)  # its own reason
+
+
+def test_exec_timeout_of_the_wrong_type_is_refused(app):
+    sb = gw.Sandbox.create(app=app)
+    try:
+        with pytest.raises(InvalidError, match="timeout='5'"):
+            sb.exec("true", timeout="5")  # type: ignore[arg-type]
+    finally:
+        sb.terminate()
 
 
 def test_snapshot_filesystem_is_refused_with_the_reason(app):

@@ -10,7 +10,6 @@ import random
 import shutil
 import subprocess
 import textwrap
-import time
 import urllib.request
 from collections.abc import Iterator
 
@@ -24,6 +23,7 @@ PORT = 7070
 LISTEN = (
     "import socket\n"
     f"s = socket.create_server(('0.0.0.0', {PORT}))\n"
+    "print('listening', flush=True)\n"
     "while True:\n"
     "    c, _ = s.accept(); c.sendall(b'hi'); c.close()\n"
 )
@@ -55,8 +55,11 @@ def destinations() -> Iterator[tuple[str, str]]:
             sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", ns_if)
         sh("ip", "-n", ns, "link", "set", ns_if, "up")
         sh("ip", "-n", ns, "link", "set", "lo", "up")
-        listener = subprocess.Popen(["ip", "netns", "exec", ns, "python3", "-c", LISTEN])
-        time.sleep(0.3)  # the listener binds (checked below through the host)
+        listener = subprocess.Popen(
+            ["ip", "netns", "exec", ns, "python3", "-c", LISTEN], stdout=subprocess.PIPE, text=True
+        )
+        assert listener.stdout is not None
+        assert listener.stdout.readline() == "listening\n"  # it has bound its port
         yield allowed, other
     finally:
         if listener:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 
 import pytest
 
 import gworker_client as gw
+from gworker.backends.sandbox_ports import ForwardError, add_forward
+from gworker.server.scheduler.sandbox_reach import forward_address
+from gworker_client import environments
+from gworker_client._sandbox import _image_spec
 from gworker_client.exception import InvalidError
 
 SERVE = (
@@ -143,3 +149,54 @@ def test_bad_ports_are_refused(app):
         gw.Sandbox.create(app=app, encrypted_ports=[0])
     with pytest.raises(InvalidError, match="block_network"):
         gw.Sandbox.create(app=app, encrypted_ports=[80], block_network=True)
+
+
+def test_ports_without_network_are_refused_before_anything_runs(app):
+    """The server refuses it too (another client may skip the SDK's check), and before the
+    command starts: nothing of it runs, no row is left."""
+    body = {
+        "sandbox_id": "sb-" + uuid.uuid4().hex[:24],
+        "app_id": app.app_id,
+        "image": _image_spec(gw._api.client(), app.app_id, gw.Image.debian_slim()),
+        "args": ["true"],
+        "timeout": 60,
+        "block_network": True,
+        "unencrypted_ports": [8000],
+    }
+    with pytest.raises(InvalidError, match=r"block_network=True .*unencrypted_ports=\[8000\]"):
+        gw._api.client().post("/v1/sandboxes", body)
+    with pytest.raises(gw.exception.NotFoundError):
+        gw.Sandbox.from_id(body["sandbox_id"])
+
+
+def test_a_forward_that_cannot_be_asked_is_a_forward_error(tmp_path):
+    with pytest.raises(ForwardError, match="could not forward port 80"):
+        asyncio.run(add_forward(str(tmp_path / "no-socket"), 80, "127.0.0.1"))
+
+
+def test_raw_tcp_forwards_listen_on_an_address_resolved_once():
+    assert forward_address("http://localhost:8000") == "127.0.0.1"
+    assert forward_address(f"http://{socket.gethostname()}:8000") is not None
+    assert forward_address("http://[::1]:8000") is None
+
+
+def test_only_a_tunnels_exact_label_form_is_taken_as_one(server):
+    """``/web/tn-api`` is a web endpoint's path (in path and host routing alike), and the
+    ``tn-`` prefix is kept for tunnels where users choose names."""
+    status, body = get(server.url + "/web/tn-api/")
+    assert status == 404 and "no tunnel" not in body
+    assert "no tunnel" in get(server.url + "/web/tn-00000000000000000000/")[1]
+    with pytest.raises(InvalidError, match="kept for sandbox tunnels"):
+        gw.fastapi_endpoint(label="tn-api")
+    for name in ("tn-prod", "TN"):
+        with pytest.raises(InvalidError, match="kept for sandbox tunnels"):
+            environments.create_environment(name)
+    r = server.gw("environment", "update", "main", "--set-web-suffix", "tn-x")
+    assert r.returncode != 0 and "tn-x" in r.stderr
+
+
+def test_tunnels_take_the_gateways_timeout(monkeypatch):
+    from gworker.server.tunnels import Tunnels
+
+    monkeypatch.setenv("GW_WEB_TIMEOUT_S", "3")
+    assert Tunnels().timeout == 3.0

@@ -76,7 +76,9 @@ def test_usage_table_and_filters(workload) -> None:
     r = workload.gw("usage", "--by", "function", env={"COLUMNS": "200"})
     assert r.returncode == 0, r.stderr
     assert "on_gpu" in r.stderr and "A100-80GB" in r.stderr and "total" in r.stderr
-    assert _usage(workload, "--env", "nowhere") == []
+    r = workload.gw("usage", "-e", "nowhere")
+    assert r.returncode != 0 and "gw environment create nowhere" in " ".join(r.stderr.split())
+    assert _usage(workload, "-e", "main") == _usage(workload)
     assert _usage(workload, "--app", "no-such-app") == []
 
 

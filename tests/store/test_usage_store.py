@@ -70,3 +70,14 @@ def test_totals_filter_by_app_and_environment(
     totals = store.usage_totals(T, T + 10, 60, app_name=app, environment=env)
     assert len({t.subject.container_id for t in totals}) == containers
     store.close()
+
+
+def test_renaming_an_environment_moves_its_usage_history() -> None:
+    store = Store.in_memory()
+    store.add_environment("dev", "dev")
+    store.add_usage_subject(_subject("ct-1", "a", "dev"))
+    _fill(store, "ct-1", T, 2)
+    store.rename_environment("dev", "qa")
+    assert [t.subject.environment for t in store.usage_totals(T, T + 10, 60)] == ["qa"]
+    assert store.usage_totals(T, T + 10, 60, environment="dev") == []
+    store.close()

@@ -145,3 +145,22 @@ def test_a_container_that_exits_while_its_usage_is_read_is_counted_once(store: S
     meter.record(readings, clocks.mono, clocks.wall())
     (total,) = store.usage_totals(T0 - 10, T0 + 10, 86400)
     assert total.seconds == pytest.approx(1.0)
+
+
+def test_containers_after_a_rename_are_recorded_under_the_new_name(store: Store) -> None:
+    clocks = Clocks()
+    backend = FakeBackend()
+    live: dict[str, Container] = {}
+    meter = UsageMeter(store, backend, lambda: list(live.values()), clock=clocks.wall)
+    meter._monotonic = lambda: clocks.mono  # type: ignore[method-assign]
+    for n in range(2):
+        if n:
+            store.rename_environment("prod", "production")
+        c = _container(f"ct-{n}", "train", SPEC, None)
+        live[c.id], backend.running[c.id] = c, None  # type: ignore[assignment]
+        backend.usage[c.id] = ResourceSample(cpu_s=0.1, memory_mib=10)
+        clocks.mono += 1
+        meter.tick()
+    store.commit()
+    envs = {t.subject.environment for t in store.usage_totals(T0 - 10, T0 + 10, 86400)}
+    assert envs == {"production"}  # the history moved with it, and the new one went there

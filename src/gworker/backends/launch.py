@@ -8,11 +8,12 @@ refused with the reason.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import json
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,36 @@ def die_with_parent() -> None:
     """Runs in the child before exec: a container must not outlive a killed control plane."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+async def spawn_isolated(
+    argv: Sequence[str],
+    env: dict[str, str],
+    *,
+    then: Callable[[], None] | None = None,
+    stderr: int = asyncio.subprocess.PIPE,
+    pass_fds: Sequence[int] = (),
+) -> asyncio.subprocess.Process:
+    """Start ``argv`` (an ``isolation.command``) in a session of its own, dying with the server,
+    with the isolation's set-up in the child and then ``then`` (joining a cgroup); stdin and
+    stdout are pipes."""
+
+    def preexec() -> None:
+        die_with_parent()
+        isolation.preexec()
+        if then is not None:
+            then()
+
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        env=env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=stderr,
+        start_new_session=True,
+        preexec_fn=preexec,
+        pass_fds=pass_fds,
+    )
 
 
 def mounts_env(mounts: list[Mount], *, isolated: bool) -> str:

@@ -34,7 +34,7 @@ from ..images import BuiltImage
 from . import sandbox_firewall
 from .cgroups import Limits
 from .gpus import Grant
-from .launch import LaunchError, device_binds, die_with_parent, gpu_env
+from .launch import LaunchError, device_binds, die_with_parent, gpu_env, spawn_isolated
 from .limits import Limiter
 from .sandbox_ports import ForwardError, add_forward
 from .sandbox_volumes import VolumeKeeper
@@ -249,20 +249,12 @@ async def start_sandbox(
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
     join_cgroup = limiter.prepare(group, limits)
 
-    def preexec() -> None:
-        die_with_parent()
-        isolation.preexec()
-        join_cgroup()
-
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+        proc = await spawn_isolated(
+            command,
+            env,
+            then=join_cgroup,
             stderr=asyncio.subprocess.DEVNULL,
-            start_new_session=True,
-            preexec_fn=preexec,
             pass_fds=(info_w,),
         )
     except BaseException:

@@ -17,7 +17,7 @@ ATTEMPTS = 5  # a chosen free port can be taken by someone else before slirp4net
 
 
 class ForwardError(Exception):
-    """slirp4netns refused a port forward."""
+    """A port forward could not be set up (slirp4netns refused it, or could not be asked)."""
 
 
 def _free_port(host: str) -> int:
@@ -41,14 +41,23 @@ async def _call(api_socket: str, request: dict[str, object]) -> dict[str, object
 
 
 async def add_forward(api_socket: str, guest_port: int, host_addr: str) -> int:
-    """Forward ``host_addr:<a free port>`` to the sandbox's ``guest_port``; returns the port."""
+    """Forward ``host_addr:<a free port>`` to the sandbox's ``guest_port``; returns the port.
+    ``host_addr`` is an IPv4 literal (slirp4netns takes no names). Every failure is a
+    ``ForwardError``: the caller ends the sandbox on it."""
     problem: object = None
     for _ in range(ATTEMPTS):
-        host_port = _free_port(host_addr)
-        args = {"proto": "tcp", "host_addr": host_addr, "host_port": host_port}
-        answer = await _call(
-            api_socket, {"execute": "add_hostfwd", "arguments": {**args, "guest_port": guest_port}}
-        )
+        try:
+            host_port = _free_port(host_addr)
+            args = {"proto": "tcp", "host_addr": host_addr, "host_port": host_port}
+            request: dict[str, object] = {
+                "execute": "add_hostfwd",
+                "arguments": {**args, "guest_port": guest_port},
+            }
+            answer = await _call(api_socket, request)
+        except (OSError, asyncio.TimeoutError, ValueError) as e:
+            raise ForwardError(
+                f"could not forward port {guest_port} on {host_addr}: {e or type(e).__name__}"
+            ) from None
         if "return" in answer:
             return host_port
         problem = answer.get("error", answer)

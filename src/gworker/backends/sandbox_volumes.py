@@ -26,7 +26,7 @@ from gworker_client._protocol import VolumeMount
 from .. import isolation
 from ..images import BuiltImage
 from .base import Mount
-from .launch import LaunchError, die_with_parent, mounts_env
+from .launch import LaunchError, mounts_env, spawn_isolated
 
 KEEPER = "gworker_client._runtime.volume_keeper"
 FILL_TIMEOUT_S = 600.0
@@ -68,19 +68,7 @@ class VolumeKeeper:
         }
         argv = isolation.command(image, [str(image.python), "-m", KEEPER], mounts=binds)
 
-        def preexec() -> None:
-            die_with_parent()
-            isolation.preexec()
-
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            env=full_env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=preexec,
-        )
+        proc = await spawn_isolated(argv, full_env)
         keeper = cls(proc, root)
         assert proc.stdout is not None
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import quote
 
 import click
 from rich.table import Table
@@ -15,7 +14,8 @@ from ._common import console, friendly_errors
 
 
 def _resolve(ref: str) -> dict:
-    return _api.client().get(f"/v1/apps/resolve?ref={quote(ref)}&env={_config.environment()}")
+    info: dict = _api.resolve_app(ref)
+    return info
 
 
 @click.group()

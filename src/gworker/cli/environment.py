@@ -20,6 +20,11 @@ def _set_environment(ctx: click.Context, _: click.Parameter, value: str | None) 
     # --env is GW_ENVIRONMENT for this one command
     if value:
         os.environ["GW_ENVIRONMENT"] = value
+        ctx.meta[ENV_GIVEN] = value  # for commands where an id makes --env meaningless
+
+
+# ``click.Context.meta`` key: the --env given on the command line, if any
+ENV_GIVEN = "gw.env_given"
 
 
 def env_option() -> click.Option:

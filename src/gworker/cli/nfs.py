@@ -8,43 +8,28 @@ import sys
 from pathlib import Path, PurePosixPath
 
 import click
-from rich.table import Table
 
 from gworker_client import NetworkFileSystem
 from gworker_client._protocol.objects import ObjectKind
-from gworker_client._volume import FileEntryType, normalize
+from gworker_client._volume import normalize
 
 from ._common import console, friendly_errors
-from .objects import count_column, created_column, object_group, when
-from .volume import _size
+from .files import FILE_COLUMNS, add_file_commands
+from .objects import object_group
 
 nfs_group = object_group(
     ObjectKind.NFS,
     "Create network file systems (gw.NetworkFileSystem), move files in and out, delete them.",
-    [count_column("files"), ("size", lambda row: _size(row["bytes"])), created_column()],
+    FILE_COLUMNS,
     "its files",
     create=NetworkFileSystem,
 )
-
-
-@nfs_group.command("ls")
-@click.argument("name")
-@click.argument("path", default="/")
-@click.option("-r", "--recursive", is_flag=True, help="List everything below PATH.")
-@friendly_errors
-def ls(name: str, path: str, recursive: bool) -> None:
-    """List the files and directories at PATH (default: the root; a glob with * works)."""
-    entries = NetworkFileSystem.from_name(name).listdir(path, recursive=recursive)
-    table = Table("path", "type", "size", "modified", title=f"{name}:{path}")
-    for e in entries:
-        is_dir = e.type == FileEntryType.DIRECTORY
-        table.add_row(
-            e.path + ("/" if is_dir else ""),
-            e.type.value,
-            "" if is_dir else _size(e.size),
-            when(e.mtime),
-        )
-    console.print(table)
+add_file_commands(
+    nfs_group,
+    NetworkFileSystem,
+    "network file system",
+    "List the files and directories at PATH (default: the root; a glob with * works).",
+)
 
 
 @nfs_group.command("put")
@@ -87,14 +72,3 @@ def get(name: str, remote: str, local: str) -> None:
             f.write(chunk)
     os.replace(tmp, dest)
     console.print(f"[green]✓[/] downloaded {remote} to {dest}")
-
-
-@nfs_group.command("rm")
-@click.argument("name")
-@click.argument("path")
-@click.option("-r", "--recursive", is_flag=True, help="Remove a directory and all under it.")
-@friendly_errors
-def rm(name: str, path: str, recursive: bool) -> None:
-    """Remove a file (or, with -r, a directory) from a network file system."""
-    NetworkFileSystem.from_name(name).remove_file(path, recursive=recursive)
-    console.print(f"[green]✓[/] removed {path!r} from network file system {name!r}")

@@ -23,8 +23,7 @@ def sandbox_group() -> None:
 
 
 def _app_id(ref: str) -> str:
-    query = urlencode({"ref": ref, "env": _config.environment()})
-    return str(_api.client().get(f"/v1/apps/resolve?{query}")["id"])
+    return str(_api.resolve_app(ref)["id"])
 
 
 @sandbox_group.command("list")

@@ -29,6 +29,7 @@ from gworker_client import _api
 from gworker_client._container_process import ContainerProcess
 
 from ._common import friendly_errors, import_app_file
+from .environment import ENV_GIVEN
 
 SHELL_APP = "gw-shell"
 SHELL_TIMEOUT_S = 24 * 3600
@@ -55,7 +56,6 @@ def _function_options(ref: str) -> Any:
 
 def _create(
     ref: str | None,
-    image: str | None,
     gpu: str | None,
     volumes: tuple[str, ...],
     secrets: tuple[str, ...],
@@ -70,8 +70,6 @@ def _create(
             kwargs["gpu"] = [f"{r.type}:{r.count}" for r in options.gpu]
         mounts.update(dict(options.volumes))
         found += list(options.secrets)
-    if image is not None:
-        kwargs["image"] = gw.Image.from_registry(image)
     if gpu is not None:
         kwargs["gpu"] = gpu
     for name in volumes:  # Modal's place for them
@@ -139,7 +137,11 @@ def relay(p: ContainerProcess, on_terminal: bool) -> int:
 @click.command("shell")
 @click.argument("ref", required=False)
 @click.option("--cmd", default=None, help="Run this command (with sh -c) instead of a shell.")
-@click.option("--image", default=None, help="A registry image to use instead (e.g. python:3.12).")
+@click.option(
+    "--image",
+    default=None,
+    help="A registry image to use instead: refused for now (registry images are not supported).",
+)
 @click.option("--gpu", default=None, help="A GPU to attach instead (e.g. A100, H100:2).")
 @click.option("--volume", "volumes", multiple=True, help="A volume to mount at /mnt/NAME.")
 @click.option("--secret", "secrets", multiple=True, help="A secret for the environment.")
@@ -154,10 +156,21 @@ def shell(
 ) -> None:
     """Open a shell in a container like the one FILE.py[::FUNCTION] runs in (its image,
     volumes, secrets and GPU), or in a running sandbox or container (its id: sb-..., ct-...)."""
+    if image is not None:  # refused before any lookup: nothing would start anyway
+        raise click.ClickException(
+            f"--image {image}: registry images are not supported yet (containers run on the"
+            " server's own root filesystem): drop --image, or name a FILE.py::FUNCTION whose"
+            " image is built with gw.Image.debian_slim()"
+        )
     attach = ref is not None and ref.startswith(("sb-", "ct-"))
-    if attach and (image or gpu or volumes or secrets):
-        raise click.ClickException("--image, --gpu, --volume and --secret start a new container")
-    sb = running_handle(str(ref)) if attach else _create(ref, image, gpu, volumes, secrets)
+    if attach and (gpu or volumes or secrets):
+        raise click.ClickException("--gpu, --volume and --secret start a new container")
+    if attach and click.get_current_context().meta.get(ENV_GIVEN):
+        raise click.ClickException(
+            f"--env does not apply to {ref}: an id names one sandbox or container, in whatever"
+            " environment it is"
+        )
+    sb = running_handle(str(ref)) if attach else _create(ref, gpu, volumes, secrets)
     on_terminal = os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
     argv = ["sh", "-c", cmd] if cmd is not None else ["sh", "-c", FIND_SHELL]
     if not on_terminal and cmd is None:

@@ -18,7 +18,12 @@ from ._common import console, friendly_errors
 
 @click.command()
 @click.option("--app", "app_name", default=None, help="Only this app (by name).")
-@click.option("--env", default=None, help="Only this environment (default: all of them).")
+@click.option(
+    "--env",
+    "-e",
+    default=None,
+    help="Only this environment (default: all of them; GW_ENVIRONMENT does not apply here).",
+)
 @click.option("--since", default="24h", show_default=True, help="How far back: 90m, 24h, 7d.")
 @click.option("--by", type=click.Choice(GROUPINGS), default="app", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")

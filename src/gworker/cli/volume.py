@@ -17,7 +17,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from gworker_client import Volume
 from gworker_client import exception as exc
@@ -25,7 +24,8 @@ from gworker_client._protocol.objects import ObjectKind
 from gworker_client._volume import FileEntryType, normalize
 
 from ._common import console, friendly_errors
-from .objects import count_column, created_column, object_group, when
+from .files import FILE_COLUMNS, add_file_commands, size_text
+from .objects import object_group
 
 # Transfers at least this large get a progress bar.
 PROGRESS_MIN_BYTES = 1024 * 1024
@@ -34,32 +34,13 @@ PROGRESS_MIN_BYTES = 1024 * 1024
 volume_group = object_group(
     ObjectKind.VOLUME,
     "Create volumes, move files in and out of them, and delete them (gw.Volume).",
-    [count_column("files"), ("size", lambda row: _size(row["bytes"])), created_column()],
+    FILE_COLUMNS,
     "its files",
     create=Volume,
 )
-
-
-@volume_group.command("ls")
-@click.argument("name")
-@click.argument("path", default="/")
-@click.option("-r", "--recursive", is_flag=True, help="List everything below PATH.")
-@friendly_errors
-def ls(name: str, path: str, recursive: bool) -> None:
-    """List the files and directories at PATH (default: the root)."""
-    entries = Volume.from_name(name).listdir(path, recursive=recursive)
-    table = Table(
-        "path", "type", "size", "modified", title=f"{name}:/{normalize(path, allow_root=True)}"
-    )
-    for e in entries:
-        is_dir = e.type == FileEntryType.DIRECTORY
-        table.add_row(
-            e.path + ("/" if is_dir else ""),
-            e.type.value,
-            "" if is_dir else _size(e.size),
-            when(e.mtime),
-        )
-    console.print(table)
+add_file_commands(
+    volume_group, Volume, "volume", "List the files and directories at PATH (default: the root)."
+)
 
 
 @volume_group.command("put")
@@ -85,7 +66,7 @@ def put(name: str, local: Path, remote: str, force: bool) -> None:
     with _progress(f"uploading to {name}", batch.total_bytes) as advance:
         batch.progress = advance
         batch.upload()
-    console.print(f"[green]✓[/] uploaded {_size(batch.total_bytes)} to volume {name!r}")
+    console.print(f"[green]✓[/] uploaded {size_text(batch.total_bytes)} to volume {name!r}")
 
 
 @volume_group.command("get")
@@ -138,18 +119,7 @@ def get(name: str, remote: str, local: str, force: bool) -> None:
             os.replace(tmp, target)
             with contextlib.suppress(OSError):
                 os.utime(target, (entry.mtime, entry.mtime))
-    console.print(f"[green]✓[/] downloaded {len(plan)} file(s), {_size(total)}, to {dest}")
-
-
-@volume_group.command("rm")
-@click.argument("name")
-@click.argument("path")
-@click.option("-r", "--recursive", is_flag=True, help="Remove a directory and all under it.")
-@friendly_errors
-def rm(name: str, path: str, recursive: bool) -> None:
-    """Remove a file (or, with -r, a directory) from a volume."""
-    Volume.from_name(name).remove_file(path, recursive=recursive)
-    console.print(f"[green]✓[/] removed {path!r} from volume {name!r}")
+    console.print(f"[green]✓[/] downloaded {len(plan)} file(s), {size_text(total)}, to {dest}")
 
 
 @contextlib.contextmanager
@@ -170,10 +140,3 @@ def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
     task = bar.add_task(label, total=total)
     with bar:
         yield lambda n: bar.advance(task, n)
-
-
-def _size(n: int) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{n} B"

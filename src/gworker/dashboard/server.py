@@ -18,9 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ..server import namespaces
 from ..server.errors import ApiError, InvalidRequest, NotFound, Unauthorized
 from ..server.http import Handler
 from ..server.state import State
+from ..store.environments import DEFAULT_ENVIRONMENT
+from ..usage import PriceError
 from ..usage.report import UsageQueryError, parse_span
 from . import views
 from .auth import DashboardAuth
@@ -30,6 +33,8 @@ STATIC = resources.files("gworker.dashboard") / "static"
 CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/css"}
 VIEW_REFRESH_S = 1.0
 LOG_WAIT_S = 25.0
+MIN_BUCKET_S = 60.0
+MAX_BUCKETS = 2000
 JsonView = Callable[[web.Request, re.Match[str]], Any]
 
 
@@ -40,23 +45,42 @@ def _query_span(request: web.Request, name: str, default: str) -> float:
         raise InvalidRequest(str(e).replace("since=", f"{name}=")) from None
 
 
+def _env(request: web.Request) -> str | None:
+    """``?env=``: an unknown environment is the API's 404; none given, None (all of them)."""
+    return namespaces.in_query(request) if request.query.get("env") else None
+
+
+def _usage(request: web.Request) -> views.View:
+    """The usage view's window: at least a minute a bucket and at most ``MAX_BUCKETS`` of them
+    (every bucket is a point of every app's series)."""
+    since, bucket = _query_span(request, "since", "24h"), _query_span(request, "bucket", "1h")
+    if bucket < MIN_BUCKET_S:
+        raise InvalidRequest(f"bucket={request.query.get('bucket')!r} must be at least 1m")
+    if since / bucket > MAX_BUCKETS:
+        raise InvalidRequest(
+            f"since={request.query.get('since', '24h')!r} with"
+            f" bucket={request.query.get('bucket', '1h')!r} is over {MAX_BUCKETS} buckets:"
+            " use a larger bucket or a shorter span"
+        )
+    try:
+        return views.usage(request.app, since, int(bucket), _env(request))
+    except PriceError as e:
+        raise InvalidRequest(str(e)) from None
+
+
 VIEWS: list[tuple[re.Pattern[str], JsonView]] = [
-    (re.compile(r"^/apps$"), lambda r, m: views.apps(r.app, r.query.get("env") or None)),
+    (re.compile(r"^/apps$"), lambda r, m: views.apps(r.app, _env(r))),
+    (re.compile(r"^/environments$"), lambda r, m: views.environments(r.app)),
     (re.compile(r"^/apps/(ap-[\w-]+)$"), lambda r, m: views.app_detail(r.app, m.group(1))),
     (re.compile(r"^/containers/(ct-[\w-]+)$"), lambda r, m: views.container(r.app, m.group(1))),
     (re.compile(r"^/images$"), lambda r, m: views.images(r.app)),
-    (re.compile(r"^/objects$"), lambda r, m: views.objects(r.app, r.query.get("env") or "main")),
+    (re.compile(r"^/objects$"), lambda r, m: views.objects(r.app, _env(r) or DEFAULT_ENVIRONMENT)),
     (
         re.compile(r"^/volumes/(vo-[\w-]+)$"),
         lambda r, m: views.volume_dir(r.app, m.group(1), r.query.get("path", "")),
     ),
     (re.compile(r"^/gpus$"), lambda r, m: views.gpus(r.app)),
-    (
-        re.compile(r"^/usage$"),
-        lambda r, m: views.usage(
-            r.app, _query_span(r, "since", "24h"), int(_query_span(r, "bucket", "1h"))
-        ),
-    ),
+    (re.compile(r"^/usage$"), lambda r, m: _usage(r)),
 ]
 
 

@@ -182,13 +182,19 @@ def gpus(app: web.Application) -> View:
     return {"gpus": backend.get("gpus", []), "source": backend.get("gpu_source", "")}
 
 
-def usage(app: web.Application, since_s: float, bucket_s: int) -> View:
-    """Cost over time per app (one series each, ``bucket_s`` apart) and totals by app."""
+def environments(app: web.Application) -> View:
+    """The environments' names, for the page's selector."""
+    return {"environments": [e.name for e in _state(app).store.environments()]}
+
+
+def usage(app: web.Application, since_s: float, bucket_s: int, env: str | None = None) -> View:
+    """Cost over time per app (one series each, ``bucket_s`` apart) and totals by app, of one
+    environment or (``env`` None) all."""
     state = _state(app)
     until = time.time()
     since = until - since_s
     prices = load_prices(app["home"])
-    totals = state.store.usage_totals(since, until + 1, bucket_s)
+    totals = state.store.usage_totals(since, until + 1, bucket_s, environment=env)
     first = int(since // bucket_s) * bucket_s  # every bucket of the window, used or not
     buckets = [float(b) for b in range(first, int(until) + 1, bucket_s)]
     names = sorted({t.subject.app_name for t in totals})

@@ -163,6 +163,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     app["sandboxes"] = sandbox_table
     app["attach_container"] = backend.attach
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
+    state.scheduler.app_busy.append(app["sandboxes"].running_in)
     for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)

@@ -189,12 +189,19 @@ async def list_apps(request: web.Request) -> web.Response:
 
 @routes.get("/v1/apps/resolve")
 async def resolve_app(request: web.Request) -> web.Response:
-    """An app id from an id or a name (the newest app of that name)."""
+    """An app id from an id or a name (the newest app of that name). An id names one app
+    whatever the environment, so an ``env`` that is not the app's is refused, not ignored."""
     state: State = request.app["state"]
     ref = request.query.get("ref", "")
-    if state.store.app(ref):  # an id names one app, whatever the environment
-        return reply(state.store.app(ref))
     env = namespaces.in_query(request)
+    found = state.store.app(ref)
+    if found:
+        if request.query.get("env") and found["environment"] != env:
+            raise InvalidRequest(
+                f"app {ref} is in environment {found['environment']!r}, not {env!r}: drop --env"
+                f" (an id names one app) or use --env {found['environment']}"
+            )
+        return reply(found)
     named = [a for a in state.store.apps(env) if a["name"] == ref]
     running = [a for a in named if a["state"] == "running"]
     if not named:

@@ -8,9 +8,9 @@
   environment (``main`` cannot be deleted), as Modal's ``environment delete`` does.
 
 Every route that takes an environment (apps, functions, named objects) resolves it with
-``namespaces.require``: an unknown one is a 404 that says how to create it. All these routes
-live under ``/v1/environments`` so that a role table can tag them by prefix (``MANAGE_ROUTES``
-are the ones that change what exists).
+``namespaces.require``: an unknown one is a 404 that says how to create it. Creating, changing
+and deleting environments takes a user's token: a container (or a sandbox's volume keeper) must
+not stop other apps or delete their objects.
 """
 
 from __future__ import annotations
@@ -20,27 +20,34 @@ from typing import Any
 
 from aiohttp import web
 
+from gworker_client._web import TUNNEL_PREFIX
+
 from ..store.contract import StateStore
 from ..store.environments import DEFAULT_ENVIRONMENT, default_web_suffix
 from . import registry
-from .errors import Conflict, InvalidRequest
+from .errors import Conflict, InvalidRequest, Unauthorized
 from .http import body, reply
 from .namespaces import require
 from .state import State
 
 routes = web.RouteTableDef()
-# (method, path) of the routes that create, change or delete environments
-MANAGE_ROUTES = (
-    ("POST", "/v1/environments"),
-    ("POST", "/v1/environments/{name}/update"),
-    ("POST", "/v1/environments/{name}/delete"),
-)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _SUFFIX = re.compile(r"^([a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)?$")
 
 
+def _tunnel_like(suffix: str) -> bool:
+    """Whether URLs carrying ``suffix`` (``<suffix>--<label>``) would start like a sandbox
+    tunnel's label (``tn-...``): that prefix is kept for tunnels."""
+    return suffix == TUNNEL_PREFIX[:-1] or suffix.startswith(TUNNEL_PREFIX)
+
+
 def name_problem(name: Any) -> str | None:
     if isinstance(name, str) and _NAME.match(name):
+        if _tunnel_like(default_web_suffix(name)):
+            return (
+                f"environment name {name!r} is not valid: names that give URLs starting with"
+                f" {TUNNEL_PREFIX!r} are kept for sandbox tunnels"
+            )
         return None
     return (
         f"environment name {name!r} is not valid: use 1-64 letters, digits, '-', '_' or '.',"
@@ -48,12 +55,19 @@ def name_problem(name: Any) -> str | None:
     )
 
 
+def _user(request: web.Request) -> State:
+    if request["identity"][0] != "user":
+        raise Unauthorized("only a user's token may create, change or delete environments")
+    state: State = request.app["state"]
+    return state
+
+
 def _suffix(value: Any) -> str:
-    if isinstance(value, str) and _SUFFIX.match(value):
+    if isinstance(value, str) and _SUFFIX.match(value) and not _tunnel_like(value):
         return value
     raise InvalidRequest(
         f"web suffix {value!r} is not valid: use up to 32 lowercase letters, digits and '-'"
-        " (not at either end), or '' for none"
+        f" (not at either end, not starting with {TUNNEL_PREFIX!r}), or '' for none"
     )
 
 
@@ -94,7 +108,7 @@ async def list_environments(request: web.Request) -> web.Response:
 
 @routes.post("/v1/environments")
 async def create_environment(request: web.Request) -> web.Response:
-    store = request.app["state"].store
+    store = _user(request).store
     req = await body(request)
     name = req.get("name")
     problem = name_problem(name)
@@ -112,7 +126,7 @@ async def create_environment(request: web.Request) -> web.Response:
 
 @routes.post("/v1/environments/{name}/update")
 async def update_environment(request: web.Request) -> web.Response:
-    state: State = request.app["state"]
+    state = _user(request)
     name = require(state.store, request.match_info["name"])
     req = await body(request)
     unknown = sorted(set(req) - {"web_suffix", "name"})
@@ -164,7 +178,7 @@ def _check_rename(store: StateStore, name: str, new_name: str) -> None:
 @routes.post("/v1/environments/{name}/delete")
 async def delete_environment(request: web.Request) -> web.Response:
     """Stop the environment's apps, delete its objects (and their contents), then itself."""
-    state: State = request.app["state"]
+    state = _user(request)
     name = require(state.store, request.match_info["name"])
     if name == DEFAULT_ENVIRONMENT:
         raise InvalidRequest(f"the default environment {name!r} cannot be deleted")

@@ -4,6 +4,7 @@ InvalidRequest naming the field, the bad value and what is accepted."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from gworker_client._object import size_problem
@@ -12,6 +13,7 @@ from .errors import InvalidRequest
 
 # A long-poll is held this long at most (the SDK asks for 25 s).
 MAX_WAIT_S = 60.0
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 def blob(value: Any, what: str, limit: int) -> bytes:
@@ -42,8 +44,11 @@ def count(req: dict[str, Any], field: str, high: int, default: int = 1) -> int:
 
 
 def request_token(req: dict[str, Any], field: str) -> str:
-    """A client-chosen request id (what makes a retry idempotent)."""
+    """A client-chosen request id (what makes a retry idempotent). Letters, digits, ``-`` and
+    ``_`` only: some become part of a file name on the server."""
     value = req.get(field)
-    if not isinstance(value, str) or not 8 <= len(value) <= 64:
-        raise InvalidRequest(f"{field}={value!r} must be a string of 8 to 64 characters")
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise InvalidRequest(
+            f"{field}={value!r} must be a string of 8 to 64 letters, digits, '-' or '_'"
+        )
     return value

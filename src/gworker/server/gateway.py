@@ -20,21 +20,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
 
-from .. import constants as C
 from .draining import DRAINING
 from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
-from .web_proxy import forward_websocket, relay_http, request_body, send_http
-from .web_results import RESULT_PARAM, WebResults, result_url
+from .web_proxy import (
+    UpstreamSession,
+    forward_websocket,
+    relay_http,
+    request_body,
+    send_http,
+    web_timeout,
+)
+from .web_results import RESULT_PARAM, WebResults, abandon, result_url
 from .web_table import Endpoint, WebTable
 
 log = logging.getLogger("gworker.gateway")
@@ -66,26 +71,18 @@ class Gateway:
         self.scheduler = scheduler
         self.table = table
         self.tokens = tokens
-        self.timeout = float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
-        self._session: aiohttp.ClientSession | None = None
+        self.timeout = web_timeout()
+        self._upstream = UpstreamSession()
         self._changed: dict[str, asyncio.Event] = {}
         self.results = WebResults()
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            )
-        return self._session
+        return self._upstream.get()
 
     async def close(self) -> None:
         await self.results.close()
-        if self._session is not None:
-            await self._session.close()
+        await self._upstream.close()
 
     # -- which endpoint ----------------------------------------------------------------------------
 
@@ -134,7 +131,7 @@ class Gateway:
         port = c.web_ports[endpoint.key]
         if request.headers.get("Upgrade", "").lower() == "websocket":
             try:
-                return await forward_websocket(self.session, request, port, path, prefix, 0)
+                return await forward_websocket(self.session, request, port, path, prefix)
             except (aiohttp.ClientError, ConnectionError) as e:
                 raise self._closed(endpoint, e) from None
             finally:
@@ -145,25 +142,30 @@ class Gateway:
             upstream = asyncio.ensure_future(
                 send_http(self.session, request, port, path, prefix, data)
             )
-            await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+            try:
+                await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+            except asyncio.CancelledError:  # the slot is released below: so is the request
+                abandon(upstream)
+                raise
             if not upstream.done():
-                if not isinstance(data, bytes | None):  # its body is the client's to stream
-                    upstream.cancel()
-                    raise Unavailable(
-                        504,
-                        f"504: {endpoint.display} sent no response within {self.timeout:g}s"
-                        " (the gateway's request timeout)\n",
+                # its body is the client's to stream, or no room is left to keep its result
+                if isinstance(data, bytes | None) and self.results.has_room():
+                    # the request runs on; the client polls for its result (Modal's behaviour)
+                    released = True
+                    rid = self.results.defer(
+                        endpoint.label,
+                        upstream,
+                        self.timeout,
+                        fs.spec.timeout,
+                        lambda: self.release(fs, c),
                     )
-                # the request runs on; the client polls for its result (Modal's behaviour)
-                released = True
-                rid = self.results.defer(
-                    endpoint.label,
-                    upstream,
-                    self.timeout,
-                    fs.spec.timeout,
-                    lambda: self.release(fs, c),
+                    return _see_other(result_url(request.raw_path, rid))
+                abandon(upstream)
+                raise Unavailable(
+                    504,
+                    f"504: {endpoint.display} sent no response within {self.timeout:g}s"
+                    " (the gateway's request timeout)\n",
                 )
-                return _see_other(result_url(request.raw_path, rid))
             try:
                 response = upstream.result()
             except (aiohttp.ClientError, ConnectionError) as e:

@@ -2,6 +2,7 @@
 
 Users and containers (a function may start sandboxes, as in Modal) reach these routes with their
 tokens; a sandbox holds none, and has no network path here: its agent's pipes are its channel.
+Function containers a user attached to are served here too, but to a user's token only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from gworker_client._protocol.sandbox import (
 )
 
 from ..store.contract import StateStore
-from .errors import InvalidRequest, NotFound
+from .errors import InvalidRequest, NotFound, Unauthorized
 from .http import decode, query_float, query_int, reply
 from .scheduler.sandboxes import Sandboxes
 from .secrets import named_values
@@ -32,7 +33,13 @@ _STREAMS = ("stdout", "stderr")
 
 
 def _sandboxes(request: web.Request) -> Sandboxes:
+    """The sandboxes, once the caller may act on the one in the URL: a function container a
+    user attached to (``gw container exec``) answers a user's token only, never another
+    container's (it holds that app's secrets and data)."""
     sandboxes: Sandboxes = request.app["sandboxes"]
+    sid = request.match_info.get("sid")
+    if sid and sandboxes.attached(sid) and request["identity"][0] != "user":
+        raise Unauthorized(f"{sid} is a function container: only a user's token may drive it")
     return sandboxes
 
 

@@ -23,13 +23,19 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
-from .web_proxy import forward_websocket, relay_http, request_body, send_http
+from .web_proxy import (
+    UpstreamSession,
+    forward_websocket,
+    relay_http,
+    request_body,
+    send_http,
+    web_timeout,
+)
 
 log = logging.getLogger("gworker.tunnels")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/web/"
 _LABEL = re.compile(r"^tn-[0-9a-f]{20}$")
-TIMEOUT_S = 150.0
 GONE = "404: no tunnel at this URL (did its sandbox end?)\n"
 
 
@@ -46,23 +52,16 @@ class Tunnel:
 class Tunnels:
     def __init__(self) -> None:
         self._by_label: dict[str, Tunnel] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._upstream = UpstreamSession()
+        self.timeout = web_timeout()  # the gateway's, for the same kind of request
         self.used: Callable[[str], None] = lambda sandbox_id: None  # a request ended
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            )
-        return self._session
+        return self._upstream.get()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._upstream.close()
 
     def add(self, sandbox_id: str, port: int, host_port: int, tcp_port: int | None) -> Tunnel:
         label = "tn-" + secrets.token_hex(10)
@@ -80,9 +79,11 @@ class Tunnels:
             del self._by_label[t.label]
 
     def _resolve(self, request: web.Request) -> tuple[Tunnel | None, str, str] | None:
+        """The tunnel a request names, by path or by host: only the exact ``tn-<20 hex>`` form
+        is a tunnel's (anything else goes on to the web endpoints, in both routings)."""
         raw = request.raw_path
-        if raw.startswith(PREFIX + "tn-"):
-            label = raw[len(PREFIX) :].partition("/")[0].partition("?")[0]
+        label = raw[len(PREFIX) :].partition("/")[0].partition("?")[0]
+        if raw.startswith(PREFIX) and _LABEL.match(label):
             prefix = PREFIX + label
             rest = raw[len(prefix) :]
             return self._by_label.get(label), rest if rest.startswith("/") else "/" + rest, prefix
@@ -104,7 +105,7 @@ class Tunnels:
         try:
             return await self._forward(request, tunnel.host_port, path, prefix)
         except asyncio.TimeoutError:
-            return web.Response(status=504, text=f"504: no response within {TIMEOUT_S:g}s\n")
+            return web.Response(status=504, text=f"504: no response within {self.timeout:g}s\n")
         except (aiohttp.ClientError, ConnectionError) as e:
             log.info("tunnel request to %s:%d failed: %r", tunnel.sandbox_id, tunnel.port, e)
             return web.Response(
@@ -119,10 +120,11 @@ class Tunnels:
         self, request: web.Request, port: int, path: str, prefix: str
     ) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await forward_websocket(self.session, request, port, path, prefix, TIMEOUT_S)
+            return await forward_websocket(self.session, request, port, path, prefix)
         data = await request_body(request)
-        # the response must start within TIMEOUT_S; its body may then pause as long between chunks
+        # the response must start within the timeout; its body may then pause as long between
+        # chunks
         upstream = await asyncio.wait_for(
-            send_http(self.session, request, port, path, prefix, data), TIMEOUT_S
+            send_http(self.session, request, port, path, prefix, data), self.timeout
         )
-        return await relay_http(request, upstream, TIMEOUT_S, prefix)
+        return await relay_http(request, upstream, self.timeout, prefix)

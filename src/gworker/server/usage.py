@@ -14,6 +14,7 @@ from aiohttp import web
 
 from ..usage import PriceError, Prices, load_prices
 from ..usage.report import UsageQueryError, check_by, parse_span, summarize
+from . import namespaces
 from .call_stats import WINDOW_S, CallStats
 from .errors import InvalidRequest, NotFound
 from .http import reply
@@ -52,7 +53,8 @@ async def usage(request: web.Request) -> web.Response:
         until + 1,
         _BUCKETS[by],
         app_name=request.query.get("app") or None,
-        environment=request.query.get("env") or None,
+        # an unknown environment is the same 404 as everywhere (all of them when none is given)
+        environment=namespaces.in_query(request) if request.query.get("env") else None,
     )
     return reply(summarize(totals, prices_of(request), by, since, until))
 

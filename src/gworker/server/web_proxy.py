@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -15,6 +16,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 from multidict import CIMultiDict
 
+from .. import constants as C
 from .proxy_auth import KEY_HEADERS, SECRET_HEADERS
 
 # Headers about one hop, never forwarded (RFC 9110 7.6.1), and the proxy-auth credentials, which
@@ -168,13 +170,39 @@ async def relay_http(
         upstream.release()
 
 
+def web_timeout() -> float:
+    """How long a web request may wait for its response to start (``GW_WEB_TIMEOUT_S``)."""
+    return float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
+
+
+class UpstreamSession:
+    """One pooled HTTP client to loopback ports (containers' web servers, sandboxes' ports),
+    made on first use: bodies pass through undecoded and no header is added."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+
 async def forward_websocket(
     session: aiohttp.ClientSession,
     request: web.Request,
     port: int,
     path: str,
     prefix: str,
-    timeout: float,
 ) -> web.StreamResponse:
     """Open the same WebSocket on the container, then relay messages both ways."""
     protocols = [

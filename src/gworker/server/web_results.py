@@ -10,7 +10,9 @@ redirects (browsers, ``curl -L``, httpx with ``follow_redirects=True``) so wait 
 redirect limit allows; reloading a result URL never starts the request again.
 
 A finished result stays for ``RESULT_TTL_S`` after it completed (then the URL is a 404), and in
-memory only: a control-plane restart forgets the ones in flight.
+memory only: a control-plane restart forgets the ones in flight. At most ``MAX_RESULTS`` are kept
+at once (past that a slow request gets the 504 it got before results were kept), holding at most
+``MAX_HELD_BYTES`` of bodies together (past that a result is a 503 saying so).
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ log = logging.getLogger("gworker.gateway")
 RESULT_PARAM = "__modal_function_call_id"
 RESULT_MAX_BYTES = 64 * 1024 * 1024
 RESULT_TTL_S = 600.0
+MAX_RESULTS = 1000
+MAX_HELD_BYTES = 512 * 1024 * 1024
 
 
 @dataclass
@@ -57,16 +61,33 @@ class Pending:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     result: StoredResponse | None = None
     finished_at: float | None = None
+    held: int = 0  # bytes of its body counted in ``WebResults.held_bytes``
 
 
 def _error(status: int, text: str) -> StoredResponse:
     return StoredResponse(status, None, [("Content-Type", "text/plain")], text.encode())
 
 
+def abandon(upstream: asyncio.Future[aiohttp.ClientResponse]) -> None:
+    """Nobody will read ``upstream``: cancel it, or release the response it already has."""
+
+    def drop(done: asyncio.Future[aiohttp.ClientResponse]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            done.result().release()
+
+    upstream.cancel()
+    upstream.add_done_callback(drop)
+
+
 class WebResults:
     def __init__(self) -> None:
         self._pending: dict[str, Pending] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.held_bytes = 0  # of the bodies kept and being read, together
+
+    def has_room(self) -> bool:
+        self._expire()
+        return len(self._pending) < MAX_RESULTS
 
     def defer(
         self,
@@ -103,7 +124,7 @@ class WebResults:
                     504, f"504: {pending.label} sent no response within its timeout ({limit:g}s)\n"
                 )
                 return
-            pending.result = await _read(response, pause)
+            pending.result = await self._read(pending, response, pause)
         except (aiohttp.ClientError, ConnectionError):
             pending.result = _error(502, f"502: {pending.label} closed the connection\n")
         except asyncio.TimeoutError:
@@ -134,7 +155,41 @@ class WebResults:
         for rid in [
             r for r, p in self._pending.items() if p.finished_at and p.finished_at < cutoff
         ]:
-            del self._pending[rid]
+            self.held_bytes -= self._pending.pop(rid).held
+
+    async def _read(
+        self, pending: Pending, upstream: aiohttp.ClientResponse, pause: float
+    ) -> StoredResponse:
+        """The whole response, or an error saying it was too large to keep; what it holds
+        counts against ``MAX_HELD_BYTES`` until it expires."""
+        body = bytearray()
+        try:
+            while True:
+                chunk = await read_chunk(upstream.content, pause)
+                if not chunk:
+                    break
+                if len(body) + len(chunk) > RESULT_MAX_BYTES:
+                    return _error(
+                        502,
+                        f"502: the response was over {RESULT_MAX_BYTES // 2**20} MiB, more than"
+                        " a result URL keeps; send large results sooner than the gateway's"
+                        " timeout, or stream them\n",
+                    )
+                if self.held_bytes + len(chunk) > MAX_HELD_BYTES:
+                    return _error(
+                        503,
+                        "503: the gateway holds too many slow results to keep this one; send"
+                        " results sooner than the gateway's timeout\n",
+                    )
+                body += chunk
+                self.held_bytes += len(chunk)
+            headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+            kept = StoredResponse(upstream.status, upstream.reason, headers, bytes(body))
+            pending.held, body = len(body), bytearray()  # now counted as the stored result's
+            return kept
+        finally:
+            self.held_bytes -= len(body)  # a body not kept
+            upstream.release()
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -142,28 +197,6 @@ class WebResults:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-async def _read(upstream: aiohttp.ClientResponse, pause: float) -> StoredResponse:
-    """The whole response, or a 502 saying it was too large to keep."""
-    try:
-        body = bytearray()
-        while True:
-            chunk = await read_chunk(upstream.content, pause)
-            if not chunk:
-                break
-            body += chunk
-            if len(body) > RESULT_MAX_BYTES:
-                return _error(
-                    502,
-                    f"502: the response was over {RESULT_MAX_BYTES // 2**20} MiB, more than a"
-                    " result URL keeps; send large results sooner than the gateway's timeout,"
-                    " or stream them\n",
-                )
-        headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
-        return StoredResponse(upstream.status, upstream.reason, headers, bytes(body))
-    finally:
-        upstream.release()
 
 
 def result_url(raw_path: str, rid: str) -> str:

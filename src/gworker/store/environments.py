@@ -74,12 +74,11 @@ class EnvironmentStore:
         self.db.execute("UPDATE environments SET web_suffix = ? WHERE name = ?", (web_suffix, name))
 
     def rename_environment(self, name: str, new_name: str) -> None:
-        """The environment and everything in it (apps, named objects) under ``new_name``."""
-        self.db.execute("UPDATE environments SET name = ? WHERE name = ?", (new_name, name))
-        self.db.execute("UPDATE apps SET environment = ? WHERE environment = ?", (new_name, name))
-        self.db.execute(
-            "UPDATE registry SET environment = ? WHERE environment = ?", (new_name, name)
-        )
+        """The environment and everything in it (apps, named objects, usage history) under
+        ``new_name``."""
+        for table in ("environments", "apps", "registry", "usage_containers"):
+            column = "name" if table == "environments" else "environment"
+            self.db.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new_name, name))
 
     def delete_environment(self, name: str) -> None:
         """The row only: its apps are stopped and its objects deleted by the caller first."""

@@ -48,7 +48,6 @@ class UsageMeter:
         self.containers = containers  # the fleet's running containers
         self._clock, self._monotonic = clock, monotonic
         self._metered: dict[str, _Metered] = {}
-        self._apps: dict[str, tuple[str, str, str | None]] = {}  # id -> (name, env, token)
         self._task: asyncio.Task[None] | None = None
         self._last_compaction = 0.0
 
@@ -154,12 +153,9 @@ class UsageMeter:
         )
 
     def _app(self, app_id: str) -> tuple[str, str, str | None]:
-        known = self._apps.get(app_id)
-        if known is None:
-            app = self.store.app(app_id) or {"name": app_id, "environment": "main"}
-            known = (app["name"], app["environment"], self.store.app_token(app_id))
-            self._apps[app_id] = known
-        return known
+        """Read once per container, never cached: an environment can be renamed meanwhile."""
+        app = self.store.app(app_id) or {"name": app_id, "environment": "main"}
+        return app["name"], app["environment"], self.store.app_token(app_id)
 
 
 def _gpu(granted: str | None) -> tuple[str | None, int]:

@@ -37,15 +37,19 @@ EXIT_TIMEOUT = 124  # the sandbox or the command outlived its timeout
 EXIT_TERMINATED = 137  # killed (SIGKILL): terminate(), or the control plane went away
 
 MAX_SANDBOX_TIMEOUT_S = 24 * 3600
-# Options of Modal's Sandbox.create this version does not offer yet, refused by name.
-UNSUPPORTED_OPTIONS = (
-    "h2_ports",
-    "network_file_systems",
-    "cloud",
-    "region",
-    "proxy",
-    "pty",
-)
+# Options of Modal's Sandbox.create this version does not offer yet, refused by name, each
+# with what to do instead.
+UNSUPPORTED_OPTIONS = {
+    "h2_ports": "HTTP/2 ports are not served yet; encrypted_ports serve HTTP/1.1 and WebSocket",
+    "network_file_systems": "sandboxes mount Volumes only (volumes=)",
+    "cloud": "sandboxes run on this control plane's own machines",
+    "region": "sandboxes run on this control plane's own machines",
+    "proxy": (
+        "sandboxes get outbound network by default; block_network=True cuts it off and"
+        " cidr_allowlist limits it"
+    ),
+    "pty": "a terminal is per command: sb.exec(..., pty=True)",
+}
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 Timeout = Annotated[int, msgspec.Meta(gt=0, le=MAX_SANDBOX_TIMEOUT_S)]

@@ -138,6 +138,7 @@ class WebEndpoint(Record, frozen=True):
     custom_domains: tuple[str, ...] = ()
     port: int | None = None  # web_server and server only
     startup_timeout: float = 5.0  # web_server and server only
+    proxy_regions: tuple[str, ...] = ()  # server only: what ``get_urls`` names (after a lookup)
 
 
 class FunctionSpec(Record, frozen=True, kw_only=True):

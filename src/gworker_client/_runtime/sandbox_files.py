@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import stat
+import threading
 from typing import Any
 
 # The most bytes one request reads; the caller asks again for more (a reply is one frame).
@@ -32,11 +33,13 @@ def open_flags(mode: str) -> int:
 
 
 class Files:
-    """Open handles, by number, and the operations on paths."""
+    """Open handles, by number, and the operations on paths. The agent runs each request in a
+    thread of its own, so handing out and taking back handles holds a lock."""
 
     def __init__(self) -> None:
         self.handles: dict[int, int] = {}  # handle -> fd
         self._next = 1
+        self._lock = threading.Lock()
 
     def run(self, req: dict[str, Any]) -> bytes:
         """Perform one request; raises OSError (its errno is the reply's status)."""
@@ -54,8 +57,6 @@ class Files:
         return fd
 
     def op_open(self, req: dict[str, Any]) -> bytes:
-        if len(self.handles) >= MAX_HANDLES:
-            raise OSError(errno.EMFILE, f"at most {MAX_HANDLES} files may be open at once")
         path = req["path"]
         # O_NONBLOCK so that opening a FIFO nobody writes to answers at once
         fd = os.open(path, open_flags(req["mode"]) | os.O_NONBLOCK, 0o644)
@@ -69,8 +70,12 @@ class Files:
         except BaseException:
             os.close(fd)
             raise
-        handle, self._next = self._next, self._next + 1
-        self.handles[handle] = fd
+        with self._lock:
+            if len(self.handles) >= MAX_HANDLES:
+                os.close(fd)
+                raise OSError(errno.EMFILE, f"at most {MAX_HANDLES} files may be open at once")
+            handle, self._next = self._next, self._next + 1
+            self.handles[handle] = fd
         return handle.to_bytes(4, "big")
 
     def op_read(self, req: dict[str, Any]) -> bytes:
@@ -108,8 +113,10 @@ class Files:
         return pos.to_bytes(8, "big")
 
     def op_close(self, req: dict[str, Any]) -> bytes:
-        fd = self._fd(req)
-        del self.handles[req["handle"]]
+        with self._lock:  # two closes of one handle: the second is EBADF, not a KeyError
+            fd = self.handles.pop(req.get("handle", -1), None)
+        if fd is None:
+            raise OSError(errno.EBADF, "the file is not open (closed, or opened elsewhere)")
         os.close(fd)
         return b""
 

@@ -117,7 +117,7 @@ function followLogs(appId, containerId) {
   });
 }
 
-// -- helpers -----------------------------------------------------------------------------------
+// -- rendering: escaping, tables, charts ---------------------------------------------------------
 
 function esc(v) {
   return String(v ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -263,11 +263,33 @@ function usagePage(d) {
     `<p class="muted">prices: ${esc(d.prices.source)}</p>`;
 }
 
+// -- environment selector ----------------------------------------------------------------------
+
+const ENV_KEY = "gw-dashboard-env";
+
+function envName() { return sessionStorage.getItem(ENV_KEY) || ""; }
+
+// ``path`` for the chosen environment; named objects belong to one, so they fall back to main.
+function inEnv(path, fallback) {
+  const env = envName() || fallback || "";
+  return env ? path + (path.includes("?") ? "&" : "?") + "env=" + encodeURIComponent(env) : path;
+}
+
+async function fillEnvironments() {
+  const d = await api("/environments");
+  if (envName() && !d.environments.includes(envName())) sessionStorage.removeItem(ENV_KEY);
+  $("env-select").innerHTML = `<option value="">all environments</option>` + d.environments.map((n) =>
+    `<option value="${esc(n)}"${n === envName() ? " selected" : ""}>${esc(n)}</option>`).join("");
+}
+
+$("env-select").addEventListener("change", (e) => { sessionStorage.setItem(ENV_KEY, e.target.value); route(); });
+
 // -- routing -----------------------------------------------------------------------------------
 
 function route() {
   if (!token()) { showLogin(""); return; }
   $("login").hidden = true;
+  fillEnvironments().catch(() => {});
   stopStreams();
   $("logs-pane").hidden = true;
   const hash = location.hash.replace(/^#/, "") || "/apps";
@@ -279,13 +301,13 @@ function route() {
     api("/containers/" + m[1]).then((d) => followLogs(d.app.id, m[1])).catch(() => {});
   }
   else if (hash === "/images") live("/images", imagesPage);
-  else if (hash === "/volumes") live("/objects", volumesPage);
+  else if (hash === "/volumes") live(inEnv("/objects", "main"), volumesPage);
   else if ((m = hash.match(/^\/volume\/([\w-]+)\/(.*)$/))) live(`/volumes/${m[1]}?path=${encodeURIComponent(m[2])}`, (d) => volumePage(m[1], d));
-  else if (hash === "/secrets") live("/objects", secretsPage);
-  else if (hash === "/objects") live("/objects", objectsPage);
+  else if (hash === "/secrets") live(inEnv("/objects", "main"), secretsPage);
+  else if (hash === "/objects") live(inEnv("/objects", "main"), objectsPage);
   else if (hash === "/gpus") live("/gpus", gpusPage);
-  else if (hash === "/usage") live("/usage?since=24h&bucket=1h", usagePage);
-  else live("/apps", appsPage);
+  else if (hash === "/usage") live(inEnv("/usage?since=24h&bucket=1h"), usagePage);
+  else live(inEnv("/apps"), appsPage);
 }
 
 window.addEventListener("hashchange", route);

@@ -75,6 +75,8 @@ class Scheduler:
         self._trimmed_at = time.monotonic()
         # called with an app's id when it stops (its sandboxes end with it)
         self.app_stopped: list[Callable[[str], None]] = []
+        # asked whether an app has work outside its functions (its running sandboxes)
+        self.app_busy: list[Callable[[str], bool]] = []
         backend.bind(self)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -93,8 +95,7 @@ class Scheduler:
                     continue
             inp = Input(iid, call_id, idx, fid, args, attempts)
             if not_before > now:
-                loop = asyncio.get_running_loop()
-                loop.call_later(not_before - now, self.queue.requeue, fs, [inp])
+                self.queue.requeue_later(fs, inp, not_before - now)
             else:
                 fs.pending.append(inp)
         for app in self.store.apps():
@@ -165,13 +166,14 @@ class Scheduler:
             self.stop_app(app_id)
 
     def _has_work(self, app_id: str) -> bool:
-        """Inputs queued or running, or web requests held or in flight."""
+        """Inputs queued, running or waiting out a retry delay, web requests held or in
+        flight, or running sandboxes."""
         for fs in self.functions.of_app(app_id):
-            if fs.pending or fs.web_waiting:
+            if fs.pending or fs.retrying or fs.web_waiting:
                 return True
             if any(c.leased or c.web_requests for c in fs.containers.values()):
                 return True
-        return False
+        return any(busy(app_id) for busy in self.app_busy)
 
     def app_heartbeat(self, app_id: str) -> None:
         if app_id in self._app_heartbeats:

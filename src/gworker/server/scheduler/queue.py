@@ -260,8 +260,18 @@ class InputQueue:
         inp.attempts += 1
         delay = policy.delay(inp.attempts)
         self.store.set_attempts(inp.id, inp.attempts, time.time() + delay)
-        asyncio.get_running_loop().call_later(delay, self.requeue, fs, [inp])
+        self.requeue_later(fs, inp, delay)
         return True
+
+    def requeue_later(self, fs: FunctionState, inp: Input, delay: float) -> None:
+        """Queue ``inp`` again after ``delay``; until then it counts as its app's work."""
+        fs.retrying.add(inp.id)
+
+        def due() -> None:
+            fs.retrying.discard(inp.id)
+            self.requeue(fs, [inp])
+
+        asyncio.get_running_loop().call_later(delay, due)
 
     def orphaned(self, c: Container, info: str) -> None:
         """The container exited holding a lease: its first ``max_inputs`` inputs were running

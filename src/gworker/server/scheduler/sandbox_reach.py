@@ -5,6 +5,7 @@ served as tunnels) and the token of its volume keeper; and the check of its ``ci
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -14,6 +15,33 @@ from ...backends import sandbox_firewall
 from ..errors import InvalidRequest
 from ..tunnels import Tunnels
 from .sandbox_state import Sandbox
+
+
+def forward_address(server_url: str) -> str | None:
+    """The IPv4 address raw TCP forwards listen on: the one the server's own URL names (the
+    address it listens on), resolved once, since slirp4netns takes only an IPv4 literal and a
+    name could resolve differently later. None when it has no IPv4 address."""
+    host = urlsplit(server_url).hostname or "127.0.0.1"
+    try:
+        found = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    return str(found[0][4][0]) if found else None
+
+
+def check_ports(req: CreateSandbox, tcp_addr: str | None, server_url: str) -> None:
+    """Refuse ports the sandbox could not get, before anything of it starts."""
+    if (req.encrypted_ports or req.unencrypted_ports) and req.block_network:
+        raise InvalidRequest(
+            "a sandbox with block_network=True has no network, so no ports: drop"
+            f" encrypted_ports={list(req.encrypted_ports)}/unencrypted_ports="
+            f"{list(req.unencrypted_ports)}, or block_network"
+        )
+    if req.unencrypted_ports and tcp_addr is None:
+        raise InvalidRequest(
+            f"unencrypted_ports={list(req.unencrypted_ports)} need an IPv4 address to listen on,"
+            f" and the server's address in {server_url!r} has none: use encrypted_ports"
+        )
 
 
 def allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
@@ -32,27 +60,28 @@ def allowlist(req: CreateSandbox) -> tuple[str, ...] | None:
 class SandboxReach:
     def __init__(self, server_url: str) -> None:
         self.server_url = server_url
+        self.tcp_addr = forward_address(server_url)
         self.tunnels = Tunnels()
         # tokens of volume keepers (secret -> token id), valid while their sandbox runs
         self._keeper_tokens: dict[str, str] = {}
         self._keeper_volumes: dict[str, frozenset[str]] = {}  # keeper token id -> volume ids
 
+    def check(self, req: CreateSandbox) -> None:
+        check_ports(req, self.tcp_addr, self.server_url)
+
     async def open_ports(self, sb: Sandbox, req: CreateSandbox) -> None:
         """Forward each declared port: to loopback for the gateway and, for an unencrypted
-        one, to the server's address for raw TCP too."""
+        one, to the server's address (resolved once) for raw TCP too. Clients reach that by
+        the host of their own server URL."""
         assert sb.process is not None
-        if (req.encrypted_ports or req.unencrypted_ports) and req.block_network:
-            raise InvalidRequest(
-                "a sandbox with block_network=True has no network, so no ports: drop"
-                " encrypted_ports/unencrypted_ports, or block_network"
-            )
-        server_host = urlsplit(self.server_url).hostname or "127.0.0.1"
+        self.check(req)
         for port in dict.fromkeys([*req.encrypted_ports, *req.unencrypted_ports]):
             local = await sb.process.forward(port, "127.0.0.1")
             tcp = None
             if port in req.unencrypted_ports:
-                same = server_host in ("127.0.0.1", "localhost")
-                tcp = local if same else await sb.process.forward(port, server_host)
+                assert self.tcp_addr is not None
+                same = self.tcp_addr == "127.0.0.1"
+                tcp = local if same else await sb.process.forward(port, self.tcp_addr)
             self.tunnels.add(sb.id, port, local, tcp)
 
     def tunnel_info(self, sid: str) -> list[TunnelInfo]:

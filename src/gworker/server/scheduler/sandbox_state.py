@@ -9,6 +9,14 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from gworker_client._protocol.sandbox import (
+    EXIT_CODE,
+    FRAME_EXIT,
+    FRAME_FS_REPLY,
+    FRAME_STDERR,
+    FRAME_STDOUT,
+)
+
 from ...backends.sandbox import SandboxProcess
 from ..draining import DRAINING
 from .sandbox_watch import SandboxWatch
@@ -98,6 +106,31 @@ class Sandbox:
     next_request: int = 1
     watch: SandboxWatch | None = None  # its idle timeout and readiness probe
     keeper_token: str | None = None  # its volume keeper's, while it runs
+
+    async def pump(self) -> tuple[int, bool]:
+        """Put its agent's frames into the process streams and request replies until the agent
+        ends; then its exit code and whether memory ran out."""
+        process = self.process
+        assert process is not None
+        while (frame := await process.receive()) is not None:
+            kind, pid, payload = frame
+            if kind == FRAME_FS_REPLY:
+                waiter = self.requests.pop(pid, None)
+                if waiter is not None and not waiter.done() and payload:
+                    waiter.set_result((payload[0], payload[1:]))
+                continue
+            proc = self.procs.get(pid)
+            if proc is None:
+                continue
+            if kind == FRAME_STDOUT:
+                proc.stdout.append(payload)
+            elif kind == FRAME_STDERR:
+                proc.stderr.append(payload)
+            elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
+                proc.finish(EXIT_CODE.unpack(payload)[0])
+                if self.watch:
+                    self.watch.touch()
+        return await process.wait()
 
     def describe(self) -> dict[str, Any]:
         return {

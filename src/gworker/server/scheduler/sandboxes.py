@@ -18,18 +18,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gworker_client._protocol.sandbox import (
-    EXIT_CODE,
     EXIT_TERMINATED,
     EXIT_TIMEOUT,
     FRAME_EXEC,
-    FRAME_EXIT,
     FRAME_FS,
-    FRAME_FS_REPLY,
     FRAME_RESIZE,
-    FRAME_STDERR,
     FRAME_STDIN,
     FRAME_STDIN_EOF,
-    FRAME_STDOUT,
     MAIN_PROCESS,
     WINSIZE,
     CreateSandbox,
@@ -78,6 +73,10 @@ class Sandboxes:
         self._start = start
         self._secret_env = secret_env
         self._live: dict[str, Sandbox] = {}  # running and recently ended, by id
+        # Function containers a user attached to (``attach``): driven like sandboxes but kept
+        # apart, so the routes can hold them to a user's token and listings never show them.
+        self._attached: dict[str, Sandbox] = {}
+        self._attaching: dict[str, asyncio.Lock] = {}  # one agent start per container at a time
         self._ended: list[str] = []
 
     def _used(self, sid: str) -> None:
@@ -113,6 +112,7 @@ class Sandboxes:
                 f" Sandbox.from_name(app_name, {req.name!r}), or terminate it first"
             )
         allow = allowlist(req)
+        self.reach.check(req)  # before its command runs or its volumes could be committed
         env = {**self._secret_env(req), **req.env}
         image = str(req.image.get("digest") or req.image.get("base") or "image")[:32]
         sb = Sandbox(req.sandbox_id, req.app_id, req.name, image, time.time())
@@ -144,11 +144,13 @@ class Sandboxes:
             main.stderr.close()
         try:
             await self.reach.open_ports(sb, req)
-        except (InvalidRequest, ForwardError) as e:
+        except Exception as e:  # whatever it is, the sandbox must not be left running
             assert sb.process is not None
             sb.process.kill()
-            await sb.process.wait()
+            await sb.process.wait()  # releases its GPU, cgroup and network
             self._end(sb, "failed", 1, f"could not start: {e}")
+            if not isinstance(e, (InvalidRequest, ForwardError)):
+                log.exception("opening the ports of sandbox %s failed", sb.id)
             raise InvalidRequest(f"the sandbox could not start: {e}") from None
         loop = asyncio.get_running_loop()
         loop.create_task(self._relay(sb))
@@ -204,19 +206,25 @@ class Sandboxes:
         self, cid: str, app_id: str, start: Callable[[str], Awaitable[SandboxProcess]]
     ) -> Sandbox:
         """A function container, driven like a sandbox (``exec``, stdio, files) through an
-        agent the backend starts inside it; one per container, reused while it runs."""
-        sb = self._live.get(cid)
-        if sb is not None and sb.state == "running":
+        agent the backend starts inside it; one per container, reused while it runs. Concurrent
+        attaches wait for the first one's agent rather than starting a second."""
+        async with self._attaching.setdefault(cid, asyncio.Lock()):
+            sb = self._attached.get(cid)
+            if sb is not None and sb.state == "running":
+                return sb
+            process = await start(cid)
+            sb = Sandbox(cid, app_id, None, "its container's", time.time())
+            sb.process = process
+            self._attached[cid] = sb
+            asyncio.get_running_loop().create_task(self._relay(sb))
             return sb
-        process = await start(cid)
-        sb = Sandbox(cid, app_id, None, "its container's", time.time())
-        sb.process = process
-        self._live[cid] = sb
-        asyncio.get_running_loop().create_task(self._relay(sb))
-        return sb
+
+    def attached(self, sid: str) -> bool:
+        """Whether ``sid`` is a function container a user attached to (not a sandbox)."""
+        return sid in self._attached
 
     def get(self, sid: str) -> Sandbox:
-        sb = self._live.get(sid)
+        sb = self._live.get(sid) or self._attached.get(sid)
         if sb is not None:
             return sb
         row = self.store.sandbox(sid)
@@ -378,9 +386,13 @@ class Sandboxes:
         self._kill(sb, "terminated")
         return sb
 
+    def running_in(self, app_id: str) -> bool:
+        """Whether the app has a running sandbox (a detached app keeps running for it)."""
+        return any(sb.app_id == app_id and sb.state == "running" for sb in self._live.values())
+
     def end_app(self, app_id: str) -> None:
         """Its app stopped: its sandboxes end with it."""
-        for sb in list(self._live.values()):
+        for sb in [*self._live.values(), *self._attached.values()]:
             if sb.app_id == app_id:
                 self._kill(sb, "app stopped")
 
@@ -393,28 +405,8 @@ class Sandboxes:
             sb.process.kill()
 
     async def _relay(self, sb: Sandbox) -> None:
-        """Pump the agent's frames into the process streams until the sandbox ends."""
-        process = sb.process
-        assert process is not None
-        while (frame := await process.receive()) is not None:
-            kind, pid, payload = frame
-            if kind == FRAME_FS_REPLY:
-                waiter = sb.requests.pop(pid, None)
-                if waiter is not None and not waiter.done() and payload:
-                    waiter.set_result((payload[0], payload[1:]))
-                continue
-            proc = sb.procs.get(pid)
-            if proc is None:
-                continue
-            if kind == FRAME_STDOUT:
-                proc.stdout.append(payload)
-            elif kind == FRAME_STDERR:
-                proc.stderr.append(payload)
-            elif kind == FRAME_EXIT and len(payload) == EXIT_CODE.size:
-                proc.finish(EXIT_CODE.unpack(payload)[0])
-                if sb.watch:
-                    sb.watch.touch()
-        code, oom = await process.wait()
+        """Relay its agent's frames until the agent ends, then end it saying why."""
+        code, oom = await sb.pump()
         if sb.ending == "timeout":
             self._end(sb, "timeout", EXIT_TIMEOUT, "ended: it outlived its timeout")
         elif sb.ending == "idle":
@@ -448,15 +440,24 @@ class Sandboxes:
         if state != "finished" and MAIN_PROCESS in sb.procs:
             sb.procs[MAIN_PROCESS].returncode = code
         sb.ended.set()
-        self.store.end_sandbox(sb.id, state, code, info)
-        self.store.commit()
+        if sb.id in self._attached:
+            self._attaching.pop(sb.id, None)  # no row: it is not a sandbox
+        else:
+            self.store.end_sandbox(sb.id, state, code, info)
+            self.store.commit()
         self._ended.append(sb.id)
         while len(self._ended) > KEEP_ENDED:
-            self._live.pop(self._ended.pop(0), None)
+            gone = self._ended.pop(0)
+            self._live.pop(gone, None)
+            if (held := self._attached.get(gone)) is not None and held.state != "running":
+                del self._attached[gone]
 
     async def close(self) -> None:
         """The server is stopping: its sandboxes end with it, and the store says so."""
         await self.tunnels.close()
+        for sb in self._attached.values():
+            if sb.process is not None:
+                sb.process.kill()
         for sb in list(self._live.values()):
             if sb.state == "running" and sb.process is not None:
                 sb.process.kill()

@@ -78,6 +78,7 @@ class FunctionState:
     code_blob: str
     live: bool
     pending: deque[Input] = field(default_factory=deque)
+    retrying: set[int] = field(default_factory=set)  # ids of inputs waiting out a retry delay
     containers: dict[str, Container] = field(default_factory=dict)
     params: dict[str, Any] | None = None  # a class bound to these parameter values
     mean_run_s: float | None = None
