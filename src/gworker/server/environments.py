@@ -9,8 +9,8 @@
 
 Every route that takes an environment (apps, functions, named objects) resolves it with
 ``namespaces.require``: an unknown one is a 404 that says how to create it. Creating, changing
-and deleting environments takes a user's token: a container (or a sandbox's volume keeper) must
-not stop other apps or delete their objects.
+and deleting environments takes an admin's token (``roles.py``): a container (or a sandbox's
+volume keeper) acts as a developer, so it cannot stop other apps or delete their objects.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gworker_client._web import TUNNEL_PREFIX
 from ..store.contract import StateStore
 from ..store.environments import DEFAULT_ENVIRONMENT, default_web_suffix
 from . import registry
-from .errors import Conflict, InvalidRequest, Unauthorized
+from .errors import Conflict, InvalidRequest
 from .http import body, reply
 from .namespaces import require
 from .state import State
@@ -55,9 +55,7 @@ def name_problem(name: Any) -> str | None:
     )
 
 
-def _user(request: web.Request) -> State:
-    if request["identity"][0] != "user":
-        raise Unauthorized("only a user's token may create, change or delete environments")
+def _state(request: web.Request) -> State:
     state: State = request.app["state"]
     return state
 
@@ -108,7 +106,7 @@ async def list_environments(request: web.Request) -> web.Response:
 
 @routes.post("/v1/environments")
 async def create_environment(request: web.Request) -> web.Response:
-    store = _user(request).store
+    store = _state(request).store
     req = await body(request)
     name = req.get("name")
     problem = name_problem(name)
@@ -126,7 +124,7 @@ async def create_environment(request: web.Request) -> web.Response:
 
 @routes.post("/v1/environments/{name}/update")
 async def update_environment(request: web.Request) -> web.Response:
-    state = _user(request)
+    state = _state(request)
     name = require(state.store, request.match_info["name"])
     req = await body(request)
     unknown = sorted(set(req) - {"web_suffix", "name"})
@@ -178,7 +176,7 @@ def _check_rename(store: StateStore, name: str, new_name: str) -> None:
 @routes.post("/v1/environments/{name}/delete")
 async def delete_environment(request: web.Request) -> web.Response:
     """Stop the environment's apps, delete its objects (and their contents), then itself."""
-    state = _user(request)
+    state = _state(request)
     name = require(state.store, request.match_info["name"])
     if name == DEFAULT_ENVIRONMENT:
         raise InvalidRequest(f"the default environment {name!r} cannot be deleted")
