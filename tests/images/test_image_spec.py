@@ -31,12 +31,23 @@ def test_spec_is_plain_data_that_msgpack_carries(tmp_path):
         .pip_install("six", ["toolz==0.12.1"], index_url="https://example.org/simple")
         .env({"A": "1"})
         .workdir("/app")
-        .add_local_file(tmp_path / "f.txt", "/app/f.txt")
+        .add_local_file(tmp_path / "f.txt", "/app/f.txt", copy=True)
         .run_commands("echo hi")
     )
     spec = image.to_spec()
     assert msgpack.unpackb(msgpack.packb(spec)) == spec
     assert spec["layers"][2]["packages"] == ["six", "toolz==0.12.1"]
+    assert spec["layers"][5]["copy"] is True
+
+
+def test_build_steps_after_files_placed_at_start_are_refused(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    placed = BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt")
+    with pytest.raises(InvalidError, match=r"pip_install\(\) comes after add_local_file"):
+        placed.pip_install("six")
+    assert placed.env({"A": "1"}).workdir("/app")  # settings build nothing: fine
+    with pytest.raises(InvalidError, match=r"copy='yes'.*True or False"):
+        BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt", copy="yes")  # type: ignore
 
 
 def test_digest_is_stable_and_each_prefix_keeps_its_digest():

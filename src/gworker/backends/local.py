@@ -67,7 +67,10 @@ class LocalBackend:
         cpu_capacity: float | None = None,
         memory_mib: int | None = None,
     ) -> None:
-        self.code_cache = home / "cache" / "code"
+        # containers' writable layers are tmpfs mounted over this directory, each in its own
+        # mount namespace (images.overlay): it stays empty on the host
+        self.scratch = home / "cache" / "images" / "scratch"
+        self.scratch.mkdir(parents=True, exist_ok=True)
         self.images = images
         self._built: dict[str, BuiltImage] = {}
         self.limiter = limits.detect()
@@ -116,9 +119,7 @@ class LocalBackend:
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
         try:
             image = await self._image(spec.image)
-            launch = plan(
-                spec, image, self._host_mounts(spec), grant, self.limiter, self.code_cache
-            )
+            launch = plan(spec, image, self._host_mounts(spec), grant, self.limiter, self.scratch)
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 env=launch.env,
@@ -143,7 +144,7 @@ class LocalBackend:
 
     async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
         image = await self._image(spec.image)
-        return await start_sandbox(spec, image, self.limiter, warm=warm)
+        return await start_sandbox(spec, image, self.limiter, self.scratch, warm=warm)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""
