@@ -153,6 +153,11 @@ class LocalBackend:
             self._built[key] = await asyncio.to_thread(self.images.build, spec)
         return self._built[key]
 
+    def images_in_use(self) -> set[str]:
+        """Image keys this server has started containers or sandboxes from (its layers must
+        stay while they may run)."""
+        return {image.key for image in self._built.values()}
+
     def _host_mounts(self, spec: LaunchSpec) -> list[Mount]:
         """The spec's mounts with a directory of the container's own where none is given."""
         mounts = []

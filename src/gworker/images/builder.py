@@ -32,7 +32,7 @@ from typing import Any
 
 from gworker_client._protocol.image import SPEC_VERSION, layer_digests
 
-from . import debian, interpreters, pythons, runtime, steps
+from . import debian, gc, interpreters, pythons, runtime, steps
 from .blobs import BlobCache
 from .built import BuiltImage
 from .errors import BuildError
@@ -110,6 +110,7 @@ class ImageBuilder:
             log(f"Image {digests[-1][:12]} ready in {time.monotonic() - began:.1f}s")
         record = self.store.image(keys[-1])
         assert record is not None
+        gc.touch(self.store, record.key)
         runtime_dir = runtime.ensure(self.root, python.host, runtime.fingerprint(), self.uv)
         return self._image(record, runtime_dir, layers)
 
@@ -124,6 +125,16 @@ class ImageBuilder:
         if self.store.image(key) is None or any(x.get("force_build") for x in built_steps):
             return None
         return self.build(spec)
+
+    def from_record(self, record: ImageRecord, spec: Mapping[str, Any]) -> BuiltImage:
+        """The image of ``spec`` whose layers ``record`` lists, with nothing built: for a store
+        that received them (``transfer.ensure_local``)."""
+        layers = _validate(spec)
+        minor = ".".join(record.config.python_version.split(".")[:2])
+        runtime_dir = runtime.ensure(
+            self.root, interpreters.find(minor), runtime.fingerprint(), self.uv
+        )
+        return self._image(record, runtime_dir, layers)
 
     # -- the base ------------------------------------------------------------------------------
 

@@ -79,6 +79,10 @@ class LayerStore:
     def layer_info(self, digest: str) -> dict[str, object]:
         return dict(json.loads((self.root / "layers" / f"{digest}.json").read_text()))
 
+    def layer_size(self, digest: str) -> int:
+        size = self.layer_info(digest).get("size", 0)
+        return size if isinstance(size, int) else 0
+
     @contextmanager
     def making(self, digest: str, source: str) -> Iterator[Path]:
         """A fresh directory to make layer ``digest`` in; on a clean exit it becomes the layer,

@@ -86,6 +86,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
+    builder.store.clear_tmp()  # what builds interrupted by a previous server's end left
     backend = LocalBackend(home, builder)
     state = State(
         store=store,
@@ -110,7 +111,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
-    app["image_builds"] = images.ImageBuilds(builder)
+    app["image_builds"] = images.ImageBuilds(builder, backend.images_in_use)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
