@@ -33,11 +33,9 @@ _RESERVED = ("/proc", "/sys", "/dev")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+(:[a-z0-9]+)?([=<>]{1,2}[A-Za-z0-9.+~:\-]+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OCI_HELP = (
-    "needs an OCI container runtime (Docker or Podman) to pull and run a root filesystem; the local"
-    " backend runs an image as a uv virtual environment on the host and has no OCI runtime."
-    " Registry and Dockerfile images are for backends with one (the ray backend on nodes with"
-    " podman, through Ray's `image_uri` runtime_env). On the local backend describe the image with"
-    " Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
+    "is not supported by this version yet: images are Debian root filesystems built by gworker"
+    " itself (OCI registries and Dockerfiles are not wired into the builder). Describe the image"
+    " with Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
     " .run_commands(...)."
 )
 
@@ -100,6 +98,20 @@ class Image:
     @staticmethod
     def from_gcp_artifact_registry(tag: str, *args: Any, **kwargs: Any) -> Image:
         raise InvalidError(f"Image.from_gcp_artifact_registry({tag!r}) {_OCI_HELP}")
+
+    @staticmethod
+    def micromamba(*args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba() is not supported by this version yet (conda environments are not"
+            " built): use Image.debian_slim(python_version=...).pip_install(...), or"
+            " .apt_install(...) for system libraries"
+        )
+
+    def micromamba_install(self, *args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba_install() is not supported by this version yet: use"
+            " .pip_install(...) or .apt_install(...)"
+        )
 
     def dockerfile_commands(self, *args: Any, **kwargs: Any) -> Image:
         raise InvalidError(f"Image.dockerfile_commands() {_OCI_HELP}")

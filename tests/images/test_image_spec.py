@@ -166,9 +166,11 @@ def test_empty_package_lists_add_no_layer():
 
 
 @pytest.mark.parametrize("factory", ["from_registry", "from_dockerfile", "from_aws_ecr"])
-def test_oci_images_explain_what_the_local_backend_lacks(factory):
-    with pytest.raises(InvalidError, match="OCI container runtime.*local backend.*ray backend"):
+def test_oci_images_are_refused_naming_what_works(factory):
+    with pytest.raises(InvalidError, match=f"{factory}.*not supported.*Image.debian_slim"):
         getattr(Image, factory)("nvidia/cuda:12.1.0-base-ubuntu22.04")
+    with pytest.raises(InvalidError, match="micromamba.*not supported.*pip_install"):
+        Image.micromamba()
 
 
 def test_requirements_files_are_inlined_and_editables_refused(tmp_path):
