@@ -269,3 +269,20 @@ def test_build_environment_is_not_the_servers(builds):
         )
     finally:
         del os.environ["GW_SERVER_ONLY_SECRET"]
+
+
+def test_a_full_disk_fails_cleanly_and_leaves_no_half_layer(tmp_path, uv_cache):
+    builder = ImageBuilder(tmp_path / "images", lambda sha: b"", uv_cache=uv_cache)
+    builder.build(Image.debian_slim().to_spec())
+    scratch = builder.root / "tmp"  # where layers are made: an 8 MiB filesystem now
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(scratch)], check=True)
+    try:
+        layers = set(builder.store.layers())
+        fill = Image.debian_slim().run_commands("head -c 64000000 /dev/zero > /big.bin")
+        with pytest.raises(BuildError) as err:
+            builder.build(fill.to_spec())
+        assert "No space left on device" in str(err.value) and "disk is full" in str(err.value)
+        assert set(builder.store.layers()) == layers and builder.cached(fill.to_spec()) is None
+        assert not list(scratch.iterdir())
+    finally:
+        subprocess.run(["umount", str(scratch)], check=True)
