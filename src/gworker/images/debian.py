@@ -18,6 +18,7 @@ building it at once. Each ``GW_HOME`` imports it as a layer by hard links.
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -39,6 +40,7 @@ INSTALL_HINT = (
 )
 
 
+@functools.lru_cache(maxsize=1)
 def release() -> str:
     """The host's Debian codename ("bookworm")."""
     try:
@@ -123,6 +125,7 @@ def _finish(tree: Path) -> None:
     os.chmod(tree / "root", 0o700)
 
 
+@functools.lru_cache(maxsize=1)
 def _arch() -> str:
     out = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True)
     return out.stdout.strip() or os.uname().machine

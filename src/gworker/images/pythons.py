@@ -15,6 +15,7 @@ no network for it. A version with neither source fails listing the versions that
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -42,6 +43,7 @@ class ImagePython:
     )  # a host interpreter of the same minor (byte-compiles the runtime)
 
 
+@functools.lru_cache(maxsize=8)
 def debian_version(base: Path) -> str:
     out = subprocess.run(
         ["dpkg-query", f"--admindir={base}/var/lib/dpkg", "-W", "-f=${Version}", "python3.11"],

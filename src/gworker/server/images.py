@@ -65,7 +65,8 @@ class ImageBuilds:
         async def run() -> None:
             try:
                 await loop.run_in_executor(None, self.builder.build, spec, log)
-                await loop.run_in_executor(None, self.collect, gc.cap_bytes())
+                if build.lines:  # something was built: keep the store under its cap
+                    await loop.run_in_executor(None, self.collect, gc.cap_bytes())
             except BuildError as e:
                 build.error = str(e)
             except Exception as e:  # a builder bug: the caller still gets an answer
