@@ -42,8 +42,9 @@ def main() -> None:
         apt = default.apt_install("cowsay")
         pip = default.pip_install("six")
         for name, image in (("default image", default), ("+ apt_install", apt), ("+ pip", pip)):
-            timed(f"{name}, cold", lambda: builder.build(image.to_spec()))
-            timed(f"{name}, cached", lambda: builder.build(image.to_spec()))
+            spec = image.to_spec()
+            for state in ("cold", "cached"):
+                timed(f"{name}, {state}", lambda spec=spec: builder.build(spec))
         if not args.keep_base:
             shutil.rmtree(Path(tmp) / "rootfs", ignore_errors=True)
 
