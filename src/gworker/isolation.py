@@ -13,8 +13,9 @@ is shared by default, because a container reaches the control plane over loopbac
 (sandboxes) gives it a private one with only its own loopback.
 
 Identity (``Identity``): bubblewrap runs privileged (the server is root: overlayfs needs it).
-- ``BUILD``: root with its capabilities, as a Dockerfile's ``RUN`` (apt, chown, setuid files): it
-  writes only the new layer, through the overlay.
+- ``BUILD``: root with Docker's default capabilities for ``RUN`` less ``mknod`` (apt, chown,
+  setuid files, file capabilities; no mounts, devices or modules): it writes only the new
+  layer, through the overlay.
 - ``CONTAINER``: uid 0, as in Modal, with no_new_privs and a bounding set cut to what ordinary
   root work in a root filesystem needs (``_CONTAINER_CAPS``: owning and reading its own files,
   switching users, signals): no mounts, no raw network, no devices, no module loading. The host
@@ -68,8 +69,14 @@ _CONTAINER_CAPS = (
 )
 
 
+# Build steps: Docker's default set for RUN, less mknod (there is no device cgroup here): what apt,
+# dpkg and installers need (file ownership, setuid helpers, file capabilities), nothing that
+# reaches the host (no mounts, no devices, no modules, no ptrace).
+_BUILD_CAPS = (*_CONTAINER_CAPS, "setpcap", "setfcap", "sys_chroot", "audit_write", "net_raw")
+
+
 class Identity(enum.Enum):
-    BUILD = "build"  # root with capabilities: build steps
+    BUILD = "build"  # root with Docker's RUN capabilities: build steps
     CONTAINER = "container"  # uid 0 with a cut bounding set: functions
     SANDBOX = "sandbox"  # nobody, no capabilities: sandboxes
 
@@ -291,9 +298,9 @@ def identity_prefix(identity: Identity) -> list[str]:
 
 
 def _caps(identity: Identity) -> list[str]:
-    if identity is not Identity.CONTAINER:
-        return []
+    if identity is Identity.SANDBOX:
+        return []  # setpriv drops them all
     args = ["--cap-drop", "ALL"]
-    for cap in _CONTAINER_CAPS:
+    for cap in _BUILD_CAPS if identity is Identity.BUILD else _CONTAINER_CAPS:
         args += ["--cap-add", f"CAP_{cap.upper()}"]
     return args

@@ -286,3 +286,9 @@ def test_a_full_disk_fails_cleanly_and_leaves_no_half_layer(tmp_path, uv_cache):
         assert not list(scratch.iterdir())
     finally:
         subprocess.run(["umount", str(scratch)], check=True)
+
+
+@pytest.mark.parametrize("command", ["mount -t tmpfs none /mnt", "mknod /disk b 8 0"])
+def test_build_steps_cannot_reach_past_the_image(builds, command):
+    with pytest.raises(BuildError, match="(?i)operation not permitted|permission denied"):
+        builds.build(Image.debian_slim().run_commands(command))
