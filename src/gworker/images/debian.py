@@ -6,7 +6,8 @@ container runtime, and takes about 20 s. debootstrap is slower and less reproduc
 ``debian:bookworm-slim`` needs a registry, which a closed machine may not reach.
 
 The release is the host's (``/etc/os-release``), so the host's pyenv interpreters, built against
-the same libraries, run inside the image (``pythons.py``). The package set is ``minbase`` plus
+the same libraries, run inside the image (``pythons.py``); a host that is not Debian gets
+``GW_DEBIAN_RELEASE`` or bookworm. The package set is ``minbase`` plus
 ``python3.11`` (Debian's interpreter for images of that version) and ``ca-certificates``.
 
 The tree is cached under ``~/.cache/gworker/rootfs/<release>-<key>`` (``GW_ROOTFS_CACHE``
@@ -33,6 +34,7 @@ from .process import run
 
 Log = Callable[[str], None]
 VERSION = 1
+DEFAULT_RELEASE = "bookworm"
 PACKAGES = ("python3.11", "ca-certificates")
 INSTALL_HINT = (
     "mmdebstrap is not installed; image builds need it for the Debian base root filesystem:"
@@ -50,12 +52,11 @@ def release() -> str:
     fields = dict(
         line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#")
     )
-    if fields.get("ID", "").strip('"') != "debian" or not fields.get("VERSION_CODENAME"):
-        raise BuildError(
-            "image builds make a Debian root filesystem of the host's release, and this host is"
-            f" not Debian ({fields.get('PRETTY_NAME', 'unknown').strip(chr(34))})"
-        )
-    return fields["VERSION_CODENAME"].strip('"')
+    if fields.get("ID", "").strip('"') == "debian" and fields.get("VERSION_CODENAME"):
+        return fields["VERSION_CODENAME"].strip('"')
+    # another distribution (Ubuntu, say): Debian's current stable; mmdebstrap needs
+    # debian-archive-keyring, and only Debian's own Python 3.11 is offered
+    return os.environ.get("GW_DEBIAN_RELEASE") or DEFAULT_RELEASE
 
 
 def cache_dir() -> Path:
