@@ -75,11 +75,16 @@ def ensure(store: LayerStore, base: Path, base_key: str, requested: str) -> Imag
             f" pyenv, uv-managed, PATH). Install one (`pyenv install {requested}` where"
             " downloads work) or choose one of these."
         ) from None
+    return ImagePython(interp.version, host_layer(store, interp, base_key), interp)
+
+
+def host_layer(store: LayerStore, interp: interpreters.Interpreter, base_key: str) -> str:
+    """The layer placing this machine's interpreter ``interp`` (a copy made once per machine)."""
     digest = _digest(base_key, str(interp.prefix), interp.version)
     if not store.has(digest):
         cached = _machine_copy(interp, digest)
         store.import_tree(cached, digest, f"python {interp.version} ({interp.prefix})")
-    return ImagePython(interp.version, digest, interp)
+    return digest
 
 
 def _host_interpreter(requested: str, native: str) -> interpreters.Interpreter:

@@ -95,15 +95,16 @@ def pip_install(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper
         argv += ["-r", f"{BUILD_DIR}/requirements.txt"]
     shown = "uv pip install " + " ".join(argv[4:])
     try:
-        in_image(ctx, image, upper, argv, shown=shown, env=_secrets(ctx, layer), mounts=mounts)
+        in_image(ctx, image, upper, argv, shown=shown, env=secret_values(ctx, layer), mounts=mounts)
     finally:
         for m in mounts.values():
             m.source.unlink(missing_ok=True)
 
 
 def run_commands(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
+    env = secret_values(ctx, layer)
     for cmd in layer["commands"]:
-        in_image(ctx, image, upper, ["/bin/sh", "-c", cmd], shown=cmd, env=_secrets(ctx, layer))
+        in_image(ctx, image, upper, ["/bin/sh", "-c", cmd], shown=cmd, env=env)
 
 
 def run_function(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
@@ -111,7 +112,7 @@ def run_function(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], uppe
     argv = [image.python, "-c", _RUN_FUNCTION, f"{BUILD_DIR}/function.pkl"]
     mounts = {f"{BUILD_DIR}/function.pkl": Mount(payload)}
     shown = f"run_function({layer['name']})"
-    in_image(ctx, image, upper, argv, shown=shown, env=_secrets(ctx, layer), mounts=mounts)
+    in_image(ctx, image, upper, argv, shown=shown, env=secret_values(ctx, layer), mounts=mounts)
 
 
 def copy_files(ctx: Context, layer: Mapping[str, Any], upper: Path) -> None:
@@ -152,11 +153,12 @@ def in_image(
         UV_LINK_MODE="copy",  # the cache is another filesystem, as far as the overlay knows
         UV_COMPILE_BYTECODE="1",
         UV_PYTHON_DOWNLOADS="never",
-        UV_PYTHON=image.python,
         UV_SYSTEM_PYTHON="1",
         UV_BREAK_SYSTEM_PACKAGES="1",
         **(env or {}),
     )
+    if image.python:  # known once the image's Python is (a registry image's first steps: not)
+        full_env["UV_PYTHON"] = image.python
     command = isolation.command(
         image, argv, root=rootfs.merged, mounts=all_mounts, identity=Identity.BUILD
     )
@@ -204,7 +206,7 @@ def outermost(paths: set[str]) -> list[str]:
     return [str(p) for p in out]
 
 
-def _secrets(ctx: Context, layer: Mapping[str, Any]) -> Mapping[str, str]:
+def secret_values(ctx: Context, layer: Mapping[str, Any]) -> Mapping[str, str]:
     refs = list(layer.get("secrets") or [])
     if not refs:
         return {}
