@@ -10,6 +10,7 @@ import pytest
 import rootfs_app
 from rootfs_app import app
 
+import gworker_client as gw
 from gworker import isolation
 from gworker.images import ImageBuilder, transfer
 from gworker_client import _api
@@ -85,3 +86,12 @@ def test_a_missing_apt_package_fails_the_build_naming_it(server, tmp_path):
     said = " ".join(r.stderr.split())  # the terminal may wrap the message
     assert "apt has no package 'gworker-no-such-package'" in said
     assert "(apt_install gworker-no-such-package)" in said
+
+
+def test_sandboxes_run_on_the_image_root(running):
+    sb = gw.Sandbox.create(app=app, image=rootfs_app.image, block_network=True)
+    try:
+        p = sb.exec("sh", "-c", "cat /srv/data/note.txt; test -x /usr/games/sl && echo sl; id -u")
+        assert p.stdout.read().split() == ["from-run-commands", "sl", "65534"]
+    finally:
+        sb.terminate()
