@@ -76,7 +76,7 @@ class LocalBackend:
         self.limiter = limits.detect()
         if isolation.unavailable_reason():
             log.warning(
-                "containers run without filesystem isolation: %s", isolation.unavailable_reason()
+                "containers cannot start on this machine: %s", isolation.unavailable_reason()
             )
         # each container's volume mounts: <mounts_root>/<container id>/<n>, removed on exit
         self.mounts_root = home / "volumes" / "mounts"
