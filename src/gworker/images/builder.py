@@ -140,11 +140,14 @@ class ImageBuilder:
 
     def _base(self, layer: Mapping[str, Any], log: Log) -> tuple[str, pythons.ImagePython]:
         tree, base = debian.ensure_base(log)
-        if not self.store.has(base):
-            began = time.monotonic()
-            self.store.import_tree(tree, base, f"debian {debian.release()} base")
-            log(f"Debian base imported into this image store in {time.monotonic() - began:.1f}s")
-        python = pythons.ensure(self.store, tree, base, layer["python_version"])
+        with self._lock(base):  # one import per store, however many builds start at once
+            if not self.store.has(base):
+                began = time.monotonic()
+                self.store.import_tree(tree, base, f"debian {debian.release()} base")
+                log(
+                    f"Debian base imported into this image store in {time.monotonic() - began:.1f}s"
+                )
+            python = pythons.ensure(self.store, tree, base, layer["python_version"])
         return base, python
 
     # -- one step ------------------------------------------------------------------------------

@@ -96,11 +96,20 @@ class LayerStore:
             remove_tree(tmp)
 
     def commit(self, tree: Path, digest: str, source: str) -> None:
-        """Move a finished tree into place as layer ``digest`` and write its record."""
+        """Move a finished tree into place as layer ``digest`` and write its record. A layer
+        another process finished first wins (same digest, same content): ours is dropped, so a
+        layer containers may use is never replaced."""
         dest = self.path(digest)
-        if dest.exists():  # made before (a forced rebuild, or another process): replace it
+        if self.has(digest):
+            return
+        if dest.exists():  # a rename whose record never came (a crash): not a layer
             remove_tree(dest)
-        os.rename(tree, dest)
+        try:
+            os.rename(tree, dest)
+        except OSError:
+            if self.has(digest) or dest.exists():
+                return  # made concurrently; its record follows from the process that made it
+            raise
         record = {"digest": digest, "source": source, "size": tree_size(dest), "made": time.time()}
         _write(self.root / "layers" / f"{digest}.json", json.dumps(record))
 
