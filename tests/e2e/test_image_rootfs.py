@@ -60,10 +60,15 @@ def test_export_and_import_into_a_fresh_home(running, server, tmp_path):
 
 
 def test_gw_image_list_and_prune(running, server):
+    assert rootfs_app.inside.remote()["apt"]  # a container of the app's image: it is in use
     listed = server.gw("image", "list")
     assert listed.returncode == 0, listed.stderr
     shown = listed.stdout + listed.stderr
     assert "images" in shown and "3.11" in shown and "yes" in shown  # the app's image is in use
+    rows = _api.client().get("/v1/images")["images"]
+    victim = next(r["key"] for r in rows if not r["in_use"])
+    removed = server.gw("image", "rm", victim[:12])
+    assert removed.returncode == 0 and f"removed {victim[:12]}" in removed.stdout + removed.stderr
     pruned = server.gw("image", "prune", "--all")
     assert pruned.returncode == 0 and "removed" in pruned.stdout + pruned.stderr, pruned.stderr
     assert rootfs_app.inside.remote()["apt"]  # what runs keeps its layers
