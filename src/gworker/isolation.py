@@ -33,11 +33,15 @@ stdin is /dev/null, so the terminal-injection risk it guards against does not ar
 
 from __future__ import annotations
 
+import ctypes
 import enum
+import fcntl
 import functools
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -45,6 +49,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 CONTAINER_HOME = "/root"
+_CLONE_NEWNET = 0x40000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 RUNTIME_DIR = "/opt/gworker/runtime"
 # where build steps and containers see the host paths their network settings name (CA bundles,
 # local package indexes): under the image's reserved /opt/gworker, never in a layer
@@ -209,6 +215,22 @@ def host_network(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Moun
         parts = value.split(sep) if sep else [value]
         out[key] = (sep or "").join(move(p) for p in parts)
     return out, mounts
+
+
+def own_network_in_child() -> None:
+    """Call in the child before exec'ing bwrap (a ``preexec_fn``; then pass ``network=True``):
+    a network namespace of its own with only loopback, up. bubblewrap's ``--unshare-net`` sets
+    loopback up only after reporting its child's pid, so a network stack attached on that report
+    (slirp4netns) races it and bwrap fails now and then ("loopback: Failed RTM_NEWADDR")."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare(CLONE_NEWNET): {os.strerror(errno)}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
+        # the kernel gives an interface with IFF_LOOPBACK 127.0.0.1 and ::1 as it comes up
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | _IFF_UP))
 
 
 def preexec() -> None:

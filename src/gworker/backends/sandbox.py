@@ -1,9 +1,10 @@
 """Starting a sandbox on this machine: its agent under bubblewrap, in a network namespace of its
 own, joined to a cgroup with cpu, memory and process-count limits.
 
-A sandbox always gets ``--unshare-net``. With ``block_network`` that is all: only its own
-loopback. Otherwise ``slirp4netns`` gives the namespace a user-mode TCP/IP stack (a tap device,
-10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) for outbound traffic, with
+A sandbox always gets a network namespace of its own (``isolation.own_network_in_child``). With
+``block_network`` that is all: only its own loopback. Otherwise ``slirp4netns`` gives the
+namespace a user-mode TCP/IP stack (a tap device, 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3)
+for outbound traffic, with
 ``--disable-host-loopback`` so that neither 10.0.2.2 nor anything else reaches the host's
 127.0.0.1, where the control plane listens. The agent learns nothing about the control plane: its
 only channel is the pair of pipes this module hands to the caller (``SandboxProcess``).
@@ -174,7 +175,7 @@ async def start_sandbox(
         image,
         argv,
         root=rootfs.merged,
-        network=False,
+        network=True,  # its own namespace comes from the pre-exec hook (own_network_in_child)
         cwd=spec.workdir,
         identity=isolation.Identity.SANDBOX,
     )
@@ -191,6 +192,7 @@ async def start_sandbox(
         die_with_parent()
         isolation.preexec()
         rootfs.mount_in_child()
+        isolation.own_network_in_child()
         join_cgroup()
 
     try:
