@@ -319,6 +319,18 @@ def identity_prefix(identity: Identity) -> list[str]:
     ]
 
 
+def enter_prefix(identity: Identity) -> list[str]:
+    """For a process that joins a running container's or sandbox's namespaces (``nsenter``, as
+    root): the command that gives it the same user and capabilities as the payload there
+    (util-linux's setpriv, in Debian images)."""
+    if identity is Identity.SANDBOX:
+        return identity_prefix(identity)
+    keep = ",".join(f"+{c}" for c in _BUILD_CAPS if identity is Identity.BUILD) or ",".join(
+        f"+{c}" for c in _CONTAINER_CAPS
+    )
+    return ["setpriv", "--inh-caps=-all", f"--bounding-set=-all,{keep}", "--no-new-privs", "--"]
+
+
 def _caps(identity: Identity) -> list[str]:
     if identity is Identity.SANDBOX:
         return []  # setpriv drops them all

@@ -230,3 +230,16 @@ def test_availability_is_reported_and_a_missing_bwrap_says_how_to_install(monkey
         monkeypatch.undo()
         isolation.unavailable_reason.cache_clear()
     assert isolation.unavailable_reason() is None
+
+
+def test_a_process_entering_a_container_gets_the_containers_capabilities(built_image):
+    """``enter_prefix`` (for nsenter into a running container) gives what its payload has."""
+    code = "print([l.split()[1] for l in open('/proc/self/status') if l.startswith('CapEff')][0])"
+    payload = probe(built_image, f"import json; {code.replace('print(', 'print(json.dumps(')})")
+    entered = run(
+        built_image,
+        f"import subprocess; subprocess.run({isolation.enter_prefix(Identity.CONTAINER)!r}"
+        f" + ['python', '-c', {code!r}])",
+        identity=Identity.BUILD,
+    )
+    assert entered.stdout.strip() == payload, entered.stderr
