@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import _image_files as files
+from ._protocol.dockerignore import DockerIgnore
 from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
@@ -33,10 +34,9 @@ _RESERVED = ("/proc", "/sys", "/dev")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+(:[a-z0-9]+)?([=<>]{1,2}[A-Za-z0-9.+~:\-]+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OCI_HELP = (
-    "is not supported by this version yet: images are Debian root filesystems built by gworker"
-    " itself (OCI registries and Dockerfiles are not wired into the builder). Describe the image"
-    " with Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
-    " .run_commands(...)."
+    "is not supported by this version yet (no cloud registry token exchange): pull the image with"
+    " Image.from_registry(tag, secret=gw.Secret.from_dict({'REGISTRY_USERNAME': ...,"
+    " 'REGISTRY_PASSWORD': ...})) using a token from your cloud's CLI"
 )
 
 
@@ -84,12 +84,66 @@ class Image:
         return Image((_Layer({"op": "base", "python_version": version}, force_build),))
 
     @staticmethod
-    def from_registry(tag: str, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.from_registry({tag!r}) {_OCI_HELP}")
+    def from_registry(
+        tag: str,
+        secret: Any = None,
+        *,
+        add_python: str | None = None,
+        setup_dockerfile_commands: Sequence[str] = (),
+        force_build: bool = False,
+        **unsupported: Any,
+    ) -> Image:
+        """An image from an OCI registry (``"python:3.11-slim"``, ``"host:5000/team/app:1"``),
+        pulled by the server; ``secret`` holds ``REGISTRY_USERNAME`` and ``REGISTRY_PASSWORD``.
+        Its own Python (3.10 or later, ``python3`` on PATH) runs the functions, or, with
+        ``add_python="3.11"``, one the server places."""
+        _no_unknown("from_registry", unsupported, {"add_python", "setup_dockerfile_commands"})
+        if not isinstance(tag, str) or not tag.strip() or any(c.isspace() for c in tag.strip()):
+            raise InvalidError(f"Image.from_registry({tag!r}): expected an image reference")
+        spec = {
+            "op": "base",
+            "registry": tag.strip(),
+            **_foreign_python("from_registry", add_python),
+            "secrets": _secret_refs("from_registry", [secret] if secret is not None else []),
+        }
+        image = Image((_Layer(spec, force_build),))
+        if setup_dockerfile_commands:
+            image = image.dockerfile_commands(list(setup_dockerfile_commands))
+        return image
 
     @staticmethod
-    def from_dockerfile(path: str | Path, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.from_dockerfile({str(path)!r}) {_OCI_HELP}")
+    def from_dockerfile(
+        path: str | Path,
+        context_dir: str | Path | None = None,
+        *,
+        secrets: Sequence[Any] = (),
+        build_args: Mapping[str, str] | None = None,
+        add_python: str | None = None,
+        force_build: bool = False,
+        **unsupported: Any,
+    ) -> Image:
+        """An image built from a Dockerfile (single stage: FROM, RUN, COPY, ADD, ENV, WORKDIR,
+        ARG, USER, SHELL; anything else is refused naming it). COPY sources are relative to
+        ``context_dir`` (default: the Dockerfile's directory), whose files, less those its
+        ``.dockerignore`` excludes, are uploaded."""
+        _no_unknown("from_dockerfile", unsupported, {"secrets", "build_args", "add_python"})
+        dockerfile = Path(path).expanduser()
+        if not dockerfile.is_file() and os.environ.get("GW_CONTAINER_ID"):
+            # a container imports the app's module, image definitions included; its image was
+            # built at publish, from files that need not exist here
+            return Image((_Layer({"op": "base", "dockerfile": "", **_foreign_python("", None)}),))
+        if not dockerfile.is_file():
+            raise InvalidError(f"Image.from_dockerfile({str(path)!r}): no such file")
+        context = Path(context_dir).expanduser() if context_dir else dockerfile.parent
+        spec = {
+            "op": "base",
+            "dockerfile": dockerfile.read_text(),
+            "build_args": _build_args("from_dockerfile", build_args),
+            **_foreign_python("from_dockerfile", add_python),
+            "secrets": _secret_refs("from_dockerfile", secrets),
+        }
+        sources = (_context_source("from_dockerfile", context),)
+        return Image((_Layer(spec, force_build, sources),))
 
     @staticmethod
     def from_aws_ecr(tag: str, *args: Any, **kwargs: Any) -> Image:
@@ -113,8 +167,32 @@ class Image:
             " .pip_install(...) or .apt_install(...)"
         )
 
-    def dockerfile_commands(self, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.dockerfile_commands() {_OCI_HELP}")
+    def dockerfile_commands(
+        self,
+        *commands: str | Sequence[str],
+        context_dir: str | Path | None = None,
+        secrets: Sequence[Any] = (),
+        build_args: Mapping[str, str] | None = None,
+        gpu: Any = None,
+        force_build: bool = False,
+    ) -> Image:
+        """Dockerfile lines (RUN, COPY, ADD, ENV, WORKDIR, ARG, USER, SHELL) over this image;
+        COPY sources are relative to ``context_dir``."""
+        lines = _strings("dockerfile_commands", commands)
+        if gpu is not None:
+            raise InvalidError("Image.dockerfile_commands(gpu=...) is not supported yet")
+        if not lines:
+            return self
+        spec = {
+            "op": "dockerfile_commands",
+            "commands": lines,
+            "build_args": _build_args("dockerfile_commands", build_args),
+            "secrets": _secret_refs("dockerfile_commands", secrets),
+        }
+        sources: tuple[files.Source, ...] = ()
+        if context_dir is not None:
+            sources = (_context_source("dockerfile_commands", Path(context_dir).expanduser()),)
+        return self._extend(_Layer(spec, force_build, sources))
 
     # -- packages ---------------------------------------------------------------------------------
 
@@ -373,6 +451,35 @@ _AFTER_MOUNTED_FILES = {
 }
 
 
+def _foreign_python(method: str, add_python: Any) -> dict[str, Any]:
+    if add_python is None:
+        # the image's own Python; the local one is the best guess for pickling until it is built
+        return {"add_python": None, "python_version": _python_version(None)}
+    if not isinstance(add_python, str) or not re.fullmatch(r"3\.\d{1,2}(\.\d{1,2})?", add_python):
+        raise InvalidError(
+            f"Image.{method}(add_python={add_python!r}): expected a version like '3.11'"
+        )
+    return {"add_python": add_python, "python_version": _python_version(add_python)}
+
+
+def _build_args(method: str, args: Any) -> dict[str, str]:
+    if args is None:
+        return {}
+    if not isinstance(args, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in args.items()
+    ):
+        raise InvalidError(f"Image.{method}(build_args={args!r}): expected a dict of str to str")
+    return dict(args)
+
+
+def _context_source(method: str, context: Path) -> files.Source:
+    """A Docker build context: its files less what its .dockerignore excludes, at /context."""
+    if not context.is_dir():
+        raise InvalidError(f"Image.{method}(context_dir={str(context)!r}): no such directory")
+    ignore = DockerIgnore.from_dir(context)
+    return files.Source(context.resolve(), "/context", is_dir=True, ignore=ignore.ignored)
+
+
 def _files_op(op: str, copy: Any) -> dict[str, Any]:
     if not isinstance(copy, bool):
         raise InvalidError(f"Image.{op}(copy={copy!r}): expected True or False")
@@ -381,6 +488,10 @@ def _files_op(op: str, copy: Any) -> dict[str, Any]:
 
 def _describe(layer: _Layer) -> str:
     spec, op = layer.spec, layer.spec["op"]
+    if op == "base" and "registry" in spec:
+        return f"from_registry({spec['registry']!r})"
+    if op == "base" and "dockerfile" in spec:
+        return "from_dockerfile(...)"
     if op == "base":
         return f"debian_slim(python_version={spec['python_version']!r})"
     args = spec.get("packages") or spec.get("commands") or []

@@ -32,7 +32,7 @@ from typing import Any
 
 from gworker_client._protocol.image import SPEC_VERSION, layer_digests
 
-from . import debian, gc, interpreters, pythons, runtime, steps
+from . import debian, foreign, gc, interpreters, pythons, runtime, steps
 from .blobs import BlobCache
 from .built import BuiltImage
 from .errors import BuildError
@@ -52,6 +52,7 @@ _OPS = {
     "run_function",
     "env",
     "workdir",
+    "dockerfile_commands",
     *_FILE_OPS,
 }
 
@@ -96,13 +97,13 @@ class ImageBuilder:
         layers = _validate(spec)
         built_steps = [x for x in layers if not _mounted(x)]
         digests = layer_digests(built_steps)
-        base, python = self._base(built_steps[0], log)
-        keys = [_key(base, python.layer, d) for d in digests]
+        base, python_layer = self._identity(built_steps[0], log)
+        keys = [_key(base, python_layer, d) for d in digests]
         start = self._first_to_build(built_steps, keys)
         if start < len(built_steps):
             began = time.monotonic()
             n = len(built_steps)
-            log(f"Building image {digests[-1][:12]} ({n} steps, Python {python.version})")
+            log(f"Building image {digests[-1][:12]} ({n} steps)")
             for i in range(start):
                 log(f"[{i + 1}/{n}] {_title(built_steps[i])}: cached")
             for i in range(start, n):
@@ -111,17 +112,18 @@ class ImageBuilder:
         record = self.store.image(keys[-1])
         assert record is not None
         gc.touch(self.store, record.key)
-        runtime_dir = runtime.ensure(self.root, python.host, runtime.fingerprint(), self.uv)
+        host = self._host_python(record)
+        runtime_dir = runtime.ensure(self.root, host, runtime.fingerprint(), self.uv)
         return self._image(record, runtime_dir, layers)
 
     def cached(self, spec: Mapping[str, Any]) -> BuiltImage | None:
         """The built image if it is in the cache, without building anything."""
         layers = _validate(spec)
         built_steps = [x for x in layers if not _mounted(x)]
-        if not self.store.has(debian.base_key(debian.release())):
+        if not _foreign(built_steps[0]) and not self.store.has(debian.base_key(debian.release())):
             return None
-        base, python = self._base(built_steps[0], _ignore)
-        key = _key(base, python.layer, layer_digests(built_steps)[-1])
+        base, python_layer = self._identity(built_steps[0], _ignore)
+        key = _key(base, python_layer, layer_digests(built_steps)[-1])
         if self.store.image(key) is None or any(x.get("force_build") for x in built_steps):
             return None
         return self.build(spec)
@@ -135,6 +137,14 @@ class ImageBuilder:
             self.root, interpreters.find(minor), runtime.fingerprint(), self.uv
         )
         return self._image(record, runtime_dir, layers)
+
+    def _identity(self, layer: Mapping[str, Any], log: Log) -> tuple[str, str]:
+        """What besides the spec decides the layers: the base and the Python layer (a registry
+        or Dockerfile image: its spec alone)."""
+        if _foreign(layer):
+            return "foreign", ""
+        base, python = self._base(layer, log)
+        return base, python.layer
 
     # -- the base ------------------------------------------------------------------------------
 
@@ -182,6 +192,11 @@ class ImageBuilder:
         log: Log,
     ) -> ImageRecord:
         op = layer["op"]
+        if prev is None and _foreign(layer):
+            return foreign.base(self, layer, key, log)
+        if op == "dockerfile_commands":
+            assert prev is not None
+            return foreign.commands(self, layer, key, prev, log)
         if prev is None:  # the base step: Debian and the Python
             base, python = self._base(layer, log)
             config = ImageConfig(python=pythons.PYTHON, python_version=python.version)
@@ -297,6 +312,11 @@ def _config(prev: ImageRecord, **changes: Any) -> ImageConfig:
     return dataclasses.replace(prev.config, **changes)
 
 
+def _foreign(layer: Mapping[str, Any]) -> bool:
+    """A base from a registry or a Dockerfile, not Debian built here."""
+    return "registry" in layer or "dockerfile" in layer
+
+
 def _mounted(layer: Mapping[str, Any]) -> bool:
     """Files added without ``copy=True``: placed when a container starts, in no layer."""
     return layer["op"] in _FILE_OPS and not layer.get("copy")
@@ -321,8 +341,14 @@ def _validate(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 def _title(layer: Mapping[str, Any]) -> str:
     op = layer["op"]
+    if op == "base" and "registry" in layer:
+        return f"from_registry {layer['registry']}"
+    if op == "base" and "dockerfile" in layer:
+        return "from_dockerfile"
     if op == "base":
         return f"Debian with Python {layer['python_version']}"
+    if op == "dockerfile_commands":
+        return "dockerfile_commands " + " && ".join(layer.get("commands") or [])
     detail = {
         "pip_install": " ".join(layer.get("packages") or []) or "-r requirements",
         "apt_install": " ".join(layer.get("packages") or []),
