@@ -17,7 +17,6 @@ import hashlib
 import os
 import re
 import shlex
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -25,21 +24,28 @@ from typing import Any
 
 from . import _image_files as files
 from ._aio import blocking
+from ._image_args import (
+    _build_args,
+    _context_source,
+    _files_op,
+    _force,
+    _foreign_python,
+    _no_unknown,
+    _opt_str,
+    _python_version,
+    _remote_path,
+    _secret_refs,
+    _strings,
+)
 from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
-MIN_PYTHON = (3, 10)
-# Paths no image may place files at, on any backend: the kernel's own filesystems.
-_RESERVED = ("/proc", "/sys", "/dev")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+(:[a-z0-9]+)?([=<>]{1,2}[A-Za-z0-9.+~:\-]+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OCI_HELP = (
-    "needs an OCI container runtime (Docker or Podman) to pull and run a root filesystem; the local"
-    " backend runs an image as a uv virtual environment on the host and has no OCI runtime."
-    " Registry and Dockerfile images are for backends with one (the ray backend on nodes with"
-    " podman, through Ray's `image_uri` runtime_env). On the local backend describe the image with"
-    " Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
-    " .run_commands(...)."
+    "is not supported by this version yet (no cloud registry token exchange): pull the image with"
+    " Image.from_registry(tag, secret=gw.Secret.from_dict({'REGISTRY_USERNAME': ...,"
+    " 'REGISTRY_PASSWORD': ...})) using a token from your cloud's CLI"
 )
 
 
@@ -87,12 +93,66 @@ class Image:
         return Image((_Layer({"op": "base", "python_version": version}, force_build),))
 
     @staticmethod
-    def from_registry(tag: str, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.from_registry({tag!r}) {_OCI_HELP}")
+    def from_registry(
+        tag: str,
+        secret: Any = None,
+        *,
+        add_python: str | None = None,
+        setup_dockerfile_commands: Sequence[str] = (),
+        force_build: bool = False,
+        **unsupported: Any,
+    ) -> Image:
+        """An image from an OCI registry (``"python:3.11-slim"``, ``"host:5000/team/app:1"``),
+        pulled by the server; ``secret`` holds ``REGISTRY_USERNAME`` and ``REGISTRY_PASSWORD``.
+        Its own Python (3.10 or later, ``python3`` on PATH) runs the functions, or, with
+        ``add_python="3.11"``, one the server places."""
+        _no_unknown("from_registry", unsupported, {"add_python", "setup_dockerfile_commands"})
+        if not isinstance(tag, str) or not tag.strip() or any(c.isspace() for c in tag.strip()):
+            raise InvalidError(f"Image.from_registry({tag!r}): expected an image reference")
+        spec = {
+            "op": "base",
+            "registry": tag.strip(),
+            **_foreign_python("from_registry", add_python),
+            "secrets": _secret_refs("from_registry", [secret] if secret is not None else []),
+        }
+        image = Image((_Layer(spec, force_build),))
+        if setup_dockerfile_commands:
+            image = image.dockerfile_commands(list(setup_dockerfile_commands))
+        return image
 
     @staticmethod
-    def from_dockerfile(path: str | Path, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.from_dockerfile({str(path)!r}) {_OCI_HELP}")
+    def from_dockerfile(
+        path: str | Path,
+        context_dir: str | Path | None = None,
+        *,
+        secrets: Sequence[Any] = (),
+        build_args: Mapping[str, str] | None = None,
+        add_python: str | None = None,
+        force_build: bool = False,
+        **unsupported: Any,
+    ) -> Image:
+        """An image built from a Dockerfile (single stage: FROM, RUN, COPY, ADD, ENV, WORKDIR,
+        ARG, USER, SHELL; anything else is refused naming it). COPY sources are relative to
+        ``context_dir`` (default: the Dockerfile's directory), whose files, less those its
+        ``.dockerignore`` excludes, are uploaded."""
+        _no_unknown("from_dockerfile", unsupported, {"secrets", "build_args", "add_python"})
+        dockerfile = Path(path).expanduser()
+        if not dockerfile.is_file() and os.environ.get("GW_CONTAINER_ID"):
+            # a container imports the app's module, image definitions included; its image was
+            # built at publish, from files that need not exist here
+            return Image((_Layer({"op": "base", "dockerfile": "", **_foreign_python("", None)}),))
+        if not dockerfile.is_file():
+            raise InvalidError(f"Image.from_dockerfile({str(path)!r}): no such file")
+        context = Path(context_dir).expanduser() if context_dir else dockerfile.parent
+        spec = {
+            "op": "base",
+            "dockerfile": dockerfile.read_text(),
+            "build_args": _build_args("from_dockerfile", build_args),
+            **_foreign_python("from_dockerfile", add_python),
+            "secrets": _secret_refs("from_dockerfile", secrets),
+        }
+        sources = (_context_source("from_dockerfile", context),)
+        return Image((_Layer(spec, force_build, sources),))
 
     @staticmethod
     def from_aws_ecr(tag: str, *args: Any, **kwargs: Any) -> Image:
@@ -102,8 +162,46 @@ class Image:
     def from_gcp_artifact_registry(tag: str, *args: Any, **kwargs: Any) -> Image:
         raise InvalidError(f"Image.from_gcp_artifact_registry({tag!r}) {_OCI_HELP}")
 
-    def dockerfile_commands(self, *args: Any, **kwargs: Any) -> Image:
-        raise InvalidError(f"Image.dockerfile_commands() {_OCI_HELP}")
+    @staticmethod
+    def micromamba(*args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba() is not supported by this version yet (conda environments are not"
+            " built): use Image.debian_slim(python_version=...).pip_install(...), or"
+            " .apt_install(...) for system libraries"
+        )
+
+    def micromamba_install(self, *args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba_install() is not supported by this version yet: use"
+            " .pip_install(...) or .apt_install(...)"
+        )
+
+    def dockerfile_commands(
+        self,
+        *commands: str | Sequence[str],
+        context_dir: str | Path | None = None,
+        secrets: Sequence[Any] = (),
+        build_args: Mapping[str, str] | None = None,
+        gpu: Any = None,
+        force_build: bool = False,
+    ) -> Image:
+        """Dockerfile lines (RUN, COPY, ADD, ENV, WORKDIR, ARG, USER, SHELL) over this image;
+        COPY sources are relative to ``context_dir``."""
+        lines = _strings("dockerfile_commands", commands)
+        if gpu is not None:
+            raise InvalidError("Image.dockerfile_commands(gpu=...) is not supported yet")
+        if not lines:
+            return self
+        spec = {
+            "op": "dockerfile_commands",
+            "commands": lines,
+            "build_args": _build_args("dockerfile_commands", build_args),
+            "secrets": _secret_refs("dockerfile_commands", secrets),
+        }
+        sources: tuple[files.Source, ...] = ()
+        if context_dir is not None:
+            sources = (_context_source("dockerfile_commands", Path(context_dir).expanduser()),)
+        return self._extend(_Layer(spec, force_build, sources))
 
     # -- packages ---------------------------------------------------------------------------------
 
@@ -160,8 +258,7 @@ class Image:
         return self._extend(_Layer(spec, force))
 
     def apt_install(self, *packages: str | Sequence[str], force_build: bool = False) -> Image:
-        """System packages. On the local backend these come from the host (Debian): packages
-        installed there already are fine; others are installed only where the server may."""
+        """Debian packages, installed with apt inside the image (never on the host)."""
         pkgs = _strings("apt_install", packages)
         for p in pkgs:
             if not _APT_NAME.match(p):
@@ -182,8 +279,8 @@ class Image:
         gpu: Any = None,
         force_build: bool = False,
     ) -> Image:
-        """Shell commands run at build time with the image's environment active (its venv first
-        on PATH, so ``python -m ...`` and ``uv pip install`` change the image)."""
+        """Shell commands run as root inside the image at build time; whatever they write is in
+        the image (``pip install`` installs into the image's Python)."""
         cmds = _strings("run_commands", commands)
         if gpu is not None:
             raise InvalidError("Image.run_commands(gpu=...) is not supported by this version yet")
@@ -206,10 +303,10 @@ class Image:
         force_build: bool = False,
         **unsupported: Any,
     ) -> Image:
-        """Run a Python function at build time in the image (to download weights, say); what it
-        writes into the image's environment is kept. The function is pickled by value; the layer
-        rebuilds when its source code or arguments change (not when a global it reads changes:
-        use ``force_build=True`` for that)."""
+        """Run a Python function at build time in the image (to download weights, say):
+        whatever it writes (``/models``, ``~/.cache``) is in the image. The function is
+        pickled by value; the layer rebuilds when its source code or arguments change (not
+        when a global it reads changes: use ``force_build=True`` for that)."""
         _no_unknown("run_function", unsupported, set())
         if not callable(raw_f):
             raise InvalidError(f"Image.run_function({raw_f!r}): expected a function")
@@ -263,7 +360,7 @@ class Image:
             remote = remote + local.name
         remote = _remote_path("add_local_file", remote)
         source = files.Source(local.resolve(), remote, is_dir=False)
-        return self._extend(_Layer({"op": "add_local_file"}, force_build, (source,)))
+        return self._extend(_Layer(_files_op("add_local_file", copy), force_build, (source,)))
 
     def add_local_dir(
         self,
@@ -281,7 +378,7 @@ class Image:
             raise InvalidError(f"Image.add_local_dir({str(local_path)!r}): no such local directory")
         remote = _remote_path("add_local_dir", remote_path)
         source = files.Source(local.resolve(), remote, is_dir=True, ignore=files.matcher(ignore))
-        return self._extend(_Layer({"op": "add_local_dir"}, force_build, (source,)))
+        return self._extend(_Layer(_files_op("add_local_dir", copy), force_build, (source,)))
 
     def add_local_python_source(
         self, *modules: str, copy: bool = False, force_build: bool = False, ignore: Any = None
@@ -291,7 +388,10 @@ class Image:
         if not modules:
             raise InvalidError("Image.add_local_python_source() needs at least one module name")
         sources = tuple(files.python_source(name, ignore) for name in modules)
-        spec = {"op": "add_local_python_source", "python_path": files.PYTHON_SOURCE_ROOT}
+        spec = {
+            **_files_op("add_local_python_source", copy),
+            "python_path": files.PYTHON_SOURCE_ROOT,
+        }
         return self._extend(_Layer(spec, force_build, sources))
 
     # -- what user code and the spec read ---------------------------------------------------------
@@ -351,6 +451,15 @@ class Image:
         return out
 
     def _extend(self, layer: _Layer) -> Image:
+        op = layer.spec["op"]
+        if op not in _AFTER_MOUNTED_FILES:
+            mounted = [x for x in self._layers if x.spec.get("copy") is False]
+            if mounted:
+                raise InvalidError(
+                    f"Image.{op}() comes after {_describe(mounted[-1])}, whose files are placed"
+                    " when a container starts, not built into the image: pass copy=True there to"
+                    " build them in, or add the local files last"
+                )
         return Image((*self._layers, layer))
 
     def __repr__(self) -> str:
@@ -358,8 +467,22 @@ class Image:
         return "Image(" + ".".join(steps) + ")"
 
 
+# steps that may follow files placed at container start: they build nothing
+_AFTER_MOUNTED_FILES = {
+    "env",
+    "workdir",
+    "add_local_file",
+    "add_local_dir",
+    "add_local_python_source",
+}
+
+
 def _describe(layer: _Layer) -> str:
     spec, op = layer.spec, layer.spec["op"]
+    if op == "base" and "registry" in spec:
+        return f"from_registry({spec['registry']!r})"
+    if op == "base" and "dockerfile" in spec:
+        return "from_dockerfile(...)"
     if op == "base":
         return f"debian_slim(python_version={spec['python_version']!r})"
     args = spec.get("packages") or spec.get("commands") or []
@@ -372,85 +495,6 @@ def _describe(layer: _Layer) -> str:
     elif layer.sources:
         args = [src.remote for src in layer.sources]
     return f"{op}({', '.join(repr(a) for a in args)})"
-
-
-def _python_version(value: str | None) -> str:
-    if value is None:
-        return f"{sys.version_info.major}.{sys.version_info.minor}"
-    if not isinstance(value, str) or not re.fullmatch(r"3\.\d{1,2}(\.\d{1,2})?", value):
-        raise InvalidError(
-            f"Image.debian_slim(python_version={value!r}): expected a version like '3.11' or"
-            " '3.11.7'"
-        )
-    if tuple(int(p) for p in value.split(".")[:2]) < MIN_PYTHON:
-        raise InvalidError(
-            f"Image.debian_slim(python_version={value!r}): gworker's container runtime needs"
-            f" Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or later"
-        )
-    return value
-
-
-def _strings(method: str, values: tuple[str | Sequence[str], ...]) -> list[str]:
-    """Flatten Modal-style arguments (strings, or lists of strings) and validate them."""
-    out: list[str] = []
-    for value in values:
-        items = [value] if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise InvalidError(f"Image.{method}({value!r}): expected strings or lists of strings")
-        for item in items:
-            if not isinstance(item, str) or not item.strip():
-                raise InvalidError(f"Image.{method}({item!r}): expected a non-empty string")
-            out.append(item.strip())
-    return out
-
-
-def _remote_path(method: str, path: str | PurePosixPath) -> str:
-    text = str(path)
-    pure = PurePosixPath(text)
-    if not pure.is_absolute() or ".." in pure.parts or pure == PurePosixPath("/"):
-        raise InvalidError(
-            f"Image.{method}({text!r}): expected an absolute path inside the container, such as"
-            " '/app' or '/root/data'"
-        )
-    for reserved in _RESERVED:
-        if pure == PurePosixPath(reserved) or pure.is_relative_to(reserved):
-            raise InvalidError(f"Image.{method}({text!r}): {reserved} belongs to the kernel")
-    return str(pure)
-
-
-def _opt_str(method: str, key: str, value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise InvalidError(f"Image.{method}({key}={value!r}): expected a string")
-
-
-def _force(method: str, options: dict[str, Any]) -> bool:
-    force = options.pop("force_build", False)
-    if not isinstance(force, bool):
-        raise InvalidError(f"Image.{method}(force_build={force!r}): expected True or False")
-    return force
-
-
-def _no_unknown(method: str, options: Mapping[str, Any], known: set[str]) -> None:
-    for key in options:
-        if key not in known:
-            accepted = ", ".join(sorted(known | {"force_build"}))
-            raise InvalidError(
-                f"Image.{method}() got an unknown keyword argument {key!r} (accepted: {accepted})"
-            )
-
-
-def _secret_refs(method: str, secrets: Sequence[Any]) -> list[Any]:
-    """Secrets go into the spec as references (``Secret._reference()``: a name, or an inline
-    secret's keys), never values: the server resolves them for the build, and a new value does
-    not rebuild the image."""
-    refs = []
-    for s in secrets or ():
-        ref = getattr(s, "_reference", None)
-        if ref is None:
-            raise InvalidError(f"Image.{method}(secrets=[{s!r}]): expected gw.Secret objects")
-        refs.append(ref())
-    return refs
 
 
 __all__ = ["Image", "layer_digests"]

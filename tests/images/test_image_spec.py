@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -31,12 +32,23 @@ def test_spec_is_plain_data_that_msgpack_carries(tmp_path):
         .pip_install("six", ["toolz==0.12.1"], index_url="https://example.org/simple")
         .env({"A": "1"})
         .workdir("/app")
-        .add_local_file(tmp_path / "f.txt", "/app/f.txt")
+        .add_local_file(tmp_path / "f.txt", "/app/f.txt", copy=True)
         .run_commands("echo hi")
     )
     spec = image.to_spec()
     assert msgpack.unpackb(msgpack.packb(spec)) == spec
     assert spec["layers"][2]["packages"] == ["six", "toolz==0.12.1"]
+    assert spec["layers"][5]["copy"] is True
+
+
+def test_build_steps_after_files_placed_at_start_are_refused(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    placed = BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt")
+    with pytest.raises(InvalidError, match=r"pip_install\(\) comes after add_local_file"):
+        placed.pip_install("six")
+    assert placed.env({"A": "1"}).workdir("/app")  # settings build nothing: fine
+    with pytest.raises(InvalidError, match=r"copy='yes'.*True or False"):
+        BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt", copy="yes")  # type: ignore
 
 
 def test_digest_is_stable_and_each_prefix_keeps_its_digest():
@@ -154,10 +166,47 @@ def test_empty_package_lists_add_no_layer():
     assert BASE.run_commands() is BASE
 
 
-@pytest.mark.parametrize("factory", ["from_registry", "from_dockerfile", "from_aws_ecr"])
-def test_oci_images_explain_what_the_local_backend_lacks(factory):
-    with pytest.raises(InvalidError, match="OCI container runtime.*local backend.*ray backend"):
-        getattr(Image, factory)("nvidia/cuda:12.1.0-base-ubuntu22.04")
+def test_cloud_registries_and_micromamba_are_refused_naming_what_works():
+    with pytest.raises(InvalidError, match="from_aws_ecr.*not supported.*Image.from_registry"):
+        Image.from_aws_ecr("1234.dkr.ecr.us-east-1.amazonaws.com/app:1")
+    with pytest.raises(InvalidError, match="micromamba.*not supported.*pip_install"):
+        Image.micromamba()
+
+
+def test_registry_and_dockerfile_images_are_plain_data(tmp_path):
+    image = Image.from_registry("python:3.11-slim", add_python="3.12").dockerfile_commands(
+        "ENV A=1", ["RUN echo hi"]
+    )
+    base, commands = image.to_spec()["layers"]
+    assert base["registry"] == "python:3.11-slim" and base["add_python"] == "3.12"
+    assert commands["commands"] == ["ENV A=1", "RUN echo hi"]
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY app.txt /app/\n")
+    (tmp_path / "app.txt").write_text("x")
+    (tmp_path / "skip.log").write_text("x")
+    (tmp_path / ".dockerignore").write_text("*.log\n")
+    built = Image.from_dockerfile(tmp_path / "Dockerfile", build_args={"A": "1"})
+    layer = built.to_spec()["layers"][0]
+    assert layer["dockerfile"].startswith("FROM python") and layer["build_args"] == {"A": "1"}
+    assert sorted(f["path"] for f in layer["files"]) == [
+        "/context/.dockerignore",
+        "/context/Dockerfile",
+        "/context/app.txt",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (lambda: Image.from_registry(""), "expected an image reference"),
+        (lambda: Image.from_registry("python", add_python="three"), "add_python='three'"),
+        (lambda: Image.from_registry("python", tls=False), "unknown keyword argument 'tls'"),
+        (lambda: Image.from_dockerfile("/nowhere/Dockerfile"), "no such file"),
+        (lambda: BASE.dockerfile_commands("RUN x", build_args={"A": 1}), "build_args"),
+    ],
+)
+def test_bad_registry_and_dockerfile_arguments_are_named(make, said):
+    with pytest.raises(InvalidError, match=re.escape(said)):
+        make()
 
 
 def test_requirements_files_are_inlined_and_editables_refused(tmp_path):

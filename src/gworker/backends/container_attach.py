@@ -4,7 +4,8 @@ exit codes, pseudo-terminals, file access) serves containers too.
 
 ``nsenter`` joins the namespaces of the container's first process (bubblewrap's child: its
 filesystem view, process tree, network, IPC and hostname), the agent joins the container's
-cgroup (its limits hold for what is run), and it runs as the container's user. It gets the
+cgroup (its limits hold for what is run), and it runs with the container's user and
+capabilities. It gets the
 image's environment, never the container's token. It ends with the container: the kernel kills
 everything in a pid namespace whose first process exits.
 """
@@ -45,11 +46,10 @@ async def attach_agent(
     if inner is None:
         raise LaunchError("the container is not running any more")
     argv = [nsenter, f"--target={inner}", "--mount", "--pid", "--net", "--ipc", "--uts"]
-    if not isolation.run_as_nobody():
-        argv += ["--user", "--preserve-credentials"]
     argv += ["--wd=/", "--"]
-    argv += isolation._identity_prefix()  # the container's user, as its payload
-    argv += [str(image.python), "-I", "-S", str(agent_path(image))]
+    # the container's user and capabilities, as its payload has them
+    argv += isolation.enter_prefix(isolation.Identity.CONTAINER)
+    argv += [image.python, "-I", "-S", agent_path()]
     join_cgroup = limiter.prepare(container_id, Limits())  # no limits changed: joined
 
     def preexec() -> None:

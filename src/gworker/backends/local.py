@@ -72,13 +72,17 @@ class LocalBackend:
     ) -> None:
         self.home = home
         self.code_cache = home / "cache" / "code"
+        # containers' writable layers are tmpfs mounted over this directory, each in its own
+        # mount namespace (images.overlay): it stays empty on the host
+        self.scratch = home / "cache" / "images" / "scratch"
+        self.scratch.mkdir(parents=True, exist_ok=True)
         self.images = images
         self._built: dict[str, BuiltImage] = {}
         self.limiter = limits.detect()
         self._procfs = ProcfsSampler()  # usage without cgroups
         if isolation.unavailable_reason():
             log.warning(
-                "containers run without filesystem isolation: %s", isolation.unavailable_reason()
+                "containers cannot start on this machine: %s", isolation.unavailable_reason()
             )
         # each container's volume mounts: <mounts_root>/<container id>/<n>, removed on exit
         self.mounts_root = home / "volumes" / "mounts"
@@ -121,9 +125,7 @@ class LocalBackend:
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
         try:
             image = await self._image(spec.image)
-            launch = plan(
-                spec, image, self._host_mounts(spec), grant, self.limiter, self.code_cache
-            )
+            launch = plan(spec, image, self._host_mounts(spec), grant, self.limiter, self.scratch)
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 env=launch.env,
@@ -162,6 +164,7 @@ class LocalBackend:
                 spec,
                 image,
                 self.limiter,
+                self.scratch,
                 warm=warm,
                 mounts_root=self.mounts_root,
                 grant=grant,
@@ -185,6 +188,11 @@ class LocalBackend:
         if key not in self._built:
             self._built[key] = await asyncio.to_thread(self.images.build, spec)
         return self._built[key]
+
+    def images_in_use(self) -> set[str]:
+        """Image keys this server has started containers or sandboxes from (its layers must
+        stay while they may run)."""
+        return {image.key for image in self._built.values()}
 
     def _host_mounts(self, spec: LaunchSpec) -> list[Mount]:
         """The spec's mounts with a directory of the container's own where none is given."""

@@ -1,9 +1,10 @@
 """Starting a sandbox on this machine: its agent under bubblewrap, in a network namespace of its
 own, joined to a cgroup with cpu, memory and process-count limits.
 
-A sandbox always gets ``--unshare-net``. With ``block_network`` that is all: only its own
-loopback. Otherwise ``slirp4netns`` gives the namespace a user-mode TCP/IP stack (a tap device,
-10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) for outbound traffic, with
+A sandbox always gets a network namespace of its own (``isolation.own_network_in_child``). With
+``block_network`` that is all: only its own loopback. Otherwise ``slirp4netns`` gives the
+namespace a user-mode TCP/IP stack (a tap device, 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3)
+for outbound traffic, with
 ``--disable-host-loopback`` so that neither 10.0.2.2 nor anything else reaches the host's
 127.0.0.1, where the control plane listens. The agent learns nothing about the control plane: its
 only channel is the pair of pipes this module hands to the caller (``SandboxProcess``).
@@ -30,7 +31,7 @@ from gworker_client._protocol import GpuRequest, VolumeMount
 from gworker_client._protocol.sandbox import FRAME_HEADER, FRAME_READY
 
 from .. import isolation
-from ..images import BuiltImage
+from ..images import BuiltImage, Rootfs
 from . import sandbox_firewall
 from .cgroups import Limits
 from .gpus import Grant
@@ -192,14 +193,16 @@ class SandboxProcess:
         return code, oom
 
 
-def agent_path(image: BuiltImage) -> Path:
-    return image.runtime / AGENT
+def agent_path() -> str:
+    """The agent inside the sandbox: in the gworker runtime, bound read-only into the image."""
+    return f"{isolation.RUNTIME_DIR}/{AGENT}"
 
 
 async def start_sandbox(
     spec: SandboxLaunch,
     image: BuiltImage,
     limiter: Limiter,
+    scratch: Path,
     *,
     warm: bool = False,
     mounts_root: Path | None = None,
@@ -216,7 +219,9 @@ async def start_sandbox(
     slirp = shutil.which("slirp4netns")
     if not spec.block_network and slirp is None:
         raise LaunchError(SLIRP_INSTALL)
-    argv = [str(image.python), "-I", "-S", str(agent_path(image))]
+    argv = [image.python, "-I", "-S", agent_path()]
+    # the image's root under a private tmpfs upper (images.overlay), as nobody
+    rootfs = Rootfs(image.layers_dir, image.layers, scratch)
     group = "sbx-" + uuid.uuid4().hex[:20]  # its cgroup: sandboxes may start before they are named
     keeper: VolumeKeeper | None = None
     binds: dict[str, isolation.Mount] = {}
@@ -224,7 +229,7 @@ async def start_sandbox(
         assert mounts_root is not None
         keeper_env = dict(spec.keeper_env)
         keeper, binds = await VolumeKeeper.start(
-            image, spec.volumes, keeper_env, mounts_root / group
+            image, spec.volumes, keeper_env, mounts_root / group, scratch
         )
     binds.update(device_binds(grant))
     info_r, info_w = os.pipe()
@@ -232,9 +237,11 @@ async def start_sandbox(
         command = isolation.command(
             image,
             argv,
+            root=rootfs.merged,
             mounts=binds,
-            network=False,
+            network=True,  # its own namespace comes from the pre-exec hook (own_network_in_child)
             cwd=spec.workdir,
+            identity=isolation.Identity.SANDBOX,
             bwrap_args=["--info-fd", str(info_w)],
         )
     except BaseException:
@@ -249,11 +256,16 @@ async def start_sandbox(
     limits = Limits(cpu=spec.cpu, memory_mib=memory, cpu_share=share, pids=SANDBOX_PIDS)
     join_cgroup = limiter.prepare(group, limits)
 
+    def then() -> None:
+        rootfs.mount_in_child()
+        isolation.own_network_in_child()
+        join_cgroup()
+
     try:
         proc = await spawn_isolated(
             command,
             env,
-            then=join_cgroup,
+            then=then,
             stderr=asyncio.subprocess.DEVNULL,
             pass_fds=(info_w,),
         )
@@ -319,8 +331,6 @@ async def _start_network(slirp: str, child: int, api_socket: str) -> asyncio.sub
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
     argv.append(f"--api-socket={api_socket}")
     argv += [f"--ready-fd={ready_w}", "--enable-seccomp"]
-    if not isolation.run_as_nobody():  # bubblewrap made a user namespace: join it too
-        argv.append(f"--userns-path=/proc/{child}/ns/user")
     argv += [str(child), "tap0"]
     try:
         net = await asyncio.create_subprocess_exec(

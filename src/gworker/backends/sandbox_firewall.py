@@ -18,7 +18,6 @@ import ipaddress
 import shutil
 from collections.abc import Sequence
 
-from .. import isolation
 from .launch import LaunchError
 
 TABLE = "gworker_sandbox"
@@ -72,8 +71,6 @@ async def apply(child_pid: int, allowlist: Sequence[str]) -> None:
     if nsenter is None:
         raise LaunchError("nsenter (util-linux) is not installed; cidr_allowlist needs it")
     argv = [nsenter, f"--net=/proc/{child_pid}/ns/net"]
-    if not isolation.run_as_nobody():  # the namespace belongs to the sandbox's user namespace
-        argv += [f"--user=/proc/{child_pid}/ns/user", "--preserve-credentials"]
     proc = await asyncio.create_subprocess_exec(
         *argv,
         nft,

@@ -24,7 +24,7 @@ from pathlib import Path
 from gworker_client._protocol import VolumeMount
 
 from .. import isolation
-from ..images import BuiltImage
+from ..images import BuiltImage, Rootfs
 from .base import Mount
 from .launch import LaunchError, mounts_env, spawn_isolated
 
@@ -45,8 +45,11 @@ class VolumeKeeper:
         volumes: Sequence[VolumeMount],
         env: dict[str, str],
         root: Path,
+        scratch: Path,
     ) -> tuple[VolumeKeeper, dict[str, isolation.Mount]]:
-        """Fill the volumes; returns the keeper and the binds the sandbox gets."""
+        """Fill the volumes; returns the keeper and the binds the sandbox gets. The keeper runs
+        in the sandbox's image, as nobody (who owns the volumes' directories), with the
+        network to reach the control plane; ``scratch`` is where its root is assembled."""
         mounts = []
         for n, v in enumerate(volumes):
             where = root / str(n)
@@ -66,9 +69,15 @@ class VolumeKeeper:
             "GW_MOUNTS": mounts_env(mounts, isolated=True),
             "GW_SANDBOX_VOLUMES": json.dumps(described),
         }
-        argv = isolation.command(image, [str(image.python), "-m", KEEPER], mounts=binds)
-
-        proc = await spawn_isolated(argv, full_env)
+        rootfs = Rootfs(image.layers_dir, image.layers, scratch)
+        argv = isolation.command(
+            image,
+            [image.python, "-m", KEEPER],
+            root=rootfs.merged,
+            mounts=binds,
+            identity=isolation.Identity.SANDBOX,
+        )
+        proc = await spawn_isolated(argv, full_env, then=rootfs.mount_in_child)
         keeper = cls(proc, root)
         assert proc.stdout is not None
         try:

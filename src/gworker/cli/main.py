@@ -10,6 +10,7 @@ from .container import container_group
 from .dashboard import dashboard
 from .dict import dict_group
 from .environment import add_env_options, environment_group
+from .image import image_group
 from .nfs import nfs_group
 from .queue import queue_group
 from .run import deploy, run
@@ -45,6 +46,7 @@ cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(nfs_group)
 cli.add_command(sandbox_group)
+cli.add_command(image_group)
 cli.add_command(usage)
 cli.add_command(advise)
 cli.add_command(dashboard)
@@ -59,6 +61,7 @@ add_env_options(
         "server",
         "token",
         "environment",
+        "image",
         "dashboard",
         "container",
         "sandbox logs",

@@ -119,6 +119,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
+    builder.store.clear_tmp()  # what builds interrupted by a previous server's end left
     backend = LocalBackend(home, builder)
     state = State(
         store=store,
@@ -155,7 +156,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
     app["queue_waiters"] = queues.Waiters()
-    app["image_builds"] = images.ImageBuilds(builder)
+    app["image_builds"] = images.ImageBuilds(builder, backend.images_in_use)
     app["kinds"] = registry.kinds(
         dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.kind(home)
     )
