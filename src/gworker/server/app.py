@@ -16,6 +16,7 @@ from aiohttp import web
 from gworker_client._protocol import home as home_files
 
 from .. import constants as C
+from ..backends import Backend
 from ..backends.local import LocalBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
@@ -82,11 +83,31 @@ def _image_secrets(store: Store, loop: asyncio.AbstractEventLoop) -> Any:
     return resolve
 
 
-def build_app(home: Path, server_url: str) -> web.Application:
+BACKENDS = ("local", "ray")
+
+
+def _backend(
+    kind: str, ray_address: str | None, local: LocalBackend, builder: ImageBuilder
+) -> Backend:
+    """The backend that places containers: this machine's, or a Ray cluster's."""
+    if kind == "local":
+        return local
+    if kind != "ray":
+        raise ValueError(f"backend {kind!r} is not one of {', '.join(BACKENDS)}")
+    from ..backends.ray import RayBackend
+
+    return RayBackend(ray_address or "auto", builder)
+
+
+def build_app(
+    home: Path, server_url: str, backend_kind: str = "local", ray_address: str | None = None
+) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
-    backend = LocalBackend(home, builder)
+    # sandboxes run on the control plane's machine whatever places containers
+    local = LocalBackend(home, builder)
+    backend = _backend(backend_kind, ray_address, local, builder)
     state = State(
         store=store,
         blobs=blob_store,
@@ -109,11 +130,12 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
+    app["bind_host"] = None  # where the API listens, when not at the URL's host (serve sets it)
     app["queue_waiters"] = queues.Waiters()
     app["image_builds"] = images.ImageBuilds(builder)
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
-    app["sandboxes"] = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store))
+    app["sandboxes"] = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store))
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     for module in (apps, calls, containers, blobs, system, registry, dicts, queues):
         app.add_routes(module.routes)
@@ -125,7 +147,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
-        await channel.start(urlsplit(server_url).hostname or "127.0.0.1")
+        advertised = urlsplit(server_url).hostname or "127.0.0.1"
+        await channel.start(app["bind_host"] or advertised, advertised, C.CHANNEL_PORT)
         app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
@@ -136,6 +159,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
         await gateway.close()
         await channel.close()
         await state.scheduler.close()
+        if backend is not local:
+            await local.close()
         store.close()
 
     app.on_startup.append(on_startup)
@@ -143,13 +168,21 @@ def build_app(home: Path, server_url: str) -> web.Application:
     return app
 
 
-async def serve(home: Path, host: str, port: int) -> None:
+async def serve(
+    home: Path,
+    host: str,
+    port: int,
+    backend: str = "local",
+    ray_address: str | None = None,
+    advertise_url: str | None = None,
+) -> None:
     """Run the control plane until SIGTERM/SIGINT; record its URL in ``GW_HOME/server.json``."""
     home.mkdir(parents=True, exist_ok=True)
     # bind first so the URL (and an ephemeral port) is known before containers are told it
     sock = _bind(host, port)
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    app = build_app(home, url)
+    url = advertise_url or f"http://{reachable_host(host)}:{sock.getsockname()[1]}"
+    app = build_app(home, url, backend, ray_address)
+    app["bind_host"] = host
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.SockSite(runner, sock)
@@ -170,6 +203,21 @@ async def serve(home: Path, host: str, port: int) -> None:
         await runner.cleanup()
         if json.loads(info.read_text()).get("pid") == os.getpid():
             info.unlink(missing_ok=True)
+
+
+def reachable_host(host: str) -> str:
+    """The address other machines reach a server bound to ``host`` at: ``host`` itself, or for a
+    wildcard (0.0.0.0, ::) this machine's address on its default route."""
+    import socket
+
+    if host not in ("0.0.0.0", "::", ""):
+        return f"[{host}]" if ":" in host else host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # a documentation address: no packet is sent
+            return str(s.getsockname()[0])
+    except OSError:
+        return socket.gethostbyname(socket.gethostname())
 
 
 def _bind(host: str, port: int):  # type: ignore[no-untyped-def]

@@ -1,0 +1,217 @@
+"""A real Ray cluster on this machine, once per test session (a pytest plugin: tests/conftest.py
+loads it, so every test directory can use its fixtures).
+
+Nodes are told apart by loopback addresses given with ``--node-ip-address`` (Ray rewrites
+127.0.0.1 to the machine's address): a head on 127.0.0.2 that runs no containers
+(``--num-cpus=0``, as on a real cluster), a GPU worker on 127.0.0.3 (two simulated A100-80GB:
+``--num-gpus=2`` and gworker's ``gpu:A100-80GB`` resource) and a CPU worker on 127.0.0.4. Token
+auth is on (``RAY_AUTH_MODE=token`` in every ray command's environment, with the session's own
+``RAY_AUTH_TOKEN``). Every process of the cluster carries its own temporary directory in its
+command line, which is how teardown finds exactly the processes it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import gworker
+from gworker import daemon
+
+HEAD_IP = "127.0.0.2"
+GPU_NODE_IP = "127.0.0.3"
+CPU_NODE_IP = "127.0.0.4"
+GPU_TYPE = "A100-80GB"
+NODE_MEMORY = 1024**3
+OBJECT_STORE = 80 * 1024**2
+
+
+def _free_port(ip: str) -> int:
+    with socket.socket() as s:
+        s.bind((ip, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RayNode:
+    ip: str
+    pids: list[int] = field(default_factory=list)  # the processes `ray start` left running
+
+
+@dataclass
+class RayCluster:
+    temp_dir: Path
+    env: dict[str, str]
+    address: str = ""
+    nodes: dict[str, RayNode] = field(default_factory=dict)
+
+    @property
+    def auth_env(self) -> dict[str, str]:
+        """What a driver (the control plane) needs in its environment to join."""
+        return {k: self.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
+
+    def _ours(self) -> set[int]:
+        mark = str(self.temp_dir).encode()
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if mark in (entry / "cmdline").read_bytes():
+                        pids.add(int(entry.name))
+        return pids
+
+    def _ray(self, *args: str) -> None:
+        ray = str(Path(sys.executable).parent / "ray")
+        out = subprocess.run(
+            [ray, "start", *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"ray start {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+
+    def _common(self, ip: str, cpus: int) -> list[str]:
+        return [
+            f"--node-ip-address={ip}",
+            f"--num-cpus={cpus}",
+            f"--memory={NODE_MEMORY}",
+            f"--object-store-memory={OBJECT_STORE}",
+            "--disable-usage-stats",
+        ]
+
+    def start_head(self) -> None:
+        port = _free_port(HEAD_IP)
+        before = self._ours()
+        self._ray(
+            "--head",
+            f"--port={port}",
+            f"--temp-dir={self.temp_dir}",
+            "--include-dashboard=false",
+            f"--dashboard-host={HEAD_IP}",
+            f"--dashboard-port={_free_port(HEAD_IP)}",
+            *self._common(HEAD_IP, 0),  # the head runs no containers, as on a real cluster
+        )
+        self.address = f"{HEAD_IP}:{port}"
+        self.nodes[HEAD_IP] = RayNode(HEAD_IP, sorted(self._ours() - before))
+
+    def add_node(self, ip: str, cpus: int = 2, gpus: int = 0, gpu_type: str = GPU_TYPE) -> RayNode:
+        before = self._ours()
+        args = [f"--address={self.address}", *self._common(ip, cpus)]
+        if gpus:
+            args += [f"--num-gpus={gpus}", "--resources=" + json.dumps({f"gpu:{gpu_type}": gpus})]
+        self._ray(*args)
+        node = self.nodes[ip] = RayNode(ip, sorted(self._ours() - before))
+        return node
+
+    def stop_node(self, ip: str) -> None:
+        """What `ray stop` does on that node (SIGTERM to its Ray processes), without touching
+        the other nodes this machine also hosts."""
+        node = self.nodes.pop(ip)
+        for pid in node.pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def close(self) -> None:
+        pids = self._ours()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+            time.sleep(0.1)  # waiting on other processes' exits: nothing to block on
+        for pid in self._ours():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    pytest.importorskip("ray", reason="the Ray tests need Ray: pip install 'gworker[ray]'")
+    src = str(Path(gworker.__file__).resolve().parents[1])  # Ray workers import this gworker
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    env.update(
+        RAY_AUTH_MODE="token",
+        RAY_AUTH_TOKEN=secrets.token_hex(32),
+        RAY_USAGE_STATS_ENABLED="0",
+        PYTHONPATH=os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")])),
+    )
+    # short: Ray's unix socket paths live under it
+    cluster = RayCluster(Path(tempfile.mkdtemp(prefix="gwray", dir="/tmp")), env)
+    try:
+        cluster.start_head()
+        cluster.add_node(GPU_NODE_IP, cpus=2, gpus=2)
+        cluster.add_node(CPU_NODE_IP, cpus=2)
+        yield cluster
+    finally:
+        cluster.close()
+
+
+@dataclass
+class RayServer:
+    """A control plane on the Ray backend."""
+
+    home: Path
+    url: str
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def env(self) -> dict[str, str]:
+        token = json.loads((self.home / "token.json").read_text())
+        return {
+            "GW_HOME": str(self.home),
+            "GW_SERVER_URL": self.url,
+            "GW_TOKEN_ID": token["token_id"],
+            "GW_TOKEN_SECRET": token["token_secret"],
+        }
+
+    def gw(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "gworker.cli", *args],
+            env={**os.environ, **self.env, "COLUMNS": "200"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+
+@pytest.fixture(scope="session")
+def ray_server(
+    ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RayServer]:
+    home = tmp_path_factory.mktemp("ray-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    env.update(ray_cluster.auth_env, GW_BACKEND="ray", GW_RAY_ADDRESS=ray_cluster.address)
+    proc = daemon.spawn_server(home, env=env)
+    info = daemon.wait_until_up(home, proc)
+    yield RayServer(home, info["url"], proc)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture
+def on_ray(ray_server: RayServer) -> Iterator[RayServer]:
+    """The SDK points at the Ray server for the test (and back after)."""
+    from gworker_client import _api
+
+    saved = dict(os.environ)
+    os.environ.update(ray_server.env)
+    _api.reset_client()
+    try:
+        yield ray_server
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _api.reset_client()
