@@ -13,6 +13,7 @@ command line, which is how teardown finds exactly the processes it started.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
@@ -58,29 +59,32 @@ class RayCluster:
     env: dict[str, str]
     address: str = ""
     nodes: dict[str, RayNode] = field(default_factory=dict)
+    stopped: set[int] = field(default_factory=set)  # processes of nodes stop_node ended
 
     @property
     def auth_env(self) -> dict[str, str]:
         """What a driver (the control plane) needs in its environment to join."""
         return {k: self.env[k] for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
 
-    def _ours(self) -> set[int]:
+    def _ours(self) -> dict[int, bytes]:
+        """The processes of this cluster and their command lines."""
         mark = str(self.temp_dir).encode()
-        pids = set()
+        pids = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
                 with contextlib.suppress(OSError):
-                    if mark in (entry / "cmdline").read_bytes():
-                        pids.add(int(entry.name))
+                    cmdline = (entry / "cmdline").read_bytes()
+                    if mark in cmdline:
+                        pids[int(entry.name)] = cmdline
         return pids
 
-    def _ray(self, *args: str) -> None:
+    def _ray(self, args: list[str]) -> None:
         ray = str(Path(sys.executable).parent / "ray")
         out = subprocess.run(
             [ray, "start", *args], env=self.env, capture_output=True, text=True, timeout=120
         )
         if out.returncode != 0:
-            raise RuntimeError(f"ray start {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+            raise RuntimeError(f"ray start {' '.join(args)} failed:\n{out.stdout}{out.stderr}")
 
     def _common(self, ip: str, cpus: int) -> list[str]:
         return [
@@ -93,53 +97,93 @@ class RayCluster:
 
     def start_head(self) -> None:
         port = _free_port(HEAD_IP)
-        before = self._ours()
         self._ray(
-            "--head",
-            f"--port={port}",
-            f"--temp-dir={self.temp_dir}",
-            "--include-dashboard=false",
-            f"--dashboard-host={HEAD_IP}",
-            f"--dashboard-port={_free_port(HEAD_IP)}",
-            *self._common(HEAD_IP, 0),  # the head runs no containers, as on a real cluster
+            [
+                "--head",
+                f"--port={port}",
+                f"--temp-dir={self.temp_dir}",
+                "--include-dashboard=false",
+                f"--dashboard-host={HEAD_IP}",
+                f"--dashboard-port={_free_port(HEAD_IP)}",
+                *self._common(HEAD_IP, 0),  # the head runs no containers, as on a real cluster
+            ]
         )
         self.address = f"{HEAD_IP}:{port}"
-        self.nodes[HEAD_IP] = RayNode(HEAD_IP, sorted(self._ours() - before))
+        self.nodes[HEAD_IP] = RayNode(HEAD_IP, self._pids_of(HEAD_IP))
 
-    def add_node(self, ip: str, cpus: int = 2, gpus: int = 0, gpu_type: str = GPU_TYPE) -> RayNode:
-        before = self._ours()
-        args = [f"--address={self.address}", *self._common(ip, cpus)]
-        if gpus:
-            args += [f"--num-gpus={gpus}", "--resources=" + json.dumps({f"gpu:{gpu_type}": gpus})]
-        self._ray(*args)
-        node = self.nodes[ip] = RayNode(ip, sorted(self._ours() - before))
-        return node
+    def add_nodes(self, *nodes: tuple[str, int, int]) -> None:
+        """Worker nodes (ip, cpus, gpus); GPUs are of type ``GPU_TYPE``. One after the other:
+        nodes of one session started at once race for the names of their sockets."""
+        for ip, cpus, gpus in nodes:
+            args = [f"--address={self.address}", *self._common(ip, cpus)]
+            if gpus:
+                resources = json.dumps({f"gpu:{GPU_TYPE}": gpus})
+                args += [f"--num-gpus={gpus}", f"--resources={resources}"]
+            self._ray(args)
+            self.nodes[ip] = RayNode(ip, self._pids_of(ip))
+
+    def _pids_of(self, ip: str) -> list[int]:
+        """A node's raylet (the rest of its processes end with it)."""
+        mark = f"--node_ip_address={ip}".encode()
+        return sorted(p for p, cmdline in self._ours().items() if mark in cmdline)
 
     def stop_node(self, ip: str) -> None:
         """What `ray stop` does on that node (SIGTERM to its Ray processes), without touching
         the other nodes this machine also hosts."""
         node = self.nodes.pop(ip)
+        self.stopped |= _tree(set(node.pids))  # its agents and workers, for close() to check
         for pid in node.pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
     def close(self) -> None:
-        pids = self._ours()
+        pids = _tree(set(self._ours())) | self.stopped
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and any(Path(f"/proc/{p}").exists() for p in pids):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and any(_running(p) for p in pids):
             time.sleep(0.1)  # waiting on other processes' exits: nothing to block on
-        for pid in self._ours():
+        for pid in pids:  # Ray's agents may ignore SIGTERM once their raylet is gone
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         shutil.rmtree(self.temp_dir, ignore_errors=True)
 
 
+def _parents() -> dict[int, int]:
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                stat = (entry / "stat").read_text()
+                out[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return out
+
+
+def _tree(roots: set[int]) -> set[int]:
+    """``roots`` and every process below them."""
+    parents = _parents()
+    found = set(roots)
+    grew = True
+    while grew:
+        more = {pid for pid, ppid in parents.items() if ppid in found} - found
+        found |= more
+        grew = bool(more)
+    return found
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayCluster]:
-    pytest.importorskip("ray", reason="the Ray tests need Ray: pip install 'gworker[ray]'")
+    if importlib.util.find_spec("ray") is None:
+        pytest.skip("the Ray tests need Ray: pip install 'gworker[ray]'")
     src = str(Path(gworker.__file__).resolve().parents[1])  # Ray workers import this gworker
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     env.update(
@@ -150,13 +194,21 @@ def ray_cluster() -> Iterator[RayCluster]:
     )
     # short: Ray's unix socket paths live under it
     cluster = RayCluster(Path(tempfile.mkdtemp(prefix="gwray", dir="/tmp")), env)
+    # a driver in this process (the contract tests' RayBackend) joins with the same token; Ray
+    # reads it when first imported, so it is set before anything imports ray
+    saved = {k: os.environ.get(k) for k in cluster.auth_env}
+    os.environ.update(cluster.auth_env)
     try:
         cluster.start_head()
-        cluster.add_node(GPU_NODE_IP, cpus=2, gpus=2)
-        cluster.add_node(CPU_NODE_IP, cpus=2)
+        cluster.add_nodes((GPU_NODE_IP, 2, 2), (CPU_NODE_IP, 2, 0))
         yield cluster
     finally:
         cluster.close()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @dataclass

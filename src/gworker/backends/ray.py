@@ -53,7 +53,14 @@ class RayMissing(RuntimeError):
 
 
 def ray_installed() -> bool:
-    return importlib.util.find_spec("ray") is not None
+    """Whether Ray can be imported here (found is not enough: a broken install fails to load)."""
+    if importlib.util.find_spec("ray") is None:
+        return False
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass
@@ -95,6 +102,8 @@ class RayBackend:
         self._events: BackendEvents | None = None
         self._nodes: list[ray_nodes.Node] = []
         self._nodes_at = 0.0
+        self._followers: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     def bind(self, events: BackendEvents) -> None:
         self._events = events
@@ -104,7 +113,7 @@ class RayBackend:
     def nodes(self) -> list[ray_nodes.Node]:
         """The cluster's nodes (a snapshot at most ``NODES_TTL_S`` old)."""
         now = time.monotonic()
-        if now - self._nodes_at > NODES_TTL_S:
+        if now - self._nodes_at > NODES_TTL_S and not self._closed:
             self._nodes = ray_nodes.parse_nodes(self._ray.nodes())
             self._nodes_at = now
         return self._nodes
@@ -127,8 +136,11 @@ class RayBackend:
         return used
 
     def has_room(self, cpu: float, memory_mib: int, gpu: Sequence[GpuRequest] | None) -> bool:
-        _, fits = ray_nodes.choose(cpu, memory_mib, gpu, self.nodes(), self._used())
-        return fits
+        request, fits = ray_nodes.choose(cpu, memory_mib, gpu, self.nodes(), self._used())
+        # cpu or memory no node could ever hold "has room": start() then fails the container
+        # with the reason at once, where waiting for room would wait forever (a GPU nothing has
+        # is refused earlier, when its inputs are submitted: see can_ever_place)
+        return fits or (request is None and not gpu)
 
     def can_ever_place(self, gpu: Sequence[GpuRequest]) -> bool:
         return bool(ray_nodes.candidates(0, 0, gpu, self.nodes()))
@@ -156,7 +168,9 @@ class RayBackend:
         loop = asyncio.get_running_loop()
         actor = _Actor(spec, request, handle, loop.create_future())
         self._actors[spec.container_id] = actor
-        loop.create_task(self._follow(spec.container_id, actor, stream))
+        follower = loop.create_task(self._follow(spec.container_id, actor, stream))
+        self._followers.add(follower)
+        follower.add_done_callback(self._followers.discard)
         placement = await actor.placed  # raises if it ended before starting
         actor.handed.set()
         return placement
@@ -229,6 +243,8 @@ class RayBackend:
         return f"its Ray actor{where} died ({reason})"
 
     def _kill(self, handle: Any) -> None:
+        if self._closed:  # after ray.shutdown a Ray call would start a new local Ray
+            return
         try:
             self._ray.kill(handle, no_restart=True)
         except Exception:  # already gone
@@ -262,6 +278,10 @@ class RayBackend:
         for actor in list(self._actors.values()):
             self._kill(actor.handle)
         self._actors.clear()
+        for task in list(self._followers):
+            task.cancel()
+        await asyncio.gather(*self._followers, return_exceptions=True)
+        self._closed = True
         await asyncio.to_thread(self._ray.shutdown)
 
     def describe(self) -> dict[str, Any]:

@@ -146,10 +146,8 @@ def candidates(
 ) -> list[Request]:
     """Every way to ask Ray for this container that some live node could ever meet, in the
     request's order of preference."""
-    if not gpu:
-        return [Request(cpu, memory_mib)]
-    out: list[Request] = []
-    for alt in gpu:
+    out: list[Request] = [] if gpu else [Request(cpu, memory_mib)]
+    for alt in gpu or ():
         if alt.type == "any":
             out.append(Request(cpu, memory_mib, None, alt.count))
             continue
