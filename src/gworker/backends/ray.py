@@ -114,7 +114,10 @@ class RayBackend:
         """The cluster's nodes (a snapshot at most ``NODES_TTL_S`` old)."""
         now = time.monotonic()
         if now - self._nodes_at > NODES_TTL_S and not self._closed:
-            self._nodes = ray_nodes.parse_nodes(self._ray.nodes())
+            try:
+                self._nodes = ray_nodes.parse_nodes(self._ray.nodes())
+            except Exception as e:  # the head is unreachable: decide on what was last seen
+                log.warning("cannot list the Ray cluster's nodes: %s", e)
             self._nodes_at = now
         return self._nodes
 
