@@ -246,7 +246,8 @@ def ray_server(
     home = tmp_path_factory.mktemp("ray-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     env.update(ray_cluster.auth_env, GW_BACKEND="ray", GW_RAY_ADDRESS=ray_cluster.address)
-    proc = daemon.spawn_server(home, env=env)
+    # listening on the head's address, not 127.0.0.1: containers are told where it is
+    proc = daemon.spawn_server(home, host=HEAD_IP, env=env)
     info = daemon.wait_until_up(home, proc)
     yield RayServer(home, info["url"], proc)
     proc.terminate()

@@ -32,3 +32,11 @@ def test_without_ray_the_ray_backend_says_what_to_install(tmp_path):
     )
     assert r.returncode != 0
     assert "pip install 'gworker[ray]'" in " ".join((r.stdout + r.stderr).split())
+
+
+def test_containers_are_told_a_reachable_address_when_the_server_listens_everywhere():
+    from gworker.server.app import reachable_host
+
+    assert reachable_host("127.0.0.2") == "127.0.0.2"
+    assert reachable_host("::1") == "[::1]"
+    assert reachable_host("0.0.0.0") not in ("0.0.0.0", "")
