@@ -21,6 +21,7 @@ import asyncio
 import importlib.util
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from ..images import ImageBuilder
 from . import ray_nodes
 from .base import BackendEvents, CapacityError, LaunchSpec, Placement
 from .launch import LaunchError
-from .ray_node import ContainerActor, Ended, NodeLaunch, Output, Started
+from .ray_node import ContainerActor, Ended, NodeLaunch, Output, Started, node_version
 
 log = logging.getLogger("gworker.backends.ray")
 
@@ -77,7 +78,14 @@ class _Actor:
 class RayBackend:
     name = "ray"
 
-    def __init__(self, address: str, images: ImageBuilder, *, strategy: str = "SPREAD") -> None:
+    def __init__(
+        self,
+        address: str,
+        images: ImageBuilder,
+        *,
+        strategy: str = "SPREAD",
+        node_image_cache: str | None = None,
+    ) -> None:
         if not ray_installed():
             raise RayMissing(INSTALL_HINT)
         import ray
@@ -86,6 +94,11 @@ class RayBackend:
         self.address = address
         self.images = images
         self.strategy = strategy
+        # where nodes find built images: the control plane's cache, seen by every node at the
+        # same path (a shared filesystem) unless GW_RAY_IMAGE_CACHE names where they mount it
+        self.node_image_cache = (
+            node_image_cache or os.environ.get("GW_RAY_IMAGE_CACHE") or str(images.root)
+        )
         try:
             ray.init(
                 address=address,
@@ -167,7 +180,8 @@ class RayBackend:
             **request.actor_options(),
         ).remote()
         gpu_types = {n.id: n.gpus.type for n in nodes if n.gpus}
-        stream = handle.run.remote(NodeLaunch(spec, str(self.images.root), gpu_types))
+        launch = NodeLaunch(spec, self.node_image_cache, gpu_types, node_version())
+        stream = handle.run.remote(launch)
         loop = asyncio.get_running_loop()
         actor = _Actor(spec, request, handle, loop.create_future())
         self._actors[spec.container_id] = actor

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import hashlib
 import os
 import shutil
 import signal
@@ -35,6 +36,7 @@ from .gpus import Grant
 from .launch import LaunchError, plan
 from .local import describe_exit
 
+_SELF_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 # Where a node keeps containers' code (without isolation) and volume mount directories.
 NODE_DIR = Path(os.environ.get("GW_RAY_NODE_DIR") or Path(tempfile.gettempdir()) / "gworker-node")
 
@@ -48,6 +50,7 @@ class NodeLaunch:
     # node sees on a shared filesystem
     image_cache: str
     gpu_types: Mapping[str, str]  # node id -> the GPU type it declares
+    version: str  # the control plane's gworker (``node_version``): the node's must match
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ class ContainerActor:
         limiter = _limiter()
         mounts_root = NODE_DIR / "mounts" / spec.container_id
         try:
+            if launch.version != node_version():
+                raise LaunchError(
+                    f"this node runs gworker {node_version()}, the control plane"
+                    f" {launch.version}: install the same version on every Ray node"
+                )
             if self.stopping:
                 raise LaunchError("stopped before it started")
             image = await asyncio.to_thread(node_image, spec.image, Path(launch.image_cache))
@@ -180,6 +188,17 @@ async def _follow(
                 return
     finally:
         waiter.cancel()
+
+
+def node_version() -> str:
+    """gworker's version here, with the digest of this module: a node must run the same code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        release = version("gworker")
+    except PackageNotFoundError:
+        release = "unknown"
+    return f"{release}+{_SELF_DIGEST}"
 
 
 def node_image(spec: Mapping[str, Any], cache: Path) -> BuiltImage | None:

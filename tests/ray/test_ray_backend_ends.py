@@ -1,5 +1,6 @@
 """The Ray backend reports a container's end however it comes: its process killed on the node,
-or its Ray actor killed under it (a driver in this process: the control plane's view)."""
+its Ray actor killed under it, or no start at all because the node lacks the image (a driver in
+this process: the control plane's view)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gworker.backends import LaunchSpec
+from gworker.backends.launch import LaunchError
 from gworker.backends.ray import NAMESPACE, RayBackend
 from gworker.images import ImageBuilder
 from gworker_client._image import Image
@@ -61,9 +63,11 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; who reaps it is not the container's business
 
 
-def run(ray_cluster, cache: Path, test) -> None:
+def run(ray_cluster, cache: Path, test, node_cache: Path | None = None) -> None:
     async def main() -> None:
-        backend = RayBackend(ray_cluster.address, ImageBuilder(cache, lambda sha: b""))
+        builder = ImageBuilder(cache, lambda sha: b"")
+        node_image_cache = str(node_cache) if node_cache else None
+        backend = RayBackend(ray_cluster.address, builder, node_image_cache=node_image_cache)
         exits = Exits()
         backend.bind(exits)
         try:
@@ -102,3 +106,18 @@ def test_a_killed_actor_is_reported_as_the_containers_end(ray_cluster, tmp_path,
         assert not _running(placed.pid)
 
     run(ray_cluster, tmp_path / "images", test)
+
+
+def test_a_node_without_the_image_fails_the_start_saying_so(ray_cluster, tmp_path, silent_url):
+    """Nodes that do not see the control plane's image cache (no shared filesystem here)."""
+    elsewhere = tmp_path / "node-images"
+    elsewhere.mkdir()
+
+    async def test(backend: RayBackend, exits: Exits) -> None:
+        spec = _spec(silent_url)
+        with pytest.raises(LaunchError, match=r"image is not present on Ray node 127\.0\.0\.[34]"):
+            await backend.start(spec)
+        await asyncio.sleep(0.2)
+        assert exits.info == {}  # a start that raised is the fleet's to report, not the backend's
+
+    run(ray_cluster, tmp_path / "images", test, node_cache=elsewhere)
