@@ -111,13 +111,13 @@ class RayCluster:
         self.address = f"{HEAD_IP}:{port}"
         self.nodes[HEAD_IP] = RayNode(HEAD_IP, self._pids_of(HEAD_IP))
 
-    def add_nodes(self, *nodes: tuple[str, int, int]) -> None:
-        """Worker nodes (ip, cpus, gpus); GPUs are of type ``GPU_TYPE``. One after the other:
+    def add_nodes(self, *nodes: tuple[str, int, int], gpu_type: str = GPU_TYPE) -> None:
+        """Worker nodes (ip, cpus, gpus); their GPUs are of ``gpu_type``. One after the other:
         nodes of one session started at once race for the names of their sockets."""
         for ip, cpus, gpus in nodes:
             args = [f"--address={self.address}", *self._common(ip, cpus)]
             if gpus:
-                resources = json.dumps({f"gpu:{GPU_TYPE}": gpus})
+                resources = json.dumps({f"gpu:{gpu_type}": gpus})
                 args += [f"--num-gpus={gpus}", f"--resources={resources}"]
             self._ray(args)
             self.nodes[ip] = RayNode(ip, self._pids_of(ip))

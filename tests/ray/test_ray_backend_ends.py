@@ -18,6 +18,7 @@ from gworker.backends.launch import LaunchError
 from gworker.backends.ray import NAMESPACE, RayBackend
 from gworker.images import ImageBuilder
 from gworker_client._image import Image
+from gworker_client._protocol import GpuRequest
 
 
 class Exits:
@@ -48,11 +49,12 @@ def silent_url():
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
-def _spec(url: str) -> LaunchSpec:
+def _spec(url: str, gpu: list[GpuRequest] | None = None) -> LaunchSpec:
     cid = "ct-" + uuid.uuid4().hex[:20]
     env = {"GW_SERVER_URL": url, "GW_CONTAINER_ID": cid, "GW_TOKEN_ID": cid}
     env |= {"GW_TOKEN_SECRET": "x", "GW_RECONNECT_TIMEOUT": "0"}
-    return LaunchSpec(cid, "fu-test", "ap-test", image=Image.debian_slim().to_spec(), env=env)
+    image = Image.debian_slim().to_spec()
+    return LaunchSpec(cid, "fu-test", "ap-test", image=image, env=env, gpu=gpu)
 
 
 def _running(pid: int) -> bool:
@@ -121,3 +123,26 @@ def test_a_node_without_the_image_fails_the_start_saying_so(ray_cluster, tmp_pat
         assert exits.info == {}  # a start that raised is the fleet's to report, not the backend's
 
     run(ray_cluster, tmp_path / "images", test, node_cache=elsewhere)
+
+
+def test_a_start_waiting_on_a_node_that_goes_away_fails(ray_cluster, tmp_path, silent_url):
+    """A T4 node whose one GPU other Ray work holds: gworker's start waits in Ray's queue; the
+    node goes away; the start fails naming what the cluster still has, instead of waiting
+    forever."""
+    ray_cluster.add_nodes(("127.0.0.6", 1, 1), gpu_type="T4")
+
+    async def test(backend: RayBackend, exits: Exits) -> None:
+        import ray
+        from gworker.backends.ray_node import ContainerActor
+
+        other = ray.remote(ContainerActor).options(num_cpus=0, num_gpus=1, resources={"gpu:T4": 1})
+        holder = other.remote()
+        assert await holder.ping.remote() == "127.0.0.6"
+        start = asyncio.ensure_future(backend.start(_spec(silent_url, [GpuRequest("T4", 1)])))
+        await asyncio.sleep(3)
+        assert not start.done()  # queued by Ray behind the other work
+        ray_cluster.stop_node("127.0.0.6")
+        with pytest.raises(LaunchError, match=r"no live Ray node can hold .*gpu T4:1"):
+            await asyncio.wait_for(start, 60)
+
+    run(ray_cluster, tmp_path / "images", test)

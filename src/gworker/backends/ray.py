@@ -188,9 +188,23 @@ class RayBackend:
         follower = loop.create_task(self._follow(spec.container_id, actor, stream))
         self._followers.add(follower)
         follower.add_done_callback(self._followers.discard)
-        placement = await actor.placed  # raises if it ended before starting
+        placement = await self._placed(actor)  # raises if it ended before starting
         actor.handed.set()
         return placement
+
+    async def _placed(self, actor: _Actor) -> Placement:
+        """Wait for Ray to place and start the container. While it waits, its request must stay
+        feasible: if the last node that could hold it goes away, Ray would queue it forever, so
+        the start fails instead, with the reason."""
+        while True:
+            try:
+                return await asyncio.wait_for(asyncio.shield(actor.placed), 2 * NODES_TTL_S)
+            except asyncio.TimeoutError:
+                pass
+            if not any(actor.request.fits(n, {}) for n in self.nodes()):
+                _fail(actor.placed, LaunchError(self._unplaceable(actor.spec)))
+                self._kill(actor.handle)
+                return await actor.placed
 
     def _unplaceable(self, spec: LaunchSpec) -> str:
         nodes = self.nodes()
@@ -253,6 +267,8 @@ class RayBackend:
     def _death(self, actor: _Actor, error: Exception) -> str:
         where = f" on {actor.node_ip}" if actor.node_ip else ""
         self._nodes_at = 0.0  # a node may be gone: look again
+        if actor.node_id is None and not any(actor.request.fits(n, {}) for n in self.nodes()):
+            return self._unplaceable(actor.spec)  # Ray gave up on it: no node could hold it
         if actor.node_id and not any(n.id == actor.node_id and n.alive for n in self.nodes()):
             return f"its Ray node{where} went away"
         lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
