@@ -40,3 +40,16 @@ def test_containers_are_told_a_reachable_address_when_the_server_listens_everywh
     assert reachable_host("127.0.0.2") == "127.0.0.2"
     assert reachable_host("::1") == "[::1]"
     assert reachable_host("0.0.0.0") not in ("0.0.0.0", "")
+
+
+def test_every_api_route_still_wants_a_token_on_the_servers_address(on_ray):
+    import urllib.error
+    import urllib.request
+
+    import pytest
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{on_ray.url}/v1/status", timeout=10)
+    assert refused.value.code == 401
+    with urllib.request.urlopen(f"{on_ray.url}/v1/health", timeout=10) as ok:
+        assert ok.status == 200
