@@ -29,6 +29,9 @@ def test_functions_run_on_worker_nodes(on_ray):
             basic_app.fail.remote("boom")
         placed = nodes_of(basic_app.app)
         assert placed and set(placed.values()) <= WORKERS
+        listed = on_ray.gw("app", "containers", basic_app.app.app_id)
+        printed = listed.stdout + listed.stderr  # rich's console writes to stderr
+        assert "node" in printed and any(node in printed for node in WORKERS), printed
 
 
 def test_classes_keep_their_state_on_a_worker_node(on_ray):
