@@ -21,7 +21,7 @@ demo: $(STAMP)
 	GW_HOME=$${GW_HOME:-$(CURDIR)/.gworker-demo} $(BIN)/gw run examples/parallel_primes.py
 
 test: $(STAMP)
-	./scripts/install-system-deps bubblewrap slirp4netns
+	./scripts/install-system-deps bubblewrap slirp4netns mmdebstrap
 	$(BIN)/ruff check src tests benchmarks examples
 	$(BIN)/mypy src
 	$(BIN)/python -m pytest -q

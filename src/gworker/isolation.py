@@ -1,25 +1,26 @@
-"""Process isolation, shared by the local backend (containers) and the image builder (build
-steps): a private filesystem view built with bubblewrap.
+"""Process isolation, shared by the local backend (containers, sandboxes) and the image builder
+(build steps): the image's root filesystem as ``/``, under bubblewrap.
 
-A container sees, at their usual paths: the host's system directories read-only
-(``SYSTEM_DIRS``: ``/usr``, ``/bin``, ``/lib*``, ``/etc``), its image (interpreter, venv, gworker
-runtime, added files) read-only at the same paths as on the host, fresh ``/proc`` and ``/dev``,
-and private writable ``/tmp`` and ``$HOME`` (``/root``), both tmpfs (charged to the container's
-memory cgroup). The rest of the host (``/root``, ``/home``, the user's project, ``/var``, other
-images) does not exist there.
+The caller mounts the image's layers (``gworker.images.overlay.Rootfs``) in the child before
+bwrap is exec'd, and passes the mount point as ``root``. bubblewrap makes that tree ``/`` and adds
+fresh ``/proc`` and ``/dev``, a private tmpfs ``/tmp``, the host's resolver files
+(``/etc/resolv.conf``, ``/etc/hosts``), the gworker runtime read-only at ``RUNTIME_DIR``, the
+image's run-time files and the caller's mounts (volumes, devices, caches). Nothing of the host's
+filesystem is visible besides these.
 
 Namespaces: mount, pid (it sees only its own processes), ipc, uts and cgroup. The network namespace
 is shared by default, because a container reaches the control plane over loopback; ``network=False``
 (sandboxes) gives it a private one with only its own loopback.
 
-Identity. When the server runs as root, bubblewrap runs privileged (no user namespace) and the
-command is started through ``setpriv`` as uid/gid 65534 (nobody) with no capabilities, an empty
-bounding set and no_new_privs: container code cannot read root-only host files such as
-``/etc/shadow`` even through the read-only system binds, nor write anything it was not handed.
-Running as uid 0 inside a user namespace would look more like Modal but is root's kernel uid for
-file access (owner permissions on every root-owned file in view), so it was rejected. When the
-server is not root, bubblewrap makes a user namespace and the container keeps the server's uid.
-Consequences for callers: writable binds must be writable by that uid (``NOBODY`` as root).
+Identity (``Identity``): bubblewrap runs privileged (the server is root: overlayfs needs it).
+- ``BUILD``: root with Docker's default capabilities for ``RUN`` less ``mknod`` (apt, chown,
+  setuid files, file capabilities; no mounts, devices or modules): it writes only the new
+  layer, through the overlay.
+- ``CONTAINER``: uid 0, as in Modal, with no_new_privs and a bounding set cut to what ordinary
+  root work in a root filesystem needs (``_CONTAINER_CAPS``: owning and reading its own files,
+  switching users, signals): no mounts, no raw network, no devices, no module loading. The host
+  files it could read as root are only those bound in, which are its own.
+- ``SANDBOX``: uid/gid 65534 (nobody) with no capabilities: code nobody trusts.
 
 Signals. The backend stops a container with ``killpg(SIGTERM)``. bubblewrap does not forward
 signals, and with ``--die-with-parent`` its death kills the sandbox at once, so bwrap must outlive
@@ -32,10 +33,15 @@ stdin is /dev/null, so the terminal-injection risk it guards against does not ar
 
 from __future__ import annotations
 
+import ctypes
+import enum
+import fcntl
 import functools
 import os
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,24 +49,46 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
 CONTAINER_HOME = "/root"
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
-# /etc entries that are often symlinks out of /etc (systemd-resolved, timezone): their targets are
-# exposed too, else DNS and local time break inside containers.
-_ETC_LINKS = ("/etc/resolv.conf", "/etc/localtime", "/etc/hosts")
+_CLONE_NEWNET = 0x40000000
+_SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
+RUNTIME_DIR = "/opt/gworker/runtime"
+# where build steps and containers see the host paths their network settings name (CA bundles,
+# local package indexes): under the image's reserved /opt/gworker, never in a layer
+HOST_DIR = "/opt/gworker/host"
 NOBODY = 65534
 HOSTNAME = "gworker"
-# The server's network settings that sandboxed processes need too (proxies, CA bundles, package
-# indexes): a sandbox's environment is otherwise built from scratch.
+_RESOLVER_FILES = ("/etc/resolv.conf", "/etc/hosts")
+# The server's network settings that isolated processes need too (proxies, CA bundles, package
+# indexes): their environment is otherwise built from scratch.
 _NETWORK_ENV = {"SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
 _NETWORK_ENV_PREFIXES = ("UV_", "PIP_")
+_CONTAINER_CAPS = (
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "setuid",
+    "setgid",
+    "kill",
+    "net_bind_service",
+)
+
+
+# Build steps: Docker's default set for RUN, less mknod (there is no device cgroup here): what apt,
+# dpkg and installers need (file ownership, setuid helpers, file capabilities), nothing that
+# reaches the host (no mounts, no devices, no modules, no ptrace).
+_BUILD_CAPS = (*_CONTAINER_CAPS, "setpcap", "setfcap", "sys_chroot", "audit_write", "net_raw")
+
+
+class Identity(enum.Enum):
+    BUILD = "build"  # root with Docker's RUN capabilities: build steps
+    CONTAINER = "container"  # uid 0 with a cut bounding set: functions
+    SANDBOX = "sandbox"  # nobody, no capabilities: sandboxes
 
 
 class IsolationUnavailable(RuntimeError):
     """bubblewrap is missing, or this machine does not let it create namespaces."""
-
-
-class PlacementError(ValueError):
-    """A path cannot appear in the container (it lies in a read-only host system directory)."""
 
 
 class View(Protocol):
@@ -72,7 +100,8 @@ class View(Protocol):
     @property
     def workdir(self) -> str | None: ...
 
-    def interpreter_paths(self) -> list[Path]: ...
+    @property
+    def runtime(self) -> Path: ...
 
 
 @dataclass(frozen=True)
@@ -88,14 +117,15 @@ def bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def run_as_nobody() -> bool:
-    return os.geteuid() == 0
-
-
 @functools.lru_cache(maxsize=1)
 def unavailable_reason() -> str | None:
     """Why containers cannot be isolated here, or None. Runs bwrap once with the same namespaces
     and identity switch that containers use."""
+    if os.geteuid() != 0:
+        return (
+            "the local backend runs containers in their image's root filesystem (overlayfs), which"
+            " needs the server to run as root"
+        )
     bwrap = bwrap_path()
     if bwrap is None:
         return (
@@ -104,7 +134,7 @@ def unavailable_reason() -> str | None:
             " (or `./scripts/install-system-deps bubblewrap`)"
         )
     argv = [bwrap, *_namespace_args(network=True), "--ro-bind", "/", "/", "--proc", "/proc"]
-    argv += ["--dev", "/dev", "--", *_identity_prefix(), "true"]
+    argv += ["--dev", "/dev", "--", *identity_prefix(Identity.SANDBOX), "true"]
     try:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -113,10 +143,8 @@ def unavailable_reason() -> str | None:
         return None
     return (
         f"bubblewrap cannot create the namespaces containers need ({out.stderr.strip()})."
-        " Allow them: run the server as root, or enable unprivileged user namespaces"
-        " (sysctl kernel.unprivileged_userns_clone=1, and on Ubuntu"
-        " kernel.apparmor_restrict_unprivileged_userns=0); inside Docker, start the container"
-        " with a seccomp/AppArmor profile that permits unshare (or --privileged)."
+        " Inside Docker, start the container with a seccomp/AppArmor profile that permits unshare"
+        " and mount (or --privileged)."
     )
 
 
@@ -129,21 +157,21 @@ def check() -> None:
 def describe() -> dict[str, Any]:
     reason = unavailable_reason()
     return {
-        "mechanism": "bubblewrap" if reason is None else "none",
+        "mechanism": "bubblewrap + overlayfs" if reason is None else "none",
         "bwrap": bwrap_path(),
         "uid": container_uid(),
         "problem": reason,
     }
 
 
-def container_uid() -> int:
-    return NOBODY if run_as_nobody() else os.geteuid()
+def container_uid(identity: Identity = Identity.CONTAINER) -> int:
+    return NOBODY if identity is Identity.SANDBOX else 0
 
 
-def hand_over(path: Path) -> None:
-    """Make a host directory writable by containers (for a writable Mount): as root, give it to
-    the containers' uid; otherwise it already belongs to the server's user."""
-    if run_as_nobody():
+def hand_over(path: Path, identity: Identity = Identity.SANDBOX) -> None:
+    """Make a host directory writable by an isolated process of ``identity`` (for a writable
+    Mount): sandboxes run as nobody; containers and builds as root, who owns it already."""
+    if identity is Identity.SANDBOX:
         os.chown(path, NOBODY, NOBODY)
 
 
@@ -165,6 +193,46 @@ def network_env() -> dict[str, str]:
     }
 
 
+def host_network(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Mount]]:
+    """``env`` (network variables) rewritten for a process in an image: every host path a value
+    names (a CA bundle, a local wheel directory, a ``file://`` index) is bound read-only under
+    ``HOST_DIR`` and the value points there. Returns the variables and the mounts."""
+    mounts: dict[str, Mount] = {}
+
+    def move(token: str) -> str:
+        scheme = "file://" if token.startswith("file://") else ""
+        path = token[len(scheme) :]
+        if not path.startswith("/") or not os.path.exists(path):
+            return token
+        inside = HOST_DIR + os.path.normpath(path)
+        mounts[inside] = Mount(Path(os.path.realpath(path)))
+        return scheme + inside
+
+    out = {}
+    for key, value in env.items():
+        seps = [s for s in (",", " ", ":") if s in value and "://" not in value.replace(s, "")]
+        sep = seps[0] if seps and key.startswith(("UV_", "PIP_")) else None
+        parts = value.split(sep) if sep else [value]
+        out[key] = (sep or "").join(move(p) for p in parts)
+    return out, mounts
+
+
+def own_network_in_child() -> None:
+    """Call in the child before exec'ing bwrap (a ``preexec_fn``; then pass ``network=True``):
+    a network namespace of its own with only loopback, up. bubblewrap's ``--unshare-net`` sets
+    loopback up only after reporting its child's pid, so a network stack attached on that report
+    (slirp4netns) races it and bwrap fails now and then ("loopback: Failed RTM_NEWADDR")."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(_CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"unshare(CLONE_NEWNET): {os.strerror(errno)}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        request = struct.pack("16sH", b"lo", 0)
+        flags = struct.unpack("16sH", fcntl.ioctl(s, _SIOCGIFFLAGS, request))[1]
+        # the kernel gives an interface with IFF_LOOPBACK 127.0.0.1 and ::1 as it comes up
+        fcntl.ioctl(s, _SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | _IFF_UP))
+
+
 def preexec() -> None:
     """Call in the child before exec'ing the argv from ``command`` (see the module docstring)."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -174,51 +242,70 @@ def command(
     image: View,
     argv: Sequence[str],
     *,
+    root: Path,
     mounts: Mapping[str, Mount] | None = None,
     network: bool = True,
     cwd: str | None = None,
+    identity: Identity = Identity.CONTAINER,
 ) -> list[str]:
-    """The bwrap argv that runs ``argv`` in ``image``'s view plus ``mounts`` (container path ->
-    Mount). Pass ``image.environ()`` (plus the caller's variables) as the process environment.
-    Raises IsolationUnavailable, or PlacementError for a path that cannot be placed."""
+    """The bwrap argv that runs ``argv`` in ``image``'s root filesystem, mounted at ``root`` by
+    the caller's pre-exec hook, plus ``mounts`` (container path -> Mount). Pass
+    ``image.environ()`` (plus the caller's variables) as the process environment."""
     check()
-    binds = [(str(p), Mount(p)) for p in image.interpreter_paths()]
+    binds = [(RUNTIME_DIR, Mount(image.runtime))]
     binds += [(target, Mount(source)) for target, source in sorted(image.files.items())]
+    binds += [(f, Mount(Path(os.path.realpath(f)))) for f in _RESOLVER_FILES if os.path.exists(f)]
     binds += sorted((mounts or {}).items())
-    view = _View()
+    args = ["--bind", str(root), "/", "--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    made = {"/", "/tmp", "/proc", "/dev"}
     # outer paths first (a later mount over a parent would hide what is below it); the sort is
     # stable, so for one path the caller's mount comes last and wins
     for target, mount in sorted(binds, key=lambda b: len(PurePosixPath(b[0]).parts)):
-        view.bind(target, mount.source, writable=mount.writable, device=mount.device)
+        args += _parents(target, made)
+        flag = "--dev-bind" if mount.device else "--bind" if mount.writable else "--ro-bind"
+        args += [flag, str(mount.source), target]
     workdir = cwd or image.workdir or CONTAINER_HOME
-    view.ensure_dir(workdir, mode="1777")
+    args += [*_parents(workdir, made), "--perms", "0755", "--dir", workdir]
     bwrap = bwrap_path()
     assert bwrap is not None
     return [
         bwrap,
         *_namespace_args(network),
-        *_base_args(),
-        *view.args,
+        *_caps(identity),
+        *args,
         "--chdir",
         workdir,
         "--",
-        *_identity_prefix(),
+        *identity_prefix(identity),
         *argv,
     ]
+
+
+def _parents(target: str, made: set[str]) -> list[str]:
+    """Mount points' parent directories, made 0755 where missing (bwrap would make them 0700,
+    unreadable by a sandbox's uid); existing ones are left as they are."""
+    args = []
+    for parent in reversed(PurePosixPath(target).parents):
+        text = str(parent)
+        if text not in made:
+            args += ["--perms", "0755", "--dir", text]
+            made.add(text)
+    return args
 
 
 def _namespace_args(network: bool) -> list[str]:
     args = ["--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     args += ["--unshare-cgroup-try", "--hostname", HOSTNAME]
-    if not run_as_nobody():
-        args += ["--unshare-user", "--cap-drop", "ALL"]
     if not network:
         args.append("--unshare-net")
     return args
 
 
-def _identity_prefix() -> list[str]:
-    if not run_as_nobody():
+def identity_prefix(identity: Identity) -> list[str]:
+    """The command that switches a sandbox to nobody inside the image (util-linux's setpriv,
+    which Debian images have); the other identities stay root, with ``_caps``."""
+    if identity is not Identity.SANDBOX:
         return []
     return [
         "setpriv",
@@ -232,80 +319,22 @@ def _identity_prefix() -> list[str]:
     ]
 
 
-def _base_args() -> list[str]:
-    args: list[str] = []
-    for d in SYSTEM_DIRS:
-        if os.path.islink(d):
-            args += ["--symlink", os.readlink(d), d]
-        elif os.path.isdir(d):
-            args += ["--ro-bind", d, d]
-    for link in _ETC_LINKS:
-        real = os.path.realpath(link)
-        if os.path.islink(link) and os.path.exists(real) and not _under_system(real):
-            args += ["--ro-bind", real, real]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp", "--perms", "1777", "--tmpfs", CONTAINER_HOME]
+def enter_prefix(identity: Identity) -> list[str]:
+    """For a process that joins a running container's or sandbox's namespaces (``nsenter``, as
+    root): the command that gives it the same user and capabilities as the payload there
+    (util-linux's setpriv, in Debian images)."""
+    if identity is Identity.SANDBOX:
+        return identity_prefix(identity)
+    keep = ",".join(f"+{c}" for c in _BUILD_CAPS if identity is Identity.BUILD) or ",".join(
+        f"+{c}" for c in _CONTAINER_CAPS
+    )
+    return ["setpriv", "--inh-caps=-all", f"--bounding-set=-all,{keep}", "--no-new-privs", "--"]
+
+
+def _caps(identity: Identity) -> list[str]:
+    if identity is Identity.SANDBOX:
+        return []  # setpriv drops them all
+    args = ["--cap-drop", "ALL"]
+    for cap in _BUILD_CAPS if identity is Identity.BUILD else _CONTAINER_CAPS:
+        args += ["--cap-add", f"CAP_{cap.upper()}"]
     return args
-
-
-def placement_problem(target: str) -> str | None:
-    """Why ``target`` cannot be a mount point in containers, or None. Paths under the read-only
-    system directories work only where the host already has them (bwrap cannot create a mount
-    point inside a read-only bind)."""
-    if _under_system(target) and not os.path.exists(target):
-        return (
-            f"{target} cannot appear in containers on the local backend: it is under"
-            f" {', '.join(SYSTEM_DIRS)}, which come read-only from the host. Place it elsewhere,"
-            " for example under /root, /app or /data."
-        )
-    return None
-
-
-def _under_system(path: str) -> bool:
-    p = PurePosixPath(path)
-    return any(p == PurePosixPath(d) or p.is_relative_to(d) for d in SYSTEM_DIRS)
-
-
-class _View:
-    """Accumulates bwrap arguments, creating each mount point's parent directories first (bwrap
-    would make them 0700, unreadable by the container's uid). Parents inside a writable mount are
-    created in it; inside a read-only one they must exist already."""
-
-    def __init__(self) -> None:
-        self.args: list[str] = []
-        self._dirs = {"/", "/tmp", CONTAINER_HOME, "/proc", "/dev"}
-        self._mounted: dict[PurePosixPath, bool] = {}  # mount point -> writable
-
-    def bind(
-        self, target: str, source: Path, *, writable: bool = False, device: bool = False
-    ) -> None:
-        problem = placement_problem(target)
-        if problem:
-            raise PlacementError(problem)
-        visible = _under_system(target) and os.path.realpath(target) == str(source)
-        if visible and not writable and not device:
-            return  # already visible as is
-        self._parents(target)
-        flag = "--dev-bind" if device else "--bind" if writable else "--ro-bind"
-        self.args += [flag, str(source), target]
-        self._mounted[PurePosixPath(target)] = writable or device
-
-    def ensure_dir(self, path: str, mode: str) -> None:
-        if path in self._dirs or _under_system(path) or self._read_only(PurePosixPath(path)):
-            return
-        self._parents(path)
-        self.args += ["--perms", mode, "--dir", path]
-        self._dirs.add(path)
-
-    def _read_only(self, p: PurePosixPath) -> bool:
-        """Whether ``p`` lies in (or is) a read-only mount: nothing can be created there."""
-        inner = [m for m in self._mounted if p == m or p.is_relative_to(m)]
-        return bool(inner) and not self._mounted[max(inner, key=lambda m: len(m.parts))]
-
-    def _parents(self, target: str) -> None:
-        for parent in reversed(PurePosixPath(target).parents):
-            text = str(parent)
-            if text in self._dirs or _under_system(text) or self._read_only(parent):
-                continue
-            self.args += ["--perms", "0755", "--dir", text]
-            self._dirs.add(text)

@@ -33,11 +33,9 @@ _RESERVED = ("/proc", "/sys", "/dev")
 _APT_NAME = re.compile(r"^[a-z0-9][a-z0-9+.\-]+(:[a-z0-9]+)?([=<>]{1,2}[A-Za-z0-9.+~:\-]+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _OCI_HELP = (
-    "needs an OCI container runtime (Docker or Podman) to pull and run a root filesystem; the local"
-    " backend runs an image as a uv virtual environment on the host and has no OCI runtime."
-    " Registry and Dockerfile images are for backends with one (the ray backend on nodes with"
-    " podman, through Ray's `image_uri` runtime_env). On the local backend describe the image with"
-    " Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
+    "is not supported by this version yet: images are Debian root filesystems built by gworker"
+    " itself (OCI registries and Dockerfiles are not wired into the builder). Describe the image"
+    " with Image.debian_slim(python_version=...) and .apt_install(...), .pip_install(...),"
     " .run_commands(...)."
 )
 
@@ -101,6 +99,20 @@ class Image:
     def from_gcp_artifact_registry(tag: str, *args: Any, **kwargs: Any) -> Image:
         raise InvalidError(f"Image.from_gcp_artifact_registry({tag!r}) {_OCI_HELP}")
 
+    @staticmethod
+    def micromamba(*args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba() is not supported by this version yet (conda environments are not"
+            " built): use Image.debian_slim(python_version=...).pip_install(...), or"
+            " .apt_install(...) for system libraries"
+        )
+
+    def micromamba_install(self, *args: Any, **kwargs: Any) -> Image:
+        raise InvalidError(
+            "Image.micromamba_install() is not supported by this version yet: use"
+            " .pip_install(...) or .apt_install(...)"
+        )
+
     def dockerfile_commands(self, *args: Any, **kwargs: Any) -> Image:
         raise InvalidError(f"Image.dockerfile_commands() {_OCI_HELP}")
 
@@ -159,8 +171,7 @@ class Image:
         return self._extend(_Layer(spec, force))
 
     def apt_install(self, *packages: str | Sequence[str], force_build: bool = False) -> Image:
-        """System packages. On the local backend these come from the host (Debian): packages
-        installed there already are fine; others are installed only where the server may."""
+        """Debian packages, installed with apt inside the image (never on the host)."""
         pkgs = _strings("apt_install", packages)
         for p in pkgs:
             if not _APT_NAME.match(p):
@@ -181,8 +192,8 @@ class Image:
         gpu: Any = None,
         force_build: bool = False,
     ) -> Image:
-        """Shell commands run at build time with the image's environment active (its venv first
-        on PATH, so ``python -m ...`` and ``uv pip install`` change the image)."""
+        """Shell commands run as root inside the image at build time; whatever they write is in
+        the image (``pip install`` installs into the image's Python)."""
         cmds = _strings("run_commands", commands)
         if gpu is not None:
             raise InvalidError("Image.run_commands(gpu=...) is not supported by this version yet")
@@ -205,10 +216,10 @@ class Image:
         force_build: bool = False,
         **unsupported: Any,
     ) -> Image:
-        """Run a Python function at build time in the image (to download weights, say); what it
-        writes into the image's environment is kept. The function is pickled by value; the layer
-        rebuilds when its source code or arguments change (not when a global it reads changes:
-        use ``force_build=True`` for that)."""
+        """Run a Python function at build time in the image (to download weights, say):
+        whatever it writes (``/models``, ``~/.cache``) is in the image. The function is
+        pickled by value; the layer rebuilds when its source code or arguments change (not
+        when a global it reads changes: use ``force_build=True`` for that)."""
         _no_unknown("run_function", unsupported, set())
         if not callable(raw_f):
             raise InvalidError(f"Image.run_function({raw_f!r}): expected a function")
@@ -262,7 +273,7 @@ class Image:
             remote = remote + local.name
         remote = _remote_path("add_local_file", remote)
         source = files.Source(local.resolve(), remote, is_dir=False)
-        return self._extend(_Layer({"op": "add_local_file"}, force_build, (source,)))
+        return self._extend(_Layer(_files_op("add_local_file", copy), force_build, (source,)))
 
     def add_local_dir(
         self,
@@ -280,7 +291,7 @@ class Image:
             raise InvalidError(f"Image.add_local_dir({str(local_path)!r}): no such local directory")
         remote = _remote_path("add_local_dir", remote_path)
         source = files.Source(local.resolve(), remote, is_dir=True, ignore=files.matcher(ignore))
-        return self._extend(_Layer({"op": "add_local_dir"}, force_build, (source,)))
+        return self._extend(_Layer(_files_op("add_local_dir", copy), force_build, (source,)))
 
     def add_local_python_source(
         self, *modules: str, copy: bool = False, force_build: bool = False, ignore: Any = None
@@ -290,7 +301,10 @@ class Image:
         if not modules:
             raise InvalidError("Image.add_local_python_source() needs at least one module name")
         sources = tuple(files.python_source(name, ignore) for name in modules)
-        spec = {"op": "add_local_python_source", "python_path": files.PYTHON_SOURCE_ROOT}
+        spec = {
+            **_files_op("add_local_python_source", copy),
+            "python_path": files.PYTHON_SOURCE_ROOT,
+        }
         return self._extend(_Layer(spec, force_build, sources))
 
     # -- helpers for user code -------------------------------------------------------------------
@@ -333,11 +347,36 @@ class Image:
         return out
 
     def _extend(self, layer: _Layer) -> Image:
+        op = layer.spec["op"]
+        if op not in _AFTER_MOUNTED_FILES:
+            mounted = [x for x in self._layers if x.spec.get("copy") is False]
+            if mounted:
+                raise InvalidError(
+                    f"Image.{op}() comes after {_describe(mounted[-1])}, whose files are placed"
+                    " when a container starts, not built into the image: pass copy=True there to"
+                    " build them in, or add the local files last"
+                )
         return Image((*self._layers, layer))
 
     def __repr__(self) -> str:
         steps = [_describe(layer) for layer in self._layers]
         return "Image(" + ".".join(steps) + ")"
+
+
+# steps that may follow files placed at container start: they build nothing
+_AFTER_MOUNTED_FILES = {
+    "env",
+    "workdir",
+    "add_local_file",
+    "add_local_dir",
+    "add_local_python_source",
+}
+
+
+def _files_op(op: str, copy: Any) -> dict[str, Any]:
+    if not isinstance(copy, bool):
+        raise InvalidError(f"Image.{op}(copy={copy!r}): expected True or False")
+    return {"op": op, "copy": copy}
 
 
 def _describe(layer: _Layer) -> str:

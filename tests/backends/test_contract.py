@@ -94,7 +94,7 @@ def make_backend(
         if cluster is not None:
             from gworker.backends.ray import RayBackend
 
-            return RayBackend(cluster.address, builder)
+            return RayBackend(cluster.address, builder, image_cache / "blobs")
         # room for one container of cpu=1 (the local backend always fits one)
         return LocalBackend(tmp_path / "home", builder, cpu_capacity=1.0, memory_mib=4096)
 

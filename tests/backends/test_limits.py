@@ -37,9 +37,15 @@ def test_this_machine_enforces_limits_with_cgroups(limiter):
 
 
 def test_memory_over_the_limit_is_oom_killed_and_detected(limiter, cid, built_image):
-    preexec = limiter.prepare(cid, Limits(memory_mib=64))
+    join = limiter.prepare(cid, Limits(memory_mib=64))
+    rootfs = built_image.rootfs()
     code = ALLOCATE.format(mib=256)
-    argv = isolation.command(built_image, [str(built_image.python), "-c", code])
+    argv = isolation.command(built_image, [built_image.python, "-c", code], root=rootfs.merged)
+
+    def preexec() -> None:
+        rootfs.mount_in_child()
+        join()
+
     out = subprocess.run(argv, env=built_image.environ(), preexec_fn=preexec, capture_output=True)
     assert out.returncode != 0 and b"ok" not in out.stdout
     assert limiter.oom_killed(cid)

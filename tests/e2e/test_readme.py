@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from gworker.isolation import container_uid
+from gworker.isolation import Identity, container_uid
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
 EXPECTED = [
     "Hello, Ada!\nHello, Ada!\nHello, Ada!\n",
     "['Hello, Ada!', 'Hello, Grace!']\nHi, Linus!\n",
-    "six 1.16.0, demo, home visible: False\n",
+    "six 1.16.0, demo, weights, sl: True\n",
     "key of 14 characters\nResults\n",
     "{'square': 49}\n{'hello': 'Ada'}\n",
     "value task\n",
     "ran on schedule: True\n",
     "3\n2\n1\nLIFTOFF!\n",
-    f"uid {container_uid()} token False 0\nshadow readable: False\n",
+    f"uid {container_uid(Identity.SANDBOX)} token False 0\nshadow readable: False\n",
 ]
 
 

@@ -42,16 +42,21 @@ def builds(tmp_path_factory: pytest.TempPathFactory, uv_cache: Path) -> Builds:
     return b
 
 
-def _run_python(
-    image: BuiltImage, code: str, *, isolated: bool = True
-) -> subprocess.CompletedProcess[str]:
-    argv: Sequence[str] = [str(image.python), "-c", code]
-    if isolated:
-        argv = isolation.command(image, argv)
-    return subprocess.run(argv, env=image.environ(), capture_output=True, text=True, timeout=120)
+def _run_python(image: BuiltImage, code: str) -> subprocess.CompletedProcess[str]:
+    rootfs = image.rootfs()
+    argv: Sequence[str] = [image.python, "-c", code]
+    argv = isolation.command(image, argv, root=rootfs.merged)
+    return subprocess.run(
+        argv,
+        env=image.environ(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=rootfs.mount_in_child,
+    )
 
 
 @pytest.fixture(scope="session")
 def run_python() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """Run code with an image's interpreter, in its isolated view (or directly: isolated=False)."""
+    """Run code with an image's interpreter in its root filesystem."""
     return _run_python

@@ -31,12 +31,23 @@ def test_spec_is_plain_data_that_msgpack_carries(tmp_path):
         .pip_install("six", ["toolz==0.12.1"], index_url="https://example.org/simple")
         .env({"A": "1"})
         .workdir("/app")
-        .add_local_file(tmp_path / "f.txt", "/app/f.txt")
+        .add_local_file(tmp_path / "f.txt", "/app/f.txt", copy=True)
         .run_commands("echo hi")
     )
     spec = image.to_spec()
     assert msgpack.unpackb(msgpack.packb(spec)) == spec
     assert spec["layers"][2]["packages"] == ["six", "toolz==0.12.1"]
+    assert spec["layers"][5]["copy"] is True
+
+
+def test_build_steps_after_files_placed_at_start_are_refused(tmp_path):
+    (tmp_path / "f.txt").write_text("x")
+    placed = BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt")
+    with pytest.raises(InvalidError, match=r"pip_install\(\) comes after add_local_file"):
+        placed.pip_install("six")
+    assert placed.env({"A": "1"}).workdir("/app")  # settings build nothing: fine
+    with pytest.raises(InvalidError, match=r"copy='yes'.*True or False"):
+        BASE.add_local_file(tmp_path / "f.txt", "/app/f.txt", copy="yes")  # type: ignore
 
 
 def test_digest_is_stable_and_each_prefix_keeps_its_digest():
@@ -155,9 +166,11 @@ def test_empty_package_lists_add_no_layer():
 
 
 @pytest.mark.parametrize("factory", ["from_registry", "from_dockerfile", "from_aws_ecr"])
-def test_oci_images_explain_what_the_local_backend_lacks(factory):
-    with pytest.raises(InvalidError, match="OCI container runtime.*local backend.*ray backend"):
+def test_oci_images_are_refused_naming_what_works(factory):
+    with pytest.raises(InvalidError, match=f"{factory}.*not supported.*Image.debian_slim"):
         getattr(Image, factory)("nvidia/cuda:12.1.0-base-ubuntu22.04")
+    with pytest.raises(InvalidError, match="micromamba.*not supported.*pip_install"):
+        Image.micromamba()
 
 
 def test_requirements_files_are_inlined_and_editables_refused(tmp_path):

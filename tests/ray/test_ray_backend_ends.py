@@ -68,8 +68,8 @@ def _running(pid: int) -> bool:
 def run(ray_cluster, cache: Path, test, node_cache: Path | None = None) -> None:
     async def main() -> None:
         builder = ImageBuilder(cache, lambda sha: b"")
-        node_image_cache = str(node_cache) if node_cache else None
-        backend = RayBackend(ray_cluster.address, builder, node_image_cache=node_image_cache)
+        str(node_cache) if node_cache else None
+        backend = RayBackend(ray_cluster.address, builder, cache / "blobs")
         exits = Exits()
         backend.bind(exits)
         try:
@@ -108,21 +108,6 @@ def test_a_killed_actor_is_reported_as_the_containers_end(ray_cluster, tmp_path,
         assert not _running(placed.pid)
 
     run(ray_cluster, tmp_path / "images", test)
-
-
-def test_a_node_without_the_image_fails_the_start_saying_so(ray_cluster, tmp_path, silent_url):
-    """Nodes that do not see the control plane's image cache (no shared filesystem here)."""
-    elsewhere = tmp_path / "node-images"
-    elsewhere.mkdir()
-
-    async def test(backend: RayBackend, exits: Exits) -> None:
-        spec = _spec(silent_url)
-        with pytest.raises(LaunchError, match=r"image is not present on Ray node 127\.0\.0\.[34]"):
-            await backend.start(spec)
-        await asyncio.sleep(0.2)
-        assert exits.info == {}  # a start that raised is the fleet's to report, not the backend's
-
-    run(ray_cluster, tmp_path / "images", test, node_cache=elsewhere)
 
 
 def test_a_start_waiting_on_a_node_that_goes_away_fails(ray_cluster, tmp_path, silent_url):

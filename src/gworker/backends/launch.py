@@ -1,9 +1,9 @@
-"""How the local backend turns a ``LaunchSpec`` into a process: the image's interpreter,
-under bubblewrap where the machine allows it, with the container's limits applied.
+"""How the local backend turns a ``LaunchSpec`` into a process: the gworker runtime under the
+image's Python, in the image's root filesystem (``images.overlay``) under bubblewrap, with the
+container's limits applied, its volumes and GPU devices bound in.
 
-Without bubblewrap a container still runs in its image's virtual environment, but it shares the
-host's filesystem view; images that place files at absolute paths need the isolation, and are
-refused with the reason.
+The root is the image's layers under a private tmpfs upper, mounted in the child just before
+bwrap is exec'd: nothing to clean up on the host, whatever way the container ends.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .. import constants as C
 from .. import isolation
-from ..images import BuiltImage
+from ..images import BuiltImage, Rootfs
+from . import nvidia
 from .base import LaunchSpec, Mount
 from .cgroups import Limits
 from .gpus import Grant
@@ -85,10 +86,16 @@ def plan(
     mounts: list[Mount],
     grant: Grant | None,
     limiter: Limiter,
-    code_cache: Path,
+    scratch: Path,
 ) -> Launch:
-    runtime = [str(image.python), "-m", "gworker_client._runtime", spec.container_id]
-    env = {**isolation.network_env(), **image.environ(), **spec.env, **gpu_env(grant)}
+    """``scratch``: an existing directory the container's tmpfs upper is mounted over (in its
+    own mount namespace)."""
+    reason = isolation.unavailable_reason()
+    if reason is not None:
+        raise LaunchError(f"containers cannot be started on this machine: {reason}")
+    runtime = [image.python, "-m", "gworker_client._runtime", spec.container_id]
+    net_env, net_mounts = isolation.host_network(isolation.network_env())
+    env = {**net_env, **image.environ(), **spec.env, **gpu_env(grant)}
     # the cpu reservation is the container's weight, never below an ordinary process's: a
     # lighter one would leave containers waiting behind the control plane on a busy machine
     share = max(spec.cpu, 1.0)
@@ -98,32 +105,20 @@ def plan(
         cpu_share=share,
         pids=C.CONTAINER_MAX_TASKS,
     )
+    binds = {**net_mounts, **_device_binds(grant), **nvidia.driver_binds(grant)}
+    for m in mounts:
+        assert m.host_path is not None
+        binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
+    env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
+    env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
+    rootfs = Rootfs(image.layers_dir, image.layers, scratch)
+    argv = isolation.command(image, runtime, root=rootfs.merged, mounts=binds)
     join_cgroup = limiter.prepare(spec.container_id, limits)
-    reason = isolation.unavailable_reason()
-    if reason is None:
-        binds = _device_binds(grant)
-        for m in mounts:
-            assert m.host_path is not None
-            isolation.hand_over(Path(m.host_path))
-            binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
-        env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
-        env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
 
-        def preexec() -> None:
-            die_with_parent()
-            isolation.preexec()
-            join_cgroup()
-
-        return Launch(isolation.command(image, runtime, mounts=binds), env, preexec)
-    if image.files or image.workdir:
-        raise LaunchError(
-            f"this image places files at absolute paths, which needs bubblewrap isolation: {reason}"
-        )
-    env["GW_CODE_CACHE"] = str(code_cache)
-    env["GW_MOUNTS"] = mounts_env(mounts, isolated=False)
-
-    def preexec_plain() -> None:
+    def preexec() -> None:
         die_with_parent()
+        isolation.preexec()
+        rootfs.mount_in_child()
         join_cgroup()
 
-    return Launch(runtime, env, preexec_plain)
+    return Launch(argv, env, preexec)

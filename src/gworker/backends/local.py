@@ -67,13 +67,16 @@ class LocalBackend:
         cpu_capacity: float | None = None,
         memory_mib: int | None = None,
     ) -> None:
-        self.code_cache = home / "cache" / "code"
+        # containers' writable layers are tmpfs mounted over this directory, each in its own
+        # mount namespace (images.overlay): it stays empty on the host
+        self.scratch = home / "cache" / "images" / "scratch"
+        self.scratch.mkdir(parents=True, exist_ok=True)
         self.images = images
         self._built: dict[str, BuiltImage] = {}
         self.limiter = limits.detect()
         if isolation.unavailable_reason():
             log.warning(
-                "containers run without filesystem isolation: %s", isolation.unavailable_reason()
+                "containers cannot start on this machine: %s", isolation.unavailable_reason()
             )
         # each container's volume mounts: <mounts_root>/<container id>/<n>, removed on exit
         self.mounts_root = home / "volumes" / "mounts"
@@ -116,9 +119,7 @@ class LocalBackend:
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
         try:
             image = await self._image(spec.image)
-            launch = plan(
-                spec, image, self._host_mounts(spec), grant, self.limiter, self.code_cache
-            )
+            launch = plan(spec, image, self._host_mounts(spec), grant, self.limiter, self.scratch)
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 env=launch.env,
@@ -143,7 +144,7 @@ class LocalBackend:
 
     async def _start_sandbox(self, spec: SandboxLaunch, warm: bool) -> SandboxProcess:
         image = await self._image(spec.image)
-        return await start_sandbox(spec, image, self.limiter, warm=warm)
+        return await start_sandbox(spec, image, self.limiter, self.scratch, warm=warm)
 
     async def _image(self, spec: dict[str, Any]) -> BuiltImage:
         """The built image (built at publish: found in the cache; rebuilt if it was cleared)."""
@@ -151,6 +152,11 @@ class LocalBackend:
         if key not in self._built:
             self._built[key] = await asyncio.to_thread(self.images.build, spec)
         return self._built[key]
+
+    def images_in_use(self) -> set[str]:
+        """Image keys this server has started containers or sandboxes from (its layers must
+        stay while they may run)."""
+        return {image.key for image in self._built.values()}
 
     def _host_mounts(self, spec: LaunchSpec) -> list[Mount]:
         """The spec's mounts with a directory of the container's own where none is given."""

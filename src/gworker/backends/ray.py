@@ -21,15 +21,15 @@ import asyncio
 import importlib.util
 import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gworker_client._protocol import GpuRequest
 
-from ..images import ImageBuilder
+from ..images import ImageBuilder, transfer
 from . import ray_nodes
 from .base import BackendEvents, CapacityError, LaunchSpec, Placement
 from .launch import LaunchError
@@ -82,9 +82,9 @@ class RayBackend:
         self,
         address: str,
         images: ImageBuilder,
+        blob_root: Path,
         *,
         strategy: str = "SPREAD",
-        node_image_cache: str | None = None,
     ) -> None:
         if not ray_installed():
             raise RayMissing(INSTALL_HINT)
@@ -94,11 +94,7 @@ class RayBackend:
         self.address = address
         self.images = images
         self.strategy = strategy
-        # where nodes find built images: the control plane's cache, seen by every node at the
-        # same path (a shared filesystem) unless GW_RAY_IMAGE_CACHE names where they mount it
-        self.node_image_cache = (
-            node_image_cache or os.environ.get("GW_RAY_IMAGE_CACHE") or str(images.root)
-        )
+        self.blob_root = blob_root  # where image exports put layer archives for the nodes
         try:
             ray.init(
                 address=address,
@@ -111,7 +107,7 @@ class RayBackend:
             raise ConnectionError(f"cannot join the Ray cluster at {address!r}: {e}") from e
         self._actor_class: Any = ray.remote(max_restarts=0, max_task_retries=0)(ContainerActor)
         self._actors: dict[str, _Actor] = {}
-        self._built: set[str] = set()
+        self._manifests: dict[str, tuple[str, str]] = {}  # image spec -> (key, manifest)
         self._events: BackendEvents | None = None
         self._nodes: list[ray_nodes.Node] = []
         self._nodes_at = 0.0
@@ -173,14 +169,14 @@ class RayBackend:
             raise LaunchError(self._unplaceable(spec))
         if not fits:
             raise CapacityError("no Ray node has room for it now")
-        await self._ensure_image(spec.image)
+        manifest = await self._manifest(spec.image)
         handle = self._actor_class.options(
             name=spec.container_id,
             scheduling_strategy=self.strategy,
             **request.actor_options(),
         ).remote()
         gpu_types = {n.id: n.gpus.type for n in nodes if n.gpus}
-        launch = NodeLaunch(spec, self.node_image_cache, gpu_types, node_version())
+        launch = NodeLaunch(spec, manifest, str(self.blob_root), gpu_types, node_version())
         stream = handle.run.remote(launch)
         loop = asyncio.get_running_loop()
         actor = _Actor(spec, request, handle, loop.create_future())
@@ -219,13 +215,32 @@ class RayBackend:
             f" memory={spec.memory_mib} MiB; {ray_nodes.largest(nodes)}"
         )
 
-    async def _ensure_image(self, image: dict[str, Any]) -> None:
-        """The image is built (at publish; rebuilt if its cache was cleared) before any node looks
-        for it."""
-        key = json.dumps(image, sort_keys=True)
-        if key not in self._built:
-            await asyncio.to_thread(self.images.build, image)
-            self._built.add(key)
+    async def _manifest(self, image: dict[str, Any]) -> str:
+        """The image's manifest, its layers exported into the blob store for nodes to fetch (built
+        at publish; rebuilt if its cache was cleared). Once per image and control plane."""
+        spec_key = json.dumps(image, sort_keys=True)
+        if spec_key not in self._manifests:
+
+            def export() -> tuple[str, str]:
+                built = self.images.build(image)
+                kept = self.images.root / "exports" / f"{built.key}.json"
+                if kept.exists():  # exported before into this blob store, and still all there
+                    text = kept.read_text()
+                    layers = transfer.Manifest.from_json(text).layers
+                    if all((self.blob_root / x.blob[:2] / x.blob).exists() for x in layers):
+                        return built.key, text
+                put = transfer.blob_dir_put(self.blob_root)
+                text = transfer.export(self.images.store, built.key, put).to_json()
+                kept.parent.mkdir(exist_ok=True)
+                kept.write_text(text)
+                return built.key, text
+
+            self._manifests[spec_key] = await asyncio.to_thread(export)
+        return self._manifests[spec_key][1]
+
+    def images_in_use(self) -> set[str]:
+        """Image keys exported for containers (their layers must stay while they may run)."""
+        return {key for key, _ in self._manifests.values()}
 
     async def _follow(self, cid: str, actor: _Actor, stream: Any) -> None:
         """Relay the actor's events; end with exactly one report of the container's end (or, if

@@ -17,19 +17,22 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 import signal
-import tempfile
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import msgpack
+
 from .. import isolation
 from ..constants import STOP_GRACE_S
-from ..images import BuiltImage, ImageBuilder
+from ..images import BuiltImage, ImageBuilder, transfer
 from . import limits
 from .base import LaunchSpec, Mount
 from .gpus import Grant
@@ -37,8 +40,13 @@ from .launch import LaunchError, plan
 from .local import describe_exit
 
 _SELF_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
-# Where a node keeps containers' code (without isolation) and volume mount directories.
-NODE_DIR = Path(os.environ.get("GW_RAY_NODE_DIR") or Path(tempfile.gettempdir()) / "gworker-node")
+# Where a node keeps images' layers, containers' scratch space and volume mount directories
+# (one directory per node address below it).
+NODE_DIR = Path(
+    os.environ.get("GW_RAY_NODE_DIR") or Path.home() / ".cache" / "gworker" / "ray-node"
+)
+# How long fetching one layer archive from the control plane may take.
+BLOB_TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
@@ -46,9 +54,8 @@ class NodeLaunch:
     """What the control plane sends a ``ContainerActor`` (pickled by Ray)."""
 
     spec: LaunchSpec
-    # where built images are found on the node: the control plane's image cache, which every
-    # node sees on a shared filesystem
-    image_cache: str
+    manifest: str  # the image's layers in the control plane's blob store (images/transfer.py)
+    blob_root: str  # that blob store's directory: read directly where the node sees it
     gpu_types: Mapping[str, str]  # node id -> the GPU type it declares
     version: str  # the control plane's gworker (``node_version``): the node's must match
 
@@ -90,7 +97,8 @@ class ContainerActor:
         spec = launch.spec
         grant = _grant(spec, launch.gpu_types.get(node_id), ray.get_gpu_ids())
         limiter = _limiter()
-        mounts_root = NODE_DIR / "mounts" / spec.container_id
+        root = NODE_DIR / node_ip  # per node, though nodes may share a machine (as in tests)
+        mounts_root = root / "mounts" / spec.container_id
         try:
             if launch.version != node_version():
                 raise LaunchError(
@@ -99,16 +107,10 @@ class ContainerActor:
                 )
             if self.stopping:
                 raise LaunchError("stopped before it started")
-            image = await asyncio.to_thread(node_image, spec.image, Path(launch.image_cache))
-            if image is None:
-                raise LaunchError(
-                    f"the image is not present on Ray node {node_ip} (looked in"
-                    f" {launch.image_cache}); nodes find images on a filesystem shared with"
-                    " the control plane (see docs/ray.md)"
-                )
-            launch_plan = plan(
-                spec, image, _mounts(spec, mounts_root), grant, limiter, NODE_DIR / "code"
-            )
+            image = await asyncio.to_thread(node_image, launch, root)
+            scratch = root / "scratch"
+            scratch.mkdir(parents=True, exist_ok=True)
+            launch_plan = plan(spec, image, _mounts(spec, mounts_root), grant, limiter, scratch)
             self.proc = await asyncio.create_subprocess_exec(
                 *launch_plan.argv,
                 env=launch_plan.env,
@@ -201,14 +203,36 @@ def node_version() -> str:
     return f"{release}+{_SELF_DIGEST}"
 
 
-def node_image(spec: Mapping[str, Any], cache: Path) -> BuiltImage | None:
-    """The built image if this node has it (built by the control plane, never rebuilt here)."""
-    if not cache.is_dir():
-        return None
-    image = ImageBuilder(cache, _never_fetch).cached(spec)
-    if image is None or not image.python.exists():
-        return None
-    return image
+def node_image(launch: NodeLaunch, root: Path) -> BuiltImage:
+    """The container's image on this node: the layers it lacks fetched from the control plane's
+    blob store and unpacked into the node's layer store (kept: the next container finds them),
+    never built here. A node that sees the blob store's directory (a shared filesystem, or the
+    same machine) links the archives from it; any other fetches them over HTTP."""
+    builder = ImageBuilder(root / "images", _never_fetch)
+    blobs = Path(launch.blob_root)
+    fetch = transfer.blob_dir_fetch(blobs) if blobs.is_dir() else _blob_fetcher(launch.spec.env)
+    manifest = transfer.Manifest.from_json(launch.manifest)
+    with open(root / "images" / "import.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one import per node: containers starting at once wait
+        record = transfer.ensure_local(builder.store, manifest, fetch)
+    return builder.from_record(record, launch.spec.image)
+
+
+def _blob_fetcher(env: Mapping[str, str]) -> transfer.FetchBlob:
+    """Blobs from the control plane over HTTP, with the container's own token."""
+    url, token = env["GW_SERVER_URL"], f"{env['GW_TOKEN_ID']}:{env['GW_TOKEN_SECRET']}"
+
+    def fetch(sha256: str, dest: Path) -> None:
+        request = urllib.request.Request(
+            f"{url}/v1/blobs/{sha256}", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=BLOB_TIMEOUT_S) as answer:
+                dest.write_bytes(msgpack.unpackb(answer.read()))
+        except OSError as e:
+            raise LaunchError(f"cannot fetch layer archive {sha256[:12]} from {url}: {e}") from e
+
+    return fetch
 
 
 def _never_fetch(sha256: str) -> bytes:

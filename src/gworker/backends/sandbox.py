@@ -1,9 +1,10 @@
 """Starting a sandbox on this machine: its agent under bubblewrap, in a network namespace of its
 own, joined to a cgroup with cpu, memory and process-count limits.
 
-A sandbox always gets ``--unshare-net``. With ``block_network`` that is all: only its own
-loopback. Otherwise ``slirp4netns`` gives the namespace a user-mode TCP/IP stack (a tap device,
-10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3) for outbound traffic, with
+A sandbox always gets a network namespace of its own (``isolation.own_network_in_child``). With
+``block_network`` that is all: only its own loopback. Otherwise ``slirp4netns`` gives the
+namespace a user-mode TCP/IP stack (a tap device, 10.0.2.100/24, gateway 10.0.2.2, DNS 10.0.2.3)
+for outbound traffic, with
 ``--disable-host-loopback`` so that neither 10.0.2.2 nor anything else reaches the host's
 127.0.0.1, where the control plane listens. The agent learns nothing about the control plane: its
 only channel is the pair of pipes this module hands to the caller (``SandboxProcess``).
@@ -27,7 +28,7 @@ from pathlib import Path
 from gworker_client._protocol.sandbox import FRAME_HEADER
 
 from .. import isolation
-from ..images import BuiltImage
+from ..images import BuiltImage, Rootfs
 from .cgroups import Limits
 from .launch import LaunchError, die_with_parent
 from .limits import Limiter
@@ -144,12 +145,18 @@ class SandboxProcess:
         return code, oom
 
 
-def agent_path(image: BuiltImage) -> Path:
-    return image.runtime / AGENT
+def agent_path() -> str:
+    """The agent inside the sandbox: in the gworker runtime, bound read-only into the image."""
+    return f"{isolation.RUNTIME_DIR}/{AGENT}"
 
 
 async def start_sandbox(
-    spec: SandboxLaunch, image: BuiltImage, limiter: Limiter, *, warm: bool = False
+    spec: SandboxLaunch,
+    image: BuiltImage,
+    limiter: Limiter,
+    scratch: Path,
+    *,
+    warm: bool = False,
 ) -> SandboxProcess:
     """Start the sandbox's agent and, unless it is cut off, its network; return once commands
     sent to it will find the network up. A ``warm`` one (started ahead of demand) starts with a
@@ -161,8 +168,17 @@ async def start_sandbox(
     slirp = shutil.which("slirp4netns")
     if not spec.block_network and slirp is None:
         raise LaunchError(SLIRP_INSTALL)
-    argv = [str(image.python), "-I", "-S", str(agent_path(image))]
-    command = isolation.command(image, argv, network=False, cwd=spec.workdir)
+    argv = [image.python, "-I", "-S", agent_path()]
+    # the image's root under a private tmpfs upper (images.overlay), as nobody
+    rootfs = Rootfs(image.layers_dir, image.layers, scratch)
+    command = isolation.command(
+        image,
+        argv,
+        root=rootfs.merged,
+        network=True,  # its own namespace comes from the pre-exec hook (own_network_in_child)
+        cwd=spec.workdir,
+        identity=isolation.Identity.SANDBOX,
+    )
     info_r, info_w = os.pipe()
     command[1:1] = ["--info-fd", str(info_w)]
     env = {**isolation.network_env(), **image.environ()}
@@ -175,6 +191,8 @@ async def start_sandbox(
     def preexec() -> None:
         die_with_parent()
         isolation.preexec()
+        rootfs.mount_in_child()
+        isolation.own_network_in_child()
         join_cgroup()
 
     try:
@@ -222,8 +240,6 @@ async def _start_network(slirp: str, child: int) -> asyncio.subprocess.Process:
     ready_r, ready_w = os.pipe()
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
     argv += [f"--ready-fd={ready_w}", "--enable-seccomp"]
-    if not isolation.run_as_nobody():  # bubblewrap made a user namespace: join it too
-        argv.append(f"--userns-path=/proc/{child}/ns/user")
     argv += [str(child), "tap0"]
     try:
         net = await asyncio.create_subprocess_exec(

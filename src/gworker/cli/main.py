@@ -6,6 +6,7 @@ import click
 
 from .app import app
 from .dict import dict_group
+from .image import image_group
 from .queue import queue_group
 from .run import deploy, run
 from .sandbox import sandbox_group
@@ -37,3 +38,4 @@ cli.add_command(token)
 cli.add_command(secret_group)
 cli.add_command(volume_group)
 cli.add_command(sandbox_group)
+cli.add_command(image_group)

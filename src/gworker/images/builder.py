@@ -1,24 +1,30 @@
 """``ImageBuilder``: turns an image spec into a ``BuiltImage``, building only what is not cached.
 
-The cache is content-addressed by layer prefix. Layer ``i``'s key hashes the SDK's digest of
-layers ``0..i`` (``gworker_client._protocol.layer_digests``) with what else decides the result:
-the exact interpreter and the gworker runtime's digest. A key's record (``layers/<key>.json``) is
-written only after its layer built completely, so the same spec never builds twice, a change
-rebuilds from the first changed layer on, and a crash mid-build leaves nothing half-made in use.
-Builds of one key are serialized across threads and processes by a file lock; ``force_build``
-rebuilds a layer (and everything after it) into a new snapshot directory.
+An image is the Debian base layer (``debian.py``, once per machine, imported by hard links), its
+Python's layer (``pythons.py``), then one layer per build step that writes files. Step ``i``'s
+key hashes the base, the Python layer and the SDK's digest of the build steps ``0..i``
+(``layer_digests`` over the spec without the run-time files of ``add_local_*(copy=False)``, so
+editing those never rebuilds). The key names the step's layer and the image record after it
+(``LayerStore``); both are written only once the step succeeded, so the same spec never builds
+twice, a change rebuilds from the first changed step on, and a failed or interrupted step leaves
+nothing a later build reuses. ``env`` and ``workdir`` write no layer: they change the config.
+Builds of one key are serialized across threads and processes by a file lock; a forced step gets
+a layer of its own (a fresh digest), never replacing one that containers may be using.
 
-uv comes from the ``uv`` package (a dependency); its cache lives under the builder's root by
-default, on the same filesystem as the snapshots, so installs are hard links from it.
+Files added without ``copy=True`` are not in any layer: they are hard links in a tree per file
+set (``files/<digest>``) that containers get bound read-only at start.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,15 +32,16 @@ from typing import Any
 
 from gworker_client._protocol.image import SPEC_VERSION, layer_digests
 
-from . import interpreters, runtime, snapshots, steps
+from . import debian, gc, interpreters, pythons, runtime, steps
 from .blobs import BlobCache
 from .built import BuiltImage
 from .errors import BuildError
+from .layers import ImageConfig, ImageRecord, LayerStore, remove_tree
 from .pipconfig import uv_index_env
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 Log = Callable[[str], None]
-_METADATA_OPS = {"env", "workdir", "apt_install"}  # steps that write no files
+_FILE_OPS = {"add_local_file", "add_local_dir", "add_local_python_source"}
 _OPS = {
     "base",
     "pip_install",
@@ -45,9 +52,7 @@ _OPS = {
     "run_function",
     "env",
     "workdir",
-    "add_local_file",
-    "add_local_dir",
-    "add_local_python_source",
+    *_FILE_OPS,
 }
 
 
@@ -77,7 +82,7 @@ class ImageBuilder:
         secret_env: steps.SecretEnv | None = None,
     ) -> None:
         self.root = cache_root
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.store = LayerStore(cache_root)
         self.uv = uv_binary()
         # uv's own download cache (shared with the user's other uv use) unless told otherwise
         self.uv_cache = uv_cache or Path(
@@ -89,122 +94,192 @@ class ImageBuilder:
     def build(self, spec: Mapping[str, Any], log: Log = _ignore) -> BuiltImage:
         """Build (or find) the image; ``log`` receives the build's output line by line."""
         layers = _validate(spec)
-        digests = layer_digests(layers)
-        interp = interpreters.find(layers[0]["python_version"])
-        runtime_digest = runtime.fingerprint()
-        keys = [_key(d, interp, runtime_digest) for d in digests]
-        start = self._first_to_build(layers, keys)
-        if start == len(layers):
-            return self._load(keys[-1])
-        began = time.monotonic()
-        log(f"Building image {digests[-1][:12]} ({len(layers)} layers, Python {interp.version})")
-        ctx = self._context(log)
-        image = self._load(keys[start - 1]) if start else None
-        for i, layer in enumerate(layers):
-            if i < start:
-                log(f"[{i + 1}/{len(layers)}] {_title(layer)}: cached")
-                continue
-            image = self._layer(ctx, i, layers, keys[i], digests[i], image, interp, runtime_digest)
-        log(f"Image {digests[-1][:12]} ready in {time.monotonic() - began:.1f}s")
-        assert image is not None
-        return image
+        built_steps = [x for x in layers if not _mounted(x)]
+        digests = layer_digests(built_steps)
+        base, python = self._base(built_steps[0], log)
+        keys = [_key(base, python.layer, d) for d in digests]
+        start = self._first_to_build(built_steps, keys)
+        if start < len(built_steps):
+            began = time.monotonic()
+            n = len(built_steps)
+            log(f"Building image {digests[-1][:12]} ({n} steps, Python {python.version})")
+            for i in range(start):
+                log(f"[{i + 1}/{n}] {_title(built_steps[i])}: cached")
+            for i in range(start, n):
+                self._step(i, built_steps, keys, log)
+            log(f"Image {digests[-1][:12]} ready in {time.monotonic() - began:.1f}s")
+        record = self.store.image(keys[-1])
+        assert record is not None
+        gc.touch(self.store, record.key)
+        runtime_dir = runtime.ensure(self.root, python.host, runtime.fingerprint(), self.uv)
+        return self._image(record, runtime_dir, layers)
 
     def cached(self, spec: Mapping[str, Any]) -> BuiltImage | None:
         """The built image if it is in the cache, without building anything."""
         layers = _validate(spec)
-        interp = interpreters.find(layers[0]["python_version"])
-        key = _key(layer_digests(layers)[-1], interp, runtime.fingerprint())
-        return self._load(key) if self._record(key).exists() else None
+        built_steps = [x for x in layers if not _mounted(x)]
+        if not self.store.has(debian.base_key(debian.release())):
+            return None
+        base, python = self._base(built_steps[0], _ignore)
+        key = _key(base, python.layer, layer_digests(built_steps)[-1])
+        if self.store.image(key) is None or any(x.get("force_build") for x in built_steps):
+            return None
+        return self.build(spec)
 
-    # -- one layer -------------------------------------------------------------------------------
+    def from_record(self, record: ImageRecord, spec: Mapping[str, Any]) -> BuiltImage:
+        """The image of ``spec`` whose layers ``record`` lists, with nothing built: for a store
+        that received them (``transfer.ensure_local``)."""
+        layers = _validate(spec)
+        minor = ".".join(record.config.python_version.split(".")[:2])
+        runtime_dir = runtime.ensure(
+            self.root, interpreters.find(minor), runtime.fingerprint(), self.uv
+        )
+        return self._image(record, runtime_dir, layers)
 
-    def _layer(
-        self,
-        ctx: steps.Context,
-        i: int,
-        layers: Sequence[Mapping[str, Any]],
-        key: str,
-        digest: str,
-        prev: BuiltImage | None,
-        interp: interpreters.Interpreter,
-        runtime_digest: str,
-    ) -> BuiltImage:
-        layer, n = layers[i], len(layers)
+    # -- the base ------------------------------------------------------------------------------
+
+    def _base(self, layer: Mapping[str, Any], log: Log) -> tuple[str, pythons.ImagePython]:
+        tree, base = debian.ensure_base(log)
+        with self._lock(base):  # one import per store, however many builds start at once
+            if not self.store.has(base):
+                began = time.monotonic()
+                self.store.import_tree(tree, base, f"debian {debian.release()} base")
+                log(
+                    f"Debian base imported into this image store in {time.monotonic() - began:.1f}s"
+                )
+            python = pythons.ensure(self.store, tree, base, layer["python_version"])
+        return base, python
+
+    # -- one step ------------------------------------------------------------------------------
+
+    def _step(self, i: int, layers: Sequence[Mapping[str, Any]], keys: list[str], log: Log) -> None:
+        layer, n, key = layers[i], len(layers), keys[i]
         with self._lock(key):
-            if self._record(key).exists() and not _forced(layers, i):
-                ctx.log(f"[{i + 1}/{n}] {_title(layer)}: cached (built concurrently)")
-                return self._load(key)
-            ctx.log(f"[{i + 1}/{n}] {_title(layer)}")
+            forced = any(x.get("force_build") for x in layers[: i + 1])
+            if self.store.image(key) is not None and not forced:
+                log(f"[{i + 1}/{n}] {_title(layer)}: cached (built concurrently)")
+                return
+            log(f"[{i + 1}/{n}] {_title(layer)}")
             began = time.monotonic()
+            prev = self.store.image(keys[i - 1]) if i else None
             try:
-                image = self._step(ctx, layer, key, prev, interp, runtime_digest)
+                record = self._run(layer, key, prev, forced, log)
             except BuildError as e:
                 where = f"image build failed at step {i + 1}/{n} ({_title(layer)})"
                 raise type(e)(f"{where}: {e}") from None
-            image = image.with_changes(digest=digest)
-            self._save(key, image)
-            ctx.log(f"[{i + 1}/{n}] done in {time.monotonic() - began:.1f}s")
-            return image
+            except OSError as e:  # the disk, mostly: nothing of the step is kept
+                where = f"image build failed at step {i + 1}/{n} ({_title(layer)})"
+                raise BuildError(f"{where}: {e}") from None
+            self.store.save_image(record)
+            log(f"[{i + 1}/{n}] done in {time.monotonic() - began:.1f}s")
 
-    def _step(
+    def _run(
         self,
-        ctx: steps.Context,
         layer: Mapping[str, Any],
         key: str,
-        prev: BuiltImage | None,
-        interp: interpreters.Interpreter,
-        runtime_digest: str,
-    ) -> BuiltImage:
-        """Run one layer's step, in a new snapshot directory unless it only changes metadata."""
-        if prev is not None and layer["op"] in _METADATA_OPS:
-            return _apply(ctx, prev, layer, None)
-        snap = snapshots.create(self.root, key)
-        try:
-            if prev is None:
-                runtime_dir = runtime.ensure(self.root, interp, runtime_digest, ctx.uv, ctx.uv_env)
-                return steps.base(ctx, snap, interp, runtime_dir, "")
-            return _apply(ctx, prev, layer, snap)
-        except BaseException:
-            snapshots.remove(snap)
-            raise
+        prev: ImageRecord | None,
+        forced: bool,
+        log: Log,
+    ) -> ImageRecord:
+        op = layer["op"]
+        if prev is None:  # the base step: Debian and the Python
+            base, python = self._base(layer, log)
+            config = ImageConfig(python=pythons.PYTHON, python_version=python.version)
+            return ImageRecord(key, (base, python.layer), config)
+        if op == "env":
+            env = {**prev.config.env, **layer["vars"]}
+            return ImageRecord(key, prev.layers, _config(prev, env=env))
+        if op == "workdir":
+            return ImageRecord(key, prev.layers, _config(prev, workdir=layer["path"]))
+        digest = hashlib.sha256(f"{key}|{uuid.uuid4()}".encode()).hexdigest() if forced else key
+        ctx = self._context(log)
+        runtime_dir = runtime.ensure(self.root, self._host_python(prev), runtime.fingerprint())
+        image = self._image(prev, runtime_dir, [])
+        with self.store.making(digest, f"{op}: {_title(layer)}") as upper:
+            if op in _FILE_OPS:
+                steps.copy_files(ctx, layer, upper)
+            elif op == "apt_install":
+                steps.apt_install(ctx, image, layer, upper)
+            elif op == "run_commands":
+                steps.run_commands(ctx, image, layer, upper)
+            elif op == "run_function":
+                steps.run_function(ctx, image, layer, upper)
+            else:
+                steps.pip_install(ctx, image, layer, upper)
+        return ImageRecord(key, (*prev.layers, digest), prev.config)
 
-    def _first_to_build(self, layers: Sequence[Mapping[str, Any]], keys: list[str]) -> int:
-        for i, key in enumerate(keys):
-            if layers[i].get("force_build") or not self._record(key).exists():
-                return i
-        return len(keys)
+    def _host_python(self, record: ImageRecord) -> interpreters.Interpreter:
+        minor = ".".join(record.config.python_version.split(".")[:2])
+        return interpreters.find(minor)
 
     def _context(self, log: Log) -> steps.Context:
-        uv_env = {
-            **os.environ,
-            "UV_CACHE_DIR": str(self.uv_cache),
-            "UV_PYTHON_DOWNLOADS": "never",
-            **uv_index_env(),
-        }
-        uv_env.pop("VIRTUAL_ENV", None)
         return steps.Context(
+            store=self.store,
             uv=self.uv,
-            uv_env=uv_env,
+            uv_cache=self.uv_cache,
+            index_env=uv_index_env(),
             blobs=self.blobs,
-            tool_mounts=steps.tool_mounts(self.root, self.uv),
+            tools=steps.tools_dir(self.root),
             log=log,
             secret_env=self.secret_env,
         )
 
-    # -- records and locks -----------------------------------------------------------------------
+    # -- images --------------------------------------------------------------------------------
 
-    def _record(self, key: str) -> Path:
-        return self.root / "layers" / f"{key}.json"
+    def _image(
+        self, record: ImageRecord, runtime_dir: Path, layers: Sequence[Mapping[str, Any]]
+    ) -> BuiltImage:
+        files, python_path = self._mounted_files(layers)
+        digest = layer_digests(layers)[-1] if layers else record.key
+        return BuiltImage(
+            digest=digest,
+            key=record.key,
+            layers_dir=self.root / "layers",
+            layers=record.layers,
+            python=record.config.python,
+            python_version=record.config.python_version,
+            runtime=runtime_dir,
+            env=record.config.env,
+            workdir=record.config.workdir,
+            files=files,
+            python_path=python_path,
+        )
 
-    def _load(self, key: str) -> BuiltImage:
-        return BuiltImage.from_json(self._record(key).read_text())
+    def _mounted_files(
+        self, layers: Sequence[Mapping[str, Any]]
+    ) -> tuple[dict[str, Path], tuple[str, ...]]:
+        """The run-time files (``add_local_*`` without copy): one hard-link tree per file set."""
+        mounted = [x for x in layers if _mounted(x)]
+        python_path = tuple(
+            dict.fromkeys(x["python_path"] for x in layers if x.get("python_path")).keys()
+        )
+        if not mounted:
+            return {}, python_path
+        text = json.dumps([[x.get("files"), x.get("roots")] for x in mounted], sort_keys=True)
+        tree = self.root / "files" / hashlib.sha256(text.encode()).hexdigest()
+        roots = steps.outermost({r for x in mounted for r in x.get("roots", [])})
+        if not tree.exists():
+            tmp = tree.with_name(f".{tree.name}.{uuid.uuid4().hex[:8]}")
+            try:
+                for x in mounted:
+                    for root in x.get("roots", []):
+                        (tmp / root.lstrip("/")).mkdir(parents=True, exist_ok=True, mode=0o755)
+                    for entry in x.get("files", []):
+                        blob = self.blobs.path(entry["sha256"], entry["mode"])
+                        steps.place(tmp, entry["path"], blob)
+                tmp.mkdir(parents=True, exist_ok=True)
+                os.rename(tmp, tree)
+            except OSError:
+                remove_tree(tmp)
+                if not tree.exists():
+                    raise
+        return {root: tree / root.lstrip("/") for root in roots}, python_path
 
-    def _save(self, key: str, image: BuiltImage) -> None:
-        path = self._record(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(image.to_json())
-        os.replace(tmp, path)
+    def _first_to_build(self, layers: Sequence[Mapping[str, Any]], keys: list[str]) -> int:
+        for i, key in enumerate(keys):
+            if layers[i].get("force_build") or self.store.image(key) is None:
+                return i
+        return len(keys)
 
     @contextmanager
     def _lock(self, key: str) -> Iterator[None]:
@@ -218,35 +293,17 @@ class ImageBuilder:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _apply(
-    ctx: steps.Context, prev: BuiltImage, layer: Mapping[str, Any], snap: Path | None
-) -> BuiltImage:
-    op = layer["op"]
-    if op == "apt_install":
-        return steps.apt_install(ctx, prev, layer)
-    if op == "env":
-        return prev.with_changes(env={**prev.env, **layer["vars"]})
-    if op == "workdir":
-        return prev.with_changes(workdir=layer["path"])
-    assert snap is not None
-    if op in ("pip_install", "uv_pip_install", "pip_install_from_requirements"):
-        return steps.pip_install(ctx, prev, layer, snap)
-    if op == "run_commands":
-        return steps.run_commands(ctx, prev, layer, snap)
-    if op == "run_function":
-        return steps.run_function(ctx, prev, layer, snap)
-    if op in ("add_local_file", "add_local_dir", "add_local_python_source"):
-        return steps.add_files(ctx, prev, layer, snap)
-    raise BuildError(f"unknown image step {op!r}")
+def _config(prev: ImageRecord, **changes: Any) -> ImageConfig:
+    return dataclasses.replace(prev.config, **changes)
 
 
-def _forced(layers: Sequence[Mapping[str, Any]], i: int) -> bool:
-    """A layer rebuilds when it, or any layer before it, is forced."""
-    return any(layer.get("force_build") for layer in layers[: i + 1])
+def _mounted(layer: Mapping[str, Any]) -> bool:
+    """Files added without ``copy=True``: placed when a container starts, in no layer."""
+    return layer["op"] in _FILE_OPS and not layer.get("copy")
 
 
-def _key(digest: str, interp: interpreters.Interpreter, runtime_digest: str) -> str:
-    text = f"{BUILDER_VERSION}|{interp.executable}|{interp.version}|{runtime_digest}|{digest}"
+def _key(base: str, python: str, digest: str) -> str:
+    text = f"{BUILDER_VERSION}|{base}|{python}|{digest}"
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -265,7 +322,7 @@ def _validate(spec: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 def _title(layer: Mapping[str, Any]) -> str:
     op = layer["op"]
     if op == "base":
-        return f"Python {layer['python_version']} with the gworker runtime"
+        return f"Debian with Python {layer['python_version']}"
     detail = {
         "pip_install": " ".join(layer.get("packages") or []) or "-r requirements",
         "apt_install": " ".join(layer.get("packages") or []),

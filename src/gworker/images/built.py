@@ -1,43 +1,43 @@
-"""``BuiltImage``: a built image as the backends use it: an interpreter, a view, an environment."""
+"""``BuiltImage``: a built image as the backends use it: layers, a config, run-time files."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..isolation import CONTAINER_HOME
+from .overlay import Rootfs
 
-_SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CONTAINER_HOME = "/root"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """A built image. Paths are host paths, and every one of them appears at the same path inside
-    an isolated container (read-only), so ``python`` works with and without isolation."""
+    """A built image: its root filesystem is ``layers`` (digests in ``layers_dir``, bottom
+    first) under overlayfs. Paths in ``python``, ``env`` and ``workdir`` are inside the image;
+    ``runtime`` and ``files`` are host paths bound in read-only when a container starts."""
 
     digest: str  # the image's content digest (the SDK's ``Image.digest``)
-    python: Path  # the venv's interpreter: run containers with this
-    venv: Path
-    python_home: Path  # the base interpreter's installation, which the venv links to
-    runtime: Path  # the gworker runtime the venv's .pth points at
-    python_version: str  # exact: "3.11.7"
+    key: str  # the store's record of its built layers (``LayerStore.image``)
+    layers_dir: Path
+    layers: tuple[str, ...]
+    python: str  # the interpreter inside the image
+    python_version: str  # exact: "3.11.2"
+    runtime: Path  # the gworker runtime for this Python, seen at ``pythons.RUNTIME_DIR``
     env: Mapping[str, str] = field(default_factory=dict)  # the image's Image.env(...) values
     workdir: str | None = None
     files: Mapping[str, Path] = field(default_factory=dict)  # container path -> host path
     python_path: tuple[str, ...] = ()  # container directories put on sys.path (local sources)
-    files_tree: Path | None = None  # the builder's merged tree of added files (``files`` point in)
 
     def environ(self) -> dict[str, str]:
         """The environment of processes in this image: a clean one (nothing leaks from the
-        server's), the venv active, then the image's own variables."""
+        server's), then the image's own variables."""
         env = {
-            "PATH": f"{self.venv}/bin:{_SYSTEM_PATH}",
+            "PATH": SYSTEM_PATH,
             "HOME": CONTAINER_HOME,
             "LANG": "C.UTF-8",
-            "VIRTUAL_ENV": str(self.venv),
             "PYTHONUNBUFFERED": "1",
         }
         if self.python_path:
@@ -45,36 +45,15 @@ class BuiltImage:
         env.update(self.env)
         return env
 
-    def interpreter_paths(self) -> list[Path]:
-        """Host directories the interpreter needs, to expose read-only at the same paths."""
-        return [self.python_home, self.venv, self.runtime]
+    def layer_paths(self) -> list[Path]:
+        return [self.layers_dir / d for d in self.layers]
+
+    def rootfs(self, scratch: Path | None = None) -> Rootfs:
+        """Its root filesystem for one process tree with a private tmpfs upper (mount it with
+        ``mount_in_child`` in the child, then run ``isolation.command(..., root=merged)``)."""
+        where = scratch or self.layers_dir.parent / "scratch"
+        where.mkdir(parents=True, exist_ok=True)
+        return Rootfs(self.layers_dir, self.layers, where)
 
     def with_changes(self, **changes: Any) -> BuiltImage:
         return replace(self, **changes)
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        for key in ("python", "venv", "python_home", "runtime"):
-            data[key] = str(data[key])
-        data["files"] = {k: str(v) for k, v in self.files.items()}
-        data["env"] = dict(self.env)
-        data["python_path"] = list(self.python_path)
-        data["files_tree"] = str(self.files_tree) if self.files_tree else None
-        return json.dumps(data, sort_keys=True, indent=1)
-
-    @classmethod
-    def from_json(cls, text: str) -> BuiltImage:
-        d = json.loads(text)
-        return cls(
-            digest=d["digest"],
-            python=Path(d["python"]),
-            venv=Path(d["venv"]),
-            python_home=Path(d["python_home"]),
-            runtime=Path(d["runtime"]),
-            python_version=d["python_version"],
-            env=d["env"],
-            workdir=d["workdir"],
-            files={k: Path(v) for k, v in d["files"].items()},
-            python_path=tuple(d["python_path"]),
-            files_tree=Path(d["files_tree"]) if d["files_tree"] else None,
-        )

@@ -22,6 +22,7 @@ def run(
     shown: str | None = None,
     cwd: Path | None = None,
     hint: str = "",
+    preexec: Callable[[], None] | None = None,
 ) -> None:
     """Run ``argv``, streaming stdout and stderr (merged) to ``log``. On failure raise BuildError
     naming the command (``shown``, the user's own text, when given) and ending with its output."""
@@ -37,6 +38,7 @@ def run(
             env=dict(env),
             cwd=cwd,
             umask=0o022,
+            preexec_fn=preexec,
         )
     except OSError as e:
         raise BuildError(f"command `{shown}` could not start: {e}") from None
@@ -47,6 +49,8 @@ def run(
             tail.append(line)
             log(line)
     if proc.returncode != 0:
+        if any("No space left on device" in line for line in tail):
+            hint += "; the disk is full: free space (gw image prune removes unused layers)"
         output = "\n".join(tail)
         raise BuildError(
             f"command `{shown}` failed with exit code {proc.returncode}{hint}; its output ends"

@@ -1,7 +1,8 @@
 """The gworker runtime inside images: ``gworker_client``, its dependencies, and the web
 server that serves web endpoints (uvicorn with h11 and websockets, all pure Python).
 
-Every image's venv gets one ``.pth`` line pointing at a read-only, content-addressed copy of
+Every image's Python layer has one ``.pth`` line pointing at ``/opt/gworker/runtime``, where
+containers get bound a read-only, content-addressed copy of
 the packages in ``RUNTIME_PACKAGES``, taken from this server's own environment (the control plane
 and the container runtime are one version by construction) and byte-compiled for the image's
 Python, since containers see it read-only and could not cache bytecode themselves. Copying these

@@ -1,79 +1,81 @@
-"""What each kind of layer does to the image built so far.
+"""What each kind of build step does: it runs as root inside the image built so far, and whatever
+it writes lands in a new layer (the overlay's upper directory).
 
-Every step takes the previous ``BuiltImage`` and a fresh snapshot directory and returns the next
-``BuiltImage``; steps that only change metadata (``env``, ``workdir``, ``apt_install``) leave the
-snapshot empty and share their parent's venv. uv runs on the host (it writes only the snapshot);
-commands and build functions run in the image's isolated view with its venv writable.
+A step sees the image's root as ``/`` (``isolation.Identity.BUILD``: root with capabilities, the
+host's network and resolver), plus, under the reserved ``/opt/gworker``: uv and a ``pip`` that is
+``uv pip`` (``bin``), uv's cache shared with the host (``uv-cache``: installs are fast and the
+image never holds it), the gworker runtime (for ``run_function``), the step's inputs (``build``)
+and the host paths its network settings name (``host``). Nothing under ``/opt/gworker`` is kept:
+it is removed from the layer after the step. ``/tmp`` is a tmpfs, as in containers.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shlex
-import subprocess
-from collections.abc import Callable, Iterator, Mapping
+import re
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import isolation
-from ..isolation import Mount
-from . import process, runtime, snapshots
+from ..isolation import Identity, Mount
+from . import process
 from .blobs import BlobCache
-from .built import BuiltImage
+from .built import SYSTEM_PATH, BuiltImage
 from .errors import AptPackagesMissing, BuildError
-from .interpreters import Interpreter
+from .layers import LayerStore, remove_tree
+from .overlay import Rootfs
 
 Log = Callable[[str], None]
 SecretEnv = Callable[[list[Any]], Mapping[str, str]]
 TOOLS_DIR = "/opt/gworker/bin"
 BUILD_DIR = "/opt/gworker/build"
+UV_CACHE = "/opt/gworker/uv-cache"
 _RUN_FUNCTION = (
     "import sys, cloudpickle\n"
     "with open(sys.argv[1], 'rb') as f:\n"
     "    fn, args, kwargs = cloudpickle.load(f)\n"
     "fn(*args, **kwargs)\n"
 )
-_APT_HINT = (
-    " (system packages come from the host on the local backend: use Image.apt_install(...)"
-    " instead of apt-get in run_commands)"
+_APT = (
+    "set -e; export DEBIAN_FRONTEND=noninteractive; apt-get update -q;"
+    " apt-get install -y -q --no-install-recommends {packages};"
+    " apt-get clean; rm -rf /var/lib/apt/lists/*"
 )
 
 
 @dataclass(frozen=True)
 class Context:
-    uv: str  # the uv binary
-    uv_env: Mapping[str, str]  # the environment uv runs with on the host
+    store: LayerStore
+    uv: str  # the uv binary (static: it runs in any image)
+    uv_cache: Path
+    index_env: Mapping[str, str]  # the host's package index settings, for uv
     blobs: BlobCache
-    tool_mounts: Mapping[str, Mount]  # TOOLS_DIR in build sandboxes: a `pip` shim and uv
+    tools: Path  # the directory with the pip shim
     log: Log
     secret_env: SecretEnv | None
 
 
-def base(
-    ctx: Context, snap: Path, interp: Interpreter, runtime_dir: Path, digest: str
-) -> BuiltImage:
-    venv = snap / "venv"
-    argv = [ctx.uv, "venv", "--no-config", "--relocatable", "--python", str(interp.executable)]
-    process.run([*argv, str(venv)], ctx.log, env=ctx.uv_env)
-    site = venv / "lib" / f"python{_major_minor(interp.version)}" / "site-packages"
-    (site / runtime.PTH_NAME).write_text(runtime.pth_line(runtime_dir))
-    return BuiltImage(
-        digest=digest,
-        python=venv / "bin" / "python",
-        venv=venv,
-        python_home=interp.prefix,
-        runtime=runtime_dir,
-        python_version=interp.version,
-    )
+def apt_install(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
+    packages = " ".join(layer["packages"])
+    try:
+        in_image(ctx, image, upper, ["/bin/sh", "-c", _APT.format(packages=packages)],
+                 shown=f"apt-get install {packages}")  # fmt: skip
+    except BuildError as e:
+        missing = re.findall(r"Unable to locate package (\S+)", str(e))
+        if missing:
+            raise AptPackagesMissing(
+                f"apt has no package {', '.join(repr(m) for m in missing)} in this image's Debian"
+                " release: check the name (`apt-cache search <word>` on a Debian machine, or"
+                f" packages.debian.org). apt said:\n{e}"
+            ) from None
+        raise
 
 
-def pip_install(ctx: Context, prev: BuiltImage, layer: Mapping[str, Any], snap: Path) -> BuiltImage:
-    venv = snap / "venv"
-    snapshots.link_copy(prev.venv, venv)
-    argv = [ctx.uv, "pip", "install", "--no-config", "--compile-bytecode"]
-    argv += ["--python", str(venv / "bin" / "python")]
+def pip_install(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
+    argv = [f"{TOOLS_DIR}/uv", "pip", "install", "--compile-bytecode"]
     for key, flag in (
         ("index_url", "--index-url"),
         ("extra_index_url", "--extra-index-url"),
@@ -85,89 +87,106 @@ def pip_install(ctx: Context, prev: BuiltImage, layer: Mapping[str, Any], snap: 
         argv.append("--prerelease=allow")
     argv += list(layer.get("extra_options") or [])
     argv += list(layer.get("packages") or [])
+    mounts = {}
     if layer.get("requirements"):
-        req = snap / "requirements.txt"
+        req = ctx.store.root / "tmp" / f"requirements-{uuid.uuid4().hex}.txt"
         req.write_text(layer["requirements"])
-        argv += ["-r", str(req)]
-    env = {**ctx.uv_env, **_secrets(ctx, layer)}
-    process.run(argv, ctx.log, env=env)
-    return prev.with_changes(venv=venv, python=venv / "bin" / "python")
+        mounts[f"{BUILD_DIR}/requirements.txt"] = Mount(req)
+        argv += ["-r", f"{BUILD_DIR}/requirements.txt"]
+    shown = "uv pip install " + " ".join(argv[4:])
+    try:
+        in_image(ctx, image, upper, argv, shown=shown, env=secret_values(ctx, layer), mounts=mounts)
+    finally:
+        for m in mounts.values():
+            m.source.unlink(missing_ok=True)
 
 
-def apt_install(ctx: Context, prev: BuiltImage, layer: Mapping[str, Any]) -> BuiltImage:
-    packages = list(layer["packages"])
-    missing = [p for p in packages if not _dpkg_installed(p)]
-    if not missing:
-        ctx.log(f"system packages present on the host: {' '.join(packages)}")
-        return prev
-    install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
-    if os.geteuid() != 0 or os.environ.get("GW_ALLOW_APT") != "1":
-        sudo = "" if os.geteuid() == 0 else "sudo "
-        raise AptPackagesMissing(
-            f"Image.apt_install: {', '.join(missing)} not installed on this machine, and this"
-            f" server does not install system packages. Run `{sudo}{shlex.join(install)}`, or"
-            " start the server as root with GW_ALLOW_APT=1 to let image builds install them."
-        )
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    process.run(["apt-get", "update", "-q"], ctx.log, env=env)
-    process.run(install, ctx.log, env=env)
-    return prev
+def run_commands(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
+    env = secret_values(ctx, layer)
+    for cmd in layer["commands"]:
+        in_image(ctx, image, upper, ["/bin/sh", "-c", cmd], shown=cmd, env=env)
 
 
-def run_commands(
-    ctx: Context, prev: BuiltImage, layer: Mapping[str, Any], snap: Path
-) -> BuiltImage:
-    image = _writable_copy(prev, snap)
-    env = _sandbox_env(ctx, image, layer)
-    with _sandbox_mounts(ctx, image, snap) as mounts:
-        for cmd in layer["commands"]:
-            argv = isolation.command(image, ["/bin/sh", "-c", cmd], mounts=mounts)
-            hint = _APT_HINT if "apt" in cmd.split()[0] or "apt-get" in cmd else ""
-            process.run(argv, ctx.log, env=env, shown=cmd, hint=hint)
-    return image
-
-
-def run_function(
-    ctx: Context, prev: BuiltImage, layer: Mapping[str, Any], snap: Path
-) -> BuiltImage:
-    image = _writable_copy(prev, snap)
-    env = _sandbox_env(ctx, image, layer)
+def run_function(ctx: Context, image: BuiltImage, layer: Mapping[str, Any], upper: Path) -> None:
     payload = ctx.blobs.path(layer["function"])
-    with _sandbox_mounts(ctx, image, snap) as mounts:
-        mounts[f"{BUILD_DIR}/function.pkl"] = Mount(payload)
-        argv = [str(image.python), "-c", _RUN_FUNCTION, f"{BUILD_DIR}/function.pkl"]
-        argv = isolation.command(image, argv, mounts=mounts)
-        process.run(argv, ctx.log, env=env, shown=f"run_function({layer['name']})")
-    return image
+    argv = [image.python, "-c", _RUN_FUNCTION, f"{BUILD_DIR}/function.pkl"]
+    mounts = {f"{BUILD_DIR}/function.pkl": Mount(payload)}
+    shown = f"run_function({layer['name']})"
+    in_image(ctx, image, upper, argv, shown=shown, env=secret_values(ctx, layer), mounts=mounts)
 
 
-def add_files(ctx: Context, prev: BuiltImage, layer: Mapping[str, Any], snap: Path) -> BuiltImage:
-    tree = snap / "files"
-    if prev.files_tree is not None:
-        snapshots.link_copy(prev.files_tree, tree)
-    else:
-        tree.mkdir(mode=0o755)
+def copy_files(ctx: Context, layer: Mapping[str, Any], upper: Path) -> None:
+    """``add_local_*(copy=True)``: the files become part of the layer, owned by root."""
+    for root in layer.get("roots", []):
+        _host(upper, root).mkdir(parents=True, exist_ok=True, mode=0o755)
     for entry in layer.get("files", []):
-        _place(tree, entry["path"], ctx.blobs.path(entry["sha256"], entry["mode"]))
-    roots = _outermost({*prev.files, *layer.get("roots", [])})
-    for root in roots:
-        problem = isolation.placement_problem(root)
-        if problem:
-            raise BuildError(problem)
-        if not _host(tree, root).exists():  # an empty directory still appears
-            _host(tree, root).mkdir(parents=True, mode=0o755)
-    python_path = prev.python_path
-    if layer.get("python_path") and layer["python_path"] not in python_path:
-        python_path = (*python_path, layer["python_path"])
-    files = {root: _host(tree, root) for root in sorted(roots)}
-    return prev.with_changes(files=files, files_tree=tree, python_path=python_path)
+        place(upper, entry["path"], ctx.blobs.path(entry["sha256"], entry["mode"]))
 
 
-def _place(tree: Path, target: str, blob: Path) -> None:
+def in_image(
+    ctx: Context,
+    image: BuiltImage,
+    upper: Path,
+    argv: list[str],
+    *,
+    shown: str,
+    env: Mapping[str, str] | None = None,
+    mounts: Mapping[str, Mount] | None = None,
+) -> None:
+    """Run ``argv`` as root in ``image`` with ``upper`` as its writable layer."""
+    scratch = ctx.store.root / "tmp" / f"work-{uuid.uuid4().hex[:12]}"
+    scratch.mkdir(parents=True)
+    rootfs = Rootfs(ctx.store.root / "layers", image.layers, scratch, upper=upper)
+    net_env, net_mounts = isolation.host_network({**isolation.network_env(), **ctx.index_env})
+    ctx.uv_cache.mkdir(parents=True, exist_ok=True)
+    all_mounts = {
+        **net_mounts,
+        TOOLS_DIR: Mount(ctx.tools),
+        f"{TOOLS_DIR}/uv": Mount(Path(ctx.uv)),
+        UV_CACHE: Mount(ctx.uv_cache, writable=True),
+        **(mounts or {}),
+    }
+    full_env = {**net_env, **image.environ()}
+    full_env["PATH"] = f"{full_env.get('PATH', SYSTEM_PATH)}:{TOOLS_DIR}"
+    full_env.update(
+        UV_CACHE_DIR=UV_CACHE,
+        UV_LINK_MODE="copy",  # the cache is another filesystem, as far as the overlay knows
+        UV_COMPILE_BYTECODE="1",
+        UV_PYTHON_DOWNLOADS="never",
+        UV_SYSTEM_PYTHON="1",
+        UV_BREAK_SYSTEM_PACKAGES="1",
+        **(env or {}),
+    )
+    if image.python:  # known once the image's Python is (a registry image's first steps: not)
+        full_env["UV_PYTHON"] = image.python
+    command = isolation.command(
+        image, argv, root=rootfs.merged, mounts=all_mounts, identity=Identity.BUILD
+    )
+
+    def preexec() -> None:
+        rootfs.mount_in_child()
+
+    try:
+        process.run(command, ctx.log, env=full_env, shown=shown, preexec=preexec)
+    finally:
+        remove_tree(scratch)
+        _drop_mount_points(upper)
+
+
+def _drop_mount_points(upper: Path) -> None:
+    """Remove what only the step's mounts put in the layer."""
+    remove_tree(upper / "opt" / "gworker")
+    for name in ("etc/resolv.conf", "etc/hosts"):
+        path = upper / name
+        if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
+            path.unlink()
+
+
+def place(tree: Path, target: str, blob: Path) -> None:
     dest = _host(tree, target)
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     if dest.is_dir() and not dest.is_symlink():
-        snapshots.remove(dest)
+        remove_tree(dest)
     elif dest.exists() or dest.is_symlink():
         dest.unlink()
     os.link(blob, dest)
@@ -177,7 +196,7 @@ def _host(tree: Path, target: str) -> Path:
     return tree / PurePosixPath(target).relative_to("/")
 
 
-def _outermost(paths: set[str]) -> list[str]:
+def outermost(paths: set[str]) -> list[str]:
     """Drop paths inside another one: binding the outer directory shows them already."""
     pure = sorted(PurePosixPath(p) for p in paths)
     out: list[PurePosixPath] = []
@@ -187,48 +206,7 @@ def _outermost(paths: set[str]) -> list[str]:
     return [str(p) for p in out]
 
 
-def _writable_copy(prev: BuiltImage, snap: Path) -> BuiltImage:
-    venv = snap / "venv"
-    snapshots.full_copy(prev.venv, venv)
-    return prev.with_changes(venv=venv, python=venv / "bin" / "python")
-
-
-@contextlib.contextmanager
-def _sandbox_mounts(ctx: Context, image: BuiltImage, snap: Path) -> Iterator[dict[str, Mount]]:
-    """The mounts of a build sandbox: the venv writable, a scratch /tmp on disk, the tools; owned
-    by the sandbox's uid while it runs and handed back to root after."""
-    scratch = snap / "scratch"
-    scratch.mkdir()
-    os.chmod(scratch, 0o1777)
-    nobody = isolation.run_as_nobody()
-    if nobody:
-        snapshots.chown_tree(image.venv, isolation.NOBODY)
-    try:
-        yield {
-            **ctx.tool_mounts,
-            str(image.venv): Mount(image.venv, writable=True),
-            "/tmp": Mount(scratch, writable=True),
-        }
-    finally:
-        snapshots.remove(scratch)
-        if nobody:
-            snapshots.chown_tree(image.venv, 0)
-
-
-def _sandbox_env(ctx: Context, image: BuiltImage, layer: Mapping[str, Any]) -> dict[str, str]:
-    env = {**isolation.network_env(), **image.environ()}
-    env["PATH"] = f"{image.venv}/bin:{TOOLS_DIR}:{env['PATH'].split(':', 1)[1]}"
-    env.update(
-        UV_CACHE_DIR="/tmp/uv-cache",
-        UV_LINK_MODE="copy",
-        UV_COMPILE_BYTECODE="1",
-        UV_PYTHON_DOWNLOADS="never",
-    )
-    env.update(_secrets(ctx, layer))
-    return env
-
-
-def _secrets(ctx: Context, layer: Mapping[str, Any]) -> Mapping[str, str]:
+def secret_values(ctx: Context, layer: Mapping[str, Any]) -> Mapping[str, str]:
     refs = list(layer.get("secrets") or [])
     if not refs:
         return {}
@@ -237,35 +215,15 @@ def _secrets(ctx: Context, layer: Mapping[str, Any]) -> Mapping[str, str]:
     return ctx.secret_env(refs)
 
 
-def _dpkg_installed(spec: str) -> bool:
-    name, _, version = spec.partition("=")
-    try:
-        out = subprocess.run(
-            ["dpkg-query", "-W", "-f=${Status}\t${Version}", name.split(":")[0]],
-            capture_output=True,
-            text=True,
-        )
-    except OSError:
-        raise AptPackagesMissing(
-            "Image.apt_install needs a Debian-based host (dpkg-query was not found)"
-        ) from None
-    status, _, installed = out.stdout.partition("\t")
-    ok = out.returncode == 0 and status.endswith("installed") and "not-installed" not in status
-    return ok and (not version or installed == version)
-
-
-def _major_minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
-def tool_mounts(root: Path, uv: str) -> dict[str, Mount]:
-    """The tools directory of build sandboxes: a ``pip`` that is ``uv pip`` (images have no pip;
-    Modal-style ``run_commands("pip install ...")`` keeps working) and a mount point for uv."""
+def tools_dir(root: Path) -> Path:
+    """A ``pip`` that is ``uv pip`` (images have no pip: Modal-style ``run_commands("pip install
+    ...")`` installs into the image's Python) and a mount point for uv."""
     tools = root / "tools"
     tools.mkdir(parents=True, exist_ok=True, mode=0o755)
-    pip = tools / "pip"
-    if not pip.exists():
-        pip.write_text('#!/bin/sh\nexec uv pip "$@"\n')
-        os.chmod(pip, 0o755)
+    for name in ("pip", "pip3"):
+        pip = tools / name
+        if not pip.exists():
+            pip.write_text(f'#!/bin/sh\nexec {TOOLS_DIR}/uv pip "$@"\n')
+            os.chmod(pip, 0o755)
     (tools / "uv").touch(mode=0o755)
-    return {TOOLS_DIR: Mount(tools), f"{TOOLS_DIR}/uv": Mount(Path(uv))}
+    return tools

@@ -16,8 +16,8 @@ from aiohttp import web
 from gworker_client._protocol import home as home_files
 
 from .. import constants as C
-from ..backends import Backend
 from ..backends.local import LocalBackend
+from ..backends.ray import RayBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
 from . import (
@@ -87,16 +87,19 @@ BACKENDS = ("local", "ray")
 
 
 def _backend(
-    kind: str, ray_address: str | None, local: LocalBackend, builder: ImageBuilder
-) -> Backend:
+    kind: str,
+    ray_address: str | None,
+    local: LocalBackend,
+    builder: ImageBuilder,
+    blob_store: blobs.BlobStore,
+) -> LocalBackend | RayBackend:
     """The backend that places containers: this machine's, or a Ray cluster's."""
     if kind == "local":
         return local
     if kind != "ray":
         raise ValueError(f"backend {kind!r} is not one of {', '.join(BACKENDS)}")
-    from ..backends.ray import RayBackend
-
-    return RayBackend(ray_address or "auto", builder)
+    # Ray nodes fetch images' layers from the blob store (images/transfer.py)
+    return RayBackend(ray_address or "auto", builder, blob_store.root)
 
 
 def build_app(
@@ -105,9 +108,10 @@ def build_app(
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
+    builder.store.clear_tmp()  # what builds interrupted by a previous server's end left
     # sandboxes run on the control plane's machine whatever places containers
     local = LocalBackend(home, builder)
-    backend = _backend(backend_kind, ray_address, local, builder)
+    backend = _backend(backend_kind, ray_address, local, builder, blob_store)
     state = State(
         store=store,
         blobs=blob_store,
@@ -132,7 +136,9 @@ def build_app(
     app["home"] = home
     app["bind_host"] = None  # where the API listens, when not at the URL's host (serve sets it)
     app["queue_waiters"] = queues.Waiters()
-    app["image_builds"] = images.ImageBuilds(builder)
+    app["image_builds"] = images.ImageBuilds(
+        builder, lambda: local.images_in_use() | backend.images_in_use()
+    )
     app["kinds"] = registry.kinds(dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND)
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store))

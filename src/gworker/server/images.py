@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from gworker_client._protocol import MAX_WAIT_S
 
-from ..images import BuildError, ImageBuilder
+from ..images import BuildError, ImageBuilder, gc, transfer
 from .errors import InvalidRequest
 from .http import body, reply
 from .state import State
@@ -39,9 +40,14 @@ class Build:
 
 
 class ImageBuilds:
-    def __init__(self, builder: ImageBuilder) -> None:
+    def __init__(self, builder: ImageBuilder, in_use: Callable[[], set[str]]) -> None:
         self.builder = builder
         self.builds: dict[str, Build] = {}
+        self.in_use = in_use  # image keys of running containers: never collected
+
+    def collect(self, cap: int) -> gc.Collected:
+        """Unused layers out, then least recently used images while over ``cap`` bytes."""
+        return gc.collect(self.builder.store, cap, self.in_use())
 
     def start(self, spec: dict[str, Any], on_line: Any, following: bool) -> Build:
         """The build of ``spec``: the running one, or a new one. A caller that is not yet
@@ -59,6 +65,8 @@ class ImageBuilds:
         async def run() -> None:
             try:
                 await loop.run_in_executor(None, self.builder.build, spec, log)
+                if build.lines:  # something was built: keep the store under its cap
+                    await loop.run_in_executor(None, self.collect, gc.cap_bytes())
             except BuildError as e:
                 build.error = str(e)
             except Exception as e:  # a builder bug: the caller still gets an answer
@@ -107,5 +115,93 @@ async def build_image(request: web.Request) -> web.Response:
             "cursor": len(build.lines),
             "status": status,
             "error": build.error,
+        }
+    )
+
+
+@routes.post("/v1/images/export")
+async def export_image(request: web.Request) -> web.Response:
+    """Build (or find) an image and put its layer archives and manifest in the blob store, for
+    another machine to fetch (``images/transfer.py``). Replies with the manifest's blob digest."""
+    state: State = request.app["state"]
+    builds: ImageBuilds = request.app["image_builds"]
+    spec = (await body(request)).get("spec")
+    if not isinstance(spec, dict):
+        raise InvalidRequest("an image export needs spec (a map)")
+    builder = builds.builder
+
+    def run() -> tuple[str, transfer.Manifest]:
+        image = builder.build(spec)
+        manifest = transfer.export(
+            builder.store, image.key, transfer.blob_dir_put(state.blobs.root)
+        )
+        text = manifest.to_json().encode()
+        digest = hashlib.sha256(text).hexdigest()
+        state.blobs.put(digest, text)
+        return digest, manifest
+
+    try:
+        digest, manifest = await asyncio.get_running_loop().run_in_executor(None, run)
+    except BuildError as e:
+        raise InvalidRequest(str(e)) from None
+    return reply({"manifest": digest, "layers": [ref.blob for ref in manifest.layers]})
+
+
+@routes.get("/v1/images")
+async def list_images(request: web.Request) -> web.Response:
+    builds: ImageBuilds = request.app["image_builds"]
+    store = builds.builder.store
+    in_use = builds.in_use()
+
+    def rows() -> list[dict[str, Any]]:
+        sizes = {d: store.layer_size(d) for d in store.layers()}
+        out = []
+        for record in store.images():
+            path = store.root / "images" / f"{record.key}.json"
+            out.append(
+                {
+                    "key": record.key,
+                    "python": record.config.python_version,
+                    "layers": len(record.layers),
+                    "size": sum(sizes.get(d, 0) for d in record.layers),
+                    "used": path.stat().st_mtime,
+                    "in_use": record.key in in_use,
+                }
+            )
+        return out
+
+    return reply({"images": await asyncio.to_thread(rows)})
+
+
+@routes.post("/v1/images/{key}/delete")
+async def delete_image(request: web.Request) -> web.Response:
+    builds: ImageBuilds = request.app["image_builds"]
+    store = builds.builder.store
+    prefix = request.match_info["key"]
+    matches = [r.key for r in store.images() if r.key.startswith(prefix)]
+    if len(prefix) < 6 or len(matches) != 1:
+        found = "no image" if not matches else f"{len(matches)} images"
+        raise InvalidRequest(f"{prefix!r} names {found}: give at least 6 characters of one key")
+    if matches[0] in builds.in_use():
+        raise InvalidRequest(f"image {prefix} is in use by running containers")
+    store.remove_image(matches[0])
+    collected = await asyncio.to_thread(builds.collect, gc.cap_bytes())
+    return reply({"removed": matches[0], "layers": len(collected.layers), "freed": collected.freed})
+
+
+@routes.post("/v1/images/prune")
+async def prune_images(request: web.Request) -> web.Response:
+    builds: ImageBuilds = request.app["image_builds"]
+    req = await body(request)
+    cap = req.get("max_bytes")
+    if cap is not None and (not isinstance(cap, int) or cap < 0):
+        raise InvalidRequest(f"max_bytes={cap!r}: expected a number of bytes, 0 or more")
+    collected = await asyncio.to_thread(builds.collect, gc.cap_bytes() if cap is None else cap)
+    return reply(
+        {
+            "images": len(collected.images),
+            "layers": len(collected.layers),
+            "freed": collected.freed,
+            "remaining": collected.remaining,
         }
     )
