@@ -1,6 +1,6 @@
 """The Ray backend reports a container's end however it comes: its process killed on the node,
-its Ray actor killed under it, or no start at all because the node lacks the image (a driver in
-this process: the control plane's view)."""
+its Ray actor killed under it, or a start that can no longer happen (a driver in this process:
+the control plane's view)."""
 
 from __future__ import annotations
 
@@ -65,10 +65,9 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has ended; who reaps it is not the container's business
 
 
-def run(ray_cluster, cache: Path, test, node_cache: Path | None = None) -> None:
+def run(ray_cluster, cache: Path, test) -> None:
     async def main() -> None:
         builder = ImageBuilder(cache, lambda sha: b"")
-        str(node_cache) if node_cache else None
         backend = RayBackend(ray_cluster.address, builder, cache / "blobs")
         exits = Exits()
         backend.bind(exits)
