@@ -45,6 +45,8 @@ _SELF_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 NODE_DIR = Path(
     os.environ.get("GW_RAY_NODE_DIR") or Path.home() / ".cache" / "gworker" / "ray-node"
 )
+# How long a container's last output may take to drain from its pipes once it has exited.
+PIPE_DRAIN_S = 2.0
 # How long fetching one layer archive from the control plane may take.
 BLOB_TIMEOUT_S = 600
 
@@ -168,8 +170,14 @@ async def _follow(
                 queue.put_nowait((name, text))
 
     async def wait() -> None:
-        await asyncio.gather(pump("stdout", proc.stdout), pump("stderr", proc.stderr))
-        info = describe_exit(isolation.payload_returncode(await proc.wait()))
+        pumps = asyncio.gather(pump("stdout", proc.stdout), pump("stderr", proc.stderr))
+        returncode = await proc.wait()
+        try:  # what is still in the pipes; a process that outlived the container and holds
+            # them (forked elsewhere in this worker, say) must not hold the end back
+            await asyncio.wait_for(pumps, PIPE_DRAIN_S)
+        except asyncio.TimeoutError:
+            pass
+        info = describe_exit(isolation.payload_returncode(returncode))
         if limiter.oom_killed(spec.container_id):
             info = f"out of memory (limit {spec.memory_limit_mib} MiB)"
         limiter.release(spec.container_id)
