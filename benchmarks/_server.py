@@ -17,12 +17,14 @@ from gworker_client import _api
 
 
 @contextmanager
-def local_control_plane() -> Iterator[str]:
-    """Run a control plane for the block and point the SDK at it; yield its URL."""
+def local_control_plane(settings: dict[str, str] | None = None) -> Iterator[str]:
+    """Run a control plane for the block and point the SDK at it; yield its URL. ``settings``
+    go into its environment (``GW_BACKEND=ray``, ``GW_RAY_ADDRESS``)."""
     saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="gw-bench-", ignore_cleanup_errors=True) as tmp:
         home = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+        env.update(settings or {})
         proc = daemon.spawn_server(home, env=env)
         try:
             url = daemon.wait_until_up(home, proc)["url"]

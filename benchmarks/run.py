@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import secrets
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,8 @@ class Contender:
 
 
 @contextmanager
-def gworker() -> Iterator[Contender]:
-    with local_control_plane(), bench_app.app.run():
+def gworker(settings: dict[str, str] | None = None) -> Iterator[Contender]:
+    with local_control_plane(settings), bench_app.app.run():
         yield Contender(
             bench_app.echo.remote,
             lambda xs: list(bench_app.echo_map.map(xs)),
@@ -105,12 +106,17 @@ def process_pool() -> Iterator[Contender]:
 
 @contextmanager
 def ray_actor() -> Iterator[Contender | None]:
+    # a token of the run's own, which the Ray-backend control plane joins this Ray with (set
+    # before Ray is imported: it reads its auth mode then)
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     try:
         import ray
     except ImportError:
         yield None
         return
-    ray.init(num_cpus=MAP_WORKERS, include_dashboard=False, log_to_driver=False)
+    # the Ray column's CPUs, plus room for the Ray-backend column's containers (0.125 each)
+    ray.init(num_cpus=MAP_WORKERS + 1, include_dashboard=False, log_to_driver=False)
     try:
         actor = ray.remote(baselines.Echo).remote()
         task = ray.remote(baselines.echo)
@@ -123,11 +129,11 @@ def ray_actor() -> Iterator[Contender | None]:
         ray.shutdown()
 
 
-def gworker_cold_starts() -> ColdStart:
+def gworker_cold_starts(settings: dict[str, str] | None = None) -> ColdStart:
     """First-result time of a function with no container, each time in a new ``app.run()``."""
     samples: list[float] = []
     deadline = time.perf_counter() + COLD_BUDGET_S
-    with local_control_plane():
+    with local_control_plane(settings):
         for i in range(COLD_REPS):
             time.sleep(COLD_SETTLE_S)
             with bench_app.cold_app.run():
@@ -145,33 +151,65 @@ def gworker_cold_starts() -> ColdStart:
 
 def bench(status: Callable[[str], Any]) -> dict[str, Column]:
     """Every contender up at once; the warm-call rows interleaved between them, the maps one
-    after another (the others idle meanwhile)."""
-    with ExitStack() as stack:
-        status("starting gworker, ProcessPoolExecutor and Ray…")
-        contenders = {
-            "gworker": stack.enter_context(gworker()),
-            "ProcessPoolExecutor": stack.enter_context(process_pool()),
-            "Ray": stack.enter_context(ray_actor()),
-        }
-        up = {name: c for name, c in contenders.items() if c is not None}
-        calls = {name: c.call for name, c in up.items()}
-        status("warm calls…")
-        small = round_trips(calls, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
-        status(f"warm calls with {LARGE_BYTES:,} bytes in and out…")
-        large = round_trips(calls, LARGE_WARMUP_CALLS, LARGE_CALLS, LARGE_BUDGET_S, LARGE_ARG)
-        maps: dict[str, tuple[Throughput, str]] = {}
-        for name, c in up.items():
-            status(f"map on {name}…")
-            maps[name] = (throughput(c.run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S), c.map_setup())
-    status("gworker cold starts…")
-    cold = gworker_cold_starts()
-    cols = {
-        name: Column(small[name], large[name], *maps[name], cold if name == "gworker" else None)
+    after another (the others idle meanwhile). Then gworker on the Ray backend, on the same Ray
+    instance, its warm calls interleaved with the Ray actor's again."""
+    with ExitStack() as outer:
+        ray_contender = outer.enter_context(ray_actor())
+        with ExitStack() as stack:
+            status("starting gworker, ProcessPoolExecutor and Ray…")
+            contenders = {
+                "gworker": stack.enter_context(gworker()),
+                "ProcessPoolExecutor": stack.enter_context(process_pool()),
+                "Ray": ray_contender,
+            }
+            cols = measure(contenders, status)
+        status("gworker cold starts…")
+        cols["gworker"] = replace(cols["gworker"], cold=gworker_cold_starts())
+        cols[ON_RAY] = Column(missing="Ray not installed")
+        if ray_contender is not None:
+            cols[ON_RAY] = on_ray(ray_contender, status)
+    return cols
+
+
+ON_RAY = "gworker on Ray"
+
+
+def measure(
+    contenders: dict[str, Contender | None], status: Callable[[str], Any]
+) -> dict[str, Column]:
+    up = {name: c for name, c in contenders.items() if c is not None}
+    calls = {name: c.call for name, c in up.items()}
+    status(f"warm calls: {', '.join(up)}…")
+    small = round_trips(calls, WARMUP_CALLS, ROUND_TRIP_CALLS, ROUND_TRIP_BUDGET_S)
+    status(f"warm calls with {LARGE_BYTES:,} bytes in and out…")
+    large = round_trips(calls, LARGE_WARMUP_CALLS, LARGE_CALLS, LARGE_BUDGET_S, LARGE_ARG)
+    maps: dict[str, tuple[Throughput, str]] = {}
+    for name, c in up.items():
+        status(f"map on {name}…")
+        maps[name] = (throughput(c.run_map, MAP_INPUTS, MAP_RUNS, MAP_BUDGET_S), c.map_setup())
+    return {
+        name: Column(small[name], large[name], *maps[name])
         if name in up
         else Column(missing="not installed")
         for name in contenders
     }
-    return cols
+
+
+def on_ray(ray_contender: Contender, status: Callable[[str], Any]) -> Column:
+    """gworker with ``--backend ray`` on the Ray instance the Ray column runs on: each container
+    a Ray actor; calls still go client -> control plane -> container."""
+    import ray
+
+    settings = {"GW_BACKEND": "ray", "GW_RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+    status("starting gworker on the Ray backend…")
+    with gworker(settings) as c:
+        cols = measure({ON_RAY: c, "Ray (again)": ray_contender}, status)
+    again = cols["Ray (again)"].round_trip
+    setup = cols[ON_RAY].map_setup
+    if again is not None:  # the phase's own Ray number, to read the column against
+        setup += f"; Ray actor p50 in this phase {again.p50_ms:.3f} ms"
+    status("gworker cold starts on the Ray backend…")
+    return replace(cols[ON_RAY], map_setup=setup, cold=gworker_cold_starts(settings))
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -237,7 +275,7 @@ def cold_row(cols: dict[str, Column]) -> list[str]:
 
 
 def render(cols: dict[str, Column]) -> Table:
-    table = Table(title="gworker vs ProcessPoolExecutor vs Ray (same run)")
+    table = Table(title="gworker (local and Ray backends) vs ProcessPoolExecutor vs Ray (same run)")
     table.add_column("measurement")
     for name, col in cols.items():
         header = name if col.missing is None else f"{name}\n({col.missing})"
@@ -262,7 +300,6 @@ def notes(cols: dict[str, Column]) -> list[str]:
     calls = ", ".join(f"{n} {c.round_trip.calls}" for n, c in cols.items() if c.round_trip)
     large = ", ".join(f"{n} {c.large.calls}" for n, c in cols.items() if c.large)
     runs = ", ".join(f"{n} {c.map.runs}" for n, c in cols.items() if c.map)
-    gw_cold = cols["gworker"].cold
     lines = [
         f"warm round trip: {WARMUP_CALLS} warm-up calls, then timed sequential calls of a"
         f" trivial function ({calls}), interleaved in rounds between the contenders so that"
@@ -276,13 +313,19 @@ def notes(cols: dict[str, Column]) -> list[str]:
         f" counted after the map), ProcessPoolExecutor({MAP_WORKERS}).map(f, ...,"
         f" chunksize={POOL_CHUNKSIZE}) (multiprocessing.Pool's default: 4 chunks per worker),"
         " Ray ray.get([f.remote(i) for i in ...]).",
+        f"{ON_RAY}: gworker with GW_BACKEND=ray on the Ray instance of the Ray column (every"
+        " container a Ray actor of 0.125 CPU), measured after the others with its warm calls"
+        " interleaved with the Ray actor's again; targets are judged on the local backend.",
     ]
-    if gw_cold is not None:
-        low, high = min(gw_cold.samples), max(gw_cold.samples)
-        lines.append(
-            f"cold start: {len(gw_cold.samples)} runs, each a new app.run() (new function ids, no"
-            f" container running), first .remote() to its result; range {low:.3f}–{high:.3f} s."
-        )
+    for name in ("gworker", ON_RAY):
+        cold = cols[name].cold
+        if cold is not None:
+            low, high = min(cold.samples), max(cold.samples)
+            lines.append(
+                f"cold start ({name}): {len(cold.samples)} runs, each a new app.run() (new"
+                " function ids, no container running), first .remote() to its result; range"
+                f" {low:.3f}–{high:.3f} s."
+            )
     return lines
 
 

@@ -15,6 +15,9 @@ import pytest
 
 from gworker import daemon
 
+# the Ray cluster and the control plane on the Ray backend (tests/ray_cluster.py)
+pytest_plugins = ("ray_cluster",)
+
 APPS = Path(__file__).parent / "apps"
 sys.path.insert(0, str(APPS))
 

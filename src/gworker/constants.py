@@ -53,6 +53,9 @@ WEB_TIMEOUT_S = 150.0
 # Idle sandboxes kept started per recently used launch (image, limits, network), so that
 # Sandbox.create answers at once; 0 turns the warm pool off.
 SANDBOX_WARM = int(os.environ.get("GW_SANDBOX_WARM", "2"))
+# The container channel's port (0: any free one). Fix it when a firewall sits between the Ray
+# nodes and the control plane; without the channel containers poll over HTTP, slower.
+CHANNEL_PORT = int(os.environ.get("GW_CHANNEL_PORT", "0"))
 # GW_GPU_FALLBACK=cpu: a function asking for a GPU this machine cannot give runs without one (and
 # its app's log says so), for developing GPU apps on a machine without that GPU. Off by default:
 # such a function then fails at once, naming the GPUs that exist.

@@ -77,13 +77,20 @@ def wait_until_up(home: Path, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
     )
 
 
-def start_server(home: Path, host: str = "127.0.0.1", port: int | None = None) -> dict[str, Any]:
-    """Start the local control plane in the background, unless one answers already."""
+def start_server(
+    home: Path,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    settings: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Start the local control plane in the background, unless one answers already;
+    ``settings`` (``GW_BACKEND``, ``GW_RAY_ADDRESS``, ...) go into its environment."""
     running = server_info(home)
     if running:
         return running
     port = _previous_port(home) if port is None else port
     env = {k: v for k, v in os.environ.items() if k != "GW_SERVER_URL"}
+    env.update(settings or {})
     info = wait_until_up(home, spawn_server(home, host, port, env))
     (home / "port").write_text(json.dumps(int(info["url"].rsplit(":", 1)[1])))
     return info

@@ -1,5 +1,6 @@
 """The backend contract (``gworker.backends.base.Backend``), checked against every backend: the
-local one (real processes) and the fake the scheduler's unit tests use."""
+local one (real processes), the Ray one (actors on the session's two-node Ray cluster,
+``tests/ray_cluster.py``) and the fake the scheduler's unit tests use."""
 
 from __future__ import annotations
 
@@ -80,19 +81,30 @@ def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("contract-images")
 
 
-@pytest.fixture(params=["local", "fake"])
+@pytest.fixture(params=["local", "ray", "fake"])
 def make_backend(
     request: pytest.FixtureRequest, tmp_path: Path, image_cache: Path, monkeypatch
 ) -> Callable[[], Backend]:
+    cluster = request.getfixturevalue("ray_cluster") if request.param == "ray" else None
+
     def make() -> Backend:
         if request.param == "fake":
             return FakeBackend(capacity=1)
         monkeypatch.delenv("GW_GPUS", raising=False)
         builder = ImageBuilder(image_cache, lambda sha: b"")
+        if cluster is not None:
+            from gworker.backends.ray import RayBackend
+
+            return RayBackend(cluster.address, builder, image_cache / "blobs")
         # room for one container of cpu=1 (the local backend always fits one)
         return LocalBackend(tmp_path / "home", builder, cpu_capacity=1.0, memory_mib=4096)
 
     return make
+
+
+# A container's cpu that fills a node: the Ray cluster's workers have 2 CPUs each, the local
+# backend here has 1, the fake room for one container whatever its size.
+FILLING_CPU = {"ray": 2.0}
 
 
 def _spec(url: str, cpu: float = 1.0) -> LaunchSpec:
@@ -147,15 +159,19 @@ def test_a_forced_stop_kills_at_once(make_backend, silent_server):
     run(make_backend(), test)
 
 
-def test_room_is_taken_by_a_running_container_and_freed_by_its_exit(make_backend, silent_server):
+def test_room_is_taken_by_running_containers_and_freed_by_an_exit(make_backend, silent_server):
     async def test(backend: Backend, events: Events) -> None:
-        assert backend.has_room(1.0, 128, None)
-        spec = _spec(silent_server)
-        await backend.start(spec)
-        assert not backend.has_room(1.0, 128, None)
-        await backend.stop(spec.container_id, force=True)
-        await events.wait_exit(spec.container_id)
-        assert backend.has_room(1.0, 128, None)
+        cpu = FILLING_CPU.get(backend.name, 1.0)
+        assert backend.has_room(cpu, 128, None)
+        started = []
+        while backend.has_room(cpu, 128, None) and len(started) < 4:
+            spec = _spec(silent_server, cpu)
+            await backend.start(spec)
+            started.append(spec.container_id)
+        assert not backend.has_room(cpu, 128, None)
+        await backend.stop(started[0], force=True)
+        await events.wait_exit(started[0])
+        assert backend.has_room(cpu, 128, None)
 
     run(make_backend(), test)
 

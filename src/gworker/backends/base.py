@@ -54,6 +54,7 @@ class Placement:
 
     pid: int | None
     gpu: str | None = None  # e.g. "A100-80GB:0,1"
+    node: str | None = None  # the cluster node's address (None: this machine)
 
 
 class CapacityError(Exception):

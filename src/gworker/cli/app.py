@@ -126,7 +126,10 @@ def containers(name: str) -> None:
     """Show an app's containers and their recent probe results (by name or id)."""
     info = _resolve(name)
     data = _api.client().get(f"/v1/apps/{info['id']}/containers")
-    table = Table("container", "function", "params", "state", "inputs", "ready", "gpu", "age")
+    # the node column only where containers run on a cluster (the Ray backend)
+    on_nodes = any(c.get("node") for c in data["containers"])
+    columns = ["container", "function", "params", "state", "inputs", "ready", "gpu", "age"]
+    table = Table(*columns, *(["node"] if on_nodes else []))
     for c in data["containers"]:
         params = ", ".join(f"{k}={v!r}" for k, v in c["params"].items())
         table.add_row(
@@ -138,6 +141,7 @@ def containers(name: str) -> None:
             "yes" if c["accepting"] else "no",
             c["gpu"] or "",
             f"{c['age_s']:.0f}s",
+            *([c.get("node") or ""] if on_nodes else []),
         )
     console.print(table)
     probes = Table("time", "container", "method", "kind", "result", "detail", title="probes")

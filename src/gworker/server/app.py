@@ -18,8 +18,10 @@ from aiohttp import web
 from gworker_client._protocol import home as home_files
 from gworker_client._protocol.limits import MAX_REQUEST_BYTES
 
+from .. import constants as C
 from .. import dashboard
 from ..backends.local import LocalBackend
+from ..backends.ray import RayBackend
 from ..images import BuildError, ImageBuilder
 from ..store import Store
 from ..usage import load_prices
@@ -115,12 +117,35 @@ def container_by_token(app: web.Application, state: State, token: str) -> str | 
     return found if found is not None else app["sandboxes"].keeper_by_token(token)
 
 
-def build_app(home: Path, server_url: str) -> web.Application:
+BACKENDS = ("local", "ray")
+
+
+def _backend(
+    kind: str,
+    ray_address: str | None,
+    local: LocalBackend,
+    builder: ImageBuilder,
+    blob_store: blobs.BlobStore,
+) -> LocalBackend | RayBackend:
+    """The backend that places containers: this machine's, or a Ray cluster's."""
+    if kind == "local":
+        return local
+    if kind != "ray":
+        raise ValueError(f"backend {kind!r} is not one of {', '.join(BACKENDS)}")
+    # Ray nodes fetch images' layers from the blob store (images/transfer.py)
+    return RayBackend(ray_address or "auto", builder, blob_store.root)
+
+
+def build_app(
+    home: Path, server_url: str, backend_kind: str = "local", ray_address: str | None = None
+) -> web.Application:
     store = Store(home / "state.db")
     blob_store = blobs.BlobStore(home / "blobs")
     builder = ImageBuilder(home / "cache" / "images", blob_store.get)
     builder.store.clear_tmp()  # what builds interrupted by a previous server's end left
-    backend = LocalBackend(home, builder)
+    # sandboxes run on the control plane's machine whatever places containers
+    local = LocalBackend(home, builder)
+    backend = _backend(backend_kind, ray_address, local, builder, blob_store)
     state = State(
         store=store,
         blobs=blob_store,
@@ -132,7 +157,7 @@ def build_app(home: Path, server_url: str) -> web.Application:
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
-    sandbox_table = Sandboxes(store, backend.start_sandbox, sandboxes.secret_env(store), server_url)
+    sandbox_table = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
         middlewares=[
@@ -155,14 +180,17 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     channel = app["channel"] = ContainerChannel(state.scheduler)
     app["home"] = home
+    app["bind_host"] = None  # where the API listens, when not at the URL's host (serve sets it)
     app["queue_waiters"] = queues.Waiters()
-    app["image_builds"] = images.ImageBuilds(builder, backend.images_in_use)
+    app["image_builds"] = images.ImageBuilds(
+        builder, lambda: local.images_in_use() | backend.images_in_use()
+    )
     app["kinds"] = registry.kinds(
         dicts.KIND, queues.KIND, volumes.KIND, secrets.KIND, network_file_systems.kind(home)
     )
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = sandbox_table
-    app["attach_container"] = backend.attach
+    app["attach_container"] = local.attach  # containers on this machine
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
     state.scheduler.app_busy.append(app["sandboxes"].running_in)
     for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
@@ -187,7 +215,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
 
     async def on_startup(_: web.Application) -> None:
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
-        await channel.start(urlsplit(server_url).hostname or "127.0.0.1")
+        advertised = urlsplit(server_url).hostname or "127.0.0.1"
+        await channel.start(app["bind_host"] or advertised, advertised, C.CHANNEL_PORT)
         app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
@@ -200,6 +229,8 @@ def build_app(home: Path, server_url: str) -> web.Application:
         await channel.close()
         await meter.close()
         await state.scheduler.close()
+        if backend is not local:
+            await local.close()
         store.close()
 
     app.on_startup.append(on_startup)
@@ -207,13 +238,21 @@ def build_app(home: Path, server_url: str) -> web.Application:
     return app
 
 
-async def serve(home: Path, host: str, port: int) -> None:
+async def serve(
+    home: Path,
+    host: str,
+    port: int,
+    backend: str = "local",
+    ray_address: str | None = None,
+    advertise_url: str | None = None,
+) -> None:
     """Run the control plane until SIGTERM/SIGINT; record its URL in ``GW_HOME/server.json``."""
     home.mkdir(parents=True, exist_ok=True)
     # bind first so the URL (and an ephemeral port) is known before containers are told it
     sock = _bind(host, port)
-    url = f"http://{host}:{sock.getsockname()[1]}"
-    app = build_app(home, url)
+    url = advertise_url or f"http://{reachable_host(host)}:{sock.getsockname()[1]}"
+    app = build_app(home, url, backend, ray_address)
+    app["bind_host"] = host
     # handlers still running once the stop has ended every long-poll (a web request streaming
     # through the gateway) get this long to finish
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
@@ -242,6 +281,21 @@ async def serve(home: Path, host: str, port: int) -> None:
                 if json.loads(info.read_text()).get("pid") == os.getpid():
                     info.unlink()
         log.info("gworker control plane stopped gracefully")
+
+
+def reachable_host(host: str) -> str:
+    """The address other machines reach a server bound to ``host`` at: ``host`` itself, or for a
+    wildcard (0.0.0.0, ::) this machine's address on its default route."""
+    import socket
+
+    if host not in ("0.0.0.0", "::", ""):
+        return f"[{host}]" if ":" in host else host
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # a documentation address: no packet is sent
+            return str(s.getsockname()[0])
+    except OSError:
+        return socket.gethostbyname(socket.gethostname())
 
 
 def _bind(host: str, port: int):  # type: ignore[no-untyped-def]

@@ -69,10 +69,13 @@ class ContainerChannel:
         self.address = ""
         self.writers: set[asyncio.StreamWriter] = set()
 
-    async def start(self, host: str) -> None:
-        self.server = await asyncio.start_server(self._serve, host, 0)
+    async def start(self, host: str, advertised: str | None = None, port: int = 0) -> None:
+        """Listen on ``host`` (``port`` 0: any); containers are told ``advertised`` (the host
+        in the control plane's URL) when it differs, as for a server bound to 0.0.0.0."""
+        self.server = await asyncio.start_server(self._serve, host, port)
         port = self.server.sockets[0].getsockname()[1]
-        self.address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        name = (advertised or host).strip("[]")
+        self.address = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
 
     async def close(self) -> None:
         if self.server is not None:

@@ -172,6 +172,7 @@ class Fleet:
             self.exited(c.id, "not started")
             return
         c.gpu = placed.gpu
+        c.node = placed.node
         self.store.set_container(c.id, "running", pid=placed.pid)
         self._commit_soon()
 
@@ -282,6 +283,7 @@ class Fleet:
                 "inputs": len(c.leased),
                 "accepting": c.accepting,
                 "gpu": c.gpu,
+                "node": c.node,
                 "age_s": now - c.started_at,
             }
             for c in self.by_id.values()

@@ -53,6 +53,7 @@ class Container:
     accepting: bool = True
     probe_failures: dict[str, int] = field(default_factory=dict)
     gpu: str | None = None  # the granted GPU type and devices, for status
+    node: str | None = None  # the cluster node it runs on (Ray backend), for status
     # web endpoints: {endpoint name or "": loopback port}, reported once they listen
     web_ports: dict[str, int] = field(default_factory=dict)
     web_requests: int = 0  # the gateway's requests in flight on this container
