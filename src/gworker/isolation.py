@@ -284,7 +284,9 @@ def command(
         flag = "--dev-bind" if mount.device else "--bind" if mount.writable else "--ro-bind"
         args += [flag, str(mount.source), target]
     workdir = cwd or image.workdir or CONTAINER_HOME
-    args += [*_parents(workdir, made), "--perms", "0755", "--dir", workdir]
+    # a sandbox runs as nobody: a working directory made for it must be writable by it
+    mode = "1777" if identity is Identity.SANDBOX else "0755"
+    args += [*_parents(workdir, made), "--perms", mode, "--dir", workdir]
     bwrap = bwrap_path()
     assert bwrap is not None
     return [

@@ -3,6 +3,7 @@ environment when the app is published (containers read it from their spec)."""
 
 from __future__ import annotations
 
+import errno
 import os
 
 import gworker_client as gw
@@ -46,6 +47,8 @@ def read_only(name: str) -> str:
         text = f.read()
     try:
         open(f"/sub/{name}", "w").close()
-    except PermissionError:
+    except OSError as e:  # a read-only mount: EROFS (EACCES where file modes refuse it)
+        if e.errno not in (errno.EROFS, errno.EACCES):
+            raise
         return f"{text} (read-only)"
     return f"{text} (writable)"

@@ -213,6 +213,8 @@ def test_describe_names_the_backend(make_backend):
 
 def test_usage_is_known_while_a_container_runs_and_not_after(make_backend, silent_server):
     async def test(backend: Backend, events: Events) -> None:
+        if backend.describe().get("name") == "ray":
+            pytest.skip("Ray nodes do not report usage yet (docs/ray.md, docs/usage.md)")
         spec = _spec(silent_server)
         await backend.start(spec)
         if isinstance(backend, FakeBackend):

@@ -81,17 +81,31 @@ async def spawn_isolated(
 
 def mounts_env(mounts: list[Mount], *, isolated: bool) -> str:
     """``GW_MOUNTS`` for the runtime: where the container finds each mount (``dir``): at its
-    container path when isolated (bubblewrap binds the host directory there), else on the host."""
+    container path when isolated (bubblewrap binds the host directory there), else on the host.
+    A read-only directory the runtime fills (a bucket's) is filled through ``fill_path``."""
+
+    def where(n: int, m: Mount) -> str | None:
+        if not isolated:
+            return m.host_path
+        return fill_path(n) if runtime_fills_read_only(m) else m.container_path
+
     return json.dumps(
         [
-            {
-                "path": m.container_path,
-                "dir": m.container_path if isolated else m.host_path,
-                "volume_id": m.volume_id,
-            }
-            for m in mounts
+            {"path": m.container_path, "dir": where(n, m), "volume_id": m.volume_id}
+            for n, m in enumerate(mounts)
         ]
     )
+
+
+def runtime_fills_read_only(m: Mount) -> bool:
+    """A read-only directory of the container's own (a read-only bucket mount): user code sees
+    it read-only, the runtime writes what it downloads through a second, writable bind (root in a
+    container writes past file modes, so only a read-only mount makes it read-only)."""
+    return m.read_only and m.volume_id is None and m.nfs_id is None
+
+
+def fill_path(n: int) -> str:
+    return f"/opt/gworker/fill/{n}"
 
 
 def gpu_env(grant: Grant | None) -> dict[str, str]:
@@ -137,9 +151,11 @@ def plan(
         pids=C.CONTAINER_MAX_TASKS,
     )
     binds = {**net_mounts, **device_binds(grant), **nvidia.driver_binds(grant)}
-    for m in mounts:
+    for n, m in enumerate(mounts):
         assert m.host_path is not None
         binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
+        if runtime_fills_read_only(m):
+            binds[fill_path(n)] = isolation.Mount(Path(m.host_path), writable=True)
     env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
     env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
     rootfs = Rootfs(image.layers_dir, image.layers, scratch)

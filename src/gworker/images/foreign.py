@@ -124,8 +124,15 @@ def apply(
     key: str,
     context: Path | None,
 ) -> ImageRecord:
+    user: str | None = None  # a USER of this Dockerfile, in force for the steps after it
     for i, step in enumerate(parsed):
         where = f"line {step.line}"
+        if isinstance(step, (RunStep, CopyStep)) and user not in (None, "root", "0", "0:0"):
+            raise BuildError(
+                f"{where}: {type(step).__name__.removesuffix('Step').upper()} after USER {user}"
+                " would run as root here (build steps run as root): move USER below the RUN and"
+                " COPY steps, or drop it"
+            )
         if isinstance(step, RunStep):
             digest = _digest(key, f"run-{i}")
             image = _built(builder, record)
@@ -145,6 +152,7 @@ def apply(
         elif isinstance(step, WorkdirStep):
             record = dataclasses.replace(record, config=_config(record, workdir=step.path))
         elif isinstance(step, UserStep):
+            user = step.user
             ctx.log(f"{where}: USER {step.user} is recorded; functions run as root, as in Modal")
             record = dataclasses.replace(record, config=_config(record, user=step.user))
         elif isinstance(step, (CmdStep, EntrypointStep, LabelStep, ExposeStep)):

@@ -84,6 +84,10 @@ def test_bad_registry_and_dockerfile_input_is_named(server, pushed, registry, tm
             f"gw.Image.from_registry({pushed!r}).dockerfile_commands('HEALTHCHECK CMD true')",
             "HEALTHCHECK",
         ),  # fmt: skip
+        (
+            f"gw.Image.from_registry({pushed!r}).dockerfile_commands('USER nobody', 'RUN true')",
+            "RUN after USER nobody would run as root",
+        ),  # fmt: skip
     ):
         app_file.write_text(
             "import gworker_client as gw\n"

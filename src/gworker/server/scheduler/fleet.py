@@ -155,7 +155,7 @@ class Fleet:
                 *(Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes),
                 *(Mount(n.mount_path, nfs_id=n.nfs_id) for n in spec.network_file_systems),
                 # a bucket mount: a directory of the container's own, synced by its runtime
-                *(Mount(b.mount_path) for b in spec.bucket_mounts),
+                *(Mount(b.mount_path, read_only=b.read_only) for b in spec.bucket_mounts),
             ],
         )
 
