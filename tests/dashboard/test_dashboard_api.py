@@ -59,3 +59,15 @@ def test_a_broken_price_table_is_a_400(private_server) -> None:
     (private_server.home / "prices.json").write_text("{not json")
     status, body = _get(private_server, "/usage")
     assert status == 400 and "prices" in body["error"]["message"].lower(), body
+
+
+def test_the_images_view_lists_the_image_store(server) -> None:
+    import basic_app
+
+    with basic_app.app.run():
+        assert basic_app.square.remote(3) == 9
+        status, body = _get(server, "/images")
+    assert status == 200
+    assert body["built"], body  # the app's image, built for it
+    image = body["built"][0]
+    assert len(image["key"]) == 16 and image["layers"] >= 1 and image["mib"] > 0

@@ -139,7 +139,24 @@ def images(app: web.Application) -> View:
         }
         for key, b in app["image_builds"].builds.items()
     ]
-    return {"images": list(used.values()), "builds": builds}
+    return {"images": list(used.values()), "built": _built(app), "builds": builds}
+
+
+def _built(app: web.Application) -> list[dict[str, Any]]:
+    """The images in this server's image store (what `gw image list` shows)."""
+    store = app["image_builds"].builder.store
+    in_use = app["image_builds"].in_use()
+    sizes = {d: store.layer_size(d) for d in store.layers()}
+    return [
+        {
+            "key": r.key[:16],
+            "python": r.config.python_version,
+            "layers": len(r.layers),
+            "mib": round(sum(sizes.get(d, 0) for d in r.layers) / 2**20, 1),
+            "in_use": r.key in in_use,
+        }
+        for r in store.images()
+    ]
 
 
 def _layer(layer: dict[str, Any]) -> str:
