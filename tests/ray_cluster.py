@@ -183,7 +183,7 @@ def _running(pid: int) -> bool:
 @pytest.fixture(scope="session")
 def ray_cluster() -> Iterator[RayCluster]:
     if importlib.util.find_spec("ray") is None:
-        pytest.skip("the Ray tests need Ray: pip install 'gworker[ray]'")
+        pytest.fail("the Ray tests need Ray: pip install 'gworker[ray]'")
     src = str(Path(gworker.__file__).resolve().parents[1])  # Ray workers import this gworker
     env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
     env.update(

@@ -75,7 +75,7 @@ def _run_in_overlay(image: oci.OciImage, tmp_path: Path, command: str) -> list[s
     )
     out = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True)
     if out.returncode != 0 and "mount" in out.stderr:
-        pytest.skip(f"overlayfs cannot be mounted here: {out.stderr.strip()}")
+        pytest.fail(f"overlayfs cannot be mounted here: {out.stderr.strip()}")
     assert out.returncode == 0, out.stderr
     return out.stdout.split()
 
