@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import itertools
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -16,17 +14,14 @@ import msgspec
 from . import _api, _config, _generator, _output, _payload
 from . import exception as exc
 from ._aio import Operation, blocking, iterating
+from ._map_run import Failure, MapRun, decode_output
 from ._object import passed_objects
 from ._options import FunctionOptions
 from ._protocol import FunctionSpec
-from ._serialization import deserialize, exception_from_output, serialize
+from ._serialization import serialize
 
 if TYPE_CHECKING:
     from ._app import App
-
-# A map sends its inputs in chunks of at most this many items or bytes.
-MAP_CHUNK_ITEMS = 1000
-MAP_CHUNK_BYTES = 8 * 1024 * 1024
 
 
 def _signature(raw_f: Callable[..., Any] | None, is_method: bool) -> inspect.Signature | None:
@@ -245,7 +240,7 @@ class Function:
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
-        return _MapRun(self, items, order_outputs, return_exceptions).results()
+        return MapRun(self, items, order_outputs, return_exceptions).results()
 
     @iterating
     def starmap(
@@ -259,7 +254,7 @@ class Function:
         """Like ``map``, but each item is a tuple of positional arguments."""
         self._refuse_generator("starmap")
         items = ((tuple(args), kwargs or {}) for args in input_iterator)
-        return _MapRun(self, items, order_outputs, return_exceptions).results()
+        return MapRun(self, items, order_outputs, return_exceptions).results()
 
     @blocking
     def for_each(
@@ -286,7 +281,7 @@ class Function:
         if not input_iterators:
             raise exc.InvalidError(f"{self._tag}.spawn_map() needs at least one iterable of inputs")
         items = ((args, kwargs or {}) for args in zip(*input_iterators))
-        run = _MapRun(self, items, order_outputs=True, return_exceptions=False)
+        run = MapRun(self, items, order_outputs=True, return_exceptions=False)
         run.submit_all()
         return FunctionCall(run.call_id)
 
@@ -376,9 +371,9 @@ class FunctionCall:
                 raise exc.TimeoutError(f"{self.object_id} did not finish within {timeout}s")
             self._poll(min(left, _config.LONG_POLL_S))
         _output.sync_logs()  # what the function printed comes before what the caller prints
-        values = [_decode(*self._outputs[i]) for i in range(self._total or 0)]
+        values = [decode_output(*self._outputs[i]) for i in range(self._total or 0)]
         for value in values:
-            if isinstance(value, _Failure):
+            if isinstance(value, Failure):
                 raise value.error
         return values[0] if self._total == 1 else values
 
@@ -398,134 +393,3 @@ class FunctionCall:
         _api.client().post(
             f"/v1/calls/{self.object_id}/cancel", {"terminate_containers": terminate_containers}
         )
-
-
-class _Failure:
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-def _decode(status: str, data: bytes) -> Any:
-    if status == "success":
-        return deserialize(_payload.inbound(data))
-    return _Failure(exception_from_output(status, data))
-
-
-class _MapRun:
-    """One map: a thread feeds inputs in chunks while the caller's thread collects outputs."""
-
-    def __init__(
-        self,
-        fn: Function,
-        items: Iterator[tuple[tuple[Any, ...], dict[str, Any]]],
-        order_outputs: bool,
-        return_exceptions: bool,
-    ) -> None:
-        self.fn = fn
-        self.items = items
-        self.order_outputs = order_outputs
-        self.return_exceptions = return_exceptions
-        self.call_id = new_call_id()
-        self.fid = fn._hydrate()
-        self.sent = 0
-        self.total: int | None = None
-        self.feed_error: BaseException | None = None
-        self.created = False
-        self.started = threading.Event()  # the call exists on the server, or feeding failed
-
-    def _chunks(self) -> Iterator[tuple[list[list[Any]], set[str]]]:
-        """Chunks of inputs, each with the ids of the objects pickled into them."""
-        counter = itertools.count()
-        chunk: list[list[Any]] = []
-        objects: set[str] = set()
-        size = 0
-        for args, kwargs in self.items:
-            self.fn._bind(args, kwargs)
-            payload, passed = self.fn._payload(args, kwargs)
-            chunk.append([next(counter), payload])
-            objects.update(passed)
-            size += len(payload)
-            if len(chunk) >= MAP_CHUNK_ITEMS or size >= MAP_CHUNK_BYTES:
-                yield chunk, objects
-                chunk, objects, size = [], set(), 0
-        yield chunk, objects
-
-    def _send(self, chunk: list[list[Any]], objects: set[str], total: int | None) -> None:
-        body = {
-            "call_id": self.call_id,
-            "inputs": chunk,
-            "total": total,
-            "wait": 0,
-            "objects": sorted(objects),
-        }
-        if not self.created:
-            _api.client().post(f"/v1/functions/{self.fid}/calls", body)
-            self.created = True
-            self.started.set()
-        else:
-            _api.client().post(f"/v1/calls/{self.call_id}/inputs", body)
-        self.sent += len(chunk)
-
-    def submit_all(self) -> None:
-        pending: tuple[list[list[Any]], set[str]] | None = None
-        for chunk in self._chunks():
-            if pending is not None:
-                self._send(*pending, None)
-            pending = chunk
-        last, objects = pending or ([], set())
-        self.total = self.sent + len(last)
-        self._send(last, objects, self.total)
-
-    def _feed(self) -> None:
-        try:
-            self.submit_all()
-        except BaseException as e:
-            self.feed_error = e
-            self.started.set()
-
-    def results(self) -> Iterator[Any]:
-        feeder = threading.Thread(target=self._feed, name="gw-map-feeder", daemon=True)
-        feeder.start()
-        call = FunctionCall(self.call_id)
-        progress = _output.map_progress(self.fn.tag)
-        next_idx, yielded = 0, 0
-        ready: dict[int, Any] = {}
-        finished = False
-        try:
-            while True:
-                if self.feed_error is not None:
-                    raise self.feed_error
-                if self.total is not None and yielded >= self.total:
-                    finished = True
-                    return
-                if not self.created:
-                    self.started.wait()
-                    continue
-                before = set(call._outputs)
-                call._poll(0.5 if self.total is None else _config.LONG_POLL_S)
-                for idx in sorted(set(call._outputs) - before):
-                    ready[idx] = _decode(*call._outputs.pop(idx))
-                if ready:
-                    _output.sync_logs()
-                progress.update(total=self.total or self.sent, completed=yielded + len(ready))
-                order = range(next_idx, next_idx + len(ready)) if self.order_outputs else None
-                for idx in order if order is not None else sorted(ready):
-                    if idx not in ready:
-                        break
-                    value = ready.pop(idx)
-                    next_idx += 1
-                    yielded += 1
-                    if isinstance(value, _Failure):
-                        if not self.return_exceptions:
-                            raise value.error
-                        value = value.error
-                    yield value
-        finally:
-            progress.close()
-            if not finished and self.created:
-                try:
-                    call.cancel()
-                except exc.Error:
-                    pass
