@@ -18,7 +18,6 @@ import os
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -37,6 +36,7 @@ from ._image_args import (
     _secret_refs,
     _strings,
 )
+from ._image_layer import AFTER_MOUNTED_FILES, Layer, describe, in_container
 from ._protocol.image import SPEC_VERSION, layer_digests
 from .exception import InvalidError
 
@@ -49,24 +49,6 @@ _OCI_HELP = (
 )
 
 
-@dataclass(frozen=True)
-class _Layer:
-    """One build step: ``spec`` is plain data; ``sources`` are local files hashed lazily."""
-
-    spec: Mapping[str, Any]
-    force_build: bool = False
-    sources: tuple[files.Source, ...] = ()
-    blobs: Mapping[str, bytes] = field(default_factory=dict)
-
-    def to_spec(self) -> dict[str, Any]:
-        out = dict(self.spec)
-        if self.sources:
-            out["files"] = [f.to_spec() for src in self.sources for f in src.files()]
-            out["roots"] = sorted({src.remote for src in self.sources})
-        out["force_build"] = self.force_build
-        return out
-
-
 class Image:
     """A container image: a base Python plus packages, files, environment and build commands.
 
@@ -75,7 +57,7 @@ class Image:
         image = gw.Image.debian_slim(python_version="3.11").pip_install("numpy").env({"A": "1"})
     """
 
-    def __init__(self, _layers: tuple[_Layer, ...]) -> None:
+    def __init__(self, _layers: tuple[Layer, ...]) -> None:
         if not _layers or _layers[0].spec.get("op") != "base":
             raise InvalidError("create images with Image.debian_slim(), not Image()")
         self._layers = _layers
@@ -90,7 +72,7 @@ class Image:
         values pickled here unpickle in the container.
         """
         version = _python_version(python_version)
-        return Image((_Layer({"op": "base", "python_version": version}, force_build),))
+        return Image((Layer({"op": "base", "python_version": version}, force_build),))
 
     @staticmethod
     def from_registry(
@@ -115,7 +97,7 @@ class Image:
             **_foreign_python("from_registry", add_python),
             "secrets": _secret_refs("from_registry", [secret] if secret is not None else []),
         }
-        image = Image((_Layer(spec, force_build),))
+        image = Image((Layer(spec, force_build),))
         if setup_dockerfile_commands:
             image = image.dockerfile_commands(list(setup_dockerfile_commands))
         return image
@@ -140,7 +122,7 @@ class Image:
         if not dockerfile.is_file() and os.environ.get("GW_CONTAINER_ID"):
             # a container imports the app's module, image definitions included; its image was
             # built at publish, from files that need not exist here
-            return Image((_Layer({"op": "base", "dockerfile": "", **_foreign_python("", None)}),))
+            return Image((Layer({"op": "base", "dockerfile": "", **_foreign_python("", None)}),))
         if not dockerfile.is_file():
             raise InvalidError(f"Image.from_dockerfile({str(path)!r}): no such file")
         context = Path(context_dir).expanduser() if context_dir else dockerfile.parent
@@ -152,7 +134,7 @@ class Image:
             "secrets": _secret_refs("from_dockerfile", secrets),
         }
         sources = (_context_source("from_dockerfile", context),)
-        return Image((_Layer(spec, force_build, sources),))
+        return Image((Layer(spec, force_build, sources),))
 
     @staticmethod
     def from_aws_ecr(tag: str, *args: Any, **kwargs: Any) -> Image:
@@ -201,7 +183,7 @@ class Image:
         sources: tuple[files.Source, ...] = ()
         if context_dir is not None:
             sources = (_context_source("dockerfile_commands", Path(context_dir).expanduser()),)
-        return self._extend(_Layer(spec, force_build, sources))
+        return self._extend(Layer(spec, force_build, sources))
 
     # -- packages ---------------------------------------------------------------------------------
 
@@ -255,7 +237,7 @@ class Image:
         except (ValueError, AttributeError) as e:
             raise InvalidError(f"Image.{method}(extra_options={extra!r}): {e}") from None
         spec["secrets"] = _secret_refs(method, options.get("secrets", ()))
-        return self._extend(_Layer(spec, force))
+        return self._extend(Layer(spec, force))
 
     def apt_install(self, *packages: str | Sequence[str], force_build: bool = False) -> Image:
         """Debian packages, installed with apt inside the image (never on the host)."""
@@ -268,7 +250,7 @@ class Image:
                 )
         if not pkgs:
             return self
-        return self._extend(_Layer({"op": "apt_install", "packages": pkgs}, force_build))
+        return self._extend(Layer({"op": "apt_install", "packages": pkgs}, force_build))
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -291,7 +273,7 @@ class Image:
             "commands": cmds,
             "secrets": _secret_refs("run_commands", secrets),
         }
-        return self._extend(_Layer(spec, force_build))
+        return self._extend(Layer(spec, force_build))
 
     def run_function(
         self,
@@ -319,7 +301,7 @@ class Image:
             "name": getattr(raw_f, "__qualname__", repr(raw_f)),
             "secrets": _secret_refs("run_function", secrets),
         }
-        return self._extend(_Layer(spec, force_build, blobs={sha: payload}))
+        return self._extend(Layer(spec, force_build, blobs={sha: payload}))
 
     # -- environment ------------------------------------------------------------------------------
 
@@ -334,12 +316,12 @@ class Image:
                 raise InvalidError(f"Image.env(): the value of {k!r} must be a str, not {v!r}")
         if not vars:
             return self
-        return self._extend(_Layer({"op": "env", "vars": dict(vars)}, force_build))
+        return self._extend(Layer({"op": "env", "vars": dict(vars)}, force_build))
 
     def workdir(self, path: str | PurePosixPath, force_build: bool = False) -> Image:
         """The working directory of containers and later build steps (an absolute path)."""
         where = _remote_path("workdir", path)
-        return self._extend(_Layer({"op": "workdir", "path": where}, force_build))
+        return self._extend(Layer({"op": "workdir", "path": where}, force_build))
 
     # -- local files ------------------------------------------------------------------------------
 
@@ -353,14 +335,14 @@ class Image:
     ) -> Image:
         """Place a local file at ``remote_path`` (ending in "/" puts it inside that directory)."""
         local = Path(local_path).expanduser()
-        if not local.is_file() and not _in_container():
+        if not local.is_file() and not in_container():
             raise InvalidError(f"Image.add_local_file({str(local_path)!r}): no such local file")
         remote = str(remote_path)
         if remote.endswith("/"):
             remote = remote + local.name
         remote = _remote_path("add_local_file", remote)
         source = files.Source(local.resolve(), remote, is_dir=False)
-        return self._extend(_Layer(_files_op("add_local_file", copy), force_build, (source,)))
+        return self._extend(Layer(_files_op("add_local_file", copy), force_build, (source,)))
 
     def add_local_dir(
         self,
@@ -374,11 +356,11 @@ class Image:
         """Place a local directory's files under ``remote_path``. ``ignore``: glob patterns
         matched against paths relative to the directory, or a predicate on the path."""
         local = Path(local_path).expanduser()
-        if not local.is_dir() and not _in_container():
+        if not local.is_dir() and not in_container():
             raise InvalidError(f"Image.add_local_dir({str(local_path)!r}): no such local directory")
         remote = _remote_path("add_local_dir", remote_path)
         source = files.Source(local.resolve(), remote, is_dir=True, ignore=files.matcher(ignore))
-        return self._extend(_Layer(_files_op("add_local_dir", copy), force_build, (source,)))
+        return self._extend(Layer(_files_op("add_local_dir", copy), force_build, (source,)))
 
     def add_local_python_source(
         self, *modules: str, copy: bool = False, force_build: bool = False, ignore: Any = None
@@ -392,7 +374,7 @@ class Image:
             **_files_op("add_local_python_source", copy),
             "python_path": files.PYTHON_SOURCE_ROOT,
         }
-        return self._extend(_Layer(spec, force_build, sources))
+        return self._extend(Layer(spec, force_build, sources))
 
     # -- what user code and the spec read ---------------------------------------------------------
 
@@ -450,57 +432,21 @@ class Image:
             out.update(layer.blobs)
         return out
 
-    def _extend(self, layer: _Layer) -> Image:
+    def _extend(self, layer: Layer) -> Image:
         op = layer.spec["op"]
-        if op not in _AFTER_MOUNTED_FILES:
+        if op not in AFTER_MOUNTED_FILES:
             mounted = [x for x in self._layers if x.spec.get("copy") is False]
             if mounted:
                 raise InvalidError(
-                    f"Image.{op}() comes after {_describe(mounted[-1])}, whose files are placed"
+                    f"Image.{op}() comes after {describe(mounted[-1])}, whose files are placed"
                     " when a container starts, not built into the image: pass copy=True there to"
                     " build them in, or add the local files last"
                 )
         return Image((*self._layers, layer))
 
     def __repr__(self) -> str:
-        steps = [_describe(layer) for layer in self._layers]
+        steps = [describe(layer) for layer in self._layers]
         return "Image(" + ".".join(steps) + ")"
 
 
-# steps that may follow files placed at container start: they build nothing
-_AFTER_MOUNTED_FILES = {
-    "env",
-    "workdir",
-    "add_local_file",
-    "add_local_dir",
-    "add_local_python_source",
-}
-
-
-def _describe(layer: _Layer) -> str:
-    spec, op = layer.spec, layer.spec["op"]
-    if op == "base" and "registry" in spec:
-        return f"from_registry({spec['registry']!r})"
-    if op == "base" and "dockerfile" in spec:
-        return "from_dockerfile(...)"
-    if op == "base":
-        return f"debian_slim(python_version={spec['python_version']!r})"
-    args = spec.get("packages") or spec.get("commands") or []
-    if op == "env":
-        args = [dict(spec["vars"])]
-    elif op == "workdir":
-        args = [spec["path"]]
-    elif op == "run_function":
-        args = [spec["name"]]
-    elif layer.sources:
-        args = [src.remote for src in layer.sources]
-    return f"{op}({', '.join(repr(a) for a in args)})"
-
-
 __all__ = ["Image", "layer_digests"]
-
-
-def _in_container() -> bool:
-    """Whether this is a container re-importing the app: its images are built already and the
-    caller's local files are not here, so (as in Modal) they are not looked for."""
-    return bool(os.environ.get("GW_CONTAINER_ID"))
