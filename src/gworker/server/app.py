@@ -192,6 +192,12 @@ def build_app(
     app["sandboxes"] = sandbox_table
     app["attach_container"] = local.attach  # containers on this machine
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
+
+    def app_stopped(_: str) -> None:  # however it stopped: its schedules and URLs are gone
+        schedules.changed()
+        gateway.table.dirty = True
+
+    state.scheduler.app_stopped.append(app_stopped)
     state.scheduler.app_busy.append(app["sandboxes"].running_in)
     for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
         app.add_routes(module.routes)

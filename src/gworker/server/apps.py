@@ -156,10 +156,7 @@ async def disconnect(request: web.Request) -> web.Response:
     app_id = request.match_info["app_id"]
     if state.store.app(app_id) is None:
         raise NotFound(f"app {app_id} does not exist")
-    state.scheduler.app_disconnected(app_id)
-    if state.store.app(app_id)["state"] == "stopped":  # type: ignore[index]
-        request.app["schedules"].changed()
-        request.app["gateway"].table.dirty = True
+    state.scheduler.app_disconnected(app_id)  # a stop tells schedules and the gateway (app.py)
     return reply({})
 
 
@@ -169,9 +166,7 @@ async def stop(request: web.Request) -> web.Response:
     app_id = request.match_info["app_id"]
     if state.store.app(app_id) is None:
         raise NotFound(f"app {app_id} does not exist")
-    state.scheduler.stop_app(app_id)
-    request.app["schedules"].changed()
-    request.app["gateway"].table.dirty = True  # its web endpoints are gone
+    state.scheduler.stop_app(app_id)  # a stop tells schedules and the gateway (app.py)
     return reply({})
 
 
