@@ -37,6 +37,7 @@ _ERROR_TYPES: dict[str, type[exc.Error]] = {
         exc.AuthError,
         exc.ExecutionError,
         exc.OutputExpiredError,
+        exc.TimeoutError,
     )
 }
 

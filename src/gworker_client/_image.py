@@ -20,9 +20,10 @@ import shlex
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from . import _image_files as files
-from ._aio import blocking
+from ._aio import Operation, blocking
 from ._image_args import (
     _build_args,
     _context_source,
@@ -135,6 +136,37 @@ class Image:
         }
         sources = (_context_source("from_dockerfile", context),)
         return Image((Layer(spec, force_build, sources),))
+
+    @Operation
+    def from_id(image_id: str) -> Image:
+        """The image with this id: a sandbox's filesystem snapshot
+        (``Sandbox.snapshot_filesystem()``; its ``object_id``), looked up on the server. Raises
+        NotFoundError if there is none."""
+        from . import _api
+
+        if not isinstance(image_id, str) or not image_id.startswith("im-"):
+            raise InvalidError(f"Image.from_id({image_id!r}): expected an id like 'im-...'")
+        info = _api.client().get(f"/v1/images/{quote(image_id, safe='')}")
+        return Image._snapshot(info["image_id"], info["python_version"])
+
+    @staticmethod
+    def _snapshot(image_id: str, python_version: str) -> Image:
+        """A filesystem snapshot taken on the server, by id (its layers are stored there)."""
+        minor = ".".join(python_version.split(".")[:2])
+        spec = {"op": "base", "snapshot": image_id.removeprefix("im-"), "python_version": minor}
+        return Image((Layer(spec),))
+
+    @property
+    def object_id(self) -> str:
+        """The image's id. Filesystem snapshots have one (``im-...``, for ``Image.from_id``);
+        an image defined in code is found again by its definition and has none."""
+        spec = self._layers[0].spec
+        if "snapshot" not in spec or len(self._layers) > 1:
+            raise InvalidError(
+                f"{self!r} has no id: only filesystem snapshots (Sandbox.snapshot_filesystem())"
+                " have one; an image defined in code is the same image wherever it is used"
+            )
+        return f"im-{spec['snapshot']}"
 
     @staticmethod
     def from_aws_ecr(tag: str, *args: Any, **kwargs: Any) -> Image:

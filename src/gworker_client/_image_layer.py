@@ -44,6 +44,8 @@ def describe(layer: Layer) -> str:
         return f"from_registry({spec['registry']!r})"
     if op == "base" and "dockerfile" in spec:
         return "from_dockerfile(...)"
+    if op == "base" and "snapshot" in spec:
+        return f"from_id('im-{spec['snapshot']}')"
     if op == "base":
         return f"debian_slim(python_version={spec['python_version']!r})"
     args = spec.get("packages") or spec.get("commands") or []

@@ -311,13 +311,22 @@ class Sandbox:
 
     @blocking
     def snapshot_filesystem(self, timeout: int = 55) -> Image:
-        """Not offered yet: a snapshot must be a root filesystem image, which images are not
-        yet on this version. Raises InvalidError."""
-        raise exc.InvalidError(
-            "Sandbox.snapshot_filesystem() is not supported by this version of gworker yet:"
-            " images are not root filesystems. Recreate the state with an Image (run_commands,"
-            " add_local_dir) or keep files in a Volume (volumes={...})"
+        """Its filesystem now, as an Image that later sandboxes and functions start from
+        (``Sandbox.create(image=...)``, ``@app.function(image=...)``): its image's layers plus
+        one holding what it changed, files deleted included. ``/tmp``, volumes and other
+        mounts are not part of it. Its processes keep running. The image is kept on the server
+        (``Image.from_id(image.object_id)`` finds it, ``gw image list`` shows it). Raises
+        TimeoutError if it takes more than ``timeout`` seconds, InvalidError if the sandbox is
+        not running."""
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        resp = _api.client().post(
+            f"/v1/sandboxes/{self._ref}/snapshot_filesystem",
+            {"timeout": float(timeout)},
+            timeout=float(timeout) + 30,
+            idempotent=False,
         )
+        return Image._snapshot(resp["image_id"], resp["python_version"])
 
     def detach(self) -> None:
         """Let go of this handle: the sandbox keeps running (``Sandbox.from_id`` finds it

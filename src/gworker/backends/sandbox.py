@@ -103,6 +103,17 @@ class SandboxLaunch:
         )
 
 
+@dataclass(frozen=True)
+class SandboxRoot:
+    """Where a running sandbox's root filesystem is, for a snapshot of it: ``image``'s layers
+    under the tmpfs upper its first process mounted over ``scratch`` in its own mount namespace,
+    with ``mounted`` (container paths: volumes, devices) bound over it."""
+
+    image: BuiltImage
+    scratch: Path
+    mounted: tuple[str, ...]
+
+
 class SandboxProcess:
     """A running sandbox as the control plane holds it: frames to and from its agent."""
 
@@ -115,7 +126,9 @@ class SandboxProcess:
         keeper: VolumeKeeper | None = None,
         api_socket: str | None = None,
         on_exit: Callable[[], None] | None = None,
+        root: SandboxRoot | None = None,
     ) -> None:
+        self.root = root
         self.proc = proc
         self._net = net
         self._limiter = limiter
@@ -153,6 +166,14 @@ class SandboxProcess:
             return kind, process, await stdout.readexactly(length) if length else b""
         except asyncio.IncompleteReadError:
             return None
+
+    def upper(self) -> Path | None:
+        """Its writable layer, as the host reaches it: bubblewrap's outer process stays in the
+        mount namespace where the overlay and its tmpfs upper were mounted (``Rootfs``), and
+        ``/proc/<pid>/root`` resolves paths in that namespace. None once it has exited."""
+        if self.root is None or self.proc.returncode is not None:
+            return None
+        return Path(f"/proc/{self.proc.pid}/root") / self.root.scratch.relative_to("/") / "upper"
 
     @property
     def alive(self) -> bool:
@@ -296,7 +317,8 @@ async def start_sandbox(
         if api_socket:
             shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
         raise
-    return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit)
+    root = SandboxRoot(image, scratch, tuple(sorted(binds)))
+    return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit, root)
 
 
 async def _agent_ready(proc: asyncio.subprocess.Process) -> None:

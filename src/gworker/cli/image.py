@@ -22,7 +22,9 @@ def image_group() -> None:
 def list_images() -> None:
     """Built images, most recently used first (every build step's image is one)."""
     rows = _api.client().get("/v1/images")["images"]
-    table = Table("key", "python", "layers", "size", "last used", "in use", title="images")
+    table = Table(
+        "key", "python", "layers", "size", "last used", "in use", "origin", title="images"
+    )
     for row in sorted(rows, key=lambda r: -r["used"]):
         table.add_row(
             row["key"][:12],
@@ -31,6 +33,7 @@ def list_images() -> None:
             _size(row["size"]),
             _ago(row["used"]),
             "yes" if row["in_use"] else "",
+            row.get("origin", "built"),
         )
     console.print(table)
 
@@ -39,8 +42,9 @@ def list_images() -> None:
 @click.argument("key")
 @friendly_errors
 def remove(key: str) -> None:
-    """Remove an image (by the start of its key) and the layers no other image uses."""
-    out = _api.client().post(f"/v1/images/{key}/delete")
+    """Remove an image (by the start of its key, or a snapshot's im-... id) and the layers no
+    other image uses."""
+    out = _api.client().post(f"/v1/images/{key.removeprefix('im-')}/delete")
     console.print(f"removed {out['removed'][:12]}: {out['layers']} layers, {_size(out['freed'])}")
 
 

@@ -192,6 +192,8 @@ class ImageBuilder:
         log: Log,
     ) -> ImageRecord:
         op = layer["op"]
+        if prev is None and "snapshot" in layer:
+            return _snapshot_base(self.store, layer, key)
         if prev is None and _foreign(layer):
             return foreign.base(self, layer, key, log)
         if op == "dockerfile_commands":
@@ -313,8 +315,20 @@ def _config(prev: ImageRecord, **changes: Any) -> ImageConfig:
 
 
 def _foreign(layer: Mapping[str, Any]) -> bool:
-    """A base from a registry or a Dockerfile, not Debian built here."""
-    return "registry" in layer or "dockerfile" in layer
+    """A base from a registry, a Dockerfile or a sandbox's snapshot, not Debian built here."""
+    return "registry" in layer or "dockerfile" in layer or "snapshot" in layer
+
+
+def _snapshot_base(store: LayerStore, layer: Mapping[str, Any], key: str) -> ImageRecord:
+    """A sandbox's filesystem snapshot as a base: its layers, shared (``snapshot.py``)."""
+    snap = layer["snapshot"]
+    found = store.image(snap) if isinstance(snap, str) else None
+    if found is None or found.origin != "snapshot":
+        raise BuildError(
+            f"no filesystem snapshot im-{snap} in this server's image store (removed with"
+            " `gw image rm`?): take one with Sandbox.snapshot_filesystem()"
+        )
+    return ImageRecord(key, found.layers, found.config)
 
 
 def _mounted(layer: Mapping[str, Any]) -> bool:
@@ -345,6 +359,8 @@ def _title(layer: Mapping[str, Any]) -> str:
         return f"from_registry {layer['registry']}"
     if op == "base" and "dockerfile" in layer:
         return "from_dockerfile"
+    if op == "base" and "snapshot" in layer:
+        return f"filesystem snapshot im-{layer['snapshot']}"
     if op == "base":
         return f"Debian with Python {layer['python_version']}"
     if op == "dockerfile_commands":

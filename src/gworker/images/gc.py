@@ -4,7 +4,8 @@ while the store holds more than its cap.
 The cap is ``GW_IMAGE_CACHE_GB`` (default 50 GB) of layer data. Images in use (``keep``: those
 of this server's running containers and of builds in progress) and the layers they use are never
 removed; an image a later build needs again is rebuilt from what is left (the Debian base is
-re-imported by hard links from the machine's cache in a fraction of a second).
+re-imported by hard links from the machine's cache in a fraction of a second). A sandbox's
+filesystem snapshot cannot be rebuilt: it is data, not cache, and stays until ``gw image rm``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def touch(store: LayerStore, key: str) -> None:
 
 def collect(store: LayerStore, cap: int, keep: Iterable[str] = ()) -> Collected:
     """Remove unused layers, then least recently used images (not in ``keep``) while the layers
-    left exceed ``cap`` bytes. ``cap=0`` removes every image not kept."""
+    left exceed ``cap`` bytes. ``cap=0`` removes every image not kept
+    (snapshots aside)."""
     kept = set(keep)
     done = Collected()
     sizes = {d: store.layer_size(d) for d in store.layers()}
@@ -57,8 +59,8 @@ def collect(store: LayerStore, cap: int, keep: Iterable[str] = ()) -> Collected:
     for record in records:
         if total <= cap:
             break
-        if record.key in kept:
-            continue
+        if record.key in kept or record.origin:
+            continue  # in use, or a sandbox's snapshot: nothing could make it again
         store.remove_image(record.key)
         done.images.append(record.key)
         still = {d for r in store.images() for d in r.layers}

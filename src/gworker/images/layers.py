@@ -48,18 +48,20 @@ class ImageRecord:
     key: str  # the build key (a sha256 hex digest)
     layers: tuple[str, ...]  # layer digests, bottom first
     config: ImageConfig
+    # "" for a built image (the cache: rebuilt when collected); "snapshot" for a sandbox's
+    # filesystem (``snapshot.py``), which nothing could rebuild, so only ``gw image rm`` removes it
+    origin: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(
-            {"key": self.key, "layers": list(self.layers), "config": asdict(self.config)},
-            sort_keys=True,
-            indent=1,
-        )
+        data = {"key": self.key, "layers": list(self.layers), "config": asdict(self.config)}
+        if self.origin:
+            data["origin"] = self.origin
+        return json.dumps(data, sort_keys=True, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> ImageRecord:
         d = json.loads(text)
-        return cls(d["key"], tuple(d["layers"]), ImageConfig(**d["config"]))
+        return cls(d["key"], tuple(d["layers"]), ImageConfig(**d["config"]), d.get("origin", ""))
 
 
 class LayerStore:

@@ -42,6 +42,13 @@ class TooLarge(ApiError):
     sdk_type = "InvalidError"
 
 
+class TimedOut(ApiError):
+    """An operation with a caller's deadline did not finish in time (and was given up)."""
+
+    status = 504
+    sdk_type = "TimeoutError"
+
+
 class Stopping(ApiError):
     """The server is stopping: the SDK retries as after a lost connection (``_api.py``)."""
 

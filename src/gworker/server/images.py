@@ -22,7 +22,7 @@ from gworker_client._protocol.limits import MAX_INT
 
 from ..images import BuildError, ImageBuilder, gc, transfer
 from .draining import DRAINING
-from .errors import InvalidRequest
+from .errors import InvalidRequest, NotFound
 from .fields import number
 from .http import body, reply
 from .state import State
@@ -170,11 +170,30 @@ async def list_images(request: web.Request) -> web.Response:
                     "size": sum(sizes.get(d, 0) for d in record.layers),
                     "used": path.stat().st_mtime,
                     "in_use": record.key in in_use,
+                    "origin": record.origin or "built",
                 }
             )
         return out
 
     return reply({"images": await asyncio.to_thread(rows)})
+
+
+@routes.get("/v1/images/{image_id}")
+async def image_by_id(request: web.Request) -> web.Response:
+    """A filesystem snapshot by its id (``im-`` + key), for ``Image.from_id``: the only images
+    with ids, since a built image is found again by its spec."""
+    builds: ImageBuilds = request.app["image_builds"]
+    image_id = request.match_info["image_id"]
+    key = image_id.removeprefix("im-")
+    if not image_id.startswith("im-") or len(key) != 64 or key.strip("0123456789abcdef"):
+        raise InvalidRequest(f"{image_id!r} is not an image id (im- and 64 hex digits)")
+    record = await asyncio.to_thread(builds.builder.store.image, key)
+    if record is None or record.origin != "snapshot":
+        raise NotFound(
+            f"no image {image_id} on this server (ids name filesystem snapshots, from"
+            " Sandbox.snapshot_filesystem(); `gw image list` shows them)"
+        )
+    return reply({"image_id": image_id, "python_version": record.config.python_version})
 
 
 @routes.post("/v1/images/{key}/delete")

@@ -19,12 +19,15 @@ from gworker_client._protocol.sandbox import (
     FileReply,
     FileRequest,
     Resize,
+    SnapshotFilesystem,
+    SnapshotImage,
     StdinWrite,
 )
 
 from ..store.contract import StateStore
 from .errors import InvalidRequest, NotFound, Unauthorized
 from .http import decode, query_float, query_int, reply
+from .scheduler.sandbox_snapshot import snapshot
 from .scheduler.sandboxes import Sandboxes
 from .secrets import named_values
 
@@ -108,6 +111,20 @@ async def ready(request: web.Request) -> web.Response:
 async def tunnels(request: web.Request) -> web.Response:
     """Its declared ports: ``{"tunnels": [TunnelInfo]}``."""
     return reply({"tunnels": _sandboxes(request).tunnel_info(request.match_info["sid"])})
+
+
+@routes.post("/v1/sandboxes/{sid}/snapshot_filesystem")
+async def snapshot_filesystem(request: web.Request) -> web.Response:
+    """Its filesystem as an image in the image store: ``SnapshotImage``."""
+    sandboxes = _sandboxes(request)
+    req = await decode(request, SnapshotFilesystem)
+    sid = request.match_info["sid"]
+    if sandboxes.attached(sid):
+        raise InvalidRequest(f"{sid} is a function container: only sandboxes are snapshotted")
+    store = request.app["image_builds"].builder.store
+    record = await snapshot(sandboxes.get(sid), store, req.timeout)
+    version = record.config.python_version
+    return reply(SnapshotImage(image_id=f"im-{record.key}", python_version=version))
 
 
 @routes.post("/v1/sandboxes/{sid}/files")

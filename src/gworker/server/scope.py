@@ -141,6 +141,8 @@ RULES: list[tuple[str, str, Any]] = [
     ("POST", r"/v1/(dicts|queues|volumes)/lookup", _env_body),
     ("*", rf"/v1/(dicts|queues|volumes)/{_ID.format('object_id')}/.*", _object),
     ("POST", r"/v1/images/build", _app_body),
+    # a snapshot by id: whoever holds the id may build on it anyway (/v1/images/build)
+    ("GET", r"/v1/images/im-[0-9a-f]{64}", _allow),
     ("POST", r"/v1/sandboxes", _app_body),
     ("GET", r"/v1/sandboxes", _app_query),
     ("GET", r"/v1/sandboxes/by-name", _app_query),

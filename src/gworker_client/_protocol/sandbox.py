@@ -127,6 +127,20 @@ class StdinWrite(Record, frozen=True):
     eof: bool = False
 
 
+class SnapshotFilesystem(Record, frozen=True):
+    """``POST /v1/sandboxes/{id}/snapshot_filesystem``: its filesystem as an image, given up
+    after ``timeout`` seconds."""
+
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=MAX_SANDBOX_TIMEOUT_S)] = 55.0
+
+
+class SnapshotImage(Record, frozen=True):
+    """The reply: the image's id (``im-`` + its key in the image store) and its Python."""
+
+    image_id: str
+    python_version: str  # exact: "3.11.2"
+
+
 class SandboxInfo(Record, frozen=True):
     """What the control plane says about a sandbox."""
 
