@@ -119,12 +119,12 @@ def test_snapshot_errors_are_named(private_server, app):
     with pytest.raises(exc.InvalidError, match="has no id"):
         _ = IMAGE.object_id
 
-    sb = gw.Sandbox.create(app=app)
+    sb = gw.Sandbox.create(app=app, workdir="/work")
     try:
         with pytest.raises(exc.InvalidError, match="timeout=0"):
             sb.snapshot_filesystem(timeout=0)
         # far more to copy than a millisecond allows: given up, and nothing of it kept
-        _run(sb, "head -c 300000000 /dev/zero > /root/big")
+        _run(sb, "head -c 100000000 /dev/zero > /work/big")
         before = _layers(private_server.home)
         with pytest.raises(exc.TimeoutError, match="did not finish within 0.001 s"):
             sb.snapshot_filesystem(timeout=0.001)
