@@ -130,9 +130,11 @@ def test_overrides_and_attaching_to_a_sandbox(server):
 
 
 def test_errors_name_the_fix(server):
-    # registry images need root-filesystem images: refused up front, naming the value
-    r = server.gw("shell", "--image", "python:3.12", "--cmd", "true")
-    assert r.returncode != 0 and "--image python:3.12" in r.stderr and "not supported" in r.stderr
+    # refused before anything starts, naming the value
+    r = server.gw("shell", "--add-python", "3.11", "--cmd", "true")
+    assert r.returncode != 0 and "--add-python 3.11" in r.stderr and "--image" in r.stderr
+    r = server.gw("shell", "sb-0123456789", "--image", "python:3.12", "--cmd", "true")
+    assert r.returncode != 0 and "start a new container" in r.stderr
     r = server.gw("shell", "sb-0123456789", "--env", "main", "--cmd", "true")
     assert r.returncode != 0 and "--env does not apply to sb-0123456789" in r.stderr
     r = server.gw("shell", SHELL_APP, "--cmd", "true")

@@ -1,5 +1,6 @@
 """``gw shell``: an interactive shell (a real pseudo-terminal) in a container with a function's
-image, volumes, secrets and GPU, or in a running sandbox.
+image, volumes, secrets and GPU, in a registry image (``--image``, as ``modal shell --image``),
+or in a running sandbox.
 
 The shell runs in a sandbox (``gw.Sandbox``), so it is isolated like one. On a terminal, the
 local terminal goes raw and every key travels to the remote terminal, whose output comes back
@@ -19,6 +20,7 @@ import threading
 import tty
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,7 @@ import click
 import gworker_client as gw
 from gworker_client import _api
 from gworker_client._container_process import ContainerProcess
+from gworker_client.exception import InvalidError
 
 from ._common import friendly_errors, import_app_file
 from .environment import ENV_GIVEN
@@ -54,12 +57,28 @@ def _function_options(ref: str) -> Any:
     return functions[name]._options
 
 
-def _create(
-    ref: str | None,
-    gpu: str | None,
-    volumes: tuple[str, ...],
-    secrets: tuple[str, ...],
-) -> gw.Sandbox:
+@dataclass(frozen=True)
+class Overrides:
+    """What the command line sets instead of (or without) a function's options."""
+
+    image: str | None = None  # a registry image's reference
+    add_python: str | None = None
+    cpu: float | None = None
+    memory: int | None = None
+    gpu: str | None = None
+    volumes: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
+
+
+def _registry_image(tag: str, add_python: str | None) -> gw.Image:
+    try:
+        return gw.Image.from_registry(tag, add_python=add_python)
+    except InvalidError as e:  # the values as the command line gave them
+        given = f"--image {tag}" + (f" --add-python {add_python}" if add_python else "")
+        raise click.ClickException(f"{given}: {e}") from None
+
+
+def _create(ref: str | None, over: Overrides) -> gw.Sandbox:
     kwargs: dict[str, Any] = {}
     mounts: dict[str, gw.Volume] = {}
     found: list[gw.Secret] = []
@@ -70,15 +89,31 @@ def _create(
             kwargs["gpu"] = [f"{r.type}:{r.count}" for r in options.gpu]
         mounts.update(dict(options.volumes))
         found += list(options.secrets)
-    if gpu is not None:
-        kwargs["gpu"] = gpu
+    if over.image is not None:
+        kwargs["image"] = _registry_image(over.image, over.add_python)
+    if over.gpu is not None:
+        kwargs["gpu"] = over.gpu
+    if over.cpu is not None:
+        kwargs["cpu"] = over.cpu
+    if over.memory is not None:
+        kwargs["memory"] = over.memory
+    volumes, secrets = over.volumes, over.secrets
     for name in volumes:  # Modal's place for them
         mounts[f"/mnt/{name}"] = gw.Volume.from_name(name)
     found += [gw.Secret.from_name(name) for name in secrets]
     app = gw.App.lookup(SHELL_APP, create_if_missing=True)
-    return gw.Sandbox.create(
-        app=app, timeout=SHELL_TIMEOUT_S, volumes=mounts, secrets=found, **kwargs
-    )
+    try:
+        return gw.Sandbox.create(
+            app=app, timeout=SHELL_TIMEOUT_S, volumes=mounts, secrets=found, **kwargs
+        )
+    except InvalidError as e:
+        if over.image is None or "add_python=" not in str(e):
+            raise
+        # an image without Python: the fix, as this command spells it
+        raise click.ClickException(
+            f"--image {over.image}: {e}\n(gw shell: pass --add-python 3.11, or another version"
+            " this machine has)"
+        ) from None
 
 
 def running_handle(ref: str) -> gw.Sandbox:
@@ -136,12 +171,19 @@ def relay(p: ContainerProcess, on_terminal: bool) -> int:
 
 @click.command("shell")
 @click.argument("ref", required=False)
-@click.option("--cmd", default=None, help="Run this command (with sh -c) instead of a shell.")
+@click.option("-c", "--cmd", default=None, help="Run this command (with sh -c) instead of a shell.")
 @click.option(
     "--image",
     default=None,
-    help="A registry image to use instead: refused for now (registry images are not supported).",
+    help="A registry image to run the shell in (e.g. python:3.12-slim), instead of a function's.",
 )
+@click.option(
+    "--add-python",
+    default=None,
+    help="With --image: a Python (e.g. 3.11) placed in the image, for one that has none.",
+)
+@click.option("--cpu", type=float, default=None, help="CPU cores for the shell.")
+@click.option("--memory", type=int, default=None, help="Memory for the shell, in MiB.")
 @click.option("--gpu", default=None, help="A GPU to attach instead (e.g. A100, H100:2).")
 @click.option("--volume", "volumes", multiple=True, help="A volume to mount at /mnt/NAME.")
 @click.option("--secret", "secrets", multiple=True, help="A secret for the environment.")
@@ -150,27 +192,33 @@ def shell(
     ref: str | None,
     cmd: str | None,
     image: str | None,
+    add_python: str | None,
+    cpu: float | None,
+    memory: int | None,
     gpu: str | None,
     volumes: tuple[str, ...],
     secrets: tuple[str, ...],
 ) -> None:
     """Open a shell in a container like the one FILE.py[::FUNCTION] runs in (its image,
-    volumes, secrets and GPU), or in a running sandbox or container (its id: sb-..., ct-...)."""
-    if image is not None:  # refused before any lookup: nothing would start anyway
+    volumes, secrets and GPU), in a registry image (--image), or in a running sandbox or
+    container (its id: sb-..., ct-...)."""
+    if add_python is not None and image is None:
         raise click.ClickException(
-            f"--image {image}: registry images are not supported yet (containers run on the"
-            " server's own root filesystem): drop --image, or name a FILE.py::FUNCTION whose"
-            " image is built with gw.Image.debian_slim()"
+            f"--add-python {add_python} places a Python in a registry image: pass --image too"
         )
+    over = Overrides(image, add_python, cpu, memory, gpu, volumes, secrets)
     attach = ref is not None and ref.startswith(("sb-", "ct-"))
-    if attach and (gpu or volumes or secrets):
-        raise click.ClickException("--gpu, --volume and --secret start a new container")
+    if attach and (gpu or volumes or secrets or image or cpu is not None or memory is not None):
+        raise click.ClickException(
+            "--image, --cpu, --memory, --gpu, --volume and --secret start a new container:"
+            f" {ref} is running already"
+        )
     if attach and click.get_current_context().meta.get(ENV_GIVEN):
         raise click.ClickException(
             f"--env does not apply to {ref}: an id names one sandbox or container, in whatever"
             " environment it is"
         )
-    sb = running_handle(str(ref)) if attach else _create(ref, gpu, volumes, secrets)
+    sb = running_handle(str(ref)) if attach else _create(ref, over)
     on_terminal = os.isatty(sys.stdin.fileno()) and os.isatty(sys.stdout.fileno())
     argv = ["sh", "-c", cmd] if cmd is not None else ["sh", "-c", FIND_SHELL]
     if not on_terminal and cmd is None:
