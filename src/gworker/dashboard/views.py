@@ -154,6 +154,7 @@ def _built(app: web.Application) -> list[dict[str, Any]]:
             "layers": len(r.layers),
             "mib": round(sum(sizes.get(d, 0) for d in r.layers) / 2**20, 1),
             "in_use": r.key in in_use,
+            "origin": r.origin or "built",  # "snapshot": a sandbox's filesystem
         }
         for r in store.images()
     ]

@@ -68,14 +68,7 @@ def capture(
     try:
         _copy(upper, tmp, frozenset(skip), stop)
         for target, host in sorted((files or {}).items(), key=lambda kv: len(kv[0])):
-            rel = _rel(target)
-            _make_parents(tmp, rel)
-            if host.is_dir():
-                if not os.path.lexists(tmp / rel):
-                    os.mkdir(tmp / rel, 0o755)
-                _copy(host, tmp / rel, frozenset(), stop)
-            else:
-                _copy_one_file(host, tmp / rel)
+            _place(tmp, _rel(target), host, stop)
         with open(os.devnull, "wb") as sink:
             digest = layertar.pack(tmp, sink).removeprefix("sha256:")
         if stop.is_set():
@@ -103,14 +96,31 @@ def _rel(path: str) -> str:
     return str(PurePosixPath("/", path).relative_to("/"))
 
 
-def _make_parents(root: Path, rel: str) -> None:
+def _place(root: Path, rel: str, host: Path, stop: threading.Event) -> None:
+    """Copy the host file or tree ``host`` to ``rel`` under ``root``. Directories on the way
+    keep their times (one it makes gets time 0), so the same snapshot is the same layer."""
+    times: list[tuple[Path, int]] = []
     cur = root
-    for part in PurePosixPath(rel).parts[:-1]:
+    for part in PurePosixPath(rel).parts:
+        if cur != root:
+            times.append((cur, os.lstat(cur).st_mtime_ns))
         cur = cur / part
+        if cur == root / rel:
+            break
         if not os.path.lexists(cur):
             os.mkdir(cur, 0o755)
+            os.utime(cur, ns=(0, 0))
         elif not stat.S_ISDIR(os.lstat(cur).st_mode):
-            raise BuildError(f"{rel}: {part} is not a directory in the snapshot")
+            raise BuildError(f"/{rel}: {part} is not a directory in the snapshot")
+    if host.is_dir():
+        if not os.path.lexists(cur):
+            os.mkdir(cur, 0o755)
+        _copy(host, cur, frozenset(), stop)
+        _apply(cur, os.stat(host), {})
+    else:
+        _copy_one_file(host, cur)
+    for path, mtime in reversed(times):
+        os.utime(path, ns=(mtime, mtime), follow_symlinks=False)
 
 
 def _copy(src: Path, dest: Path, skip: frozenset[str], stop: threading.Event) -> None:

@@ -217,9 +217,9 @@ function imagesPage(d) {
     `<small class="${b.error ? "error" : b.done ? "ok" : "muted"}">${b.error ? "failed" : b.done ? "done" : "building"}</small></h2>` +
     (b.error ? `<p class="error">${esc(b.error)}</p>` : "") + `<pre>${esc(b.log.join("\n") || "(cached: no build log)")}</pre>`);
   const built = d.built.map((b) => [td(`<code>${esc(b.key)}</code>`), td(esc(b.python)), td(String(b.layers)),
-    td(`${b.mib} MiB`), td(b.in_use ? "running" : "-")]);
+    td(`${b.mib} MiB`), td(b.in_use ? "running" : "-"), td(esc(b.origin))]);
   return `<h1>Images</h1>` + table(["image", "layers", "used by"], rows, "no images yet") +
-    `<h2>Image store</h2>` + table(["key", "python", "layers", "size", "in use"], built, "no images built") +
+    `<h2>Image store</h2>` + table(["key", "python", "layers", "size", "in use", "origin"], built, "no images built") +
     builds.join("");
 }
 
