@@ -195,15 +195,6 @@ def test_exec_timeout_of_the_wrong_type_is_refused(app):
         sb.terminate()
 
 
-def test_snapshot_filesystem_is_refused_with_the_reason(app):
-    sb = gw.Sandbox.create(app=app)
-    try:
-        with pytest.raises(InvalidError, match="root filesystems"):
-            sb.snapshot_filesystem()
-    finally:
-        sb.terminate()
-
-
 def test_bad_arguments_are_refused_early(app):
     with pytest.raises(InvalidError, match="app="):
         gw.Sandbox.create("echo")
