@@ -90,13 +90,17 @@ def test_an_upper_becomes_a_layer(tmp_path: Path, upper: Path) -> None:
     # the same changes: the same layer, stored once
     again = capture(store, upper, BASE, excluded=["/vol"], files={"/root/src": placed})
     assert again == record and len(store.layers()) == 1
+    # over an image that has that layer already, it is stored again under its own name:
+    # overlayfs cannot stack one directory twice
+    stacked = capture(store, upper, record, excluded=["/vol"], files={"/root/src": placed})
+    assert stacked.layers[0] == digest and len(set(stacked.layers)) == 2
 
     # it travels as every image does
     blobs = tmp_path / "blobs"
     manifest = transfer.export(store, record.key, transfer.blob_dir_put(blobs))
     other = LayerStore(tmp_path / "other")
     moved = transfer.ensure_local(other, manifest, transfer.blob_dir_fetch(blobs))
-    assert moved.layers == record.layers
+    assert moved.layers == record.layers and moved.key == record.key
     assert os.getxattr(other.path(digest) / "data" / "gone", "trusted.overlay.opaque") == b"y"
 
 

@@ -73,6 +73,8 @@ def capture(
             digest = layertar.pack(tmp, sink).removeprefix("sha256:")
         if stop.is_set():
             raise SnapshotCancelled("the snapshot was cancelled")
+        while digest in base.layers:  # overlayfs cannot stack one directory twice
+            digest = hashlib.sha256(f"{digest}|again".encode()).hexdigest()
         store.commit(tmp, digest, f"{source} (filesystem snapshot)")
     finally:
         remove_tree(tmp)
