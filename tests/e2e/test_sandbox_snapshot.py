@@ -130,7 +130,8 @@ def test_snapshot_errors_are_named(private_server, app):
             sb.snapshot_filesystem(timeout=0.001)
         snap = asyncio.run(sb.snapshot_filesystem.aio())  # the copy given up leaves no layer
         assert len(_layers(private_server.home) - before) == 1
-        assert snap.object_id.startswith("im-")
+        found = asyncio.run(gw.Image.from_id.aio(snap.object_id))
+        assert found.object_id == snap.object_id
     finally:
         sb.terminate()
     with pytest.raises(exc.InvalidError, match="is not running"):

@@ -6,14 +6,16 @@ same changes make the same layer; a cancelled copy leaves nothing; the image tra
 from __future__ import annotations
 
 import os
+import platform
 import stat
 import threading
 from pathlib import Path
 
 import pytest
 
-from gworker.images import ImageConfig, ImageRecord, LayerStore, transfer
+from gworker.images import BuildError, ImageConfig, ImageRecord, LayerStore, transfer
 from gworker.images.snapshot import SnapshotCancelled, capture
+from gworker_client._protocol.image import SPEC_VERSION
 
 BASE = ImageRecord("b" * 64, (), ImageConfig(python="/usr/bin/python3", python_version="3.11.2"))
 
@@ -112,3 +114,21 @@ def test_a_cancelled_snapshot_leaves_nothing(tmp_path: Path, upper: Path) -> Non
         capture(store, upper, BASE, cancelled=stop)
     assert store.layers() == [] and store.images() == []
     assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_the_builder_starts_images_from_a_snapshot(builds, tmp_path: Path, upper: Path) -> None:
+    version = platform.python_version()
+    minor = ".".join(version.split(".")[:2])
+    base = ImageRecord("c" * 64, (), ImageConfig(python="/usr/bin/python3", python_version=version))
+    record = capture(builds.builder.store, upper, base)
+    spec = {
+        "version": SPEC_VERSION,
+        "layers": [{"op": "base", "snapshot": record.key, "python_version": minor}],
+    }
+    built = builds.builder.build(spec)
+    assert built.layers == record.layers and built.python == "/usr/bin/python3"
+    # a store that received its layers (a Ray node) starts it without building
+    assert builds.builder.from_record(record, spec).layers == record.layers
+    gone = {**spec, "layers": [{**spec["layers"][0], "snapshot": "d" * 64}]}
+    with pytest.raises(BuildError, match="no filesystem snapshot im-ddd"):
+        builds.builder.build(gone)
