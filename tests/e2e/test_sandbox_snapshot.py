@@ -108,6 +108,14 @@ def test_a_snapshot_is_an_image_for_sandboxes_and_functions(private_server, app,
     finally:
         sb3.terminate()
 
+    # the store's collection never takes a snapshot (nothing could make it again); rm does
+    assert private_server.gw("image", "prune", "--all").returncode == 0
+    assert gw.Image.from_id(snap.object_id).object_id == snap.object_id
+    r = private_server.gw("image", "rm", snap.object_id)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(exc.NotFoundError, match=snap.object_id):
+        gw.Image.from_id(snap.object_id)
+
 
 def test_snapshot_errors_are_named(private_server, app):
     with pytest.raises(exc.NotFoundError, match="sb-nope"):

@@ -49,7 +49,9 @@ def remove(key: str) -> None:
 
 
 @image_group.command("prune")
-@click.option("--all", "everything", is_flag=True, help="Remove every image not in use.")
+@click.option(
+    "--all", "everything", is_flag=True, help="Remove every image not in use (snapshots stay)."
+)
 @click.option("--max-gb", type=float, help="Keep at most this much (default GW_IMAGE_CACHE_GB).")
 @friendly_errors
 def prune(everything: bool, max_gb: float | None) -> None:
