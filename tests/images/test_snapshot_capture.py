@@ -106,12 +106,16 @@ def test_an_upper_becomes_a_layer(tmp_path: Path, upper: Path) -> None:
     assert os.getxattr(other.path(digest) / "data" / "gone", "trusted.overlay.opaque") == b"y"
 
 
-def test_a_cancelled_snapshot_leaves_nothing(tmp_path: Path, upper: Path) -> None:
+def test_a_cancelled_or_broken_snapshot_leaves_nothing(tmp_path: Path, upper: Path) -> None:
     store = LayerStore(tmp_path / "store")
     stop = threading.Event()
     stop.set()
     with pytest.raises(SnapshotCancelled):
         capture(store, upper, BASE, cancelled=stop)
+    with pytest.raises(BuildError, match="ended during its snapshot"):
+        capture(store, upper, BASE, alive=lambda: False)  # what it left may be partial
+    with pytest.raises(FileNotFoundError):
+        capture(store, tmp_path / "no-such-upper", BASE)
     assert store.layers() == [] and store.images() == []
     assert list((store.root / "tmp").iterdir()) == []
 

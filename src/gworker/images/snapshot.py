@@ -29,7 +29,7 @@ import os
 import stat
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 
@@ -57,16 +57,21 @@ def capture(
     files: Mapping[str, Path] | None = None,
     source: str = "sandbox",
     cancelled: threading.Event | None = None,
+    alive: Callable[[], bool] = lambda: True,
 ) -> ImageRecord:
     """Copy the overlay upper ``upper`` (less ``excluded`` container paths and ``MOUNTED``)
     plus the host trees of ``files`` (container path -> host path) into a new layer over
-    ``base``'s; record and return the image."""
+    ``base``'s; record and return the image. ``alive`` says whether the upper's owner still
+    runs: one that ended during the copy may have left only part of it to read."""
     stop = cancelled or threading.Event()
     skip = {_rel(p) for p in (*MOUNTED, *excluded, *(files or {}))}
     tmp = store.root / "tmp" / f"snapshot-{uuid.uuid4().hex[:12]}"
     tmp.mkdir(mode=0o755)
     try:
+        os.stat(upper)  # there at all (a walk of a missing tree is silently empty)
         _copy(upper, tmp, frozenset(skip), stop)
+        if not alive():
+            raise BuildError("it ended during its snapshot")
         for target, host in sorted((files or {}).items(), key=lambda kv: len(kv[0])):
             _place(tmp, _rel(target), host, stop)
         with open(os.devnull, "wb") as sink:
@@ -130,7 +135,9 @@ def _copy(src: Path, dest: Path, skip: frozenset[str], stop: threading.Event) ->
     device nodes and the xattrs a layer keeps; ``skip``: paths relative to ``src``."""
     links: dict[tuple[int, int], Path] = {}
     dirs: list[tuple[Path, os.stat_result, dict[str, bytes]]] = []
-    for dirpath, dirnames, filenames, dirfd in os.fwalk(src, follow_symlinks=False):
+    for dirpath, dirnames, filenames, dirfd in os.fwalk(
+        src, follow_symlinks=False, onerror=_unless_gone
+    ):
         if stop.is_set():
             raise SnapshotCancelled("the snapshot was cancelled")
         rel = PurePosixPath(dirpath).relative_to(src)
@@ -174,6 +181,12 @@ def _copy(src: Path, dest: Path, skip: frozenset[str], stop: threading.Event) ->
         # a directory's own metadata only after its contents, or a read-only one blocks them
     for path, st, attrs in reversed(dirs):
         _apply(path, st, attrs)
+
+
+def _unless_gone(error: OSError) -> None:
+    """A directory removed while the walk reached it is skipped; any other error is raised."""
+    if not isinstance(error, FileNotFoundError):
+        raise error
 
 
 def _copy_file(dirfd: int, name: str, dest: Path) -> os.stat_result | None:

@@ -49,6 +49,7 @@ async def snapshot(sb: Sandbox, store: LayerStore, timeout: float) -> ImageRecor
             files=dict(image.files),
             source=f"snapshot of {sb.id}",
             cancelled=cancelled,
+            alive=lambda: process.upper() is not None,
         ),
     )
     job.add_done_callback(_consume)
@@ -63,8 +64,10 @@ async def snapshot(sb: Sandbox, store: LayerStore, timeout: float) -> ImageRecor
     except SnapshotCancelled:  # pragma: no cover - only after the timeout above
         raise TimedOut(f"the filesystem snapshot of sandbox {sb.id} was given up") from None
     except (OSError, BuildError) as e:
-        if process.upper() is None:
-            raise InvalidRequest(f"sandbox {sb.id} ended during its snapshot: {e}") from None
+        if process.upper() is None:  # nothing was kept: what it left may be partial
+            raise InvalidRequest(
+                f"sandbox {sb.id} ended during its snapshot ({e}): nothing was kept"
+            ) from None
         log.exception("the snapshot of sandbox %s failed", sb.id)
         raise InvalidRequest(f"the filesystem snapshot of sandbox {sb.id} failed: {e}") from None
 
