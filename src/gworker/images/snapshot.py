@@ -90,13 +90,18 @@ def capture(
     return record
 
 
-def config_of(python: str, python_version: str, env: Mapping[str, str], workdir: str | None,
-              python_path: Iterable[str] = ()) -> ImageConfig:  # fmt: skip
+def config_of(
+    python: str,
+    python_version: str,
+    env: Mapping[str, str],
+    workdir: str | None,
+    python_path: Iterable[str] = (),
+) -> ImageConfig:
     """A snapshot's config: its image's, with the import path of placed sources kept."""
     paths = list(python_path)
     extra = {"PYTHONPATH": ":".join(paths)} if paths else {}
-    return ImageConfig(python=python, python_version=python_version,
-                       env={**extra, **env}, workdir=workdir)  # fmt: skip
+    env = {**extra, **env}
+    return ImageConfig(python=python, python_version=python_version, env=env, workdir=workdir)
 
 
 def _rel(path: str) -> str:
