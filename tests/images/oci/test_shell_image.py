@@ -87,3 +87,17 @@ def test_bad_image_values_are_named(server, registry):
     assert r.returncode != 0 and "--image two words" in r.stderr
     r = server.gw("shell", "--image", missing, "--add-python", "three", "--cmd", "true")
     assert r.returncode != 0 and "--add-python three" in r.stderr
+
+
+def test_gpu_with_a_registry_image(gpu_server, shell_image):
+    r = gpu_server.gw(
+        "shell",
+        "--image",
+        shell_image,
+        "--gpu",
+        "H100",
+        "--cmd",
+        "echo $GW_GPU $GW_GPU_COUNT; cat /etc/registry-mark",
+        timeout=300,
+    )
+    assert (r.returncode, r.stdout) == (0, "H100 1\nfrom-the-registry\n"), r.stderr
