@@ -136,3 +136,6 @@ def test_the_builder_starts_images_from_a_snapshot(builds, tmp_path: Path, upper
     gone = {**spec, "layers": [{**spec["layers"][0], "snapshot": "d" * 64}]}
     with pytest.raises(BuildError, match="no filesystem snapshot im-ddd"):
         builds.builder.build(gone)
+    climbing = {**spec, "layers": [{**spec["layers"][0], "snapshot": f"../images/{record.key}"}]}
+    with pytest.raises(BuildError, match="no filesystem snapshot"):
+        builds.builder.build(climbing)

@@ -322,7 +322,9 @@ def _foreign(layer: Mapping[str, Any]) -> bool:
 def _snapshot_base(store: LayerStore, layer: Mapping[str, Any], key: str) -> ImageRecord:
     """A sandbox's filesystem snapshot as a base: its layers, shared (``snapshot.py``)."""
     snap = layer["snapshot"]
-    found = store.image(snap) if isinstance(snap, str) else None
+    # a spec comes from a client: only a key's form may become a path in the store
+    valid = isinstance(snap, str) and len(snap) == 64 and not snap.strip("0123456789abcdef")
+    found = store.image(snap) if valid else None
     if found is None or found.origin != "snapshot":
         raise BuildError(
             f"no filesystem snapshot im-{snap} in this server's image store (removed with"
