@@ -264,18 +264,20 @@ def command(
     cwd: str | None = None,
     identity: Identity = Identity.CONTAINER,
     bwrap_args: Sequence[str] = (),
+    private_tmp: bool = True,
 ) -> list[str]:
     """The bwrap argv that runs ``argv`` in ``image``'s root filesystem, mounted at ``root`` by
     the caller's pre-exec hook, plus ``mounts`` (container path -> Mount), with ``bwrap_args``
     for bwrap itself. Pass ``image.environ()`` (plus the caller's variables) as the process
-    environment."""
+    environment. ``private_tmp=False``: ``/tmp`` is the root's own, in its writable layer (so a
+    sized layer bounds it too), not a tmpfs of its own."""
     check()
     binds = [(RUNTIME_DIR, Mount(image.runtime))]
     binds += [(target, Mount(source)) for target, source in sorted(image.files.items())]
     binds += [(f, Mount(Path(os.path.realpath(f)))) for f in _RESOLVER_FILES if os.path.exists(f)]
     binds += sorted((mounts or {}).items())
     args = ["--bind", str(root), "/", "--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--tmpfs" if private_tmp else "--dir", "/tmp"]
     made = {"/", "/tmp", "/proc", "/dev"}
     # outer paths first (a later mount over a parent would hide what is below it); the sort is
     # stable, so for one path the caller's mount comes last and wins

@@ -17,7 +17,7 @@ from ._gpu import parse_gpu
 from ._image import Image
 from ._network_file_system import NetworkFileSystem
 from ._partial import Concurrency
-from ._protocol import MAX_TIMEOUT_S, FunctionSpec, GpuRequest
+from ._protocol import MAX_EPHEMERAL_DISK_MIB, MAX_TIMEOUT_S, FunctionSpec, GpuRequest
 from ._retries import Retries, to_retries
 from ._schedule import Schedule
 from ._secret import Secret
@@ -29,6 +29,8 @@ DEFAULT_IDLE_TIMEOUT_S = 60
 DEFAULT_MAX_WORKERS = 100
 DEFAULT_CPU = 0.125
 DEFAULT_MEMORY_MIB = 128
+# experimental_options keys this version acts on (Modal's client passes any key to its server)
+EXPERIMENTAL_OPTIONS = ("enable_gpu_snapshot",)
 
 # Modal's spellings and the seed's, mapped onto one canonical name.
 ALIASES = {
@@ -60,21 +62,22 @@ CANONICAL = (
     "schedule",
     "include_source",
     "restrict_modal_access",
+    "max_inputs",
+    "single_use_containers",
+    "block_network",
+    "ephemeral_disk",
+    "enable_memory_snapshot",
+    "experimental_options",
+    "nonpreemptible",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
     "cloud": "cloud selection",
     "region": "region selection",
-    "enable_memory_snapshot": "memory snapshots",
-    "max_inputs": "max_inputs",
-    "block_network": "network blocking",
-    "ephemeral_disk": "ephemeral disk sizing",
-    "single_use_containers": "single-use containers",
     "proxy": "proxies",
     "i6pn": "private networking",
     "serialized": "serialized functions",
-    "nonpreemptible": "nonpreemptible",
     "rdma": "rdma",
 }
 
@@ -113,6 +116,17 @@ class FunctionOptions:
     include_source: bool | None = None
     # its containers' tokens reach only their own app's calls and objects (server/scope.py)
     restrict_modal_access: bool = False
+    # a container retires after running this many inputs (Modal's max_inputs, or 1 for
+    # single_use_containers=True); None: it serves inputs until it is scaled down
+    max_inputs: int | None = None
+    # its containers get a network namespace of their own with only loopback (isolation.py)
+    block_network: bool = False
+    # MiB of writable space in its containers' root filesystem (launch.py)
+    ephemeral_disk: int | None = None
+    # no snapshot is taken: every container start runs the snap=True enter hooks, then the
+    # others (_cls.build_cls orders them)
+    enable_memory_snapshot: bool = False
+    enable_gpu_snapshot: bool = False
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -133,6 +147,9 @@ class FunctionOptions:
             schedule=self.schedule.to_spec() if self.schedule else None,
             include_source=self.include_source is not False,
             restrict_modal_access=self.restrict_modal_access,
+            retire_after=self.max_inputs,
+            block_network=self.block_network,
+            ephemeral_disk=self.ephemeral_disk,
         )
 
 
@@ -159,6 +176,7 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
             raise InvalidError(f"{decorator}() got {canonical!r} twice (as {key!r})")
         if value is not None:
             values[canonical] = value
+    _container_options(values, decorator)
     if "retries" in values:
         values["retries"] = to_retries(values["retries"])
     if "gpu" in values:
@@ -206,6 +224,78 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
     return opts
+
+
+def _container_options(values: dict[str, Any], d: str) -> None:
+    """Modal's options about a container's life and sandboxing, checked and put in the
+    canonical fields (``single_use_containers`` becomes ``max_inputs=1``)."""
+    for flag in ("single_use_containers", "block_network", "enable_memory_snapshot"):
+        _flag(d, flag, values.get(flag, False))
+    # gworker never preempts a container: each runs until it is scaled down, retires or stops
+    _flag(d, "nonpreemptible", values.pop("nonpreemptible", False))
+    single = values.pop("single_use_containers", False)
+    if "max_inputs" in values:
+        n = values["max_inputs"]
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidError(
+                f"{d}(max_inputs={n!r}): expected an int >= 1, the inputs a container runs"
+                " before it retires (max_inputs=1, or single_use_containers=True: one each)"
+            )
+        if single and n != 1:
+            raise InvalidError(
+                f"{d}(max_inputs={n}, single_use_containers=True): single-use containers run one"
+                " input each; give one of the two"
+            )
+    elif single:
+        values["max_inputs"] = 1
+    if "ephemeral_disk" in values:
+        mib = values["ephemeral_disk"]
+        if isinstance(mib, bool) or not isinstance(mib, int) or mib < 1:
+            raise InvalidError(
+                f"{d}(ephemeral_disk={mib!r}): expected an int of MiB from 1 to"
+                f" {MAX_EPHEMERAL_DISK_MIB}"
+            )
+        if mib > MAX_EPHEMERAL_DISK_MIB:
+            raise InvalidError(
+                f"{d}(ephemeral_disk={mib}): at most {MAX_EPHEMERAL_DISK_MIB} MiB (3 TiB)"
+            )
+    if "experimental_options" in values:
+        values["enable_gpu_snapshot"] = _experimental(values.pop("experimental_options"), d)
+        if values["enable_gpu_snapshot"] and not values.get("enable_memory_snapshot"):
+            raise InvalidError(
+                f"{d}(experimental_options={{'enable_gpu_snapshot': True}}): GPU snapshots are"
+                " part of memory snapshots; add enable_memory_snapshot=True"
+            )
+
+
+def check_web_network(options: FunctionOptions, name: str) -> None:
+    """A web endpoint needs its container reachable over TCP by the gateway."""
+    if options.block_network:
+        raise InvalidError(
+            f"{name}: a web endpoint cannot have block_network=True (the gateway reaches its"
+            " container over the network); remove block_network, or serve it from a function"
+            " that calls the blocked one"
+        )
+
+
+def _flag(d: str, name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise InvalidError(f"{d}({name}={value!r}): expected True or False")
+
+
+def _experimental(options: Any, d: str) -> bool:
+    """``experimental_options={...}``: only ``enable_gpu_snapshot`` is known here."""
+    if not isinstance(options, Mapping):
+        raise InvalidError(f"{d}(experimental_options={options!r}): expected a dict")
+    for key in options:
+        if key not in EXPERIMENTAL_OPTIONS:
+            raise InvalidError(
+                f"{d}(experimental_options={{{key!r}: ...}}) is not supported by this version of"
+                f" gworker; known keys: {', '.join(EXPERIMENTAL_OPTIONS)}"
+            )
+    value = options.get("enable_gpu_snapshot", False)
+    _flag(d, "experimental_options['enable_gpu_snapshot']", value)
+    return bool(value)
 
 
 def _number(decorator: str, name: str, value: Any, low: float, high: float) -> None:
