@@ -28,7 +28,7 @@ from ._options import (
     check_include_source,
     check_secrets,
     check_volumes,
-    check_web_network,
+    check_web_options,
     parse_options,
     with_defaults,
 )
@@ -175,7 +175,7 @@ class App:
                 if f.batching:
                     extra["batching"] = f.batching.to_record()
                 if f.web:  # a web endpoint: see _web.py
-                    check_web_network(opts, f.raw_f.__qualname__)
+                    check_web_options(opts, f.raw_f.__qualname__)
                     extra["web"] = (f.web,)
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")

@@ -20,7 +20,7 @@ from . import _api
 from . import exception as exc
 from ._function import Function
 from ._generator import is_generator_function
-from ._options import FunctionOptions, check_web_network
+from ._options import FunctionOptions, check_web_options
 from ._partial import Concurrency, PartialFunction, batching_setting, concurrency_setting
 from ._probe import Probe
 from ._protocol import (
@@ -363,7 +363,7 @@ def build_cls(
         )
     enter = snap + enter
     if web:
-        check_web_network(options, user_cls.__qualname__)
+        check_web_options(options, user_cls.__qualname__)
     params = collect_parameters(user_cls)
     if web and params:
         raise exc.InvalidError(

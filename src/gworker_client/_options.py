@@ -268,13 +268,21 @@ def _container_options(values: dict[str, Any], d: str) -> None:
             )
 
 
-def check_web_network(options: FunctionOptions, name: str) -> None:
-    """A web endpoint needs its container reachable over TCP by the gateway."""
+def check_web_options(options: FunctionOptions, name: str) -> None:
+    """Options a web endpoint cannot have: its container must be reachable over TCP by the
+    gateway, and its requests are not inputs that a container counts."""
     if options.block_network:
         raise InvalidError(
             f"{name}: a web endpoint cannot have block_network=True (the gateway reaches its"
             " container over the network); remove block_network, or serve it from a function"
             " that calls the blocked one"
+        )
+    if options.max_inputs is not None:
+        raise InvalidError(
+            f"{name}: a web endpoint cannot have max_inputs={options.max_inputs} (or"
+            " single_use_containers=True) in this version of gworker: its requests are not"
+            " counted as a container's inputs; remove it, or have the endpoint call a function"
+            " that has it"
         )
 
 

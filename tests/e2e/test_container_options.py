@@ -93,7 +93,7 @@ def test_snap_hooks_run_first_at_every_container_start(server):
         assert apps.Snapped().hooks.remote() == ["snap=True", "snap=False"]
 
 
-def test_web_endpoints_cannot_block_the_network():
+def test_web_endpoints_cannot_block_the_network_nor_retire():
     web_app = gw.App("blocked-web")
     with pytest.raises(gw.exception.InvalidError, match="web endpoint cannot have block_network"):
 
@@ -109,3 +109,10 @@ def test_web_endpoints_cannot_block_the_network():
             @gw.fastapi_endpoint()
             def page(self) -> str:
                 return "hi"
+
+    with pytest.raises(gw.exception.InvalidError, match=r"cannot have max_inputs=1 \(or single"):
+
+        @web_app.function(single_use_containers=True)
+        @gw.fastapi_endpoint()
+        def counted() -> str:
+            return "hi"

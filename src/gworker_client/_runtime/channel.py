@@ -1,6 +1,8 @@
 """The container's side of the container channel (see ``gworker.server.channel``).
 
-Polls go over one persistent socket per thread as length-prefixed msgpack frames. Any failure
+Polls go over one persistent socket per thread as length-prefixed msgpack frames: TCP to the
+spec's ``channel`` address, or the unix socket ``GW_CHANNEL_SOCKET`` names in a container
+without a network (``block_network``). Any failure
 of the channel (the server restarting, a server without one) sends that poll over HTTP instead,
 whose client retries across a restart; the channel is tried again on the next poll. A poll is
 safe to send twice: outputs of inputs the server no longer holds leased are ignored, and a lease
