@@ -26,6 +26,12 @@ def pair(x: int) -> tuple[int, str]:
     return x * 2, container_id()
 
 
+@app.function(max_inputs=2, max_containers=3)
+@gw.concurrent(max_inputs=4)
+async def concurrent_pair(x: int) -> tuple[int, str]:
+    return x, container_id()
+
+
 @app.function(single_use_containers=True, retries=gw.Retries(max_retries=2, initial_delay=0.0))
 def flaky(key: str) -> str:
     """Fails on its first attempt: the retry runs in a fresh container."""

@@ -48,6 +48,16 @@ def test_a_map_completes_across_retiring_containers(server):
     assert len(per_container) >= 5
 
 
+def test_a_concurrent_container_takes_no_more_than_max_inputs_in_its_life(server):
+    with app.run():
+        results = list(apps.concurrent_pair.map(range(8)))
+    assert [x for x, _ in results] == list(range(8))
+    per_container: dict[str, int] = {}
+    for _, cid in results:
+        per_container[cid] = per_container.get(cid, 0) + 1
+    assert max(per_container.values()) <= 2 and len(per_container) >= 4
+
+
 def test_a_retry_runs_in_a_fresh_container(server):
     key = f"flaky-{uuid.uuid4().hex[:8]}"
     with app.run():
