@@ -51,3 +51,12 @@ def test_a_sized_writable_layer_holds_tmp(tmp_path):
     assert argv[argv.index("/tmp") - 1] == "--dir"
     argv = _plan(tmp_path, None).argv
     assert argv[argv.index("/tmp") - 1] == "--tmpfs"
+
+
+def test_control_sockets_fit_a_socket_address(tmp_path):
+    assert C.control_sockets(tmp_path) == tmp_path / "sockets"
+    deep = tmp_path / ("x" * 120)
+    where = C.control_sockets(deep)
+    assert len(str(where / C.CHANNEL_SOCKET)) < 108
+    assert where == C.control_sockets(deep) and (where.stat().st_mode & 0o777) == 0o700
+    where.rmdir()
