@@ -20,6 +20,7 @@ from . import exception as exc
 from ._aio import DualContext
 from ._build import build_images
 from ._cls import Cls, build_cls
+from ._container_options import check_web_options
 from ._function import Function
 from ._generator import is_generator_function
 from ._image import Image
@@ -28,7 +29,6 @@ from ._options import (
     check_include_source,
     check_secrets,
     check_volumes,
-    check_web_options,
     parse_options,
     with_defaults,
 )

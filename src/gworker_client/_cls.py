@@ -18,9 +18,10 @@ import msgspec
 
 from . import _api
 from . import exception as exc
+from ._container_options import check_web_options
 from ._function import Function
 from ._generator import is_generator_function
-from ._options import FunctionOptions, check_web_options
+from ._options import FunctionOptions
 from ._partial import Concurrency, PartialFunction, batching_setting, concurrency_setting
 from ._probe import Probe
 from ._protocol import (
