@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ._cloud_bucket import CloudBucketMount
 from ._protocol import MAX_EPHEMERAL_DISK_MIB
 from .exception import InvalidError
 
@@ -99,3 +100,17 @@ def _experimental(options: Any, d: str) -> bool:
     value = options.get("enable_gpu_snapshot", False)
     _flag(d, "experimental_options['enable_gpu_snapshot']", value)
     return bool(value)
+
+
+def check_offline_mounts(block_network: bool, volumes: Any, d: str) -> None:
+    """A container without a network cannot fill a bucket mount: its runtime downloads the
+    objects itself (``_runtime/buckets.py``)."""
+    if not block_network:
+        return
+    for path, mount in volumes:
+        if isinstance(mount, CloudBucketMount):
+            raise InvalidError(
+                f"{d}(block_network=True, volumes={{{path!r}: CloudBucketMount(...)}}): a"
+                " container without a network cannot reach the bucket (its runtime downloads"
+                " and uploads the objects itself); use a gw.Volume, or remove block_network"
+            )

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from ._cloud_bucket import CloudBucketMount, bucket_secrets
-from ._container_options import check_container_options
+from ._container_options import check_container_options, check_offline_mounts
 from ._gpu import parse_gpu
 from ._image import Image
 from ._network_file_system import NetworkFileSystem
@@ -222,6 +222,7 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         )
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
+    check_offline_mounts(opts.block_network, opts.volumes, decorator)
     return opts
 
 
@@ -363,6 +364,7 @@ def with_defaults(
         return options
     merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")
     check_apart(merged, options.network_file_systems, "@app.function")
+    check_offline_mounts(options.block_network, merged, "@app.function")
     given = set(map(id, options.secrets))
     from_app = [s for s in bucket_secrets(merged, "@app.function") if id(s) not in given]
     return replace(options, secrets=(*secrets, *from_app, *options.secrets), volumes=merged)

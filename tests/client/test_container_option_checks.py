@@ -111,3 +111,12 @@ def test_snap_hooks_need_enable_memory_snapshot_and_run_first():
     options = parse_options({"enable_memory_snapshot": True}, decorator="@app.cls")
     _, service = build_cls(Snapshots, options, [], None)
     assert service._spec().enter == ("early", "late")
+
+
+def test_block_network_refuses_bucket_mounts_which_need_the_network():
+    bucket = gw.CloudBucketMount("bucket", bucket_endpoint_url="http://127.0.0.1:9000")
+    with pytest.raises(gw.exception.InvalidError, match=r"cannot reach the bucket"):
+        parse_options({"block_network": True, "volumes": {"/b": bucket}})
+    app = gw.App("offline-buckets", volumes={"/b": bucket})
+    with pytest.raises(gw.exception.InvalidError, match=r"cannot reach the bucket"):
+        app.function(block_network=True)
