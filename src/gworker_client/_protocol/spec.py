@@ -246,6 +246,8 @@ def _problems(spec: FunctionSpec) -> Iterator[str]:
         yield f"ephemeral_disk={spec.ephemeral_disk} must be from 1 to {MAX_EPHEMERAL_DISK_MIB} MiB"
     if spec.block_network and spec.web:
         yield "block_network=True cannot serve web endpoints: the gateway reaches them over TCP"
+    if spec.block_network and spec.bucket_mounts:
+        yield "block_network=True cannot mount buckets: the container downloads their objects"
     c = spec.concurrency
     if c is not None and not 1 <= c.target_inputs <= c.max_inputs:
         yield f"concurrency.target_inputs={c.target_inputs} must be from 1 to max_inputs"
