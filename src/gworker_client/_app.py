@@ -165,7 +165,7 @@ class App:
             extra: dict[str, Any] = {}
             if isinstance(f, PartialFunction):
                 if f.flags:
-                    marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
+                    marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags - {"snap"}))
                     raise exc.InvalidError(
                         f"{marks} marks methods of an @app.cls() class;"
                         f" {f.raw_f.__qualname__} is a plain function"

@@ -139,7 +139,7 @@ def _control_binds(control_sockets: Path | None) -> dict[str, isolation.Mount]:
     if not (control_sockets / C.API_SOCKET).is_socket():
         raise LaunchError(
             f"block_network=True: the control plane's API socket {control_sockets / C.API_SOCKET}"
-            " is missing (a server started without serve() has none)"
+            " is missing; restart the control plane (`gw server stop`, `gw server start`)"
         )
     return {CONTROL_DIR: isolation.Mount(control_sockets)}
 
