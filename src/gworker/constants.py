@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 # Timings paired with the SDK's (a container's heartbeat, an app client's heartbeat) live in the
@@ -18,6 +20,28 @@ def nfs_dir(home: Path, nfs_id: str) -> Path:
     """The host directory of a network file system: what the server's file routes read and
     write, and what the backend binds into every container that mounts it."""
     return home / "nfs" / nfs_id
+
+
+# The control plane's unix sockets, in ``control_sockets(home)``: the API's and the container
+# channel's. A container with ``block_network=True`` has no network to reach the control plane's
+# TCP port; the backend binds this directory into it instead (backends/launch.py).
+API_SOCKET = "api.sock"
+CHANNEL_SOCKET = "channel.sock"
+_SOCKET_PATH_MAX = 100  # a unix socket's path must fit sockaddr_un (108 bytes with the NUL)
+
+
+def control_sockets(home: Path) -> Path:
+    """The directory of the control plane's unix sockets, made (0700, root's) if missing:
+    ``home/sockets``, or where that path is too long for a socket address, a directory in
+    the system's temporary directory named after ``home``."""
+    where = home / "sockets"
+    if len(str(where / CHANNEL_SOCKET)) > _SOCKET_PATH_MAX:
+        digest = hashlib.sha256(str(home.resolve()).encode()).hexdigest()[:16]
+        where = Path(tempfile.gettempdir()) / f"gworker-sockets-{digest}"
+    where.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if where.stat().st_uid != os.geteuid():  # someone else's directory: not ours to listen in
+        raise PermissionError(f"{where} belongs to another user; remove it")
+    return where
 
 
 # Sizes and counts the API enforces (request bodies, inline values, code bundles, pending inputs)

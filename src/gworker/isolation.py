@@ -10,7 +10,8 @@ filesystem is visible besides these.
 
 Namespaces: mount, pid (it sees only its own processes), ipc, uts and cgroup. The network namespace
 is shared by default, because a container reaches the control plane over loopback; ``network=False``
-(sandboxes) gives it a private one with only its own loopback.
+or ``own_network_in_child`` (sandboxes, ``block_network`` functions) gives it a private one with
+only its own loopback (such a function reaches the control plane through its unix sockets).
 
 Identity (``Identity``): bubblewrap runs privileged (the server is root: overlayfs needs it).
 - ``BUILD``: root with Docker's default capabilities for ``RUN`` less ``mknod`` (apt, chown,
@@ -264,18 +265,20 @@ def command(
     cwd: str | None = None,
     identity: Identity = Identity.CONTAINER,
     bwrap_args: Sequence[str] = (),
+    private_tmp: bool = True,
 ) -> list[str]:
     """The bwrap argv that runs ``argv`` in ``image``'s root filesystem, mounted at ``root`` by
     the caller's pre-exec hook, plus ``mounts`` (container path -> Mount), with ``bwrap_args``
     for bwrap itself. Pass ``image.environ()`` (plus the caller's variables) as the process
-    environment."""
+    environment. ``private_tmp=False``: ``/tmp`` is the root's own, in its writable layer (so a
+    sized layer bounds it too), not a tmpfs of its own."""
     check()
     binds = [(RUNTIME_DIR, Mount(image.runtime))]
     binds += [(target, Mount(source)) for target, source in sorted(image.files.items())]
     binds += [(f, Mount(Path(os.path.realpath(f)))) for f in _RESOLVER_FILES if os.path.exists(f)]
     binds += sorted((mounts or {}).items())
     args = ["--bind", str(root), "/", "--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--perms", "1777", "--tmpfs" if private_tmp else "--dir", "/tmp"]
     made = {"/", "/tmp", "/proc", "/dev"}
     # outer paths first (a later mount over a parent would hide what is below it); the sort is
     # stable, so for one path the caller's mount comes last and wins

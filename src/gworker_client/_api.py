@@ -45,7 +45,11 @@ _ERROR_TYPES: dict[str, type[exc.Error]] = {
 class Client:
     """A handle on one control plane: its URL and the credentials to present."""
 
-    def __init__(self, url: str, credentials: _config.Credentials | None) -> None:
+    def __init__(
+        self, url: str, credentials: _config.Credentials | None, unix_socket: str | None = None
+    ) -> None:
+        """``unix_socket``: connect there instead of to the URL's host and port (which the
+        requests still name): a container without a network reaches its control plane so."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise exc.InvalidError(
@@ -56,6 +60,7 @@ class Client:
         self._host = parts.hostname
         self._port = parts.port or (443 if self._https else 80)
         self._credentials = credentials
+        self._unix_socket = unix_socket
         self._local = threading.local()
         self._reached = False
         self._tls = ssl.create_default_context() if self._https else None
@@ -70,7 +75,7 @@ class Client:
     def _connection(self) -> _http.Connection:
         conn: _http.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = _http.Connection(self._host, self._port, self._tls)
+            conn = _http.Connection(self._host, self._port, self._tls, self._unix_socket)
             self._local.conn = conn
         return conn
 
@@ -205,7 +210,8 @@ def reset_client() -> None:
 def _make_client() -> Client:
     url = os.environ.get("GW_SERVER_URL")
     if url:
-        return Client(url, _config.credentials_from_env() or _config.credentials_from_file())
+        credentials = _config.credentials_from_env() or _config.credentials_from_file()
+        return Client(url, credentials, os.environ.get("GW_SERVER_SOCKET") or None)
     from gworker.daemon import ensure_local_server  # the server ships in the same distribution
 
     url = ensure_local_server(_config.gw_home())

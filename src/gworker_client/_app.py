@@ -20,6 +20,7 @@ from . import exception as exc
 from ._aio import DualContext
 from ._build import build_images
 from ._cls import Cls, build_cls
+from ._container_options import check_web_options
 from ._function import Function
 from ._generator import is_generator_function
 from ._image import Image
@@ -164,7 +165,7 @@ class App:
             extra: dict[str, Any] = {}
             if isinstance(f, PartialFunction):
                 if f.flags:
-                    marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags))
+                    marks = ", ".join(f"@gw.{m}()" for m in sorted(f.flags - {"snap"}))
                     raise exc.InvalidError(
                         f"{marks} marks methods of an @app.cls() class;"
                         f" {f.raw_f.__qualname__} is a plain function"
@@ -174,6 +175,7 @@ class App:
                 if f.batching:
                     extra["batching"] = f.batching.to_record()
                 if f.web:  # a web endpoint: see _web.py
+                    check_web_options(opts, f.raw_f.__qualname__)
                     extra["web"] = (f.web,)
                 f = f.raw_f
             _check_decoratee(f, "@app.function()")

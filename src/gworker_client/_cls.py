@@ -18,6 +18,7 @@ import msgspec
 
 from . import _api
 from . import exception as exc
+from ._container_options import check_web_options
 from ._function import Function
 from ._generator import is_generator_function
 from ._options import FunctionOptions
@@ -322,6 +323,7 @@ def build_cls(
     ``server`` is the endpoint of an ``@app.server`` class (its enter hooks start it)."""
     methods: dict[str, MethodSpec] = {}
     enter: list[str] = []
+    snap: list[str] = []  # @enter(snap=True) hooks: run before the others (no snapshot taken)
     exit_: list[str] = []
     concurrency: Concurrency | None = getattr(user_cls, "__gw_concurrency__", None)
     web: list[WebEndpoint] = [server] if server is not None else []
@@ -341,7 +343,7 @@ def build_cls(
                     f"@gw.batched() cannot mark {user_cls.__qualname__}.{name}: it is a generator"
                 )
         if "enter" in value.flags:
-            enter.append(name)
+            (snap if "snap" in value.flags else enter).append(name)
         if "exit" in value.flags:
             exit_.append(name)
         if value.concurrency is not None:
@@ -355,6 +357,14 @@ def build_cls(
         raise exc.InvalidError(
             f"@app.cls(): {user_cls.__qualname__} has no @gw.method(); mark the methods to call"
         )
+    if snap and not options.enable_memory_snapshot:
+        raise exc.InvalidError(
+            f"{user_cls.__qualname__}.{snap[0]}: @gw.enter(snap=True) needs the class to have"
+            " enable_memory_snapshot=True (as in Modal)"
+        )
+    enter = snap + enter
+    if web:
+        check_web_options(options, user_cls.__qualname__)
     params = collect_parameters(user_cls)
     if web and params:
         raise exc.InvalidError(

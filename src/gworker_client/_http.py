@@ -23,10 +23,15 @@ class ProtocolError(ConnectionError):
 
 
 class Connection:
-    """One persistent connection to ``host:port``; not thread-safe (one per thread)."""
+    """One persistent connection to ``host:port``, or to the unix socket ``unix`` (a
+    container without a network reaches the control plane so); not thread-safe (one per
+    thread)."""
 
-    def __init__(self, host: str, port: int, tls: ssl.SSLContext | None) -> None:
+    def __init__(
+        self, host: str, port: int, tls: ssl.SSLContext | None, unix: str | None = None
+    ) -> None:
         self._addr = (host, port)
+        self._unix = unix
         self._tls = tls
         self._sock: socket.socket | None = None
         self._timeout: float | None = None
@@ -45,14 +50,18 @@ class Connection:
     def _socket(self, timeout: float) -> socket.socket:
         sock = self._sock
         if sock is None:
-            sock = socket.create_connection(self._addr, timeout)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock = _connect_unix(self._unix, timeout) if self._unix else self._connect_tcp(timeout)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self._addr[0])
             self._sock, self._timeout, self.reused = sock, timeout, False
         elif timeout != self._timeout:
             sock.settimeout(timeout)
             self._timeout = timeout
+        return sock
+
+    def _connect_tcp(self, timeout: float) -> socket.socket:
+        sock = socket.create_connection(self._addr, timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
     def exchange(self, head: bytes, body: bytes | None, timeout: float) -> tuple[int, bytes]:
@@ -146,3 +155,14 @@ class Connection:
         data = bytes(self._buf)
         self._buf.clear()
         return data
+
+
+def _connect_unix(path: str, timeout: float) -> socket.socket:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

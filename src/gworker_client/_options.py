@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from typing import Any, TypeVar
 
 from ._cloud_bucket import CloudBucketMount, bucket_secrets
+from ._container_options import check_container_options, check_offline_mounts
 from ._gpu import parse_gpu
 from ._image import Image
 from ._network_file_system import NetworkFileSystem
@@ -60,21 +61,22 @@ CANONICAL = (
     "schedule",
     "include_source",
     "restrict_modal_access",
+    "max_inputs",
+    "single_use_containers",
+    "block_network",
+    "ephemeral_disk",
+    "enable_memory_snapshot",
+    "experimental_options",
+    "nonpreemptible",
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.
 NOT_YET = {
     "cloud": "cloud selection",
     "region": "region selection",
-    "enable_memory_snapshot": "memory snapshots",
-    "max_inputs": "max_inputs",
-    "block_network": "network blocking",
-    "ephemeral_disk": "ephemeral disk sizing",
-    "single_use_containers": "single-use containers",
     "proxy": "proxies",
     "i6pn": "private networking",
     "serialized": "serialized functions",
-    "nonpreemptible": "nonpreemptible",
     "rdma": "rdma",
 }
 
@@ -113,6 +115,17 @@ class FunctionOptions:
     include_source: bool | None = None
     # its containers' tokens reach only their own app's calls and objects (server/scope.py)
     restrict_modal_access: bool = False
+    # a container retires after running this many inputs (Modal's max_inputs, or 1 for
+    # single_use_containers=True); None: it serves inputs until it is scaled down
+    max_inputs: int | None = None
+    # its containers get a network namespace of their own with only loopback (isolation.py)
+    block_network: bool = False
+    # MiB of writable space in its containers' root filesystem (launch.py)
+    ephemeral_disk: int | None = None
+    # no snapshot is taken: every container start runs the snap=True enter hooks, then the
+    # others (_cls.build_cls orders them)
+    enable_memory_snapshot: bool = False
+    enable_gpu_snapshot: bool = False
 
     def to_spec(self) -> FunctionSpec:
         """The function's spec before publish: its secrets and volumes are resolved (and its
@@ -133,6 +146,9 @@ class FunctionOptions:
             schedule=self.schedule.to_spec() if self.schedule else None,
             include_source=self.include_source is not False,
             restrict_modal_access=self.restrict_modal_access,
+            retire_after=self.max_inputs,
+            block_network=self.block_network,
+            ephemeral_disk=self.ephemeral_disk,
         )
 
 
@@ -159,6 +175,7 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
             raise InvalidError(f"{decorator}() got {canonical!r} twice (as {key!r})")
         if value is not None:
             values[canonical] = value
+    check_container_options(values, decorator)
     if "retries" in values:
         values["retries"] = to_retries(values["retries"])
     if "gpu" in values:
@@ -205,6 +222,7 @@ def parse_options(kwargs: dict[str, Any], *, decorator: str = "@app.function") -
         )
     opts = FunctionOptions(**values)
     _validate(opts, decorator)
+    check_offline_mounts(opts.block_network, opts.volumes, decorator)
     return opts
 
 
@@ -346,6 +364,7 @@ def with_defaults(
         return options
     merged = check_volumes({**volumes, **dict(options.volumes)}, "@app.function")
     check_apart(merged, options.network_file_systems, "@app.function")
+    check_offline_mounts(options.block_network, merged, "@app.function")
     given = set(map(id, options.secrets))
     from_app = [s for s in bucket_secrets(merged, "@app.function") if id(s) not in given]
     return replace(options, secrets=(*secrets, *from_app, *options.secrets), volumes=merged)

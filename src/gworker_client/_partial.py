@@ -42,7 +42,7 @@ class PartialFunction:
     """A function marked by gworker's method decorators, waiting for ``@app.cls``."""
 
     raw_f: Callable[..., Any]
-    flags: frozenset[str] = field(default_factory=frozenset)  # method | enter | exit
+    flags: frozenset[str] = field(default_factory=frozenset)  # method | enter | snap | exit
     batching: Batching | None = None
     concurrency: Concurrency | None = None
     web: WebEndpoint | None = None  # set by a web decorator (gw.asgi_app(), ...)
@@ -81,16 +81,25 @@ def method(_f: Any = None) -> Callable[[Any], PartialFunction]:
 
 
 def on_enter(_f: Any = None, *, snap: bool = False) -> Callable[[Any], PartialFunction]:
-    """Run this method once when a container starts, before its first input. ``snap=True``
-    (Modal's hook run before a memory snapshot) is refused, as memory snapshots are."""
+    """Run this method once when a container starts, before its first input.
+
+    ``snap=True`` marks Modal's hook run before a memory snapshot. gworker takes no snapshot:
+    every container start runs the ``snap=True`` hooks, then the others, so what a hook of
+    either kind sets up is there before any input, as in Modal. The class needs
+    ``enable_memory_snapshot=True``, as in Modal."""
     if _f is not None:
         raise _no_parentheses("@gw.on_enter")
-    if snap is not False:
-        raise InvalidError(
-            f"@gw.enter(snap={snap!r}) is not supported by this version of gworker yet (memory"
-            " snapshots); remove snap=True to run the hook at every container start"
-        )
-    return lambda f: _partial(f, "@gw.on_enter()").mark("enter")
+    if not isinstance(snap, bool):
+        raise InvalidError(f"@gw.enter(snap={snap!r}): expected True or False")
+    flags = ("enter", "snap") if snap else ("enter",)
+
+    def wrapper(f: Any) -> PartialFunction:
+        p = _partial(f, "@gw.on_enter()")
+        for flag in flags:
+            p = p.mark(flag)
+        return p
+
+    return wrapper
 
 
 def on_exit(_f: Any = None) -> Callable[[Any], PartialFunction]:

@@ -31,6 +31,18 @@ PUBLISHED_ONLY = {
     "include_source": "code is shipped when the app is published",
 }
 
+# Options of the decorator that Modal's with_options does not take either: a variant's
+# containers live and are sandboxed as the published function's.
+DECORATOR_ONLY = (
+    "max_inputs",
+    "single_use_containers",
+    "block_network",
+    "ephemeral_disk",
+    "enable_memory_snapshot",
+    "experimental_options",
+    "nonpreemptible",
+)
+
 
 def parse_overrides(options: dict[str, Any], where: str, decorator: str) -> SpecOverrides:
     """``with_options`` keyword arguments (Modal's spellings or gworker's), validated as the
@@ -40,6 +52,11 @@ def parse_overrides(options: dict[str, Any], where: str, decorator: str) -> Spec
             raise InvalidError(
                 f"{where}({key}=...) is not supported: {PUBLISHED_ONLY[key]}. Give {key}= in"
                 f" {decorator} (of a second function or class, to keep both)"
+            )
+        if key in DECORATOR_ONLY:
+            raise InvalidError(
+                f"{where}({key}=...) is not an option of with_options (nor is it in Modal): give"
+                f" {key}= in {decorator}"
             )
     rest = {k: v for k, v in options.items() if k not in PUBLISHED_ONLY}
     volumes = rest.pop("volumes", None)

@@ -225,9 +225,3 @@ def test_run_picks_an_app_by_its_variable(server):
     result = server.gw("run", ref)
     assert result.returncode != 0
     assert "defines 2 Apps (app, web_app): pick one with" in result.stderr
-
-
-def test_enter_snap_is_refused_like_memory_snapshots():
-    with pytest.raises(gw.exception.InvalidError, match=r"snap=True\) is not supported"):
-        gw.enter(snap=True)
-    gw.enter(snap=False)  # what Modal's default spells out

@@ -60,3 +60,10 @@ def test_buffer_containers_come_on_top_only_under_load():
     assert desired(replace(IDLE, buffer_workers=2, pending=1), now=0) == 3
     capped = replace(IDLE, buffer_workers=20, pending=1, max_workers=5)
     assert desired(capped, now=0) == 5
+
+
+def test_retiring_containers_count_against_max_workers_but_not_as_capacity():
+    busy = replace(IDLE, pending=10, mean_run_s=1.0, max_workers=4)
+    assert desired(replace(busy, retiring=3), now=0) == 1
+    assert desired(replace(busy, retiring=4), now=0) == 0
+    assert desired(replace(busy, retiring=1, max_workers=1, min_workers=1), now=0) == 0

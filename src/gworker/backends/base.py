@@ -46,6 +46,9 @@ class LaunchSpec:
     mounts: list[Mount] = field(default_factory=list)
     cpu_limit: float | None = None  # enforced limits, when the function sets them
     memory_limit_mib: int | None = None
+    # a network namespace of its own with only loopback; the control plane through its sockets
+    block_network: bool = False
+    ephemeral_disk_mib: int | None = None  # the size of its writable layer, /tmp included
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ from .limits import Limiter
 _PR_SET_PDEATHSIG = 1
 # where an isolated container keeps the app's code: its private /tmp
 ISOLATED_CODE_CACHE = "/tmp/gw-code"
+# where a container without a network finds the control plane's unix sockets
+CONTROL_DIR = "/opt/gworker/control"
 _GPU_CONTROL_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
@@ -125,6 +127,23 @@ def device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
     return {str(p): isolation.Mount(p, writable=True, device=True) for p in paths if p.exists()}
 
 
+def _control_binds(control_sockets: Path | None) -> dict[str, isolation.Mount]:
+    """The control plane's socket directory, bound read-only at ``CONTROL_DIR``: the only way
+    out of a container without a network (connecting to a socket needs no write access)."""
+    if control_sockets is None:
+        raise LaunchError(
+            "block_network=True needs the control plane's unix sockets, which only containers"
+            " on the control plane's machine reach: run the function on the local backend, or"
+            " remove block_network"
+        )
+    if not (control_sockets / C.API_SOCKET).is_socket():
+        raise LaunchError(
+            f"block_network=True: the control plane's API socket {control_sockets / C.API_SOCKET}"
+            " is missing; restart the control plane (`gw server stop`, `gw server start`)"
+        )
+    return {CONTROL_DIR: isolation.Mount(control_sockets)}
+
+
 def plan(
     spec: LaunchSpec,
     image: BuiltImage,
@@ -132,15 +151,23 @@ def plan(
     grant: Grant | None,
     limiter: Limiter,
     scratch: Path,
+    control_sockets: Path | None = None,
 ) -> Launch:
     """``scratch``: an existing directory the container's tmpfs upper is mounted over (in its
-    own mount namespace)."""
+    own mount namespace). ``control_sockets``: the control plane's unix sockets
+    (``constants.control_sockets``), on this machine only; a container without a network
+    (``block_network``) reaches the control plane through them."""
     reason = isolation.unavailable_reason()
     if reason is not None:
         raise LaunchError(f"containers cannot be started on this machine: {reason}")
     runtime = [image.python, "-m", "gworker_client._runtime", spec.container_id]
     net_env, net_mounts = isolation.host_network(isolation.network_env())
+    if spec.block_network:
+        net_env, net_mounts = {}, _control_binds(control_sockets)
     env = {**net_env, **image.environ(), **spec.env, **gpu_env(grant)}
+    if spec.block_network:
+        env["GW_SERVER_SOCKET"] = f"{CONTROL_DIR}/{C.API_SOCKET}"
+        env["GW_CHANNEL_SOCKET"] = f"{CONTROL_DIR}/{C.CHANNEL_SOCKET}"
     # the cpu reservation is the container's weight, never below an ordinary process's: a
     # lighter one would leave containers waiting behind the control plane on a busy machine
     share = max(spec.cpu, 1.0)
@@ -158,13 +185,19 @@ def plan(
             binds[fill_path(n)] = isolation.Mount(Path(m.host_path), writable=True)
     env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
     env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
-    rootfs = Rootfs(image.layers_dir, image.layers, scratch)
-    argv = isolation.command(image, runtime, root=rootfs.merged, mounts=binds)
+    rootfs = Rootfs(image.layers_dir, image.layers, scratch, size_mib=spec.ephemeral_disk_mib)
+    # a sized writable layer holds /tmp too: the size bounds everything the container writes
+    private_tmp = spec.ephemeral_disk_mib is None
+    argv = isolation.command(
+        image, runtime, root=rootfs.merged, mounts=binds, private_tmp=private_tmp
+    )
     join_cgroup = limiter.prepare(spec.container_id, limits)
 
     def preexec() -> None:
         die_with_parent()
         isolation.preexec()
+        if spec.block_network:
+            isolation.own_network_in_child()
         rootfs.mount_in_child()
         join_cgroup()
 

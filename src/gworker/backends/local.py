@@ -23,6 +23,7 @@ from typing import Any
 
 from gworker_client._protocol import GpuRequest
 
+from .. import constants as C
 from .. import isolation
 from ..constants import SANDBOX_WARM, STOP_GRACE_S, nfs_dir
 from ..images import BuiltImage, ImageBuilder
@@ -125,7 +126,9 @@ class LocalBackend:
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
         try:
             image = await self._image(spec.image)
-            launch = plan(spec, image, self._host_mounts(spec), grant, self.limiter, self.scratch)
+            mounts = self._host_mounts(spec)
+            sockets = C.control_sockets(self.home) if spec.block_network else None
+            launch = plan(spec, image, mounts, grant, self.limiter, self.scratch, sockets)
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 env=launch.env,

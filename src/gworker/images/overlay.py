@@ -42,6 +42,9 @@ class Rootfs:
     lowers: tuple[str, ...]
     scratch: Path
     upper: Path | None = None
+    # the tmpfs's size (a container's ephemeral_disk): past it, writes fail with ENOSPC;
+    # None: tmpfs's default, bounded by the container's memory limit
+    size_mib: int | None = None
 
     @property
     def merged(self) -> Path:
@@ -71,8 +74,9 @@ class Rootfs:
         if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
             _fail(libc, "making mounts private")
         scratch = str(self.scratch).encode()
-        if self.upper is None and libc.mount(b"tmpfs", scratch, b"tmpfs", 0, b"mode=0755") != 0:
-            _fail(libc, f"mount -t tmpfs {self.scratch}")
+        tmpfs = "mode=0755" + (f",size={self.size_mib}m" if self.size_mib else "")
+        if self.upper is None and libc.mount(b"tmpfs", scratch, b"tmpfs", 0, tmpfs.encode()) != 0:
+            _fail(libc, f"mount -t tmpfs -o {tmpfs} {self.scratch}")
         for sub in ("upper", "work", "merged"):
             os.makedirs(self.scratch / sub, mode=0o755, exist_ok=True)
         os.chdir(self.layers_dir)

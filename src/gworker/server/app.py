@@ -223,6 +223,7 @@ def build_app(
         builder.secret_env = _image_secrets(store, asyncio.get_running_loop())
         advertised = urlsplit(server_url).hostname or "127.0.0.1"
         await channel.start(app["bind_host"] or advertised, advertised, C.CHANNEL_PORT)
+        await channel.start_unix(str(C.control_sockets(home) / C.CHANNEL_SOCKET))
         app["sandboxes"].recover()
         await state.scheduler.start()
         schedules.start()
@@ -265,6 +266,8 @@ async def serve(
     await runner.setup()
     site = web.SockSite(runner, sock)
     await site.start()
+    # the same API on a unix socket, for containers without a network (block_network=True)
+    await web.UnixSite(runner, str(C.control_sockets(home) / C.API_SOCKET)).start()
     info = home_files.server_info_path(home)
     tmp = info.with_suffix(".tmp")
     tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))

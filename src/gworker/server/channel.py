@@ -66,6 +66,7 @@ class ContainerChannel:
     def __init__(self, scheduler: Scheduler) -> None:
         self.scheduler = scheduler
         self.server: asyncio.AbstractServer | None = None
+        self.unix_server: asyncio.AbstractServer | None = None
         self.address = ""
         self.writers: set[asyncio.StreamWriter] = set()
 
@@ -77,7 +78,14 @@ class ContainerChannel:
         name = (advertised or host).strip("[]")
         self.address = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
 
+    async def start_unix(self, path: str) -> None:
+        """Also listen on the unix socket ``path``: containers without a network connect
+        there (the backend binds its directory into them)."""
+        self.unix_server = await asyncio.start_unix_server(self._serve, path)
+
     async def close(self) -> None:
+        if self.unix_server is not None:
+            self.unix_server.close()
         if self.server is not None:
             self.server.close()
             # open connections end too (a long poll would otherwise hold wait_closed)

@@ -13,7 +13,13 @@ from typing import Any, Literal
 import msgspec
 
 from .schedule import ScheduleError, ScheduleSpec
-from .timing import MAX_GPU_COUNT, MAX_RETRIES, MAX_TIMEOUT_S, MAX_WORKERS
+from .timing import (
+    MAX_EPHEMERAL_DISK_MIB,
+    MAX_GPU_COUNT,
+    MAX_RETRIES,
+    MAX_TIMEOUT_S,
+    MAX_WORKERS,
+)
 
 Kind = Literal["function", "class"]
 ProbeKind = Literal["liveness", "readiness"]
@@ -179,6 +185,14 @@ class FunctionSpec(Record, frozen=True, kw_only=True):
     include_source: bool = True
     # its containers' tokens reach only their own app (server/scope.py)
     restrict_modal_access: bool = False
+    # a container retires (finishing its inputs, running its exit hooks) after running this many
+    # inputs, and the autoscaler starts others for the rest (Modal's max_inputs); None: never
+    retire_after: int | None = None
+    # its containers have a network namespace of their own with only loopback; they reach the
+    # control plane through a unix socket bound in (backends/launch.py)
+    block_network: bool = False
+    # MiB of writable space in a container's root filesystem, /tmp included; None: unsized
+    ephemeral_disk: int | None = None
 
     @property
     def max_inputs(self) -> int:
@@ -226,6 +240,14 @@ def _problems(spec: FunctionSpec) -> Iterator[str]:
         yield f"retries.max_retries={r.max_retries} must be from 0 to {MAX_RETRIES}"
     if r is not None and (r.initial_delay < 0 or r.max_delay < 0 or r.backoff_coefficient < 1):
         yield "retries need delays >= 0 and backoff_coefficient >= 1"
+    if spec.retire_after is not None and spec.retire_after < 1:
+        yield f"retire_after={spec.retire_after} must be >= 1"
+    if spec.ephemeral_disk is not None and not 1 <= spec.ephemeral_disk <= MAX_EPHEMERAL_DISK_MIB:
+        yield f"ephemeral_disk={spec.ephemeral_disk} must be from 1 to {MAX_EPHEMERAL_DISK_MIB} MiB"
+    if spec.block_network and spec.web:
+        yield "block_network=True cannot serve web endpoints: the gateway reaches them over TCP"
+    if spec.block_network and spec.bucket_mounts:
+        yield "block_network=True cannot mount buckets: the container downloads their objects"
     c = spec.concurrency
     if c is not None and not 1 <= c.target_inputs <= c.max_inputs:
         yield f"concurrency.target_inputs={c.target_inputs} must be from 1 to max_inputs"

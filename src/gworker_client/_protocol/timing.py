@@ -25,3 +25,5 @@ MAX_TIMEOUT_S = 24 * 3600
 MAX_WORKERS = 10_000
 MAX_RETRIES = 10
 MAX_GPU_COUNT = 8
+# ephemeral_disk, in MiB: Modal's largest (3 TiB)
+MAX_EPHEMERAL_DISK_MIB = 3 * 1024 * 1024

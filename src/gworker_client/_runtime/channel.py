@@ -1,6 +1,8 @@
 """The container's side of the container channel (see ``gworker.server.channel``).
 
-Polls go over one persistent socket per thread as length-prefixed msgpack frames. Any failure
+Polls go over one persistent socket per thread as length-prefixed msgpack frames: TCP to the
+spec's ``channel`` address, or the unix socket ``GW_CHANNEL_SOCKET`` names in a container
+without a network (``block_network``). Any failure
 of the channel (the server restarting, a server without one) sends that poll over HTTP instead,
 whose client retries across a restart; the channel is tried again on the next poll. A poll is
 safe to send twice: outputs of inputs the server no longer holds leased are ignored, and a lease
@@ -9,6 +11,7 @@ whose answer was lost is handed out again.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import threading
@@ -27,9 +30,18 @@ _RECV_BYTES = 256 * 1024
 class _Socket:
     """One authenticated connection; not thread-safe."""
 
-    def __init__(self, address: tuple[str, int], container_id: str, token: str) -> None:
-        self.sock = socket.create_connection(address, timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, address: tuple[str, int] | str, container_id: str, token: str) -> None:
+        if isinstance(address, str):  # a unix socket: a container without a network
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(30)
+            try:
+                self.sock.connect(address)
+            except BaseException:
+                self.sock.close()
+                raise
+        else:
+            self.sock = socket.create_connection(address, timeout=30)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         try:
             reply = self.exchange({"container_id": container_id, "token": token}, 30)
@@ -72,7 +84,9 @@ class Channel:
     def __init__(self, client: _api.Client, container_id: str, address: str | None) -> None:
         self.client = client
         self.container_id = container_id
-        self.address = _parse(address) if address else None
+        # GW_CHANNEL_SOCKET: the channel's unix socket, bound into a container without a network
+        unix = os.environ.get("GW_CHANNEL_SOCKET")
+        self.address: tuple[str, int] | str | None = unix or (_parse(address) if address else None)
         self.token = (_config.credentials_from_env() or _config.Credentials("", "")).token_secret
         self._local = threading.local()
 

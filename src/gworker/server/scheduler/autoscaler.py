@@ -33,6 +33,9 @@ class Snapshot:
     mean_start_s: float  # how long a container takes to start, on this backend
     web_load: int = 0  # web requests in flight or held by the gateway
     web_target: int = 1  # web requests per container the function aims for
+    # containers that retire (max_inputs reached) but still run their last inputs or exit
+    # hooks: not counted as capacity, but still counted against max_workers
+    retiring: int = 0
 
     @property
     def load(self) -> int:
@@ -48,7 +51,7 @@ def desired(snapshot: Snapshot, now: float) -> int:
         want += s.buffer_workers
     if s.live:
         want = max(want, s.min_workers)
-    return min(want, s.max_workers)
+    return max(0, min(want, s.max_workers - s.retiring))
 
 
 def worth_starting(s: Snapshot, now: float) -> int:
@@ -80,4 +83,5 @@ def snapshot(fs: FunctionState, mean_start_s: float) -> Snapshot:
         mean_start_s=mean_start_s,
         web_load=fs.web_load(),
         web_target=fs.web_target,
+        retiring=sum(1 for c in fs.containers.values() if c.retiring),
     )

@@ -151,6 +151,8 @@ class Fleet:
             image=spec.image or {},
             cpu_limit=spec.cpu_limit,
             memory_limit_mib=spec.memory_limit,
+            block_network=spec.block_network,
+            ephemeral_disk_mib=spec.ephemeral_disk,
             mounts=[
                 *(Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes),
                 *(Mount(n.mount_path, nfs_id=n.nfs_id) for n in spec.network_file_systems),
@@ -264,8 +266,9 @@ class Fleet:
             if not fs.live or now - c.idle_since > fs.spec.idle_timeout:
                 self.stop(c)
                 excess -= 1
-        for c in fs.active():
-            if not c.leased:
+        # a retiring container's last inputs are held to their timeout as any others
+        for c in list(fs.containers.values()):
+            if not c.leased or c.kill_reason is not None:
                 continue
             if now - c.lease_started > fs.spec.timeout + C.TIMEOUT_GRACE_S:
                 self.stop(c, kill_reason="timeout", force=True)

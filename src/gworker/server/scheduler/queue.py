@@ -190,9 +190,16 @@ class InputQueue:
         else:
             cap = int(C.LEASE_TARGET_S / max(fs.mean_run_s, 1e-6))
         n = max(1, min(share, cap, C.LEASE_MAX_INPUTS))
+        retire_after = fs.spec.retire_after
+        if retire_after is not None:  # never past the inputs it may run in its life
+            n = min(n, retire_after - c.inputs_taken)
         batch = [fs.pending.popleft() for _ in range(min(n, len(fs.pending)))]
         for inp in batch:
             c.leased[inp.id] = inp
+        c.inputs_taken += len(batch)
+        if retire_after is not None and c.inputs_taken >= retire_after:
+            c.retiring = True
+            self._scale(fs)  # the rest of the backlog needs another container
         c.lease_started = time.monotonic()
         return batch
 
@@ -209,7 +216,12 @@ class InputQueue:
         if c.leased and fs.max_inputs == 1:
             # a lease the container never received (its response was lost): rerun it
             lost, c.leased = list(c.leased.values()), {}
+            c.inputs_taken -= len(lost)
+            c.retiring = False
             self.enqueue(fs, lost, front=True)
+        if c.retiring:  # its last lease is done, or running (a concurrent one): take no more
+            c.stopping = True
+            return None
         if c.stopping or (not fs.live and not fs.pending and not c.leased):
             c.stopping = True
             return None

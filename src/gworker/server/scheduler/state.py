@@ -41,6 +41,10 @@ class Container:
     started_at: float = field(default_factory=time.monotonic)
     ready: bool = False  # has polled at least once: start-up finished
     stopping: bool = False
+    # it was leased its function's ``retire_after`` inputs: it takes no more and stops once
+    # they are done (its exit hooks run); the autoscaler no longer counts it
+    retiring: bool = False
+    inputs_taken: int = 0  # inputs leased to it over its life
     kill_reason: str | None = None  # the status its leased input gets when killed on purpose
     leased: dict[int, Input] = field(default_factory=dict)
     lease_started: float = 0.0
@@ -88,7 +92,8 @@ class FunctionState:
     start_error: str | None = None  # why its containers last failed to start, for the gateway
 
     def active(self) -> list[Container]:
-        return [c for c in self.containers.values() if not c.stopping]
+        """Containers that take new inputs (or will, once started)."""
+        return [c for c in self.containers.values() if not (c.stopping or c.retiring)]
 
     @cached_property
     def max_inputs(self) -> int:
