@@ -221,12 +221,18 @@ def host_network(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Moun
         if not path.startswith("/") or not os.path.exists(path):
             return token
         inside = HOST_DIR + os.path.normpath(path)
-        mounts[inside] = Mount(Path(os.path.realpath(path)))
+        bound = path
+        if scheme and os.path.basename(os.path.normpath(path)) == "simple":
+            # a file:// index links its files relative to itself (`../../files/x.whl`, as
+            # dir2pi and mirror tools lay them out): bind the directory that holds both
+            bound = os.path.dirname(os.path.normpath(path))
+        mounts[HOST_DIR + os.path.normpath(bound)] = Mount(Path(os.path.realpath(bound)))
         return scheme + inside
 
     out = {}
     for key, value in env.items():
-        seps = [s for s in (",", " ", ":") if s in value and "://" not in value.replace(s, "")]
+        # ":" separates paths only where no value is a URL (`file:///x` is one value)
+        seps = [s for s in (",", " ", ":") if s in value and (s != ":" or "://" not in value)]
         sep = seps[0] if seps and key.startswith(("UV_", "PIP_")) else None
         parts = value.split(sep) if sep else [value]
         out[key] = (sep or "").join(move(p) for p in parts)

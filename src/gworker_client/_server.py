@@ -179,6 +179,10 @@ class Server:
         """The URL the gateway serves this server at."""
         return web_url(self._service._hydrate(), None)
 
+    def _experimental_get_flash_urls(self) -> list[str]:
+        """Modal's ``modal.experimental.http_server`` spelling: one URL per proxy region."""
+        return list(self.get_urls().values())
+
     def get_urls(self) -> dict[str, str]:
         """Its URL for each of its ``proxy_regions``: this control plane's one gateway serves
         them all, so they are the same URL."""

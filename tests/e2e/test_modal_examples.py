@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -46,10 +47,26 @@ def _with_modal_hook(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_modal_experimental_names_what_to_use_instead():
-    result = _with_modal_hook("import modal.experimental")
+    result = _with_modal_hook("import modal.experimental\nmodal.experimental.clustered")
     assert result.returncode != 0
-    assert "No module named 'modal.experimental'" in result.stderr
-    assert "@app.server(port=...)" in result.stderr
+    assert "modal.experimental.clustered is not provided" in result.stderr
+    assert "only modal.experimental.http_server is provided" in result.stderr
+
+
+def test_experimental_http_server_is_a_server_class(server):
+    # the code sits in /root, the working directory, so `python -m http.server` serves it
+    result = server.gw("run", str(APPS / "modal_examples_http_server_app.py"), timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "served itself: True" in result.stdout
+
+
+def test_experimental_http_server_decorates_classes_only():
+    from gworker_client import _experimental
+
+    with pytest.raises(gw.exception.InvalidError, match="decorates a class"):
+        _experimental.http_server(8000)(lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(gw.exception.InvalidError, match="proxy_regions='us-east'"):
+        _experimental.http_server(8000, proxy_regions="us-east")
 
 
 def test_submodules_are_attributes_of_a_bare_import_modal():
@@ -61,9 +78,84 @@ def test_submodules_are_attributes_of_a_bare_import_modal():
     assert result.stdout.split() == ["ContainerProcess", "NotFoundError"]
 
 
-def test_get_call_graph_is_refused_naming_how_to_poll():
-    with pytest.raises(gw.exception.InvalidError, match=r"call\.get\(timeout=0\)"):
+def test_call_graph_links_the_calls_a_function_makes(server):
+    # each call a container makes hangs under the input it ran: spawned ones, an awaited
+    # `.remote()` (kept only in memory) and one that failed, each with its container and status
+    import modal_examples_graph_app as graph_app
+
+    with graph_app.app.run():
+        fc = graph_app.fan_out.spawn(2)
+        result = fc.get()
+        roots = fc.get_call_graph()
+    assert result["total"] == 2 * (0 + 1) + 2 * 2
+    assert len(roots) == 1
+    root = roots[0]
+    assert (root.input_id, root.function_call_id) == (result["input_id"], fc.object_id)
+    assert root.function_name == "fan_out"
+    assert root.module_name == "modal_examples_graph_app"
+    assert root.status is gw.call_graph.InputStatus.SUCCESS
+    assert root.task_id.startswith("ct-")
+    children = root.children
+    assert [c.function_name for c in children] == ["leaf"] * 4
+    assert [c.status.name for c in children] == ["SUCCESS"] * 3 + ["FAILURE"]
+    assert all(c.task_id.startswith("ct-") and not c.children for c in children)
+    # asked of a child, the graph is the same tree from its root
+    leaf_call = gw.FunctionCall.from_id(children[0].function_call_id)
+    assert leaf_call.get_call_graph()[0].input_id == root.input_id
+
+
+def test_call_graph_of_a_call_made_by_a_web_request(server):
+    # the web job queue example: a request spawns a method and polls its status in the graph,
+    # where the request is the root and the spawned input its child
+    result = server.gw("deploy", str(APPS / "modal_examples_graph_app.py"), timeout=600)
+    assert result.returncode == 0, result.stderr
+    base = f"{server.url}/web/graph"
+    status, _, body = _request(f"{base}/run/hello", method="POST")
+    assert status == 200, body
+    submitted = json.loads(body)
+    request_id = submitted["request_id"]
+    assert submitted["input_id"].startswith("in-fc-")
+    assert _get(f"{base}/result/{request_id}") == (200, "", '{"response":"olleh"}')
+    status, _, body = _get(f"{base}/status/{request_id}")
+    assert (status, json.loads(body)) == (200, {"status": "SUCCESS", "function": "Backend"})
+    # a caller outside any container sees the same tree
+    roots = gw.FunctionCall.from_id(request_id).get_call_graph()
+    assert roots[0].input_id == submitted["input_id"]
+    assert roots[0].function_name == "web"
+    assert roots[0].children[0].function_call_id == request_id
+
+
+def test_call_graph_of_a_call_made_here_is_the_call_alone(server):
+    import modal_examples_graph_app as graph_app
+
+    with graph_app.app.run():
+        fc = graph_app.leaf.spawn(3)
+        assert fc.get() == 6
+        [only] = fc.get_call_graph()
+    assert (only.function_call_id, only.children, only.status.name) == (fc.object_id, [], "SUCCESS")
+    with pytest.raises(gw.exception.NotFoundError):
         gw.FunctionCall.from_id("fc-0").get_call_graph()
+
+
+def test_a_parent_input_is_named_by_containers_only(server):
+    import modal_examples_graph_app as graph_app
+
+    from gworker_client import _api
+
+    parent = {"call_id": "fc-y", "input_id": 1}
+    with graph_app.app.run():
+        fid = graph_app.leaf.object_id
+        with pytest.raises(gw.exception.InvalidError, match="only a container names the input"):
+            body = {"call_id": "fc-x1", "inputs": [], "parent": parent}
+            _api.client().post(f"/v1/functions/{fid}/calls", body)
+
+
+def test_code_sits_in_root_the_working_directory(server):
+    # the Streamlit example checks `Path(__file__).parent / "app.py"` on import, in containers too
+    result = server.gw("run", str(APPS / "modal_examples_root_app.py"), timeout=600)
+    assert result.returncode == 0, result.stderr
+    where = "['/root/modal_examples_root_app.py', '/root', 'hello from a local dir',"
+    assert where in result.stdout
 
 
 @pytest.mark.parametrize("cls", [gw.Dict, gw.Queue, gw.Volume])
@@ -169,6 +261,10 @@ def test_local_files_next_to_the_app_are_not_looked_for_in_containers(server):
 
 def _get(url: str, follow: bool = True) -> tuple[int, str, str]:
     """(status, Location, body) of a GET; with ``follow=False`` a redirect is not followed."""
+    return _request(url, follow=follow)
+
+
+def _request(url: str, method: str = "GET", follow: bool = True) -> tuple[int, str, str]:
     import urllib.error
     import urllib.request
 
@@ -178,7 +274,7 @@ def _get(url: str, follow: bool = True) -> tuple[int, str, str]:
 
     opener = urllib.request.build_opener(*([] if follow else [NoRedirect()]))
     try:
-        with opener.open(url, timeout=120) as resp:
+        with opener.open(urllib.request.Request(url, method=method), timeout=120) as resp:
             return resp.status, resp.headers.get("Location", ""), resp.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Location", ""), e.read().decode()

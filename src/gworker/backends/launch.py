@@ -27,8 +27,9 @@ from .gpus import Grant
 from .limits import Limiter
 
 _PR_SET_PDEATHSIG = 1
-# where an isolated container keeps the app's code: its private /tmp
-ISOLATED_CODE_CACHE = "/tmp/gw-code"
+# where a container finds the app's code, as on Modal: the entry module (and the local packages
+# shipped with it) in /root, the working directory, so `Path(__file__).parent` is /root too
+CONTAINER_CODE_DIR = "/root"
 _GPU_CONTROL_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
@@ -156,7 +157,7 @@ def plan(
         binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
         if runtime_fills_read_only(m):
             binds[fill_path(n)] = isolation.Mount(Path(m.host_path), writable=True)
-    env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
+    env["GW_CODE_DIR"] = CONTAINER_CODE_DIR
     env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
     rootfs = Rootfs(image.layers_dir, image.layers, scratch)
     argv = isolation.command(image, runtime, root=rootfs.merged, mounts=binds)
