@@ -67,6 +67,14 @@ REPLACED = {
         " add_local_file() or add_local_python_source()"
     ),
 }
+# Modal names gworker does not provide, with why and what to use instead.
+UNPROVIDED_NAMES = {
+    "OutboundPolicy": (
+        "injecting secrets into a sandbox's outbound HTTPS needs a TLS-intercepting egress proxy,"
+        " which gworker does not run; make the authenticated call from a function holding the"
+        " secret (secrets=[...]), or pass the secret to the sandbox (secrets=[...])"
+    ),
+}
 _installed: ModalFinder | None = None
 
 
@@ -82,6 +90,9 @@ def submodule(name: str) -> ModuleType:
     """The stand-in for ``modal.<name>`` as a plain module (no import hook): what
     ``gworker_client.<name>`` gives an app that changed only its import line."""
     if name not in SUBMODULES:
+        why = {**REPLACED, **UNPROVIDED_NAMES}.get(name)
+        if why:
+            raise AttributeError(f"gworker_client.{name} is not provided: {why}")
         raise AttributeError(f"module 'gworker_client' has no attribute {name!r}")
     module = ModuleType(f"gworker_client.{name}", f"gworker standing in for modal.{name}")
     module.__dict__.update({n: _resolve(ref) for n, ref in SUBMODULES[name].items()})
@@ -95,6 +106,8 @@ def _missing(fullname: str) -> Any:
             raise AttributeError(name)
         if fullname == "modal" and name in REPLACED:
             raise AttributeError(f"modal.{name} is not provided by gworker: {REPLACED[name]}")
+        if fullname == "modal" and name in UNPROVIDED_NAMES:
+            raise AttributeError(f"modal.{name} is not provided: {UNPROVIDED_NAMES[name]}")
         if fullname == "modal.experimental":
             from ._experimental import UNPROVIDED
 

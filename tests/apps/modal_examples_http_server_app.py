@@ -6,7 +6,7 @@ from pathlib import Path
 import modal
 import modal.experimental
 
-PORT = 8000
+PORT = 8123  # containers share the host's ports: one no other test uses
 app = modal.App("modal-examples-http-server")
 
 

@@ -210,6 +210,25 @@ def test_image_build_on_a_looked_up_app_then_a_sandbox_uses_it(server):
         gw.Image.debian_slim().build(gw.App("never-run"))
 
 
+def test_sidecars_are_refused_naming_what_works_and_terminate_waits(server):
+    app = gw.App.lookup("modal-examples-sidecars", create_if_missing=True)
+    sb = gw.Sandbox.create("sleep", "300", app=app)
+    with pytest.raises(gw.exception.InvalidError, match=r"sb.exec\('redis-server'"):
+        sb._experimental_sidecars.create("redis-server", name="redis")
+    sb.terminate(wait=True)  # as sidecar_redis.py ends: returns once it has ended
+    assert sb.poll() is not None
+
+
+def test_outbound_policy_is_refused_naming_what_works():
+    result = _with_modal_hook("import modal\nmodal.OutboundPolicy()")
+    assert result.returncode != 0
+    assert "modal.OutboundPolicy is not provided: injecting secrets" in result.stderr
+    with pytest.raises(AttributeError, match="TLS-intercepting egress proxy"):
+        _ = gw.OutboundPolicy
+    with pytest.raises(gw.exception.InvalidError, match="outbound_policy=.*TLS-intercepting"):
+        gw.Sandbox.create("true", app=gw.App("x"), outbound_policy=object())
+
+
 def test_lookup_is_the_older_spelling_of_from_name(server):
     result = server.gw("deploy", str(APPS / "modal_examples_app.py"))
     assert result.returncode == 0, result.stderr

@@ -208,7 +208,9 @@ class ImageBuilder:
             return ImageRecord(key, prev.layers, _config(prev, workdir=layer["path"]))
         digest = hashlib.sha256(f"{key}|{uuid.uuid4()}".encode()).hexdigest() if forced else key
         ctx = self._context(log)
-        runtime_dir = runtime.ensure(self.root, self._host_python(prev), runtime.fingerprint())
+        runtime_dir = runtime.ensure(
+            self.root, self._host_python(prev), runtime.fingerprint(), self.uv
+        )
         image = self._image(prev, runtime_dir, [])
         with self.store.making(digest, f"{op}: {_title(layer)}") as upper:
             if op in _FILE_OPS:
