@@ -199,7 +199,9 @@ class ImageBuilder:
             return foreign.commands(self, layer, key, prev, log)
         if prev is None:  # the base step: Debian and the Python
             base, python = self._base(layer, log)
-            config = ImageConfig(python=pythons.PYTHON, python_version=python.version)
+            config = ImageConfig(
+                python=pythons.PYTHON, python_version=python.version, env=python.environ()
+            )
             return ImageRecord(key, (base, python.layer), config)
         if op == "env":
             env = {**prev.config.env, **layer["vars"]}
