@@ -293,6 +293,11 @@ def command(
     # a sandbox runs as nobody: a working directory made for it must be writable by it
     mode = "1777" if identity is Identity.SANDBOX else "0755"
     args += [*_parents(workdir, made), "--perms", mode, "--dir", workdir]
+    if identity is Identity.SANDBOX and CONTAINER_HOME not in dict(binds):
+        # and so must its HOME, the default working directory (the image's /root is root's,
+        # 0700): tools write their caches and state there (`~/.local`), as in a Modal sandbox,
+        # which runs as root. The change lands in its private upper layer only
+        args += ["--perms", "1777", "--dir", CONTAINER_HOME, "--chmod", "1777", CONTAINER_HOME]
     bwrap = bwrap_path()
     assert bwrap is not None
     return [
