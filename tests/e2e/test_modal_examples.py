@@ -346,3 +346,13 @@ def test_enter_snap_is_refused_like_memory_snapshots():
     with pytest.raises(gw.exception.InvalidError, match=r"snap=True\) is not supported"):
         gw.enter(snap=True)
     gw.enter(snap=False)  # what Modal's default spells out
+
+
+def test_mount_paths_may_be_pathlib_paths():
+    # `DATA_DIR = Path("/data")`, then `volumes={DATA_DIR: vol}`, as Modal's examples write it
+    from gworker_client._options import check_volumes
+
+    vol = gw.Volume.from_name("never-created")
+    assert check_volumes({Path("/data"): vol}, "@app.function") == (("/data", vol),)
+    with pytest.raises(gw.exception.InvalidError, match="absolute path"):
+        gw.App("paths").function(volumes={Path("data"): vol})
