@@ -73,7 +73,10 @@ NOT_YET = {
     "single_use_containers": "single-use containers",
     "proxy": "proxies",
     "i6pn": "private networking",
-    "serialized": "serialized functions",
+    "serialized": (
+        "serialized functions: containers import the function's module instead, running its top"
+        " level, so keep side effects such as app.deploy() under `if __name__ == '__main__':`"
+    ),
     "nonpreemptible": "nonpreemptible",
     "rdma": "rdma",
 }

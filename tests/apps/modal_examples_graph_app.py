@@ -33,7 +33,7 @@ def fan_out(n: int) -> dict:
         leaf.remote(-1)
     except ValueError:
         pass
-    return {"input_id": modal.current_input_id(), "total": total}
+    return {"input_id": modal.current_input_id(), "total": total, "child": spawned[0].object_id}
 
 
 @app.function()

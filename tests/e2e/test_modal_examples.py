@@ -104,6 +104,19 @@ def test_call_graph_links_the_calls_a_function_makes(server):
     assert leaf_call.get_call_graph()[0].input_id == root.input_id
 
 
+def test_call_graph_under_an_awaited_call(server):
+    # `.remote()` keeps its call in memory only; the graph still shows the input that made
+    # the calls, with its container and status, once the server has answered it
+    import modal_examples_graph_app as graph_app
+
+    with graph_app.app.run():
+        result = graph_app.fan_out.remote(1)
+        [root] = gw.FunctionCall.from_id(result["child"]).get_call_graph()
+    assert (root.input_id, root.function_name) == (result["input_id"], "fan_out")
+    assert root.status.name == "SUCCESS" and root.task_id.startswith("ct-")
+    assert result["child"] in {c.function_call_id for c in root.children}
+
+
 def test_call_graph_of_a_call_made_by_a_web_request(server):
     # the web job queue example: a request spawns a method and polls its status in the graph,
     # where the request is the root and the spawned input its child

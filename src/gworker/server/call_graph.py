@@ -5,7 +5,8 @@ serves) as the call's parent; this module keeps that link (``store.call_graph``)
 container ran each input of a linked call and how it ended, and answers the graph: from the
 tree's root down, each call's inputs with their status and task, each call under the input that
 made it. A web request is never stored as an input: it appears as one node, named by the call
-id its container gave it, whose status stays pending (the server does not follow requests).
+id its container gave it, whose status stays pending (the server does not follow requests); an
+awaited call the server has answered and forgotten shows the inputs that made calls.
 """
 
 from __future__ import annotations
@@ -111,16 +112,22 @@ def graph(state: State, call_id: str) -> CallGraph:
         seen.add(cid)
         children = state.store.child_calls(cid)
         found = _call_inputs(state, cid)
+        recorded = state.store.input_tasks(cid)
         nodes: dict[int, str] = {}
-        if found is None:  # a web request: one node, named by its container's links
-            if children:
-                fn, module = _function(state, children[0].function_id)
-                nodes[0] = f"in-{cid}"
-                task = children[0].task_id
-                out.append(GraphInput(nodes[0], cid, task, PENDING, fn, module, parent_node))
+        if found is None:
+            # a call the server does not hold (a web request, or an awaited call answered and
+            # forgotten): its inputs are known only from the calls they made
+            for child in children:
+                iid = child.parent_input_id
+                if iid in nodes:
+                    continue
+                fn, module = _function(state, child.function_id)
+                rec = recorded.get(iid)
+                task, status = rec if rec else (child.task_id, PENDING)
+                nodes[iid] = f"in-{iid}" if iid else f"in-{cid}"
+                out.append(GraphInput(nodes[iid], cid, task, status, fn, module, parent_node))
         else:
             fn, module = _function(state, found[0])
-            recorded = state.store.input_tasks(cid)
             for iid, stored in found[1][:MAX_GRAPH_INPUTS]:
                 rec = recorded.get(iid)
                 task = running.get(iid) or (rec[0] if rec else "")
