@@ -17,7 +17,9 @@ app = modal.App("modal-examples-root", image=image)
 
 @app.function()
 def where() -> list[str]:
-    return [__file__, os.getcwd(), NOTE.read_text().strip(), Path("modal_examples_assets").name]
+    task = os.environ["MODAL_TASK_ID"][:3] + os.environ["MODAL_IS_REMOTE"]  # Modal's variables
+    here = str(Path("modal_examples_assets/note.txt").exists())  # relative to the cwd, /root
+    return [__file__, os.getcwd(), NOTE.read_text().strip(), here, task]
 
 
 @app.local_entrypoint()

@@ -169,6 +169,7 @@ def test_code_sits_in_root_the_working_directory(server):
     assert result.returncode == 0, result.stderr
     where = "['/root/modal_examples_root_app.py', '/root', 'hello from a local dir',"
     assert where in result.stdout
+    assert "'True', 'ct-1']" in result.stdout  # MODAL_TASK_ID, MODAL_IS_REMOTE
 
 
 @pytest.mark.parametrize("cls", [gw.Dict, gw.Queue, gw.Volume])
