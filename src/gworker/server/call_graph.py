@@ -32,13 +32,32 @@ MAX_GRAPH_CALLS = 1000
 Completed = Callable[[FunctionState, str, Input, ContainerOutput], None]
 
 
-def check_parent(identity: tuple[str, str], parent: ParentInput | None) -> None:
-    """Refuse a parent from anyone but a container, before the call is made."""
-    if parent is not None and identity[0] != "container":
+def check_parent(state: State, identity: tuple[str, str], parent: ParentInput | None) -> None:
+    """Refuse a parent the caller does not run, before the call is made: a container names only
+    an input it holds now, or a web request of its own (a call id the server never had)."""
+    if parent is None:
+        return
+    if identity[0] != "container":
         raise InvalidRequest(
             f"parent={parent.call_id!r}: only a container names the input that made a call;"
             " leave it out"
         )
+    c = state.scheduler.container(identity[1])
+    if parent.input_id:
+        held = c.leased.get(parent.input_id)
+        if held is None or held.call_id != parent.call_id:
+            raise InvalidRequest(
+                f"parent input in-{parent.input_id} of {parent.call_id} is not running in"
+                f" container {c.id}"
+            )
+        return
+    try:
+        state.scheduler.calls.get(parent.call_id)
+    except NotFound:
+        return  # a web request's call id, made up by the container
+    raise InvalidRequest(
+        f"parent={parent.call_id!r} names a function call, not a web request; give its input"
+    )
 
 
 def record_parent(state: State, container_id: str, call_id: str, parent: ParentInput) -> None:

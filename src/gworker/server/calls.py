@@ -51,7 +51,7 @@ async def create_call(request: web.Request) -> web.Response:
     """Create a call with its first inputs; with ``wait``, answer with its outputs when ready."""
     state: State = request.app["state"]
     req = await decode(request, CreateCall)
-    check_parent(request["identity"], req.parent)
+    check_parent(state, request["identity"], req.parent)
     if request["identity"][0] == "container":  # it may read the outputs of calls it made
         state.scheduler.container(request["identity"][1]).calls.add(req.call_id)
     state.scheduler.submit(
