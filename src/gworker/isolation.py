@@ -222,12 +222,18 @@ def host_network(env: Mapping[str, str]) -> tuple[dict[str, str], dict[str, Moun
         if not path.startswith("/") or not os.path.exists(path):
             return token
         inside = HOST_DIR + os.path.normpath(path)
-        mounts[inside] = Mount(Path(os.path.realpath(path)))
+        bound = path
+        if scheme and os.path.basename(os.path.normpath(path)) == "simple":
+            # a file:// index links its files relative to itself (`../../files/x.whl`, as
+            # dir2pi and mirror tools lay them out): bind the directory that holds both
+            bound = os.path.dirname(os.path.normpath(path))
+        mounts[HOST_DIR + os.path.normpath(bound)] = Mount(Path(os.path.realpath(bound)))
         return scheme + inside
 
     out = {}
     for key, value in env.items():
-        seps = [s for s in (",", " ", ":") if s in value and "://" not in value.replace(s, "")]
+        # ":" separates paths only where no value is a URL (`file:///x` is one value)
+        seps = [s for s in (",", " ", ":") if s in value and (s != ":" or "://" not in value)]
         sep = seps[0] if seps and key.startswith(("UV_", "PIP_")) else None
         parts = value.split(sep) if sep else [value]
         out[key] = (sep or "").join(move(p) for p in parts)
@@ -290,6 +296,11 @@ def command(
     # a sandbox runs as nobody: a working directory made for it must be writable by it
     mode = "1777" if identity is Identity.SANDBOX else "0755"
     args += [*_parents(workdir, made), "--perms", mode, "--dir", workdir]
+    if identity is Identity.SANDBOX and CONTAINER_HOME not in dict(binds):
+        # and so must its HOME, the default working directory (the image's /root is root's,
+        # 0700): tools write their caches and state there (`~/.local`), as in a Modal sandbox,
+        # which runs as root. The change lands in its private upper layer only
+        args += ["--perms", "1777", "--dir", CONTAINER_HOME, "--chmod", "1777", CONTAINER_HOME]
     bwrap = bwrap_path()
     assert bwrap is not None
     return [

@@ -93,3 +93,26 @@ def unpack(data: bytes, dest: Path) -> None:
         import shutil
 
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def unpack_into(data: bytes, dest: Path) -> None:
+    """Extract over what ``dest`` holds (a container's own ``/root``, which only it writes).
+    A file the image placed there already (``add_local_python_source``, bound read-only) is left
+    as it is when it holds the same bytes; a different one is replaced where it can be."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        for info in zf.infolist():
+            target = dest / info.filename
+            content = zf.read(info)
+            if target.is_file() and target.read_bytes() == content:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.write_bytes(content)
+            except OSError as e:
+                raise OSError(
+                    e.errno,
+                    f"the app's {info.filename} differs from the copy its image placed at"
+                    f" {target}, which is read-only: leave it out of the image"
+                    " (add_local_python_source) or set include_source=False",
+                ) from None

@@ -25,7 +25,8 @@ def interact() -> None:
     )
 
 
-# (call id, input id) of the input this thread or task is running, in a container
+# (call id, input id) of the input this thread or task is running, in a container; a web
+# request has a call id its container made up and input id 0 (the server never stores it)
 _current: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVar(
     "gw_current_input", default=None
 )
@@ -33,7 +34,8 @@ _current: contextvars.ContextVar[tuple[str, int] | None] = contextvars.ContextVa
 
 @contextlib.contextmanager
 def running_input(call_id: str, input_id: int) -> Iterator[None]:
-    """Mark the input the code inside the block runs for (the container runtime's)."""
+    """Mark the input (or web request) the code inside the block runs for (the container
+    runtime's)."""
     token = _current.set((call_id, input_id))
     try:
         yield
@@ -62,4 +64,15 @@ def current_input_id() -> str | None:
     """The id of the input running here; None outside a container's input (and in a
     ``@batched`` method)."""
     current = _current.get()
-    return f"in-{current[1]}" if current else None
+    if not current:
+        return None
+    return f"in-{current[1]}" if current[1] else f"in-{current[0]}"
+
+
+def parent_input() -> dict[str, str | int] | None:
+    """What a call made here names as its parent (``FunctionCall.get_call_graph``): the input
+    or web request running in this thread or task, in a container; None elsewhere."""
+    current = _current.get()
+    if not current or not current[0] or is_local():
+        return None
+    return {"call_id": current[0], "input_id": current[1]}

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _api, _config, _generator, _output, _payload
+from . import _api, _call_graph, _config, _generator, _output, _payload
 from . import exception as exc
 from ._aio import Operation, blocking, iterating
+from ._call_graph import InputInfo
+from ._context import parent_input
 from ._map_run import Failure, MapRun, decode_output
 from ._object import passed_objects
 from ._options import FunctionOptions
@@ -221,6 +223,7 @@ class Function:
                 "total": 1,
                 "wait": _config.LONG_POLL_S if wait else 0,
                 "objects": objects,
+                "parent": parent_input(),
             },
             timeout=_config.LONG_POLL_S + 30,
         )
@@ -377,15 +380,12 @@ class FunctionCall:
                 raise value.error
         return values[0] if self._total == 1 else values
 
-    def get_call_graph(self) -> list[Any]:
-        """Modal's tree of the inputs that led to this call: refused, as gworker does not record
-        which input made a call. Poll the call itself instead."""
-        raise exc.InvalidError(
-            f"{self!r}.get_call_graph() is not supported: gworker does not record which input"
-            " made a call. To learn whether it has finished, poll it with"
-            " `call.get(timeout=0)`, which raises TimeoutError while it runs and returns (or"
-            " raises) its result once done"
-        )
+    @blocking
+    def get_call_graph(self) -> list[InputInfo]:
+        """The tree of inputs this call belongs to, from its root: each input with its status,
+        its container (``task_id``) and, as ``children``, the inputs of the calls it made. A
+        call made in a container hangs under the input (or web request) that made it."""
+        return _call_graph.decode(_api.client().get(f"/v1/calls/{self.object_id}/graph"))
 
     @blocking
     def cancel(self, terminate_containers: bool = False) -> None:

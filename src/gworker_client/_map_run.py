@@ -10,6 +10,7 @@ from typing import Any
 
 from . import _api, _config, _function, _output, _payload
 from . import exception as exc
+from ._context import parent_input
 from ._serialization import deserialize, exception_from_output
 
 # A map sends its inputs in chunks of at most this many items or bytes.
@@ -45,6 +46,7 @@ class MapRun:
         self.order_outputs = order_outputs
         self.return_exceptions = return_exceptions
         self.call_id = _function.new_call_id()
+        self.parent = parent_input()  # the caller's thread's, before the feeding thread starts
         self.fid = fn._hydrate()
         self.sent = 0
         self.total: int | None = None
@@ -78,7 +80,7 @@ class MapRun:
             "objects": sorted(objects),
         }
         if not self.created:
-            _api.client().post(f"/v1/functions/{self.fid}/calls", body)
+            _api.client().post(f"/v1/functions/{self.fid}/calls", {**body, "parent": self.parent})
             self.created = True
             self.started.set()
         else:

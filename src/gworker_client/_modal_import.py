@@ -22,9 +22,13 @@ from typing import Any
 # (``module:attribute.path``).
 SUBMODULES: dict[str, dict[str, str]] = {
     "app": {"App": "gworker_client:App", "LocalEntrypoint": "gworker_client:LocalEntrypoint"},
+    "call_graph": {
+        name: f"gworker_client._call_graph:{name}" for name in ("InputInfo", "InputStatus")
+    },
     "cls": {name: f"gworker_client:{name}" for name in ("Cls", "Obj", "parameter")},
     "config": {name: f"gworker_client._compat:{name}" for name in ("config", "logger")},
     "dict": {"Dict": "gworker_client:Dict"},
+    "experimental": {"http_server": "gworker_client._experimental:http_server"},
     "functions": {
         "Function": "gworker_client:Function",
         "FunctionCall": "gworker_client:FunctionCall",
@@ -55,20 +59,20 @@ ALIASES = {
     "environments": "gworker_client.environments",
     "exception": "gworker_client.exception",
 }
-# Modal modules gworker does not stand in for, and what an app uses instead.
-UNPROVIDED = {
-    "experimental": (
-        ". For modal.experimental.http_server(port=...) on an @app.cls, use"
-        " @app.server(port=...) on the class (its URL: modal.Server.get_url()); the other"
-        " experimental APIs (clustered, flash, input concurrency) have no gworker counterpart"
-    ),
-}
 # Names Modal itself removed, and what replaces them.
 REPLACED = {
     "Stub": "Modal renamed it modal.App (and `stub.function` is `app.function`)",
     "Mount": (
         "Modal 1.0 removed it; add local files to the image with Image.add_local_dir(),"
         " add_local_file() or add_local_python_source()"
+    ),
+}
+# Modal names gworker does not provide, with why and what to use instead.
+UNPROVIDED_NAMES = {
+    "OutboundPolicy": (
+        "injecting secrets into a sandbox's outbound HTTPS needs a TLS-intercepting egress proxy,"
+        " which gworker does not run; make the authenticated call from a function holding the"
+        " secret (secrets=[...]), or pass the secret to the sandbox (secrets=[...])"
     ),
 }
 _installed: ModalFinder | None = None
@@ -86,6 +90,9 @@ def submodule(name: str) -> ModuleType:
     """The stand-in for ``modal.<name>`` as a plain module (no import hook): what
     ``gworker_client.<name>`` gives an app that changed only its import line."""
     if name not in SUBMODULES:
+        why = {**REPLACED, **UNPROVIDED_NAMES}.get(name)
+        if why:
+            raise AttributeError(f"gworker_client.{name} is not provided: {why}")
         raise AttributeError(f"module 'gworker_client' has no attribute {name!r}")
     module = ModuleType(f"gworker_client.{name}", f"gworker standing in for modal.{name}")
     module.__dict__.update({n: _resolve(ref) for n, ref in SUBMODULES[name].items()})
@@ -99,6 +106,12 @@ def _missing(fullname: str) -> Any:
             raise AttributeError(name)
         if fullname == "modal" and name in REPLACED:
             raise AttributeError(f"modal.{name} is not provided by gworker: {REPLACED[name]}")
+        if fullname == "modal" and name in UNPROVIDED_NAMES:
+            raise AttributeError(f"modal.{name} is not provided: {UNPROVIDED_NAMES[name]}")
+        if fullname == "modal.experimental":
+            from ._experimental import UNPROVIDED
+
+            raise AttributeError(f"modal.experimental.{name} is not provided: {UNPROVIDED}")
         if fullname == "modal" and (name in SUBMODULES or name in ALIASES):
             # Modal's own __init__ imports these, so apps use ``modal.container_process.X``
             # after a bare ``import modal``; import the stand-in on first use
@@ -159,10 +172,9 @@ class ModalFinder(importlib.abc.MetaPathFinder):
             return None
         sub = fullname.split(".", 1)[1] if "." in fullname else None
         if sub is not None and sub not in SUBMODULES and sub not in ALIASES:
-            instead = UNPROVIDED.get(sub.split(".")[0], "")
             raise ImportError(
                 f"No module named {fullname!r}: gworker stands in for modal and provides"
-                f" modal.{', modal.'.join(sorted([*SUBMODULES, *ALIASES]))}{instead}",
+                f" modal.{', modal.'.join(sorted([*SUBMODULES, *ALIASES]))}",
                 name=fullname,
             )
         return importlib.machinery.ModuleSpec(fullname, self.loader, is_package=fullname == "modal")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
+from pathlib import PurePath, PurePosixPath
 from typing import Any, TypeVar
 
 from ._cloud_bucket import CloudBucketMount, bucket_secrets
@@ -76,7 +76,10 @@ NOT_YET = {
     "region": "region selection",
     "proxy": "proxies",
     "i6pn": "private networking",
-    "serialized": "serialized functions",
+    "serialized": (
+        "serialized functions: containers import the function's module instead, running its top"
+        " level, so keep side effects such as app.deploy() under `if __name__ == '__main__':`"
+    ),
     "rdma": "rdma",
 }
 
@@ -298,6 +301,8 @@ def check_mounts(
         )
     found: dict[str, M] = {}
     for path, obj in mounts.items():
+        if isinstance(path, PurePath):  # Modal takes `pathlib` paths too: `{Path("/data"): vol}`
+            path = path.as_posix()
         if not isinstance(path, str) or not path.startswith("/"):
             raise InvalidError(
                 f"{where}({option}=...): mount path {path!r} must be an absolute path like '/data'"

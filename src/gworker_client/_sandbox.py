@@ -360,9 +360,22 @@ class Sandbox:
         file_request(self._ref, "rm", path=_check_path(path), recursive=bool(recursive))
 
     @blocking
-    def terminate(self) -> None:
-        """End the sandbox now: every process in it is killed."""
+    def terminate(self, *, wait: bool = False) -> None:
+        """End the sandbox now: every process in it is killed; with ``wait=True``, return once
+        it has ended."""
         self._info = _api.client().post(f"/v1/sandboxes/{self._ref}/terminate")
+        while wait and self._info.get("state", "running") == "running":
+            self._wait(_config.LONG_POLL_S)
+
+    @property
+    def _experimental_sidecars(self) -> Any:
+        """Modal's sidecar containers (another image sharing the sandbox's network): refused."""
+        raise exc.InvalidError(
+            "Sandbox sidecars are not provided by gworker: a sandbox is one container. Run the"
+            " sidecar's program in the sandbox itself, from an image that has it"
+            " (e.g. .apt_install('redis-server'), then sb.exec('redis-server', ...)), and reach"
+            " it on 127.0.0.1"
+        )
 
     @blocking
     def info(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import msgspec
 
 from . import _api
 from . import exception as exc
+from ._aio import blocking
 from ._cls import build_cls
 from ._function import Function
 from ._options import FunctionOptions
@@ -178,6 +179,11 @@ class Server:
     def get_url(self) -> str:
         """The URL the gateway serves this server at."""
         return web_url(self._service._hydrate(), None)
+
+    @blocking
+    def _experimental_get_flash_urls(self) -> list[str]:
+        """Modal's ``modal.experimental.http_server`` spelling: one URL per proxy region."""
+        return list(self.get_urls().values())
 
     def get_urls(self) -> dict[str, str]:
         """Its URL for each of its ``proxy_regions``: this control plane's one gateway serves

@@ -210,6 +210,7 @@ def test_sandboxes_run_as_nobody(built_image):
         """
         import json, os
         caps = [l.split()[1] for l in open("/proc/self/status") if l.startswith("CapEff")]
+        os.makedirs("/root/.local/share")  # its HOME is its own to write, as a Modal sandbox's
         print(json.dumps({"uid": os.getuid(), "caps": caps[0]}))
         """,
         identity=Identity.SANDBOX,
@@ -243,3 +244,26 @@ def test_a_process_entering_a_container_gets_the_containers_capabilities(built_i
         identity=Identity.BUILD,
     )
     assert entered.stdout.strip() == payload, entered.stderr
+
+
+def test_a_file_index_is_bound_with_the_files_it_links_beside_it(tmp_path):
+    # a local mirror's `simple/pkg/index.html` links `../../files/pkg.whl`: both must be seen
+    (tmp_path / "mirror" / "simple").mkdir(parents=True)
+    (tmp_path / "wheels").mkdir()
+    env, mounts = isolation.host_network(
+        {
+            "UV_EXTRA_INDEX_URL": f"file://{tmp_path}/mirror/simple",
+            "UV_FIND_LINKS": f"{tmp_path}/wheels",
+        }
+    )
+    inside = isolation.HOST_DIR + str(tmp_path)
+    assert env["UV_EXTRA_INDEX_URL"] == f"file://{inside}/mirror/simple"
+    assert mounts[f"{inside}/mirror"].source == (tmp_path / "mirror").resolve()
+    assert env["UV_FIND_LINKS"] == f"{inside}/wheels"
+    assert mounts[f"{inside}/wheels"].source == (tmp_path / "wheels").resolve()
+    # several indexes, as pip.conf's extra-index-url lists them
+    (tmp_path / "other" / "simple").mkdir(parents=True)
+    both = f"file://{tmp_path}/mirror/simple file://{tmp_path}/other/simple"
+    env, mounts = isolation.host_network({"UV_EXTRA_INDEX_URL": both})
+    assert env["UV_EXTRA_INDEX_URL"] == both.replace("file://", f"file://{isolation.HOST_DIR}")
+    assert {f"{inside}/mirror", f"{inside}/other"} <= set(mounts)

@@ -201,6 +201,10 @@ def test_python_version_picks_a_matching_interpreter(builds, run_python):
     assert built.python_version.startswith("3.12.")
     out = run_python(built, "import sys, gworker_client; print(sys.version_info[:2])")
     assert out.stdout.strip() == "(3, 12)", out.stderr
+    # the commands its packages install (`jupyter`, `streamlit`) are on PATH, as in Modal's
+    out = run_python(built, "import shutil, sys; print(shutil.which('python3.12'), sys.prefix)")
+    found, prefix = out.stdout.split()
+    assert found == f"{prefix}/bin/python3.12", out.stderr
 
 
 def test_missing_python_version_lists_what_exists(builds):

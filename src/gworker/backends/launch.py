@@ -27,10 +27,11 @@ from .gpus import Grant
 from .limits import Limiter
 
 _PR_SET_PDEATHSIG = 1
-# where an isolated container keeps the app's code: its private /tmp
-ISOLATED_CODE_CACHE = "/tmp/gw-code"
 # where a container without a network finds the control plane's unix sockets
 CONTROL_DIR = "/opt/gworker/control"
+# where a container finds the app's code, as on Modal: the entry module (and the local packages
+# shipped with it) in /root, the working directory, so `Path(__file__).parent` is /root too
+CONTAINER_CODE_DIR = "/root"
 _GPU_CONTROL_DEVICES = ("nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset")
 
 
@@ -183,7 +184,7 @@ def plan(
         binds[m.container_path] = isolation.Mount(Path(m.host_path), writable=not m.read_only)
         if runtime_fills_read_only(m):
             binds[fill_path(n)] = isolation.Mount(Path(m.host_path), writable=True)
-    env["GW_CODE_CACHE"] = ISOLATED_CODE_CACHE
+    env["GW_CODE_DIR"] = CONTAINER_CODE_DIR
     env["GW_MOUNTS"] = mounts_env(mounts, isolated=True)
     rootfs = Rootfs(image.layers_dir, image.layers, scratch, size_mib=spec.ephemeral_disk_mib)
     # a sized writable layer holds /tmp too: the size bounds everything the container writes

@@ -201,7 +201,9 @@ class ImageBuilder:
             return foreign.commands(self, layer, key, prev, log)
         if prev is None:  # the base step: Debian and the Python
             base, python = self._base(layer, log)
-            config = ImageConfig(python=pythons.PYTHON, python_version=python.version)
+            config = ImageConfig(
+                python=pythons.PYTHON, python_version=python.version, env=python.environ()
+            )
             return ImageRecord(key, (base, python.layer), config)
         if op == "env":
             env = {**prev.config.env, **layer["vars"]}
@@ -210,7 +212,9 @@ class ImageBuilder:
             return ImageRecord(key, prev.layers, _config(prev, workdir=layer["path"]))
         digest = hashlib.sha256(f"{key}|{uuid.uuid4()}".encode()).hexdigest() if forced else key
         ctx = self._context(log)
-        runtime_dir = runtime.ensure(self.root, self._host_python(prev), runtime.fingerprint())
+        runtime_dir = runtime.ensure(
+            self.root, self._host_python(prev), runtime.fingerprint(), self.uv
+        )
         image = self._image(prev, runtime_dir, [])
         with self.store.making(digest, f"{op}: {_title(layer)}") as upper:
             if op in _FILE_OPS:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import debian, interpreters
+from .built import SYSTEM_PATH
 from .errors import InterpreterNotFound
 from .layers import LayerStore, remove_tree
 from .runtime import PTH_NAME
@@ -41,6 +42,14 @@ class ImagePython:
     host: (
         interpreters.Interpreter
     )  # a host interpreter of the same minor (byte-compiles the runtime)
+    # where its packages' commands land (`pip install jupyter` puts `jupyter` there) when that
+    # is not on the system PATH: a copied interpreter's own prefix
+    bin_dir: str | None = None
+
+    def environ(self) -> dict[str, str]:
+        """The variables the base step sets: PATH reaching ``bin_dir`` first, as Modal's images
+        have their Python's commands in /usr/local/bin."""
+        return {"PATH": f"{self.bin_dir}:{SYSTEM_PATH}"} if self.bin_dir else {}
 
 
 @functools.lru_cache(maxsize=8)
@@ -75,7 +84,8 @@ def ensure(store: LayerStore, base: Path, base_key: str, requested: str) -> Imag
             f" pyenv, uv-managed, PATH). Install one (`pyenv install {requested}` where"
             " downloads work) or choose one of these."
         ) from None
-    return ImagePython(interp.version, host_layer(store, interp, base_key), interp)
+    layer = host_layer(store, interp, base_key)
+    return ImagePython(interp.version, layer, interp, str(interp.prefix / "bin"))
 
 
 def host_layer(store: LayerStore, interp: interpreters.Interpreter, base_key: str) -> str:

@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -116,7 +117,8 @@ def ensure(
     if dest.exists():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.{os.getpid()}"
+    # one server builds images on several threads at once: the pid alone is not unique
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{threading.get_ident()}"
     shutil.rmtree(tmp, ignore_errors=True)
     for name, root in package_dirs().items():
         shutil.copytree(root, tmp / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

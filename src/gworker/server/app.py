@@ -29,6 +29,7 @@ from ..usage.meter import UsageMeter
 from . import (
     apps,
     blobs,
+    call_graph,
     calls,
     containers,
     dicts,
@@ -215,6 +216,8 @@ def build_app(
     state.scheduler.fleet.exit_hooks.append(meter.exited)
     app["call_stats"] = call_stats = CallStats()
     state.scheduler.queue.completed_hooks.append(call_stats.completed)
+    state.scheduler.queue.completed_hooks.append(call_graph.input_finished(state))
+    app.add_routes(call_graph.routes)
     app.add_routes(running.routes)
     app.add_routes(environments.routes)
     app.add_routes(network_file_systems.routes)

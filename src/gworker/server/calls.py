@@ -18,6 +18,7 @@ from gworker_client._protocol import (
 )
 
 from . import scope
+from .call_graph import check_parent, record_parent
 from .http import decode, query_float, query_int, reply
 from .state import State
 
@@ -50,6 +51,7 @@ async def create_call(request: web.Request) -> web.Response:
     """Create a call with its first inputs; with ``wait``, answer with its outputs when ready."""
     state: State = request.app["state"]
     req = await decode(request, CreateCall)
+    check_parent(state, request["identity"], req.parent)
     if request["identity"][0] == "container":  # it may read the outputs of calls it made
         state.scheduler.container(request["identity"][1]).calls.add(req.call_id)
     state.scheduler.submit(
@@ -60,6 +62,12 @@ async def create_call(request: web.Request) -> web.Response:
         acknowledge=req.wait <= 0,
         objects=req.objects,
     )
+    if req.parent is not None:
+        record_parent(state, request["identity"][1], req.call_id, req.parent)
+        if req.wait <= 0:  # acknowledged: the link is stored with the call
+            state.store.commit()
+        else:
+            state.scheduler.commit_soon()
     if req.wait <= 0:
         return reply(CallOutputs(call_id=req.call_id, outputs=[], total=req.total))
     return await _outputs(request, req.call_id, 0, min(req.wait, MAX_WAIT_S), awaited=True)

@@ -18,6 +18,7 @@ from typing import Any
 import msgpack
 
 from . import dicts, queues, secrets, volumes
+from .call_graph import SCHEMA_CALL_GRAPH, CallGraphStore
 from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
 from .environments import SCHEMA_ENVIRONMENTS, EnvironmentStore
@@ -126,6 +127,7 @@ def unpack(data: bytes) -> Any:
 
 class Store(
     CallStore,
+    CallGraphStore,
     DictStore,
     QueueStore,
     SecretStore,
@@ -169,6 +171,7 @@ class Store(
             SCHEMA_SANDBOXES,
             SCHEMA_USAGE,
             SCHEMA_ENVIRONMENTS,
+            SCHEMA_CALL_GRAPH,
         ):
             self.db.executescript(schema)
         self.seed_environments()

@@ -5,6 +5,7 @@ of the call, container and publish routes; output statuses; paired timings and l
 ``to_wire``/``from_wire``. The server imports nothing else from the SDK's private modules.
 """
 
+from .call_graph import CallGraph, GraphInput, ParentInput
 from .gpu import FAMILIES, KNOWN_TYPES, matches
 from .image import SPEC_VERSION, layer_digests
 from .messages import (
@@ -75,6 +76,7 @@ __all__ = [
     "BindReply",
     "BucketMount",
     "CONTAINER_SILENCE_S",
+    "CallGraph",
     "CallOutput",
     "CallOutputs",
     "CancelCall",
@@ -90,6 +92,7 @@ __all__ = [
     "FAMILIES",
     "FunctionSpec",
     "GpuRequest",
+    "GraphInput",
     "HEARTBEAT_S",
     "HeartbeatReply",
     "InputItem",
@@ -106,6 +109,7 @@ __all__ = [
     "NfsMount",
     "OutputStatus",
     "ParamSpec",
+    "ParentInput",
     "Poll",
     "PollReply",
     "ProbeResult",

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from .call_graph import ParentInput
 from .limits import MAX_INLINE_BYTES, MAX_INT
 from .overrides import SpecOverrides
 from .spec import FunctionSpec, ProbeKind, Record, VolumeMount
@@ -64,6 +65,8 @@ class CreateCall(Record, frozen=True):
     # ids of named objects pickled into the inputs: a callee with restrict_modal_access=True
     # may use these (and no other Dict, Queue or Volume)
     objects: PassedObjects = []
+    # the input a container was running when it made the call (FunctionCall.get_call_graph)
+    parent: ParentInput | None = None
 
 
 class AddInputs(Record, frozen=True):

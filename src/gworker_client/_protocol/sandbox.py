@@ -49,6 +49,11 @@ UNSUPPORTED_OPTIONS = {
         " cidr_allowlist limits it"
     ),
     "pty": "a terminal is per command: sb.exec(..., pty=True)",
+    "outbound_policy": (
+        "injecting secrets into outbound HTTPS needs a TLS-intercepting egress proxy, which"
+        " gworker does not run; make the authenticated call from a function holding the secret"
+        " (secrets=[...]), or pass the secret to the sandbox (Sandbox.create(secrets=[...]))"
+    ),
 }
 
 Positive = Annotated[float, msgspec.Meta(gt=0)]

@@ -86,6 +86,10 @@ class Container:
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def _code_dir(self, digest: str) -> Path:
+        placed = os.environ.get("GW_CODE_DIR")
+        if placed:  # an isolated container: its own root filesystem, /root as on Modal
+            _code.unpack_into(self.client.get(f"/v1/blobs/{digest}"), Path(placed))
+            return Path(placed)
         cache = Path(os.environ.get("GW_CODE_CACHE") or _config.gw_home() / "cache" / "code")
         dest = cache / digest
         if not dest.exists():

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import socket
 import threading
 import time
 from typing import Any
 
 from .._cls import resolve
+from .._context import running_input
 from .._protocol import WebEndpoint
 from .._web import FASTAPI_HINT
 from ..exception import InvalidError
@@ -48,6 +50,32 @@ def fastapi_app(fn: Any, endpoint: WebEndpoint) -> Any:
     )
     app.add_api_route("/", fn, methods=[endpoint.method])
     return app
+
+
+def each_request_an_input(app: Any, interface: str) -> Any:
+    """``app`` with each HTTP or WebSocket request run as an input of its own (a call id made
+    up here, never stored), so the calls a request makes hang under it in their call graph and
+    ``current_input_id()`` names it, as on Modal."""
+    from .._function import new_call_id
+
+    if interface == "wsgi":
+
+        def wsgi(environ: Any, start_response: Any) -> Any:
+            with running_input(new_call_id(), 0):
+                return app(environ, start_response)
+
+        return wsgi
+    call = getattr(app, "__call__", None)  # noqa: B004 - an ASGI 2 app is a class
+    if not (inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)):
+        return app  # ASGI 2: left to uvicorn as it is
+
+    async def asgi3(scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") not in ("http", "websocket"):
+            return await app(scope, receive, send)
+        with running_input(new_call_id(), 0):
+            return await app(scope, receive, send)
+
+    return asgi3
 
 
 def _loopback_socket(port: int = 0) -> socket.socket:
@@ -93,7 +121,8 @@ class WebEndpoints:
             if ep.kind == "web_server":
                 ports[key] = self._start_web_server(fn, ep)
             elif ep.kind == "fastapi_endpoint":
-                uvicorn_apps.append((fastapi_app(fn, ep), "asgi3", _loopback_socket()))
+                app = each_request_an_input(fastapi_app(fn, ep), "asgi3")
+                uvicorn_apps.append((app, "asgi3", _loopback_socket()))
             else:
                 app = resolve(fn())
                 if app is None or not callable(app):
@@ -102,6 +131,7 @@ class WebEndpoints:
                         f" {app!r}; it must return the {ep.kind[:4].upper()} app to serve"
                     )
                 interface = "wsgi" if ep.kind == "wsgi_app" else "auto"
+                app = each_request_an_input(app, interface)
                 uvicorn_apps.append((app, interface, _loopback_socket()))
             if ep.kind != "web_server":
                 ports[key] = uvicorn_apps[-1][2].getsockname()[1]

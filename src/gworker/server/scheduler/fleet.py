@@ -144,6 +144,10 @@ class Fleet:
                 "GW_TOKEN_SECRET": c.token,
                 # lookups from inside default to the app's own environment, as in Modal
                 "GW_ENVIRONMENT": app["environment"] if app else "main",
+                # what Modal's containers are told, which apps read (a replica's identity)
+                "MODAL_TASK_ID": c.id,
+                "MODAL_ENVIRONMENT": app["environment"] if app else "main",
+                "MODAL_IS_REMOTE": "1",
             },
             cpu=spec.cpu,
             memory_mib=spec.memory,
