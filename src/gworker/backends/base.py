@@ -48,6 +48,28 @@ class LaunchSpec:
     memory_limit_mib: int | None = None
 
 
+# The headers a request relayed to a container on another node carries (``web_relay.py``).
+SECRET_HEADER = "X-Gworker-Relay-Secret"
+PORT_HEADER = "X-Gworker-Relay-Port"
+
+
+@dataclass(frozen=True)
+class WebRelay:
+    """Where the gateway reaches the web ports of a container on another node: its node's relay
+    (``web_relay.py``), which answers only requests that carry ``secret``."""
+
+    host: str  # the node's address
+    port: int  # the relay's port there
+    secret: str = field(repr=False)  # what the relay checks on every request
+
+    def headers(self, port: int) -> dict[str, str]:
+        """The headers a request for the container's loopback ``port`` carries to the relay."""
+        return {SECRET_HEADER: self.secret, PORT_HEADER: str(port)}
+
+    def describe(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where a started container landed."""
@@ -55,6 +77,7 @@ class Placement:
     pid: int | None
     gpu: str | None = None  # e.g. "A100-80GB:0,1"
     node: str | None = None  # the cluster node's address (None: this machine)
+    web_relay: WebRelay | None = None  # how the gateway reaches its web ports (None: loopback)
 
 
 class CapacityError(Exception):

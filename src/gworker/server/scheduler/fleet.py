@@ -173,6 +173,7 @@ class Fleet:
             return
         c.gpu = placed.gpu
         c.node = placed.node
+        c.web_relay = placed.web_relay
         self.store.set_container(c.id, "running", pid=placed.pid)
         self._commit_soon()
 
