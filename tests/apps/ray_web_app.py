@@ -88,6 +88,9 @@ def web() -> object:
 @app.function(gpu="A100")
 def burn(cpu_s: float, hold_mib: int) -> str:
     """Use ``cpu_s`` seconds of CPU and keep ``hold_mib`` MiB while the container lives."""
+    print(f"burning {cpu_s}s of CPU on {os.environ.get('GW_GPU')}", flush=True)
+    with open("/tmp/burned", "w") as f:  # the container's own /tmp, for `gw container exec`
+        f.write(f"{os.environ.get('GW_GPU')}\n")
     _held.append(os.urandom(hold_mib * 1024 * 1024))
     start = time.process_time()
     while time.process_time() - start < cpu_s:

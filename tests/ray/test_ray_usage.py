@@ -1,5 +1,6 @@
-"""Usage of containers on Ray nodes: their node measures them and the control plane records it,
-so `gw usage` prices a Ray container's CPU, memory and GPU time as a local one's."""
+"""Containers on Ray nodes are metered and their logs kept: their node measures them and the
+control plane records it, so `gw usage` prices a Ray container's CPU, memory and GPU time as a
+local one's, and `gw container logs` prints what it wrote."""
 
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ def _row(server: Any) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def test_a_container_on_a_ray_node_is_metered(on_ray):
+def test_a_container_on_a_ray_node_is_metered_and_its_logs_kept(on_ray):
     with ray_web_app.app.run():
-        ray_web_app.burn.remote(CPU_S, HOLD_MIB)
+        cid = ray_web_app.burn.remote(CPU_S, HOLD_MIB)
         # the node sends a sample each second and the meter records one each second: wait for
         # the samples that cover the call (no time is asserted, only what was measured)
         deadline = time.monotonic() + 60
@@ -36,3 +37,6 @@ def test_a_container_on_a_ray_node_is_metered(on_ray):
         assert row["memory_peak_mib"] >= HOLD_MIB, row
         assert row["gpu_type"] == "A100-80GB" and row["gpu_seconds"] > 0, row
         assert row["cost_usd"] > 0, row
+        logs = on_ray.gw("container", "logs", cid)
+        assert logs.returncode == 0, logs.stderr
+        assert f"burning {CPU_S}s of CPU on A100-80GB" in logs.stdout

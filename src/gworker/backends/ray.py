@@ -38,7 +38,9 @@ from . import ray_nodes
 from .base import BackendEvents, CapacityError, LaunchSpec, Placement, WebRelay
 from .launch import LaunchError
 from .metering import ResourceSample
+from .ray_attach import RemoteAgent
 from .ray_node import ContainerActor, Ended, NodeLaunch, Output, Started, Usage, node_version
+from .sandbox import SandboxProcess
 
 log = logging.getLogger("gworker.backends.ray")
 
@@ -328,6 +330,19 @@ class RayBackend:
             await asyncio.wait_for(actor.handle.stop.remote(force), wait)
         except Exception:  # no answer (its node is going away): end the actor itself
             self._kill(actor.handle)
+
+    async def attach(self, container_id: str) -> SandboxProcess:
+        """An agent inside a running container, for commands (``gw container exec``): started
+        by its actor on its node and driven through it (``ray_attach.py``)."""
+        actor = self._actors.get(container_id)
+        if actor is None or not actor.placed.done() or actor.placed.exception() is not None:
+            raise LaunchError(f"container {container_id} is not running")
+        try:
+            await actor.handle.attach.remote()
+        except Exception as e:  # Ray wraps the actor's error: its last line says why
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise LaunchError(lines[-1] if lines else type(e).__name__) from None
+        return RemoteAgent(actor.handle)
 
     def container_usage(self, container_id: str) -> ResourceSample | None:
         """What its node last measured (its actor sends a sample each second it changed)."""

@@ -41,10 +41,12 @@ from ..constants import STOP_GRACE_S, USAGE_SAMPLE_S
 from ..images import BuiltImage, ImageBuilder, transfer
 from . import limits
 from .base import LaunchSpec, Mount
+from .container_attach import attach_agent
 from .gpus import Device, GpuInventory, Grant
 from .launch import LaunchError, plan
 from .local import describe_exit
 from .metering import ProcfsSampler, ResourceSample
+from .sandbox import SandboxGone, SandboxProcess
 
 _SELF_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 # Where a node keeps images' layers, containers' scratch space and volume mount directories
@@ -99,12 +101,23 @@ class Ended:
 Event = Started | Output | Usage | Ended
 
 
+@dataclass(frozen=True)
+class AgentEnded:
+    """The last of ``agent_frames``: the agent of ``gw container exec`` has exited."""
+
+    code: int
+    oom: bool
+
+
 class ContainerActor:
     """One container on this node (made a Ray actor class by the backend, ``ray.remote``)."""
 
     def __init__(self) -> None:
         self.proc: asyncio.subprocess.Process | None = None
         self.stopping = False
+        self.container_id = ""
+        self.image: BuiltImage | None = None
+        self.agent: SandboxProcess | None = None  # commands in it (``gw container exec``)
 
     async def run(self, launch: NodeLaunch) -> AsyncIterator[Event]:
         import ray
@@ -127,7 +140,8 @@ class ContainerActor:
                 )
             if self.stopping:
                 raise LaunchError("stopped before it started")
-            image = await asyncio.to_thread(node_image, launch, root)
+            image = self.image = await asyncio.to_thread(node_image, launch, root)
+            self.container_id = spec.container_id
             scratch = root / "scratch"
             scratch.mkdir(parents=True, exist_ok=True)
             launch_plan = plan(spec, image, _mounts(spec, mounts_root), grant, limiter, scratch)
@@ -172,6 +186,33 @@ class ContainerActor:
         except asyncio.TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
+
+    # -- commands in the container: ``gw container exec`` (``ray_attach.py``) --------------------
+
+    async def attach(self) -> None:
+        """Start an agent inside the container, as the local backend does (``container_attach``);
+        ``agent_frames`` then streams its frames, ``agent_send`` writes to it."""
+        if self.proc is None or self.proc.returncode is not None or self.image is None:
+            raise LaunchError("the container is not running any more")
+        self.agent = await attach_agent(self.container_id, self.proc.pid, self.image, _limiter())
+
+    async def agent_frames(self) -> AsyncIterator[tuple[int, int, bytes] | AgentEnded]:
+        agent = self.agent
+        if agent is None:
+            yield AgentEnded(1, False)
+            return
+        while (frame := await agent.receive()) is not None:
+            yield frame
+        yield AgentEnded(*await agent.wait())
+
+    async def agent_send(self, kind: int, process: int, payload: bytes) -> None:
+        if self.agent is None:
+            raise SandboxGone("no agent runs in this container")
+        await self.agent.send(kind, process, payload)
+
+    def agent_kill(self) -> None:
+        if self.agent is not None:
+            self.agent.kill()
 
     def ping(self) -> str:
         """The node's address (a cheap call the benchmark times against a container's)."""
