@@ -66,8 +66,10 @@ class WebRelay:
         """The headers a request for the container's loopback ``port`` carries to the relay."""
         return {SECRET_HEADER: self.secret, PORT_HEADER: str(port)}
 
-    def describe(self) -> str:
-        return f"{self.host}:{self.port}"
+    @property
+    def url_host(self) -> str:
+        """The node's address as a URL names it (an IPv6 one in brackets)."""
+        return f"[{self.host}]" if ":" in self.host else self.host
 
 
 @dataclass(frozen=True)

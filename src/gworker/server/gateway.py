@@ -74,7 +74,7 @@ def upstream_of(c: Container, port: int) -> tuple[str, int, dict[str, str] | Non
     relay = c.web_relay
     if relay is None:
         return LOOPBACK, port, None
-    return relay.host, relay.port, relay.headers(port)
+    return relay.url_host, relay.port, relay.headers(port)
 
 
 class Gateway:
