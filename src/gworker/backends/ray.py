@@ -335,7 +335,7 @@ class RayBackend:
         """An agent inside a running container, for commands (``gw container exec``): started
         by its actor on its node and driven through it (``ray_attach.py``)."""
         actor = self._actors.get(container_id)
-        if actor is None or not actor.placed.done() or actor.placed.exception() is not None:
+        if actor is None or not actor.handed.is_set():  # not started (yet), or ended
             raise LaunchError(f"container {container_id} is not running")
         try:
             await actor.handle.attach.remote()

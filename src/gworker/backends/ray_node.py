@@ -246,7 +246,10 @@ class _Meter:
         """A sample every ``USAGE_SAMPLE_S`` that differs from the last one sent."""
         while True:
             await asyncio.sleep(USAGE_SAMPLE_S)
-            sample = await asyncio.to_thread(self.read)  # files under /sys or /proc
+            try:
+                sample = await asyncio.to_thread(self.read)  # files under /sys or /proc
+            except Exception:  # metering must never end the container's stream: try again
+                sample = None
             if sample is not None and sample != self.sent:
                 self.sent = sample
                 yield sample
