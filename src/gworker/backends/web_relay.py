@@ -10,7 +10,8 @@ and forwards each to the loopback port the request names, with ``web_proxy``'s o
 bodies and responses streamed both ways, WebSockets relayed message by message. The gateway
 sends a request for such a container to ``(node address, relay port)`` with the secret and the
 port in two headers (``base.WebRelay.headers``); the relay strips them, so the container's code
-never sees them.
+never sees them. The port is the control plane's to name: the secret's only other holder is the
+actor, and the control plane can start any code on the node anyway.
 
 Why a relay of HTTP requests rather than a raw TCP pipe: the secret travels with every request,
 so the gateway's pooled connections to a node need no handshake of their own and serve every
