@@ -61,6 +61,10 @@ def web() -> object:
                 "gpu": os.environ.get("GW_GPU"),
             }
             return await _answer(send, json.dumps(who).encode())
+        if path == "/slow":  # answers after the seconds its query names
+            seconds = float(scope["query_string"].decode() or 0)
+            await asyncio.sleep(seconds)
+            return await _answer(send, f"slept {seconds:g}".encode(), b"text/plain")
         if path == "/size":
             h, total, more = hashlib.sha256(), 0, True
             while more:

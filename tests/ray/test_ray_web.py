@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -107,3 +108,20 @@ def test_an_endpoint_on_another_node_is_reached_through_its_relay(on_ray):
             ws.send("bye")
             with pytest.raises(ConnectionClosedOK):
                 ws.recv(timeout=TIMEOUT)
+
+
+def test_a_slow_response_through_a_relay_is_polled_for(on_ray_short_web_timeout):
+    """Past the gateway's timeout (2 s here) the request runs on, through the relay, and the
+    client polls a result URL for it (the gateway's 303, as on the local backend)."""
+    with ray_web_app.app.run():
+        url = ray_web_app.web.get_web_url()
+        deadline = time.monotonic() + TIMEOUT
+        while httpx.get(f"{url}/whoami", timeout=TIMEOUT).status_code != 200:
+            assert time.monotonic() < deadline  # 504 while its container starts
+        first = httpx.get(f"{url}/slow?5", timeout=TIMEOUT)
+        assert first.status_code == 303
+        location = first.headers["location"]
+        assert "__modal_function_call_id=wr-" in location
+        result_url = url.rsplit("/web/", 1)[0] + location
+        done = httpx.get(result_url, timeout=TIMEOUT, follow_redirects=True)
+        assert (done.status_code, done.text) == (200, "slept 5")
