@@ -239,32 +239,60 @@ class RayServer:
         )
 
 
+@contextlib.contextmanager
+def _serving(
+    cluster: RayCluster, home: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[RayServer]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
+    env.update(cluster.auth_env, GW_BACKEND="ray", GW_RAY_ADDRESS=cluster.address)
+    env.update(extra_env or {})
+    # listening on the head's address, not 127.0.0.1: containers are told where it is
+    proc = daemon.spawn_server(home, host=HEAD_IP, env=env)
+    info = daemon.wait_until_up(home, proc)
+    try:
+        yield RayServer(home, info["url"], proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def _pointed_at(server: RayServer) -> Iterator[RayServer]:
+    """The SDK points at ``server`` for the block (and back after)."""
+    from gworker_client import _api
+
+    saved = dict(os.environ)
+    os.environ.update(server.env)
+    _api.reset_client()
+    try:
+        yield server
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        _api.reset_client()
+
+
 @pytest.fixture(scope="session")
 def ray_server(
     ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RayServer]:
-    home = tmp_path_factory.mktemp("ray-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GW_")}
-    env.update(ray_cluster.auth_env, GW_BACKEND="ray", GW_RAY_ADDRESS=ray_cluster.address)
-    # listening on the head's address, not 127.0.0.1: containers are told where it is
-    proc = daemon.spawn_server(home, host=HEAD_IP, env=env)
-    info = daemon.wait_until_up(home, proc)
-    yield RayServer(home, info["url"], proc)
-    proc.terminate()
-    proc.wait(timeout=30)
+    with _serving(ray_cluster, tmp_path_factory.mktemp("ray-home")) as server:
+        yield server
 
 
 @pytest.fixture
 def on_ray(ray_server: RayServer) -> Iterator[RayServer]:
     """The SDK points at the Ray server for the test (and back after)."""
-    from gworker_client import _api
+    with _pointed_at(ray_server) as server:
+        yield server
 
-    saved = dict(os.environ)
-    os.environ.update(ray_server.env)
-    _api.reset_client()
-    try:
-        yield ray_server
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        _api.reset_client()
+
+@pytest.fixture
+def on_ray_short_web_timeout(ray_cluster: RayCluster, tmp_path: Path) -> Iterator[RayServer]:
+    """A control plane of the test's own on the Ray backend whose gateway gives up after 2 s
+    (GW_WEB_TIMEOUT_S), with the SDK pointed at it."""
+    with (
+        _serving(ray_cluster, tmp_path / "ray-home", {"GW_WEB_TIMEOUT_S": "2"}) as server,
+        _pointed_at(server),
+    ):
+        yield server

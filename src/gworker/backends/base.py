@@ -51,6 +51,30 @@ class LaunchSpec:
     ephemeral_disk_mib: int | None = None  # the size of its writable layer, /tmp included
 
 
+# The headers a request relayed to a container on another node carries (``web_relay.py``).
+SECRET_HEADER = "X-Gworker-Relay-Secret"
+PORT_HEADER = "X-Gworker-Relay-Port"
+
+
+@dataclass(frozen=True)
+class WebRelay:
+    """Where the gateway reaches the web ports of a container on another node: its node's relay
+    (``web_relay.py``), which answers only requests that carry ``secret``."""
+
+    host: str  # the node's address
+    port: int  # the relay's port there
+    secret: str = field(repr=False)  # what the relay checks on every request
+
+    def headers(self, port: int) -> dict[str, str]:
+        """The headers a request for the container's loopback ``port`` carries to the relay."""
+        return {SECRET_HEADER: self.secret, PORT_HEADER: str(port)}
+
+    @property
+    def url_host(self) -> str:
+        """The node's address as a URL names it (an IPv6 one in brackets)."""
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+
 @dataclass(frozen=True)
 class Placement:
     """Where a started container landed."""
@@ -58,6 +82,7 @@ class Placement:
     pid: int | None
     gpu: str | None = None  # e.g. "A100-80GB:0,1"
     node: str | None = None  # the cluster node's address (None: this machine)
+    web_relay: WebRelay | None = None  # how the gateway reaches its web ports (None: loopback)
 
 
 class CapacityError(Exception):

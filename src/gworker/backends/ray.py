@@ -4,8 +4,11 @@ The control plane connects to the cluster as a Ray driver (``ray.init(address=..
 container it creates a ``ContainerActor`` (``ray_node.py``) with ``num_cpus``, ``memory``, and for
 a GPU request ``num_gpus`` plus the GPU type (gworker's ``gpu:<type>`` node resource or Ray's
 ``accelerator_type``); Ray decides the node. The actor starts the container process there and
-streams its output and its end back. Inputs never pass through Ray: the container pulls them
-from the control plane over HTTP and the container channel, as on the local backend.
+streams its output, its usage and its end back. Inputs never pass through Ray: the container
+pulls them from the control plane over HTTP and the container channel, as on the local backend.
+
+Web requests do not pass through Ray either: the gateway sends them to the container's relay on
+its node (``web_relay.py``), with a secret made here for each container (``Placement.web_relay``).
 
 Failures all end as one ``container_exited``: the process ending (its exit code), the actor dying
 (``ray kill``, a crashed worker) or its node going away (``ray stop``, a lost machine), which Ray
@@ -21,6 +24,7 @@ import asyncio
 import importlib.util
 import json
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,10 +35,12 @@ from gworker_client._protocol import GpuRequest
 
 from ..images import ImageBuilder, transfer
 from . import ray_nodes
-from .base import BackendEvents, CapacityError, LaunchSpec, Placement
+from .base import BackendEvents, CapacityError, LaunchSpec, Placement, WebRelay
 from .launch import LaunchError
 from .metering import ResourceSample
-from .ray_node import ContainerActor, Ended, NodeLaunch, Output, Started, node_version
+from .ray_attach import RemoteAgent
+from .ray_node import ContainerActor, Ended, NodeLaunch, Output, Started, Usage, node_version
+from .sandbox import SandboxProcess
 
 log = logging.getLogger("gworker.backends.ray")
 
@@ -71,8 +77,10 @@ class _Actor:
     request: ray_nodes.Request
     handle: Any
     placed: asyncio.Future[Placement]
+    relay_secret: str
     node_id: str | None = None
     node_ip: str | None = None
+    usage: ResourceSample | None = None  # the latest its node measured
     handed: asyncio.Event = field(default_factory=asyncio.Event)  # start() returned its placement
 
 
@@ -177,10 +185,13 @@ class RayBackend:
             **request.actor_options(),
         ).remote()
         gpu_types = {n.id: n.gpus.type for n in nodes if n.gpus}
-        launch = NodeLaunch(spec, manifest, str(self.blob_root), gpu_types, node_version())
+        relay_secret = secrets.token_urlsafe(32)
+        launch = NodeLaunch(
+            spec, manifest, str(self.blob_root), gpu_types, node_version(), relay_secret
+        )
         stream = handle.run.remote(launch)
         loop = asyncio.get_running_loop()
-        actor = _Actor(spec, request, handle, loop.create_future())
+        actor = _Actor(spec, request, handle, loop.create_future(), relay_secret)
         self._actors[spec.container_id] = actor
         follower = loop.create_task(self._follow(spec.container_id, actor, stream))
         self._followers.add(follower)
@@ -252,7 +263,13 @@ class RayBackend:
                 event = await ref
                 if isinstance(event, Started):
                     actor.node_id, actor.node_ip = event.node_id, event.node_ip
-                    actor.placed.set_result(Placement(event.pid, event.gpu, node=event.node_ip))
+                    actor.usage = event.usage
+                    relay = WebRelay(event.node_ip, event.relay_port, actor.relay_secret)
+                    actor.placed.set_result(
+                        Placement(event.pid, event.gpu, node=event.node_ip, web_relay=relay)
+                    )
+                elif isinstance(event, Usage):
+                    actor.usage = event.sample
                 elif isinstance(event, Output):
                     for stream_name, text in event.chunks:
                         if self._events:
@@ -314,10 +331,23 @@ class RayBackend:
         except Exception:  # no answer (its node is going away): end the actor itself
             self._kill(actor.handle)
 
+    async def attach(self, container_id: str) -> SandboxProcess:
+        """An agent inside a running container, for commands (``gw container exec``): started
+        by its actor on its node and driven through it (``ray_attach.py``)."""
+        actor = self._actors.get(container_id)
+        if actor is None or not actor.handed.is_set():  # not started (yet), or ended
+            raise LaunchError(f"container {container_id} is not running")
+        try:
+            await actor.handle.attach.remote()
+        except Exception as e:  # Ray wraps the actor's error: its last line says why
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            raise LaunchError(lines[-1] if lines else type(e).__name__) from None
+        return RemoteAgent(actor.handle)
+
     def container_usage(self, container_id: str) -> ResourceSample | None:
-        """Not measured: a container's cgroup is on its node, and nodes do not report usage yet
-        (docs/usage.md says what that leaves out of ``gw usage``)."""
-        return None
+        """What its node last measured (its actor sends a sample each second it changed)."""
+        actor = self._actors.get(container_id)
+        return actor.usage if actor is not None and actor.placed.done() else None
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """Actors belong to the driver that made them, so a previous control plane's died with

@@ -191,7 +191,7 @@ def build_app(
     )
     app["schedules"] = schedules = ScheduleRunner(store, state.scheduler)
     app["sandboxes"] = sandbox_table
-    app["attach_container"] = local.attach  # containers on this machine
+    app["attach_container"] = backend.attach  # on this machine, or through a Ray actor
     state.scheduler.app_stopped.append(app["sandboxes"].end_app)
 
     def app_stopped(_: str) -> None:  # however it stopped: its schedules and URLs are gone

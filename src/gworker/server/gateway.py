@@ -32,6 +32,7 @@ from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
 from .web_proxy import (
+    LOOPBACK,
     UpstreamSession,
     forward_websocket,
     relay_http,
@@ -64,6 +65,16 @@ def _see_other(location: str) -> web.Response:
         headers={"Location": location},
         text=f"303: still running; the result will be at {location}\n",
     )
+
+
+def upstream_of(c: Container, port: int) -> tuple[str, int, dict[str, str] | None]:
+    """Where a request for the container's web ``port`` goes: that port on this machine's
+    loopback, or, for a container on another node, its node's relay (``backends/web_relay.py``)
+    with the headers the relay checks."""
+    relay = c.web_relay
+    if relay is None:
+        return LOOPBACK, port, None
+    return relay.url_host, relay.port, relay.headers(port)
 
 
 class Gateway:
@@ -128,10 +139,18 @@ class Gateway:
         if fs is None:
             return web.Response(status=404, text=NOT_FOUND)
         c = await self.acquire(fs, endpoint, deadline)
-        port = c.web_ports[endpoint.key]
+        host, port, relay_headers = upstream_of(c, c.web_ports[endpoint.key])
         if request.headers.get("Upgrade", "").lower() == "websocket":
             try:
-                return await forward_websocket(self.session, request, port, path, prefix)
+                return await forward_websocket(
+                    self.session,
+                    request,
+                    port,
+                    path,
+                    prefix,
+                    host=host,
+                    extra_headers=relay_headers,
+                )
             except (aiohttp.ClientError, ConnectionError) as e:
                 raise self._closed(endpoint, e) from None
             finally:
@@ -140,7 +159,16 @@ class Gateway:
         try:
             data = await request_body(request)
             upstream = asyncio.ensure_future(
-                send_http(self.session, request, port, path, prefix, data)
+                send_http(
+                    self.session,
+                    request,
+                    port,
+                    path,
+                    prefix,
+                    data,
+                    host=host,
+                    extra_headers=relay_headers,
+                )
             )
             try:
                 await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))

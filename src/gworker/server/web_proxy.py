@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +39,7 @@ HOP_BY_HOP = frozenset(
 WS_HANDSHAKE = frozenset(
     h.lower() for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions")
 )
+LOOPBACK = "127.0.0.1"
 # Request bodies up to this size are read whole (one write upstream); larger ones stream.
 INLINE_BODY = 1024 * 1024
 CHUNK = 256 * 1024
@@ -94,14 +95,21 @@ async def send_http(
     path: str,
     prefix: str,
     data: bytes | AsyncIterator[bytes] | None,
+    *,
+    host: str = LOOPBACK,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> aiohttp.ClientResponse:
-    """Send ``request`` to ``127.0.0.1:port`` at ``path``; the upstream response once its
+    """Send ``request`` to ``host:port`` (a loopback port, or a node's relay, which needs
+    ``extra_headers``: ``backends/web_relay.py``) at ``path``; the upstream response once its
     headers are in. No time limit here: the gateway decides how long to wait for it (and may
     let it run on for a poll, see ``web_results.py``)."""
+    headers = _request_headers(request, prefix, HOP_BY_HOP)
+    if extra_headers:
+        headers.update(extra_headers)
     return await session.request(
         request.method,
-        f"http://127.0.0.1:{port}{path}",
-        headers=_request_headers(request, prefix, HOP_BY_HOP),
+        f"http://{host}:{port}{path}",
+        headers=headers,
         data=data,
         allow_redirects=False,
         auto_decompress=False,
@@ -203,17 +211,23 @@ async def forward_websocket(
     port: int,
     path: str,
     prefix: str,
+    *,
+    host: str = LOOPBACK,
+    extra_headers: Mapping[str, str] | None = None,
 ) -> web.StreamResponse:
-    """Open the same WebSocket on the container, then relay messages both ways."""
+    """Open the same WebSocket on the container (``host`` and ``extra_headers`` as for
+    ``send_http``), then relay messages both ways."""
     protocols = [
         p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
     ]
     drop = HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"}
     headers = _request_headers(request, prefix, drop)
     headers["Host"] = request.host
+    if extra_headers:
+        headers.update(extra_headers)
     try:
         upstream = await session.ws_connect(
-            f"http://127.0.0.1:{port}{path}",
+            f"http://{host}:{port}{path}",
             protocols=protocols,
             headers=headers,
             autoclose=False,

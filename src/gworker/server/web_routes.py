@@ -3,6 +3,9 @@ for an endpoint's URL, a user creates a proxy-auth token."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from aiohttp import web
 
 from .errors import InvalidRequest, NotFound, Unauthorized
@@ -11,6 +14,8 @@ from .http import body, reply
 from .state import State
 
 routes = web.RouteTableDef()
+# How long a container's report of its web ports waits for its placement (see report_ports).
+PLACEMENT_WAIT_S = 60.0
 
 
 def gateway(request: web.Request) -> Gateway:
@@ -30,7 +35,14 @@ async def report_ports(request: web.Request) -> web.Response:
     ):
         raise InvalidRequest(f"ports {ports!r} must map endpoint names to ports 1-65535")
     state: State = request.app["state"]
-    gateway(request).container_ready(state.scheduler.container(cid), ports)
+    c = state.scheduler.container(cid)
+    # its web ports are reached where the backend placed it (a Ray node's relay): a container
+    # that reports them before its placement came back waits for it
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(c.placed.wait(), PLACEMENT_WAIT_S)
+    if not c.placed.is_set():
+        raise NotFound(f"container {cid} was never placed by the backend")
+    gateway(request).container_ready(c, ports)
     return reply({})
 
 

@@ -179,6 +179,8 @@ class Fleet:
             return
         c.gpu = placed.gpu
         c.node = placed.node
+        c.web_relay = placed.web_relay
+        c.placed.set()
         self.store.set_container(c.id, "running", pid=placed.pid)
         self._commit_soon()
 

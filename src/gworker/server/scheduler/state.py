@@ -16,6 +16,7 @@ from typing import Any
 from gworker_client._protocol import FunctionSpec
 
 from ... import constants as C
+from ...backends.base import WebRelay
 from ..call_state import CallState as CallState  # calls are the call book's; listed here too
 
 
@@ -58,6 +59,9 @@ class Container:
     probe_failures: dict[str, int] = field(default_factory=dict)
     gpu: str | None = None  # the granted GPU type and devices, for status
     node: str | None = None  # the cluster node it runs on (Ray backend), for status
+    web_relay: WebRelay | None = None  # how the gateway reaches its web ports on that node
+    # set once the backend placed it: its node and web relay are known from then on
+    placed: asyncio.Event = field(default_factory=asyncio.Event)
     # web endpoints: {endpoint name or "": loopback port}, reported once they listen
     web_ports: dict[str, int] = field(default_factory=dict)
     web_requests: int = 0  # the gateway's requests in flight on this container
