@@ -50,6 +50,7 @@ from . import (
 from .call_stats import CallStats
 from .channel import ContainerChannel
 from .draining import DRAINING
+from .front_door import front_door
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
@@ -153,7 +154,8 @@ def build_app(
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
-    # web endpoints' traffic is routed before the API's token check (see gateway.py)
+    # web endpoints' and tunnels' traffic never reaches the application: serve()'s front door
+    # takes it first (front_door.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
@@ -162,8 +164,6 @@ def build_app(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
         middlewares=[
             errors_middleware,
-            sandbox_table.tunnels.middleware,  # a sandbox's ports, ahead of web endpoints
-            gateway.middleware,
             board.middleware,
             auth_middleware(
                 state.tokens,
@@ -263,6 +263,10 @@ async def serve(
     # through the gateway) get this long to finish
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
+    assert runner.server is not None
+    runner.server.request_handler = front_door(
+        app["sandboxes"].tunnels, app["gateway"], runner.server.request_handler
+    )
     site = web.SockSite(runner, sock)
     await site.start()
     info = home_files.server_info_path(home)

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -43,7 +43,6 @@ from .web_results import RESULT_PARAM, WebResults, abandon, result_url
 from .web_table import Endpoint, WebTable
 
 log = logging.getLogger("gworker.gateway")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/web/"
 NOT_FOUND = "404: no web endpoint at this URL\n"
 # A held request re-checks for containers that failed to start at least this often; a container
@@ -64,6 +63,25 @@ def _see_other(location: str) -> web.Response:
         headers={"Location": location},
         text=f"303: still running; the result will be at {location}\n",
     )
+
+
+async def _until_done(task: asyncio.Future[Any], deadline: float) -> None:
+    """Wait for ``task`` until ``deadline`` (``time.monotonic()``), leaving it running past it:
+    one future and one timer, the least a request's wait can cost."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
 
 
 class Gateway:
@@ -100,11 +118,10 @@ class Gateway:
         ep = self.table.by_host(request.host) if request.host else None
         return (ep, raw, "") if ep is not None else None
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        found = self.resolve(request)
-        if found is None:
-            return await handler(request)
+    async def respond(
+        self, request: web.Request, found: tuple[Endpoint | None, str, str]
+    ) -> web.StreamResponse:
+        """Answer a request ``resolve`` found to be a web endpoint's."""
         endpoint, path, prefix = found
         if endpoint is None:
             return web.Response(status=404, text=NOT_FOUND)
@@ -139,11 +156,12 @@ class Gateway:
         released = False
         try:
             data = await request_body(request)
-            upstream = asyncio.ensure_future(
+            # a task of its own, so that past the timeout it can run on for a result URL
+            upstream = asyncio.get_running_loop().create_task(
                 send_http(self.session, request, port, path, prefix, data)
             )
             try:
-                await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+                await _until_done(upstream, deadline)
             except asyncio.CancelledError:  # the slot is released below: so is the request
                 abandon(upstream)
                 raise
