@@ -1,9 +1,11 @@
 """The web gateway: HTTP and WebSocket traffic for web endpoints, proxied to their containers.
 
 A request names its endpoint by path (``/web/<label>/...``) or by Host header (``<label>.<domain>``
-or a ``custom_domains`` entry); ``web_table.py`` resolves it. Web requests need no gworker
-token (they are public, as in Modal) unless the endpoint says ``requires_proxy_auth=True``; then
-a proxy-auth token is checked before any container is involved.
+or a ``custom_domains`` entry); ``web_table.py`` resolves it, and the server's front door
+(``front_door.py``) hands such requests here before the API's router and middlewares see them.
+Web requests need no gworker token (they are public, as in Modal) unless the endpoint says
+``requires_proxy_auth=True``; then a proxy-auth token is checked before any container is
+involved.
 
 The gateway then takes a slot on a container that serves the endpoint: the least busy one with
 fewer than ``max_inputs`` requests in flight (``@gw.concurrent``; 100 by default). With none free it
