@@ -1,7 +1,7 @@
 """The web gateway's cost: one trivial ASGI app served directly by uvicorn and through gworker's
 gateway (a container running the same app under the same uvicorn), side by side in one run.
 
-    .venv/bin/python benchmarks/gateway.py
+    .venv/bin/python benchmarks/gateway.py [--rounds 5]
 
 Both servers run at once and are measured in alternating rounds, so a busy moment on the machine
 hits both. Each round: sequential requests on one keep-alive connection (latency p50/p99 over all
@@ -13,14 +13,16 @@ Every measurement is bounded in count and in time.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +51,12 @@ P50_TARGET_MS = 1.0
 class Samples:
     latencies: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
+    cpu_s: float = 0.0  # of the serving processes, over every timed request
+    requests: int = 0
+
+    @property
+    def cpu_us(self) -> float | None:
+        return self.cpu_s / self.requests * 1e6 if self.cpu_s else None
 
     @property
     def per_s(self) -> float:
@@ -86,7 +94,43 @@ async def _round(session: aiohttp.ClientSession, url: str, into: Samples) -> Non
     into.rates.append(sum(counts) / (time.perf_counter() - start))
 
 
-async def compare(urls: dict[str, str]) -> dict[str, Samples]:
+def _cpu_s(pids: list[int]) -> float:
+    """CPU seconds (user and system) the live processes ``pids`` have used; 0 without /proc."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _with_descendants(root: int) -> list[int]:
+    """``root`` and every process under it (the gateway's containers run under the server)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return sorted(found)
+
+
+async def compare(
+    urls: dict[str, str],
+    rounds: int = ROUNDS,
+    servers: dict[str, Callable[[], list[int]]] | None = None,
+) -> dict[str, Samples]:
+    """``servers``: each contender's serving processes, whose CPU time per request is
+    reported (a figure that load from elsewhere on the machine sways far less than rates)."""
     results = {name: Samples() for name in urls}
     sessions = {
         name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY))
@@ -97,9 +141,13 @@ async def compare(urls: dict[str, str]) -> dict[str, Samples]:
             for _ in range(WARMUP_REQUESTS):
                 await _get(sessions[name], url)
         deadline = time.perf_counter() + BUDGET_S
-        for _ in range(ROUNDS):
+        for _ in range(rounds):
             for name, url in urls.items():
+                pids = (servers or {}).get(name, list)()
+                before = _cpu_s(pids)
                 await _round(sessions[name], url, results[name])
+                results[name].cpu_s += _cpu_s(pids) - before
+                results[name].requests += LATENCY_REQUESTS + THROUGHPUT_REQUESTS
             if time.perf_counter() > deadline:
                 break
     finally:
@@ -115,7 +163,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def direct_uvicorn() -> Iterator[str]:
+def direct_uvicorn() -> Iterator[tuple[str, int]]:
     """The app under uvicorn as a container runs it (h11, no access log), no gateway."""
     port = _free_port()
     argv = [
@@ -133,7 +181,7 @@ def direct_uvicorn() -> Iterator[str]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError("uvicorn did not start") from None
                 time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}/", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -162,20 +210,46 @@ def render(direct: Samples, gateway: Samples) -> Table:
     table.add_row(
         "latency p99 (sequential)", f"{direct.ms(99):.2f} ms", f"{gateway.ms(99):.2f} ms", "", ""
     )
+    if direct.cpu_us and gateway.cpu_us:
+        table.add_row(
+            "CPU per request (serving processes)",
+            f"{direct.cpu_us:.0f} µs (uvicorn)",
+            f"{gateway.cpu_us:.0f} µs (server + container)",
+            "",
+            "",
+        )
     return table
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=ROUNDS,
+        help=f"alternating rounds of each contender (default {ROUNDS}; all within {BUDGET_S:g} s)",
+    )
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds {args.rounds}: must be at least 1")
     console = Console(width=None if sys.stdout.isatty() else 120)
     console.print(f"[dim]load average before: {os.getloadavg()}[/]")
     with (
         console.status("benchmarking direct uvicorn and the gateway, alternating…"),
-        direct_uvicorn() as direct_url,
+        direct_uvicorn() as (direct_url, direct_pid),
         local_control_plane(),
         web_bench_app.app.run(),
     ):
         gateway_url = web_bench_app.trivial.get_web_url() + "/"
-        results = asyncio.run(compare({"direct": direct_url, "gateway": gateway_url}))
+        info = json.loads((Path(os.environ["GW_HOME"]) / "server.json").read_text())
+        urls = {"direct": direct_url, "gateway": gateway_url}
+        servers = {
+            "direct": lambda: [direct_pid],
+            "gateway": lambda: _with_descendants(info["pid"]),
+        }
+        results = asyncio.run(compare(urls, args.rounds, servers))
     console.print(render(results["direct"], results["gateway"]))
     console.print(f"[dim]load average after: {os.getloadavg()}[/]")
 
