@@ -5,10 +5,11 @@ gateway (a container running the same app under the same uvicorn), side by side 
 
 Both servers run at once and are measured in alternating rounds, so a busy moment on the machine
 hits both. Each round: sequential requests on one keep-alive connection (latency p50/p99 over all
-rounds), then CONCURRENCY keep-alive connections (aiohttp) for a fixed number of requests
-(requests/s, median of the rounds). Targets: the
-gateway keeps at least half of direct uvicorn's throughput, and its p50 is within 1 ms of it.
-Every measurement is bounded in count and in time.
+rounds), then CONCURRENCY keep-alive connections for a fixed number of requests (requests/s,
+median of the rounds); the serving processes' CPU time per request is read from /proc. The load
+generator is ``http_load.py``'s lean one unless ``--client aiohttp``. Targets: the gateway
+keeps at least half of direct uvicorn's throughput, and its p50 is within 1 ms of it. Every
+measurement is bounded in count and in time.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import aiohttp
 from rich.console import Console
 from rich.table import Table
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import web_bench_app  # noqa: E402
 from _server import local_control_plane  # noqa: E402
+from http_load import CLIENTS, Client, open_client  # noqa: E402
 from measure import percentile  # noqa: E402
 
 CONCURRENCY = 16
@@ -66,31 +67,24 @@ class Samples:
         return percentile(self.latencies, q) * 1e3
 
 
-async def _get(session: aiohttp.ClientSession, url: str) -> None:
-    async with session.get(url) as r:
-        body = await r.read()
-        if r.status != 200 or body != web_bench_app.BODY:
-            raise AssertionError(f"GET {url}: {r.status} {body[:200]!r}")
-
-
-async def _round(session: aiohttp.ClientSession, url: str, into: Samples) -> None:
+async def _round(client: Client, into: Samples) -> None:
     """Sequential requests for latency, then CONCURRENCY connections for throughput."""
     for _ in range(LATENCY_REQUESTS):
         start = time.perf_counter()
-        await _get(session, url)
+        await client.get(0)
         into.latencies.append(time.perf_counter() - start)
     left = [THROUGHPUT_REQUESTS]
 
-    async def worker() -> int:
+    async def worker(slot: int) -> int:
         done = 0
         while left[0] > 0:
             left[0] -= 1
-            await _get(session, url)
+            await client.get(slot)
             done += 1
         return done
 
     start = time.perf_counter()
-    counts = await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    counts = await asyncio.gather(*(worker(slot) for slot in range(CONCURRENCY)))
     into.rates.append(sum(counts) / (time.perf_counter() - start))
 
 
@@ -128,31 +122,36 @@ async def compare(
     urls: dict[str, str],
     rounds: int = ROUNDS,
     servers: dict[str, Callable[[], list[int]]] | None = None,
+    client: str = "raw",
 ) -> dict[str, Samples]:
     """``servers``: each contender's serving processes, whose CPU time per request is
     reported (a figure that load from elsewhere on the machine sways far less than rates)."""
     results = {name: Samples() for name in urls}
-    sessions = {
-        name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY))
-        for name in urls
+    clients = {
+        name: await open_client(client, url, web_bench_app.BODY, CONCURRENCY)
+        for name, url in urls.items()
     }
-    try:
-        for name, url in urls.items():
+
+    async def measure() -> None:
+        for name in urls:
             for _ in range(WARMUP_REQUESTS):
-                await _get(sessions[name], url)
+                await clients[name].get(0)
         deadline = time.perf_counter() + BUDGET_S
         for _ in range(rounds):
-            for name, url in urls.items():
+            for name in urls:
                 pids = (servers or {}).get(name, list)()
                 before = _cpu_s(pids)
-                await _round(sessions[name], url, results[name])
+                await _round(clients[name], results[name])
                 results[name].cpu_s += _cpu_s(pids) - before
                 results[name].requests += LATENCY_REQUESTS + THROUGHPUT_REQUESTS
             if time.perf_counter() > deadline:
                 break
+
+    try:
+        await asyncio.wait_for(measure(), BUDGET_S * 2)  # a stuck connection ends the run
     finally:
-        for session in sessions.values():
-            await session.close()
+        for c in clients.values():
+            await c.close()
     return results
 
 
@@ -231,11 +230,17 @@ def main() -> None:
         default=ROUNDS,
         help=f"alternating rounds of each contender (default {ROUNDS}; all within {BUDGET_S:g} s)",
     )
+    parser.add_argument(
+        "--client",
+        choices=CLIENTS,
+        default="raw",
+        help="the load generator, the same for both sides (default raw: see http_load.py)",
+    )
     args = parser.parse_args()
     if args.rounds < 1:
         parser.error(f"--rounds {args.rounds}: must be at least 1")
     console = Console(width=None if sys.stdout.isatty() else 120)
-    console.print(f"[dim]load average before: {os.getloadavg()}[/]")
+    console.print(f"[dim]load average before: {os.getloadavg()}; client: {args.client}[/]")
     with (
         console.status("benchmarking direct uvicorn and the gateway, alternating…"),
         direct_uvicorn() as (direct_url, direct_pid),
@@ -249,7 +254,7 @@ def main() -> None:
             "direct": lambda: [direct_pid],
             "gateway": lambda: _with_descendants(info["pid"]),
         }
-        results = asyncio.run(compare(urls, args.rounds, servers))
+        results = asyncio.run(compare(urls, args.rounds, servers, args.client))
     console.print(render(results["direct"], results["gateway"]))
     console.print(f"[dim]load average after: {os.getloadavg()}[/]")
 
