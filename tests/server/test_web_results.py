@@ -16,6 +16,12 @@ class Content:
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = chunks
 
+    def read_nowait(self) -> bytes:
+        return b""  # nothing buffered: every chunk is waited for
+
+    def at_eof(self) -> bool:
+        return False
+
     async def readany(self) -> bytes:
         return self.chunks.pop(0) if self.chunks else b""
 

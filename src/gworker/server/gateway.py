@@ -1,9 +1,11 @@
 """The web gateway: HTTP and WebSocket traffic for web endpoints, proxied to their containers.
 
 A request names its endpoint by path (``/web/<label>/...``) or by Host header (``<label>.<domain>``
-or a ``custom_domains`` entry); ``web_table.py`` resolves it. Web requests need no gworker
-token (they are public, as in Modal) unless the endpoint says ``requires_proxy_auth=True``; then
-a proxy-auth token is checked before any container is involved.
+or a ``custom_domains`` entry); ``web_table.py`` resolves it, and the server's front door
+(``front_door.py``) hands such requests here before the API's router and middlewares see them.
+Web requests need no gworker token (they are public, as in Modal) unless the endpoint says
+``requires_proxy_auth=True``; then a proxy-auth token is checked before any container is
+involved.
 
 The gateway then takes a slot on a container that serves the endpoint: the least busy one with
 fewer than ``max_inputs`` requests in flight (``@gw.concurrent``; 100 by default). With none free it
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -44,7 +46,6 @@ from .web_results import RESULT_PARAM, WebResults, abandon, result_url
 from .web_table import Endpoint, WebTable
 
 log = logging.getLogger("gworker.gateway")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/web/"
 NOT_FOUND = "404: no web endpoint at this URL\n"
 # A held request re-checks for containers that failed to start at least this often; a container
@@ -75,6 +76,25 @@ def upstream_of(c: Container, port: int) -> tuple[str, int, dict[str, str] | Non
     if relay is None:
         return LOOPBACK, port, None
     return relay.url_host, relay.port, relay.headers(port)
+
+
+async def _until_done(task: asyncio.Future[Any], deadline: float) -> None:
+    """Wait for ``task`` until ``deadline`` (``time.monotonic()``), leaving it running past it:
+    one future and one timer, the least a request's wait can cost."""
+    loop = asyncio.get_running_loop()
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_at(loop.time() + max(0.0, deadline - time.monotonic()), wake)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
 
 
 class Gateway:
@@ -111,11 +131,10 @@ class Gateway:
         ep = self.table.by_host(request.host) if request.host else None
         return (ep, raw, "") if ep is not None else None
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        found = self.resolve(request)
-        if found is None:
-            return await handler(request)
+    async def respond(
+        self, request: web.Request, found: tuple[Endpoint | None, str, str]
+    ) -> web.StreamResponse:
+        """Answer a request ``resolve`` found to be a web endpoint's."""
         endpoint, path, prefix = found
         if endpoint is None:
             return web.Response(status=404, text=NOT_FOUND)
@@ -158,7 +177,8 @@ class Gateway:
         released = False
         try:
             data = await request_body(request)
-            upstream = asyncio.ensure_future(
+            # a task of its own, so that past the timeout it can run on for a result URL
+            upstream = asyncio.get_running_loop().create_task(
                 send_http(
                     self.session,
                     request,
@@ -171,7 +191,7 @@ class Gateway:
                 )
             )
             try:
-                await asyncio.wait({upstream}, timeout=max(0.0, deadline - time.monotonic()))
+                await _until_done(upstream, deadline)
             except asyncio.CancelledError:  # the slot is released below: so is the request
                 abandon(upstream)
                 raise

@@ -8,7 +8,7 @@ are forwarded to the loopback port slirp4netns forwards to that one port of the 
 URL says. Tunnels are public, as Modal's are, and end with their sandbox. A request in flight
 counts as use of the sandbox for its ``idle_timeout``.
 
-This is a middleware of its own ahead of the gateway's, so the gateway is unchanged.
+The server's front door (``front_door.py``) asks the tunnels first, ahead of the web endpoints.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 import logging
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -33,7 +33,6 @@ from .web_proxy import (
 )
 
 log = logging.getLogger("gworker.tunnels")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PREFIX = "/web/"
 _LABEL = re.compile(r"^tn-[0-9a-f]{20}$")
 GONE = "404: no tunnel at this URL (did its sandbox end?)\n"
@@ -78,7 +77,7 @@ class Tunnels:
         for t in self.of(sandbox_id):
             del self._by_label[t.label]
 
-    def _resolve(self, request: web.Request) -> tuple[Tunnel | None, str, str] | None:
+    def resolve(self, request: web.Request) -> tuple[Tunnel | None, str, str] | None:
         """The tunnel a request names, by path or by host: only the exact ``tn-<20 hex>`` form
         is a tunnel's (anything else goes on to the web endpoints, in both routings)."""
         raw = request.raw_path
@@ -93,11 +92,10 @@ class Tunnels:
             return self._by_label.get(label), raw, ""
         return None
 
-    @web.middleware
-    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        found = self._resolve(request)
-        if found is None:
-            return await handler(request)
+    async def respond(
+        self, request: web.Request, found: tuple[Tunnel | None, str, str]
+    ) -> web.StreamResponse:
+        """Answer a request ``resolve`` found to be a tunnel's."""
         tunnel, path, prefix = found
         if tunnel is None:
             return web.Response(status=404, text=GONE)

@@ -82,6 +82,9 @@ async def request_body(request: web.Request) -> bytes | AsyncIterator[bytes] | N
 
 async def read_chunk(content: aiohttp.StreamReader, pause: float) -> bytes:
     """The next chunk of a response body (b"" at its end); TimeoutError after ``pause`` s."""
+    chunk = content.read_nowait()
+    if chunk or content.at_eof():  # a small body is usually in with its headers: no timer
+        return chunk
     if sys.version_info >= (3, 11):  # a timer, where wait_for would start a task per chunk
         async with asyncio.timeout(pause):
             return await content.readany()
@@ -194,6 +197,8 @@ class UpstreamSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
+                # one client for every endpoint: a cookie one app sets must never reach another
+                cookie_jar=aiohttp.DummyCookieJar(),
                 auto_decompress=False,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
