@@ -52,6 +52,7 @@ from .channel import ContainerChannel
 from .draining import DRAINING
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
+from .payloads import Payloads
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.sandboxes import Sandboxes
@@ -199,6 +200,11 @@ def build_app(
 
     state.scheduler.app_stopped.append(app_stopped)
     state.scheduler.app_busy.append(app["sandboxes"].running_in)
+    # large arguments and results leave the blob store once nothing refers to them
+    app["payloads"] = payload_sweep = Payloads(
+        store, blob_store, state.scheduler.calls.live_payloads, store.commit
+    )
+    state.scheduler.maintenance.append(payload_sweep.tick)
     for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
         app.add_routes(module.routes)
     app.add_routes(secrets.routes)

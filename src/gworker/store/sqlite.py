@@ -22,6 +22,7 @@ from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
 from .environments import SCHEMA_ENVIRONMENTS, EnvironmentStore
 from .identities import IdentityStore
+from .payloads import SCHEMA_PAYLOADS, PayloadStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
@@ -135,6 +136,7 @@ class Store(
     UsageStore,
     EnvironmentStore,
     IdentityStore,
+    PayloadStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -169,6 +171,7 @@ class Store(
             SCHEMA_SANDBOXES,
             SCHEMA_USAGE,
             SCHEMA_ENVIRONMENTS,
+            SCHEMA_PAYLOADS,
         ):
             self.db.executescript(schema)
         self.seed_environments()
