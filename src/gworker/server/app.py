@@ -28,6 +28,7 @@ from ..usage import load_prices
 from ..usage.meter import UsageMeter
 from . import (
     apps,
+    audit,
     blobs,
     calls,
     containers,
@@ -158,6 +159,8 @@ def build_app(
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
+    audit_log = audit.AuditLog(state)
+    state.scheduler.maintenance.append(audit_log.tick)
     sandbox_table = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
@@ -169,7 +172,7 @@ def build_app(
             auth_middleware(
                 state.tokens,
                 lambda t: container_by_token(app, state, t),
-                identities.recorder(state),
+                audit_log,
                 lambda request: scope.check(request, state),
             ),
         ],
@@ -205,8 +208,9 @@ def build_app(
         store, blob_store, state.scheduler.calls.live_payloads, store.commit
     )
     state.scheduler.maintenance.append(payload_sweep.tick)
-    for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
+    for module in (apps, calls, containers, blobs, system, identities, audit, registry, dicts):
         app.add_routes(module.routes)
+    app.add_routes(queues.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
     app.add_routes(images.routes)

@@ -45,13 +45,24 @@ class Tokens(Protocol):
         """Revoke an active token; False when there is none of that id."""
         ...
 
-    def add_audit(self, who: str, role: str, method: str, path: str, status: int) -> None:
-        """Record a mutating request (committed with the next commit)."""
+    def add_audit(
+        self,
+        who: str,
+        role: str,
+        method: str,
+        path: str,
+        status: int,
+        token_id: str = "",
+        remote: str = "",
+    ) -> None:
+        """Record a mutating or refused request (committed with the next commit)."""
 
-    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
+    def audit(self, after: int = 0, limit: int = 1000, refused: bool = False) -> list[AuditRow]:
+        """Entries after ``after``; with ``refused``, only refusals (401, 403)."""
+        ...
 
-    def prune_audit(self, keep: int) -> None:
-        """Drop all but the newest ``keep`` entries."""
+    def prune_audit(self, keep: int, keep_refused: int | None = None) -> None:
+        """Drop all but the newest ``keep`` entries (and ``keep_refused`` refusals)."""
 
 
 class Apps(Protocol):
