@@ -19,3 +19,15 @@ def gated(data: bytes, gate: str) -> int:
     the first stay queued until the test lets them through."""
     gw.Queue.from_name(gate).get(timeout=300)
     return len(data)
+
+
+@app.function(retries=gw.Retries(max_retries=2, initial_delay=0.1))
+def fails_once(data: bytes, gate: str, tries: str) -> int:
+    """Fails its first attempt; its retry waits on the Queue ``gate``, so the input stays
+    pending (retried) until the test lets it through."""
+    d = gw.Dict.from_name(tries)
+    d["n"] = n = d.get("n", 0) + 1
+    if n == 1:
+        raise RuntimeError("the first attempt fails")
+    gw.Queue.from_name(gate).get(timeout=300)
+    return len(data)

@@ -131,3 +131,22 @@ def test_a_result_fetched_and_collected_is_an_expired_output(sweeping_server):
         _until(lambda: _blobs(home) == before, "the result's blob was never deleted")
         with pytest.raises(gw.exception.OutputExpiredError, match="gone from the server"):
             call.get()
+
+
+def test_a_retried_input_keeps_its_blob(sweeping_server):
+    home, name = sweeping_server.home, uuid.uuid4().hex[:8]
+    q = gw.Queue.from_name(f"gate-{name}", create_if_missing=True)
+    tries = gw.Dict.from_name(f"tries-{name}", create_if_missing=True)
+    assert q.len() == 0 and tries.len() == 0  # made now, for the containers to find by name
+    with app.run():
+        before = _blobs(home)
+        data = _big(9)
+        call = payload_app.fails_once.spawn(data, f"gate-{name}", f"tries-{name}")
+        held = _blobs(home) - before
+        _until(lambda: tries.get("n", 0) >= 2, "the input was never retried")
+        orphan = _orphan()
+        _until(lambda: orphan not in _blobs(home), "no sweep ran")
+        assert held <= _blobs(home)  # the retried input's argument is still there
+        q.put("go")
+        assert call.get(timeout=120) == len(data)
+        _until(lambda: _blobs(home) == before, "the retried input's blob outlived its call")
