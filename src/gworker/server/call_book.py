@@ -88,6 +88,7 @@ class CallBook:
         self.awaited: dict[str, Awaited] = {}
         # (call id, index) of stored pending inputs whose arguments hold a blob (payloads.py)
         self.blob_args: set[tuple[str, int]] = set(store.held_args())
+        self._peak = 0  # the most calls held at once since the dicts were last rebuilt
 
     def get(self, call_id: str) -> CallState:
         """A call's state, loaded from the store when not in memory."""
@@ -256,6 +257,7 @@ class CallBook:
         """Finished calls are reloaded from the store if asked for again; a finished awaited
         call goes once its result was handed out (or its caller had time to ask again)."""
         now = time.monotonic()
+        self._peak = max(self._peak, len(self.calls))
         for call_id, cs in list(self.calls.items()):
             aw = self.awaited.get(call_id)
             if aw is not None and not aw.input_id and now - aw.started_at > AWAITED_KEEP_S:
@@ -271,3 +273,12 @@ class CallBook:
                 del self.awaited[call_id]
             del self.calls[call_id]
             self.recent.pop(call_id, None)
+        self._compact()
+
+    def _compact(self) -> None:
+        """A dict keeps its largest table after its entries go: once a burst of calls (100k
+        queued spawns) is over, copy the dicts into tables of their present size."""
+        if self._peak > 1024 and len(self.calls) * 8 < self._peak:
+            self.calls, self.recent = dict(self.calls), dict(self.recent)
+            self.awaited = dict(self.awaited)
+            self._peak = len(self.calls)
