@@ -3,7 +3,8 @@
 ``python benchmarks/memory_after_load.py`` runs a private control plane and prints its resident
 memory: at rest, right after four request bodies of 100 MB (refused: the inline limit), right
 after four ``.remote()`` calls with 100 MB arguments and results (through the blob store), right
-after ``--spawns`` spawned calls were queued and drained, and each time again after ``--idle``
+after ``--spawns`` spawned calls were queued and drained (``--rounds`` times: a leak grows
+with each round, a high-water mark does not), and each time again after ``--idle``
 seconds with no load (the server trims freed memory every ``TRIM_EVERY_S`` while idle).
 """
 
@@ -80,6 +81,7 @@ def spawns(total: int, threads: int = 8) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spawns", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=1, help="times the spawns are repeated")
     parser.add_argument("--idle", type=float, default=45.0, help="idle seconds before measuring")
     args = parser.parse_args()
     table = Table(title="control plane resident memory (MiB)")
@@ -93,8 +95,8 @@ def main() -> None:
         steps = [
             ("four 100 MB bodies", lambda: big_bodies(bench_app.soak_echo.object_id)),
             ("four 100 MB .remote() calls", big_calls),
-            (f"{args.spawns} spawns drained", lambda: spawns(args.spawns)),
         ]
+        steps += [(f"{args.spawns} spawns drained", lambda: spawns(args.spawns))] * args.rounds
         for name, step in steps:
             started = time.monotonic()
             step()

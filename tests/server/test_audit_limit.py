@@ -9,19 +9,19 @@ from gworker.server.audit import RefusalLimit
 def test_one_address_is_bounded_and_the_rest_are_counted() -> None:
     limit = RefusalLimit()
     now = limit.window_start
-    admitted = [limit.admit("10.0.0.1", now) for _ in range(audit.REFUSALS_PER_ADDRESS + 40)]
+    admitted = [limit.admit("10.0.0.1") for _ in range(audit.REFUSALS_PER_ADDRESS + 40)]
     assert admitted.count(True) == audit.REFUSALS_PER_ADDRESS
-    assert limit.admit("10.0.0.2", now)  # another address still gets in
+    assert limit.admit("10.0.0.2")  # another address still gets in
     assert limit.turn(now + 1) is None  # the minute is not over
     dropped = limit.turn(now + 61)
     assert dropped == {"10.0.0.1": 40}
-    assert limit.admit("10.0.0.1", now + 61)  # a new minute
+    assert limit.admit("10.0.0.1")  # a new minute
 
 
 def test_all_addresses_together_are_bounded() -> None:
     limit = RefusalLimit()
     now = limit.window_start
-    admitted = sum(limit.admit(f"10.0.{i // 250}.{i % 250}", now) for i in range(2000))
+    admitted = sum(limit.admit(f"10.0.{i // 250}.{i % 250}") for i in range(2000))
     assert admitted == audit.REFUSALS_PER_MINUTE
     assert sum((limit.turn(now + 61) or {}).values()) == 2000 - audit.REFUSALS_PER_MINUTE
 

@@ -57,7 +57,7 @@ class RefusalLimit:
         self.by_address: Counter[str] = Counter()
         self.dropped: Counter[str] = Counter()
 
-    def admit(self, address: str, now: float) -> bool:
+    def admit(self, address: str) -> bool:
         if len(self.by_address) >= _MAX_ADDRESSES and address not in self.by_address:
             address = "(many addresses)"
         self.by_address[address] += 1
@@ -91,7 +91,7 @@ class AuditLog:
         own_path = request.path.startswith("/v1/containers/")
         if not refused and identity and identity[0] == "container" and own_path:
             return  # a container's own data path (polls, heartbeats, probes) is not an action
-        if refused and not self.limit.admit(request.remote or "", time.monotonic()):
+        if refused and not self.limit.admit(request.remote or ""):
             return
         who, role = request.get("who", "-"), request.get("role", "-")
         token_id = identity[1] if identity else presented_token(request)
