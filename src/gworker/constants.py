@@ -90,3 +90,11 @@ GPU_FALLBACKS = ("", "cpu")
 USAGE_SAMPLE_S = 1.0
 USAGE_ROLLUP_AFTER_S = 86400.0
 USAGE_COMPACT_EVERY_S = 600.0
+
+# Large arguments and results in the blob store (server/payloads.py): a result's blob is kept
+# until a caller is handed it, or OUTPUT_KEEP_S (as long as Modal keeps results: 7 days); a
+# payload blob nothing refers to any more is deleted BLOB_GRACE_S after it was last touched; the
+# sweep runs every BLOB_SWEEP_S.
+OUTPUT_KEEP_S = float(os.environ.get("GW_OUTPUT_KEEP_S", 7 * 86400))
+BLOB_GRACE_S = float(os.environ.get("GW_BLOB_GRACE_S", 3600))
+BLOB_SWEEP_S = float(os.environ.get("GW_BLOB_SWEEP_S", 60))

@@ -155,13 +155,17 @@ class Client:
         cls = _ERROR_TYPES.get(err.get("type", "")) or _STATUS_ERRORS.get(status, exc.Error)
         return cls(message)
 
-    def ensure_blob(self, digest: str, data: bytes | Callable[[], bytes]) -> None:
+    def ensure_blob(
+        self, digest: str, data: bytes | Callable[[], bytes], payload: bool = False
+    ) -> None:
         """Upload a content-addressed blob unless the server has it (``data`` may be a
-        function, called only when the upload is needed)."""
-        if self.get(f"/v1/blobs/{digest}/exists")["exists"]:
+        function, called only when the upload is needed). A ``payload`` (a large argument or
+        result) is deleted by the server once nothing refers to it; other blobs are kept."""
+        query = "?payload=1" if payload else ""
+        if self.get(f"/v1/blobs/{digest}/exists{query}")["exists"]:
             return
-        payload = data() if callable(data) else data
-        self.request("PUT", f"/v1/blobs/{digest}", payload, timeout=600)
+        value = data() if callable(data) else data
+        self.request("PUT", f"/v1/blobs/{digest}{query}", value, timeout=600)
 
     def get(self, path: str, **kw: Any) -> Any:
         return self.request("GET", path, **kw)

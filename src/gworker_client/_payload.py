@@ -26,16 +26,26 @@ def outbound(data: bytes, what: str = "value") -> bytes:
             f" {MAX_PAYLOAD_BYTES // MiB} MiB: pass a Volume path or a Dict key instead"
         )
     digest = hashlib.sha256(data).hexdigest()
-    _api.client().ensure_blob(digest, data)
+    _api.client().ensure_blob(digest, data, payload=True)  # deleted once nothing refers to it
     return BLOB_REF + digest.encode()
 
 
-def inbound(data: bytes) -> bytes:
+def inbound(data: bytes, what: str = "result") -> bytes:
     """The value ``data`` stands for: itself, or the blob it references."""
     if not data.startswith(BLOB_REF):
         return data
     digest = data[len(BLOB_REF) :].decode("ascii", "replace")
-    value = _api.client().get(f"/v1/blobs/{digest}", timeout=600)
+    try:
+        value = _api.client().get(f"/v1/blobs/{digest}", timeout=600)
+    except exc.NotFoundError:
+        if what != "result":
+            raise
+        # the server deletes a large result's blob once a caller was handed it (and had time
+        # to fetch it), or after it was kept 7 days unfetched
+        raise exc.OutputExpiredError(
+            f"this large result (blob {digest[:12]}...) is gone from the server: it was fetched"
+            " already, or kept unfetched for longer than the server keeps results"
+        ) from None
     if not isinstance(value, bytes):
         raise exc.DeserializationError(f"blob {digest} did not come back as bytes")
     return value

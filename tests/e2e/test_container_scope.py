@@ -5,6 +5,7 @@ only its own app."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 
 import basic_app
@@ -59,6 +60,16 @@ def test_a_container_cannot_reach_other_apps(server, other):
         )
     denied = ["AuthError"] * 8
     assert outcomes == [*denied, "ok", "ok"], outcomes
+    # each refusal is in the audit log, reads included, with the container as who
+    r = server.gw("server", "audit", "--refused", "--limit", "10000", "--json")
+    assert r.returncode == 0, r.stderr
+    refused = {
+        (e["method"], e["path"])
+        for e in map(json.loads, r.stdout.splitlines())
+        if e["who"].startswith("container ") and e["status"] == 403
+    }
+    assert ("GET", f"/v1/apps/{other['app_id']}/logs") in refused, refused
+    assert ("POST", f"/v1/apps/{other['app_id']}/stop") in refused, refused
 
 
 def test_a_container_uses_its_environments_named_objects(server):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -87,3 +89,37 @@ def test_mutating_requests_are_audited(private_server):
     assert all(e["time"] and e["role"] for e in entries)
     token_rows = [e for e in entries if e["path"] == "/v1/tokens"]
     assert token_rows and token_rows[0]["role"] == "admin"
+
+
+def _refused_with(srv, path: str, authorization: str | None) -> int:
+    headers = {"Authorization": authorization} if authorization else {}
+    req = urllib.request.Request(srv.url + path, headers=headers, method="GET")
+    try:
+        urllib.request.urlopen(req, timeout=30)
+    except urllib.error.HTTPError as e:
+        return e.code
+    return 200
+
+
+def test_refused_requests_are_audited_without_secrets(private_server):
+    srv = private_server
+    viewer = _new(srv, "vic", "viewer")
+    assert _refused_with(srv, "/v1/apps?no-token", None) == 401
+    assert _refused_with(srv, "/v1/apps?bad-secret", "Bearer tk-bogus:very-secret-value") == 401
+    assert _refused_with(srv, "/v1/apps?bare-secret", "Bearer only-a-secret-value") == 401
+    with pytest.raises(gw.exception.AuthError, match="needs admin"):
+        _client(srv, viewer).get("/v1/audit")  # a read refused for its role
+    r = srv.gw("server", "audit", "--refused", "--json")
+    assert r.returncode == 0, r.stderr
+    assert "very-secret-value" not in r.stdout and "only-a-secret-value" not in r.stdout
+    entries = [json.loads(line) for line in r.stdout.splitlines()]
+    assert all(e["status"] in (401, 403) for e in entries), entries
+    seen = {(e["method"], e["path"], e["status"], e["token_id"], e["who"]) for e in entries}
+    assert ("GET", "/v1/apps", 401, "", "-") in seen, seen
+    assert ("GET", "/v1/apps", 401, "tk-bogus", "-") in seen, seen
+    assert ("GET", "/v1/audit", 403, viewer["token_id"], "vic") in seen, seen
+    assert all(e["remote"] == "127.0.0.1" for e in entries), entries
+    table = srv.gw("server", "audit", "--refused", env={"COLUMNS": "250"})
+    assert table.returncode == 0 and "tk-bogus" in table.stderr + table.stdout, table
+    everything = [json.loads(x) for x in srv.gw("server", "audit", "--json").stdout.splitlines()]
+    assert any(e["status"] == 200 for e in everything)  # the unfiltered log has the rest too

@@ -3,6 +3,8 @@ from the SDK's error envelope without touching its pickle."""
 
 from __future__ import annotations
 
+import time
+
 from gworker.server.call_stats import CallStats
 from gworker.server.scheduler.state import FunctionState, Input
 from gworker_client._protocol import ContainerOutput, FunctionSpec, OutputStatus, error_envelope
@@ -34,3 +36,24 @@ def test_rates_percentiles_errors_and_tracebacks() -> None:
     assert newest.status == "failure" and newest.traceback == ""  # unreadable: status only
     assert failed.error == "ValueError: bad input" and "Traceback" in failed.traceback
     assert stats.summary("ap-1", "other")["calls"] == 0
+
+
+def test_the_finished_ring_keeps_the_newest_in_order() -> None:
+    from gworker.server.call_stats import Finished, FinishedRing
+
+    ring = FinishedRing(capacity=3)
+    assert list(ring) == [] and ring.newest == 0.0
+    for n in range(5):
+        ring.append(Finished(float(n), n / 10, n % 2 == 0))
+    assert [(f.ts, f.ok) for f in ring] == [(2.0, True), (3.0, False), (4.0, True)]
+    assert len(ring) == 3 and ring.newest == 4.0
+
+
+def test_functions_idle_past_the_window_are_forgotten() -> None:
+    from gworker.server import call_stats
+
+    stats = CallStats()
+    _done(stats, 1, 0.1, OutputStatus.SUCCESS, b"r")
+    assert ("ap-1", "f") in stats.by_function
+    stats._forget_idle(time.time() + call_stats.WINDOW_S + 60)
+    assert stats.by_function == {}

@@ -159,19 +159,33 @@ def status() -> None:
 @server.command()
 @click.option("--after", type=int, default=0, help="Only entries after this sequence number.")
 @click.option("--limit", type=int, default=1000, show_default=True)
+@click.option(
+    "--refused", is_flag=True, help="Only requests refused for their token, role or scope."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the entries as JSON lines.")
 @friendly_errors
-def audit(after: int, limit: int, as_json: bool) -> None:
-    """Print the audit log: every mutating request, who sent it, when, and its status."""
-    entries = _api.client().get(f"/v1/audit?after={after}&limit={limit}")["entries"]
+def audit(after: int, limit: int, refused: bool, as_json: bool) -> None:
+    """Print the audit log: every mutating request and every refused one, who sent it (and
+    with which token, from where), when, and its status."""
+    query = f"after={after}&limit={limit}" + ("&refused=1" if refused else "")
+    entries = _api.client().get(f"/v1/audit?{query}")["entries"]
     if as_json:
         for e in entries:
             click.echo(json.dumps(e))
         return
-    table = Table("seq", "time (UTC)", "who", "role", "request", "status")
+    table = Table("seq", "time (UTC)", "who", "role", "token", "from", "request", "status")
     for e in entries:
         request = f"{e['method']} {e['path']}"
-        table.add_row(str(e["seq"]), e["time"][:19], e["who"], e["role"], request, str(e["status"]))
+        table.add_row(
+            str(e["seq"]),
+            e["time"][:19],
+            e["who"],
+            e["role"],
+            e.get("token_id", ""),
+            e.get("remote", ""),
+            request,
+            str(e["status"]),
+        )
     console.print(table)
 
 

@@ -29,6 +29,7 @@ from ..usage import load_prices
 from ..usage.meter import UsageMeter
 from . import (
     apps,
+    audit,
     blobs,
     call_graph,
     calls,
@@ -55,6 +56,7 @@ from .draining import DRAINING
 from .front_door import front_door
 from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
+from .payloads import Payloads
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.sandboxes import Sandboxes
@@ -162,6 +164,8 @@ def build_app(
     gateway = Gateway(state.scheduler, WebTable(store, state.scheduler), ProxyTokens(store))
     # the dashboard's page needs no token; its API checks its own (dashboard/auth.py)
     board = dashboard.Dashboard(state)
+    audit_log = audit.AuditLog(state)
+    state.scheduler.maintenance.append(audit_log.tick)
     sandbox_table = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)
@@ -171,7 +175,7 @@ def build_app(
             auth_middleware(
                 state.tokens,
                 lambda t: container_by_token(app, state, t),
-                identities.recorder(state),
+                audit_log,
                 lambda request: scope.check(request, state),
             ),
         ],
@@ -202,8 +206,14 @@ def build_app(
 
     state.scheduler.app_stopped.append(app_stopped)
     state.scheduler.app_busy.append(app["sandboxes"].running_in)
-    for module in (apps, calls, containers, blobs, system, identities, registry, dicts, queues):
+    # large arguments and results leave the blob store once nothing refers to them
+    app["payloads"] = payload_sweep = Payloads(
+        store, blob_store, state.scheduler.calls.live_payloads, store.commit
+    )
+    state.scheduler.maintenance.append(payload_sweep.tick)
+    for module in (apps, calls, containers, blobs, system, identities, audit, registry, dicts):
         app.add_routes(module.routes)
+    app.add_routes(queues.routes)
     app.add_routes(secrets.routes)
     app.add_routes(volumes.routes)
     app.add_routes(images.routes)

@@ -1,4 +1,11 @@
-"""Content-addressed blobs (the app's code bundles): files under ``GW_HOME/blobs``."""
+"""Content-addressed blobs under ``GW_HOME/blobs``: apps' code bundles, images' files and
+archives, and large arguments and results.
+
+An upload marked ``?payload=1`` (a large argument or result, ``gworker_client/_payload.py``)
+that creates its blob is tracked, so that it is deleted once nothing refers to it
+(``payloads.py``); an unmarked upload or existence check of a tracked blob pins it (some other
+use shares its content), and blobs uploaded unmarked are never deleted.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import asyncio
 import hashlib
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 
@@ -56,17 +64,36 @@ class BlobStore:
         return path.read_bytes()
 
 
+def _is_payload(request: web.Request) -> bool:
+    raw = request.query.get("payload", "0")
+    if raw not in ("0", "1"):
+        raise InvalidRequest(f"query parameter payload={raw[:80]!r} must be 1 or 0")
+    return raw == "1"
+
+
 @routes.get("/v1/blobs/{digest}/exists")
 async def exists(request: web.Request) -> web.Response:
-    return reply({"exists": request.app["state"].blobs.exists(request.match_info["digest"])})
+    """Whether the blob is here. A tracked payload blob found so starts its grace again (its
+    finder is about to refer to it); found by any other use, it is pinned."""
+    state = request.app["state"]
+    digest, payload = request.match_info["digest"], _is_payload(request)
+    found = state.blobs.exists(digest)
+    if found and state.store.is_tracked_payload(digest):
+        if payload:
+            state.store.touch_payloads([digest], time.time())
+        else:
+            state.store.pin_blob(digest)
+        state.store.commit()
+    return reply({"exists": found})
 
 
 @routes.put("/v1/blobs/{digest}")
 async def put(request: web.Request) -> web.Response:
     """A blob upload: msgpack bytes, streamed to disk (a blob may be larger than the API's
     request limit, up to ``MAX_PAYLOAD_BYTES``) and checked against its digest."""
-    blobs: BlobStore = request.app["state"].blobs
-    digest = request.match_info["digest"]
+    state = request.app["state"]
+    blobs: BlobStore = state.blobs
+    digest, payload = request.match_info["digest"], _is_payload(request)
     path = blobs.path(digest)  # a bad digest is refused before the body is read
     reader = request.content
     try:
@@ -85,9 +112,16 @@ async def put(request: web.Request) -> web.Response:
         actual = await _stream_to(reader, tmp, size)
         if actual != digest:
             raise InvalidRequest(f"blob content hashes to {actual}, not {digest}")
+        existed = path.exists()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    tracked = state.store.is_tracked_payload(digest)
+    if payload and (tracked or not existed):
+        state.store.track_payload(digest, time.time())  # a blob another use made stays pinned
+    elif tracked and not payload:
+        state.store.pin_blob(digest)
+    state.store.commit()
     return reply({})
 
 

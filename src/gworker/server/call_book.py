@@ -21,7 +21,10 @@ import contextlib
 import time
 from dataclasses import dataclass, field
 
+from gworker_client._protocol.limits import blob_digest
+
 from ..store import Store
+from . import payloads
 from .call_state import CallState
 from .draining import DRAINING
 from .errors import NotFound
@@ -83,6 +86,9 @@ class CallBook:
         self.calls: dict[str, CallState] = {}
         self.recent: dict[str, Recent] = {}
         self.awaited: dict[str, Awaited] = {}
+        # (call id, index) of stored pending inputs whose arguments hold a blob (payloads.py)
+        self.blob_args: set[tuple[str, int]] = set(store.held_args())
+        self._peak = 0  # the most calls held at once since the dicts were last rebuilt
 
     def get(self, call_id: str) -> CallState:
         """A call's state, loaded from the store when not in memory."""
@@ -117,7 +123,11 @@ class CallBook:
         """Take a call's inputs; return ``(input_id, idx)`` of those not taken before."""
         aw = self.awaited.get(call_id)
         if aw is None:
-            return self.store.add_inputs(call_id, fid, items, fresh_call)
+            fresh = self.store.add_inputs(call_id, fid, items, fresh_call)
+            if any(blob_digest(a) for _, a in items):
+                by_idx = dict(items)
+                self._hold_args(call_id, [(idx, by_idx[idx]) for _, idx in fresh])
+            return fresh
         if not fresh_call:  # an awaited call's one input came with the request that made it
             return []
         ((idx, args),) = items
@@ -150,6 +160,28 @@ class CallBook:
             self.store.add_inputs_with_ids(
                 call_id, cs.function_id, [(aw.input_id, aw.idx, aw.args)]
             )
+            self._hold_args(call_id, [(aw.idx, aw.args)])
+
+    def _hold_args(self, call_id: str, items: list[tuple[int, bytes]]) -> None:
+        holds = payloads.input_holds(call_id, items)
+        self.store.hold_payloads(holds)
+        self.blob_args.update((call_id, idx) for _, idx, _, _, _ in holds)
+
+    def live_payloads(self) -> set[str]:
+        """The blobs that inputs held only in memory (awaited calls') refer to."""
+        return {d for aw in self.awaited.values() if (d := blob_digest(aw.args)) is not None}
+
+    def handed_out(self, call_id: str, rows: list[WireRow]) -> bool:
+        """A caller was handed these outputs: their results' blobs are no longer held (they
+        are deleted after their grace, time enough to fetch them). True if any was."""
+        now, changed = time.time(), False
+        for _, idx, _, data in rows:
+            digest = blob_digest(data)
+            if digest is not None:
+                self.store.release_payloads([(call_id, idx, "result")], now)
+                self.store.touch_payloads([digest], now)
+                changed = True
+        return changed
 
     def is_cancelled(self, call_id: str) -> bool:
         cs = self.calls.get(call_id)
@@ -173,7 +205,9 @@ class CallBook:
             aw = self.awaited[r[1]]
             aw.finished_at, aw.args = time.monotonic(), b""  # the arguments are not needed now
         done = [(self.store.take_output_seq(), *r[1:]) for r in kept]
-        for seq, call_id, idx, status, data in done + self.store.add_outputs(stored):
+        added = self.store.add_outputs(stored)
+        self._move_holds(stored, added)
+        for seq, call_id, idx, status, data in done + added:
             recent = self.recent.get(call_id)
             if recent is not None:
                 recent.add((seq, idx, status, data))
@@ -183,6 +217,15 @@ class CallBook:
                 touched.add(call_id)
         for call_id in touched:
             self.calls[call_id].notify()
+
+    def _move_holds(self, stored: list[OutputRow], added: list[OutputRow]) -> None:
+        """Inputs with outputs let go of their arguments' blobs; results hold theirs."""
+        done = [(r[1], r[2]) for r in stored if (r[1], r[2]) in self.blob_args]
+        if done:
+            self.blob_args.difference_update(done)
+            self.store.release_payloads([(c, i, "args") for c, i in done], time.time())
+        if any(blob_digest(r[4]) for r in added):
+            self.store.hold_payloads(payloads.output_holds(added, time.time()))
 
     def _rows(self, call_id: str, after: int) -> list[WireRow]:
         recent = self.recent.get(call_id)
@@ -214,6 +257,7 @@ class CallBook:
         """Finished calls are reloaded from the store if asked for again; a finished awaited
         call goes once its result was handed out (or its caller had time to ask again)."""
         now = time.monotonic()
+        self._peak = max(self._peak, len(self.calls))
         for call_id, cs in list(self.calls.items()):
             aw = self.awaited.get(call_id)
             if aw is not None and not aw.input_id and now - aw.started_at > AWAITED_KEEP_S:
@@ -229,3 +273,12 @@ class CallBook:
                 del self.awaited[call_id]
             del self.calls[call_id]
             self.recent.pop(call_id, None)
+        self._compact()
+
+    def _compact(self) -> None:
+        """A dict keeps its largest table after its entries go: once a burst of calls (100k
+        queued spawns) is over, copy the dicts into tables of their present size."""
+        if self._peak > 1024 and len(self.calls) * 8 < self._peak:
+            self.calls, self.recent = dict(self.calls), dict(self.recent)
+            self.awaited = dict(self.awaited)
+            self._peak = len(self.calls)

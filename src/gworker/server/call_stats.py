@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,9 +48,43 @@ class RecentInput:
     traceback: str = ""
 
 
+class FinishedRing:
+    """A function's last ``capacity`` finished inputs, oldest first, in 17 bytes each: times and
+    durations in arrays of doubles, outcomes in a bytearray (a deque of ``Finished`` objects
+    held about 150 bytes each, 15 MB a busy function kept for a day)."""
+
+    def __init__(self, capacity: int = MAX_FINISHED) -> None:
+        self.capacity = capacity
+        self.ts, self.durations, self.ok = array("d"), array("d"), bytearray()
+        self.oldest = 0  # where the oldest is, once full
+
+    def append(self, f: Finished) -> None:
+        if len(self.ts) < self.capacity:
+            self.ts.append(f.ts)
+            self.durations.append(f.duration)
+            self.ok.append(f.ok)
+            return
+        i = self.oldest
+        self.ts[i], self.durations[i], self.ok[i] = f.ts, f.duration, f.ok
+        self.oldest = (i + 1) % self.capacity
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def __iter__(self) -> Iterator[Finished]:
+        n = len(self.ts)
+        for k in range(n):
+            i = (self.oldest + k) % n
+            yield Finished(self.ts[i], self.durations[i], bool(self.ok[i]))
+
+    @property
+    def newest(self) -> float:
+        return self.ts[(self.oldest - 1) % len(self.ts)] if self.ts else 0.0
+
+
 @dataclass
 class FunctionCalls:
-    finished: deque[Finished] = field(default_factory=lambda: deque(maxlen=MAX_FINISHED))
+    finished: FinishedRing = field(default_factory=FinishedRing)
     recent: deque[RecentInput] = field(default_factory=lambda: deque(maxlen=RECENT))
 
 
@@ -64,9 +100,14 @@ def _error(out: ContainerOutput) -> tuple[str, str]:
         return out.status.value, ""
 
 
+# Every this many recorded inputs, functions with none in the window are forgotten.
+FORGET_EVERY = 4096
+
+
 class CallStats:
     def __init__(self) -> None:
         self.by_function: dict[tuple[str, str], FunctionCalls] = {}  # (app id, tag) ->
+        self._recorded = 0
 
     def completed(self, fs: FunctionState, cid: str, inp: Input, out: ContainerOutput) -> None:
         """An input finished (called inside the queue's completion: it never raises into it)."""
@@ -77,6 +118,9 @@ class CallStats:
 
     def _record(self, fs: FunctionState, cid: str, inp: Input, out: ContainerOutput) -> None:
         now = time.time()
+        self._recorded += 1
+        if self._recorded % FORGET_EVERY == 0:
+            self._forget_idle(now)
         calls = self.by_function.setdefault((fs.app_id, fs.tag), FunctionCalls())
         ok = out.status is OutputStatus.SUCCESS
         calls.finished.append(Finished(now, out.duration, ok))
@@ -94,6 +138,12 @@ class CallStats:
                 tb,
             )
         )
+
+    def _forget_idle(self, now: float) -> None:
+        """Functions nothing ran for in the window (stopped apps, old versions) take no memory."""
+        for key, calls in list(self.by_function.items()):
+            if calls.finished.newest < now - WINDOW_S:
+                del self.by_function[key]
 
     def summary(self, app_id: str, tag: str, since_s: float = 3600.0) -> dict[str, Any]:
         """Calls in the last ``since_s`` seconds: count, per minute, errors, p50/p90/p99 (s)."""

@@ -16,16 +16,27 @@ from gworker_client._protocol import (
     CreateCall,
     InputItem,
 )
+from gworker_client._protocol.limits import blob_digest
 
 from . import scope
 from .call_graph import check_parent, record_parent
+from .errors import InvalidRequest
 from .http import decode, query_float, query_int, reply
 from .state import State
 
 routes = web.RouteTableDef()
 
 
-def _items(inputs: list[InputItem]) -> list[tuple[int, bytes]]:
+def _items(state: State, inputs: list[InputItem]) -> list[tuple[int, bytes]]:
+    """The inputs as ``(idx, args)``; a reference to a blob the server lacks is a 400 (the
+    blob was never uploaded, or was deleted as unreferenced after its grace: payloads.py)."""
+    for i in inputs:
+        digest = blob_digest(i.args)
+        if digest is not None and not state.blobs.exists(digest):
+            raise InvalidRequest(
+                f"inputs[{i.idx}] refers to blob {digest[:80]!r}, which this server does not"
+                " have: upload it before the call (PUT /v1/blobs/<digest>?payload=1)"
+            )
     return [(i.idx, i.args) for i in inputs]
 
 
@@ -38,6 +49,8 @@ async def _outputs(
         scope.grant_payloads(
             state.scheduler.container(request["identity"][1]), [r[3] for r in rows]
         )
+    if state.scheduler.calls.handed_out(call_id, rows):
+        state.scheduler.commit_soon()
     if awaited and not rows:
         # the caller will ask for this call by id from now on: it must survive a restart
         state.scheduler.persist_call(call_id)
@@ -57,7 +70,7 @@ async def create_call(request: web.Request) -> web.Response:
     state.scheduler.submit(
         request.match_info["fid"],
         req.call_id,
-        _items(req.inputs),
+        _items(state, req.inputs),
         req.total,
         acknowledge=req.wait <= 0,
         objects=req.objects,
@@ -78,7 +91,9 @@ async def add_inputs(request: web.Request) -> web.Response:
     state: State = request.app["state"]
     req = await decode(request, AddInputs)
     call_id = request.match_info["call_id"]
-    cs = state.scheduler.submit(None, call_id, _items(req.inputs), req.total, objects=req.objects)
+    cs = state.scheduler.submit(
+        None, call_id, _items(state, req.inputs), req.total, objects=req.objects
+    )
     return reply(AddInputsReply(total=cs.total))
 
 

@@ -159,7 +159,8 @@ def auth_middleware(
     container_scope: Callable[[web.Request], Awaitable[None]],
 ) -> Any:
     """``tokens`` maps user token ids to their records; containers present their own token.
-    Each request's role is checked against ``roles.py``; mutating ones go to ``audit``."""
+    Each request's role is checked against ``roles.py``; mutating ones, and any refused for
+    its token, role or scope (401, 403), go to ``audit``."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -167,13 +168,14 @@ def auth_middleware(
             if DRAINING.stopping:
                 raise Stopping("the gworker server is stopping")
             return await handler(request)
-        _identify(request, tokens, container_token)
+        try:
+            _identify(request, tokens, container_token)
+        except Unauthorized:
+            audit(request, Unauthorized.status)
+            raise
         if DRAINING.stopping and request["identity"][0] != "container":
             # containers are still answered: their exit hooks commit volumes and flush outputs
             raise Stopping("the gworker server is stopping; ask again once it is back")
-        if not roles.mutating(request.method, request.path):
-            await _check(request, container_scope)
-            return await handler(request)
         status = 500
         try:
             await _check(request, container_scope)
@@ -184,7 +186,8 @@ def auth_middleware(
             status = e.status
             raise
         finally:
-            audit(request, status)
+            if status in (401, 403) or roles.mutating(request.method, request.path):
+                audit(request, status)
 
     return middleware
 

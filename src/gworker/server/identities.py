@@ -1,15 +1,12 @@
-"""Tokens (named users with a role, revocation) and the audit log of mutating requests.
+"""Tokens: named users with a role, and their revocation.
 
-Which role a route needs is ``roles.py``'s; the check and the audit entry happen in the auth
-middleware (``http.py``) for every request.
+Which role a route needs is ``roles.py``'s; the check happens in the auth middleware
+(``http.py``) for every request, and the audit log is ``audit.py``'s.
 """
 
 from __future__ import annotations
 
-import datetime
-import logging
 import secrets
-from collections.abc import Callable
 
 from aiohttp import web
 
@@ -17,14 +14,10 @@ from gworker_client._protocol.objects import name_problem
 
 from ..store.identities import ROLES
 from .errors import Conflict, InvalidRequest, NotFound
-from .http import body, hash_secret, query_int, reply
+from .http import body, hash_secret, reply
 from .state import State
 
 routes = web.RouteTableDef()
-# The audit log keeps the newest AUDIT_KEEP entries (checked every AUDIT_PRUNE_EVERY new ones).
-AUDIT_KEEP = 1_000_000
-AUDIT_PRUNE_EVERY = 10_000
-log = logging.getLogger("gworker.server")
 
 
 def new_token(state: State, user: str, role: str) -> tuple[str, str]:
@@ -33,28 +26,6 @@ def new_token(state: State, user: str, role: str) -> tuple[str, str]:
     state.store.commit()
     state.tokens.update(state.store.tokens())
     return token_id, secret
-
-
-def recorder(state: State) -> Callable[[web.Request, int], None]:
-    """What the auth middleware calls after each mutating request: one audit row."""
-
-    recorded = 0
-
-    def record(request: web.Request, status: int) -> None:
-        nonlocal recorded
-        if request["identity"][0] == "container" and request.path.startswith("/v1/containers/"):
-            return  # a container's own data path (polls, heartbeats, probes) is not an action
-        who, role = request["who"], request["role"]
-        try:
-            state.store.add_audit(who, role, request.method, request.path, status)
-            recorded += 1
-            if recorded % AUDIT_PRUNE_EVERY == 0:
-                state.store.prune_audit(AUDIT_KEEP)
-            state.scheduler.commit_soon()
-        except Exception:  # a full disk: the request's own answer matters more than its entry
-            log.exception("could not record %s %s by %s", request.method, request.path, who)
-
-    return record
 
 
 @routes.post("/v1/tokens")
@@ -105,23 +76,3 @@ async def revoke_token(request: web.Request) -> web.Response:
     state.store.commit()
     state.tokens.update(state.store.tokens())
     return reply({"token_id": token_id, "revoked": True})
-
-
-@routes.get("/v1/audit")
-async def audit(request: web.Request) -> web.Response:
-    state: State = request.app["state"]
-    after = query_int(request, "after")
-    limit = min(max(query_int(request, "limit", 1000), 1), 10_000)
-    rows = [
-        {
-            "seq": r.seq,
-            "time": datetime.datetime.fromtimestamp(r.ts, datetime.timezone.utc).isoformat(),
-            "who": r.who,
-            "role": r.role,
-            "method": r.method,
-            "path": r.path,
-            "status": r.status,
-        }
-        for r in state.store.audit(after, limit)
-    ]
-    return reply({"entries": rows})

@@ -19,6 +19,7 @@ from gworker_client._protocol.objects import ObjectKind
 from .call_graph import CallParent
 from .environments import Environment
 from .identities import AuditRow, Token
+from .payloads import Hold, HoldKey
 from .registry import NamedObject
 from .usage import UsageSample, UsageSubject, UsageTotal
 from .volumes import FileRow
@@ -45,13 +46,24 @@ class Tokens(Protocol):
         """Revoke an active token; False when there is none of that id."""
         ...
 
-    def add_audit(self, who: str, role: str, method: str, path: str, status: int) -> None:
-        """Record a mutating request (committed with the next commit)."""
+    def add_audit(
+        self,
+        who: str,
+        role: str,
+        method: str,
+        path: str,
+        status: int,
+        token_id: str = "",
+        remote: str = "",
+    ) -> None:
+        """Record a mutating or refused request (committed with the next commit)."""
 
-    def audit(self, after: int = 0, limit: int = 1000) -> list[AuditRow]: ...
+    def audit(self, after: int = 0, limit: int = 1000, refused: bool = False) -> list[AuditRow]:
+        """Entries after ``after``; with ``refused``, only refusals (401, 403)."""
+        ...
 
-    def prune_audit(self, keep: int) -> None:
-        """Drop all but the newest ``keep`` entries."""
+    def prune_audit(self, keep: int, keep_refused: int | None = None) -> None:
+        """Drop all but the newest ``keep`` entries (and ``keep_refused`` refusals)."""
 
 
 class Apps(Protocol):
@@ -276,6 +288,22 @@ class Secrets(Protocol):
     def inline_secret(self, app_id: str, values: dict[str, str]) -> str | None: ...
 
 
+class Payloads(Protocol):
+    """Large arguments and results in the blob store and what holds them (``payloads.py``)."""
+
+    def track_payload(self, digest: str, now: float) -> None: ...
+    def touch_payloads(self, digests: Iterable[str], now: float) -> None: ...
+    def is_tracked_payload(self, digest: str) -> bool: ...
+    def pin_blob(self, digest: str) -> None: ...
+    def hold_payloads(self, holds: Sequence[Hold]) -> None: ...
+    def release_payloads(self, keys: Sequence[HoldKey], now: float) -> None: ...
+    def expire_payload_holds(self, now: float, limit: int) -> int: ...
+    def payload_page(self, after: int, limit: int) -> list[tuple[int, str, float, bool]]: ...
+    def forget_payloads(self, digests: Sequence[str]) -> None: ...
+    def held_args(self) -> list[tuple[str, int]]: ...
+    def payload_holds_of(self, digest: str) -> list[HoldKey]: ...
+
+
 class StateStore(
     Transactions,
     Tokens,
@@ -293,6 +321,7 @@ class StateStore(
     Secrets,
     Schedules,
     Usage,
+    Payloads,
     Protocol,
 ):
     """Everything the control plane keeps: what the scheduler and the routes use."""

@@ -23,6 +23,7 @@ from .calls import CallStore
 from .dicts import SCHEMA_DICTS, DictStore
 from .environments import SCHEMA_ENVIRONMENTS, EnvironmentStore
 from .identities import IdentityStore
+from .payloads import SCHEMA_PAYLOADS, PayloadStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
@@ -137,6 +138,7 @@ class Store(
     UsageStore,
     EnvironmentStore,
     IdentityStore,
+    PayloadStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -172,6 +174,7 @@ class Store(
             SCHEMA_USAGE,
             SCHEMA_ENVIRONMENTS,
             SCHEMA_CALL_GRAPH,
+            SCHEMA_PAYLOADS,
         ):
             self.db.executescript(schema)
         self.seed_environments()

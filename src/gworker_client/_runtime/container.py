@@ -52,7 +52,7 @@ def _on_term(signum: int, frame: Any) -> None:
 
 def loads(payload: bytes) -> tuple[tuple[Any, ...], dict[str, Any], str | None]:
     """An input's ``(args, kwargs, method)``; functions' inputs carry no method."""
-    value = cloudpickle.loads(_payload.inbound(payload))
+    value = cloudpickle.loads(_payload.inbound(payload, "arguments"))
     return (value[0], value[1], value[2] if len(value) > 2 else None)
 
 

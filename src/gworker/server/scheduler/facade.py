@@ -77,6 +77,8 @@ class Scheduler:
         self.app_stopped: list[Callable[[str], None]] = []
         # asked whether an app has work outside its functions (its running sandboxes)
         self.app_busy: list[Callable[[str], bool]] = []
+        # called by every tick with the monotonic time (sweeps that keep their own pace)
+        self.maintenance: list[Callable[[float], None]] = []
         backend.bind(self)
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -452,6 +454,8 @@ class Scheduler:
             if not fs.live and not fs.containers and not fs.pending:
                 self.functions.forget(fs.id)
         self.calls.forget_finished()
+        for sweep in self.maintenance:
+            sweep(now)
 
     def describe(self) -> dict[str, Any]:
         return {
