@@ -3,6 +3,8 @@ for an endpoint's URL, a user creates a proxy-auth token."""
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from .errors import InvalidRequest, NotFound, Unauthorized
@@ -11,6 +13,9 @@ from .http import body, reply
 from .state import State
 
 routes = web.RouteTableDef()
+# A container reports its ports after its start returned, but a report racing the end of the
+# start waits this long for the backend's placement.
+PLACED_S = 30.0
 
 
 def gateway(request: web.Request) -> Gateway:
@@ -30,7 +35,15 @@ async def report_ports(request: web.Request) -> web.Response:
     ):
         raise InvalidRequest(f"ports {ports!r} must map endpoint names to ports 1-65535")
     state: State = request.app["state"]
-    gateway(request).container_ready(state.scheduler.container(cid), ports)
+    c = state.scheduler.container(cid)
+    # a container in a network of its own reports its own ports; the gateway reaches each
+    # through the host port the backend forwards to it (known once the start returned)
+    try:
+        await asyncio.wait_for(c.placed.wait(), PLACED_S)
+    except asyncio.TimeoutError:
+        raise InvalidRequest(f"container {cid} was never placed by the backend") from None
+    ports = {name: c.forwards.get(port, port) for name, port in ports.items()}
+    gateway(request).container_ready(c, ports)
     return reply({})
 
 

@@ -199,7 +199,10 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_term)
     container = Container(container_id)
-    from .web import start_web
+    from .web import own_network, start_web, wait_for_network
+
+    if own_network():
+        wait_for_network()
 
     try:
         container.load()

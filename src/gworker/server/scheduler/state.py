@@ -60,6 +60,10 @@ class Container:
     node: str | None = None  # the cluster node it runs on (Ray backend), for status
     # web endpoints: {endpoint name or "": loopback port}, reported once they listen
     web_ports: dict[str, int] = field(default_factory=dict)
+    # {its port: the host loopback port forwarded to it} (a network of its own), known once
+    # the backend has placed it (``placed``)
+    forwards: dict[int, int] = field(default_factory=dict)
+    placed: asyncio.Event = field(default_factory=asyncio.Event)
     web_requests: int = 0  # the gateway's requests in flight on this container
     # what its token may reach beyond its own app (server/scope.py)
     environment: str | None = None  # its app's, looked up once
