@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import gworker_client as gw
@@ -35,6 +36,9 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(float(query.get("s", "2")))
         if url.path == "/connect":
             body = _connect(query["host"], int(query["port"]))
+        elif url.path == "/fetch":  # a URL of an app, from inside the container
+            with urllib.request.urlopen(query["url"], timeout=60) as r:
+                body = r.read().decode()
         elif url.path == "/resolv":
             with open("/etc/resolv.conf") as f:
                 body = f.read()

@@ -95,6 +95,9 @@ def test_two_apps_on_one_port_answer_separately(server):
         for _ in range(3):  # both running: each request reaches its own app's server
             assert httpx.get(a, timeout=120).text.startswith("a:ct-")
             assert httpx.get(b, timeout=120).text.startswith("b:ct-")
+        # from inside a container, a web URL works as anywhere (through the gateway)
+        fetched = httpx.get(b + "/fetch", params={"url": a}, timeout=120)
+        assert fetched.text.startswith("a:ct-"), fetched.text
 
 
 def test_outbound_network_but_not_the_hosts_loopback(server, destination):
@@ -106,9 +109,12 @@ def test_outbound_network_but_not_the_hosts_loopback(server, destination):
             assert "nameserver" in resolv  # the host's resolver, reached through slirp4netns
             out = httpx.get(url + "/connect", params={"host": destination, "port": PORT})
             assert out.text == "got hi"
-            for host in ("127.0.0.1", "10.0.2.2"):
-                for port in (server.port, loopback.getsockname()[1]):
-                    r = httpx.get(url + "/connect", params={"host": host, "port": str(port)})
-                    assert r.text.startswith("refused"), (host, port, r.text)
+            # the host's loopback is out of reach (its own 127.0.0.1:<server port> is the relay
+            # to the control plane's socket, test_two_apps_on_one_port_answer_separately)
+            targets = [("10.0.2.2", server.port), ("10.0.2.2", loopback.getsockname()[1])]
+            targets.append(("127.0.0.1", loopback.getsockname()[1]))
+            for host, port in targets:
+                r = httpx.get(url + "/connect", params={"host": host, "port": str(port)})
+                assert r.text.startswith("refused"), (host, port, r.text)
     finally:
         loopback.close()

@@ -179,7 +179,9 @@ def plan(
         env["GW_SERVER_SOCKET"] = f"{CONTROL_DIR}/{C.API_SOCKET}"
         env["GW_CHANNEL_SOCKET"] = f"{CONTROL_DIR}/{C.CHANNEL_SOCKET}"
     if own_network and not spec.block_network:
-        env["GW_OWN_NETWORK"] = "1"  # the runtime waits for it before user code runs
+        # its servers' ports: the runtime waits for the network before user code runs, and
+        # relays the control plane's URL to its socket unless that port is one of these
+        env["GW_OWN_NETWORK"] = ",".join(str(p) for p in spec.web_ports)
     # the cpu reservation is the container's weight, never below an ordinary process's: a
     # lighter one would leave containers waiting behind the control plane on a busy machine
     share = max(spec.cpu, 1.0)

@@ -201,7 +201,11 @@ def main() -> None:
     container = Container(container_id)
     from .web import own_network, start_web, wait_for_network
 
-    if own_network():
+    ports = own_network()
+    if ports is not None:
+        from . import loopback_relay
+
+        loopback_relay.start(ports)  # the app's URLs, through the control plane's socket
         wait_for_network()
 
     try:

@@ -42,8 +42,10 @@ NETWORK_S = 30.0
 ROUTES = "/proc/net/route"  # the container's own namespace's routing table
 
 
-def own_network() -> bool:
-    return os.environ.get("GW_OWN_NETWORK") == "1"
+def own_network() -> set[int] | None:
+    """The ports of the container's own servers when it has a network of its own, else None."""
+    value = os.environ.get("GW_OWN_NETWORK")
+    return None if value is None else {int(p) for p in value.split(",") if p}
 
 
 def wait_for_network() -> None:
@@ -203,7 +205,7 @@ class WebEndpoints:
         if _accepts(port):
             where = (
                 "in this container before the server started"
-                if own_network()
+                if own_network() is not None
                 else "on this machine before the server started (containers here share the"
                 " machine's network: one container per port per machine)"
             )
