@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	./scripts/install-system-deps bubblewrap slirp4netns mmdebstrap
+	./scripts/install-system-deps bubblewrap slirp4netns nftables mmdebstrap
 	GW_HOME=$${GW_HOME:-$(CURDIR)/.gworker-demo} $(BIN)/gw run examples/hello.py --name Ada --times 3
 	GW_HOME=$${GW_HOME:-$(CURDIR)/.gworker-demo} $(BIN)/gw run examples/parallel_primes.py
 

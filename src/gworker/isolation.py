@@ -10,8 +10,9 @@ filesystem is visible besides these.
 
 Namespaces: mount, pid (it sees only its own processes), ipc, uts and cgroup. The network namespace
 is shared by default, because a container reaches the control plane over loopback; ``network=False``
-or ``own_network_in_child`` (sandboxes, ``block_network`` functions) gives it a private one with
-only its own loopback (such a function reaches the control plane through its unix sockets).
+or ``own_network_in_child`` (sandboxes, ``block_network`` functions, web servers on a port of
+their choosing) gives it a private one with only its own loopback (such a function reaches the
+control plane through its unix sockets; slirp4netns may then add outbound network).
 
 Identity (``Identity``): bubblewrap runs privileged (the server is root: overlayfs needs it).
 - ``BUILD``: root with Docker's default capabilities for ``RUN`` less ``mknod`` (apt, chown,

@@ -49,6 +49,9 @@ class LaunchSpec:
     # a network namespace of its own with only loopback; the control plane through its sockets
     block_network: bool = False
     ephemeral_disk_mib: int | None = None  # the size of its writable layer, /tmp included
+    # the ports its own server listens on (@web_server, @app.server): the local backend gives
+    # it a network namespace of its own and forwards a host loopback port to each
+    web_ports: tuple[int, ...] = ()
 
 
 # The headers a request relayed to a container on another node carries (``web_relay.py``).
@@ -83,6 +86,9 @@ class Placement:
     gpu: str | None = None  # e.g. "A100-80GB:0,1"
     node: str | None = None  # the cluster node's address (None: this machine)
     web_relay: WebRelay | None = None  # how the gateway reaches its web ports (None: loopback)
+    # {container port: host loopback port forwarded to it}: where the gateway reaches a port
+    # the container reports (a port not here is reached as it is)
+    forwards: dict[int, int] = field(default_factory=dict)
 
 
 class CapacityError(Exception):

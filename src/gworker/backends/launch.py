@@ -128,9 +128,12 @@ def device_binds(grant: Grant | None) -> dict[str, isolation.Mount]:
     return {str(p): isolation.Mount(p, writable=True, device=True) for p in paths if p.exists()}
 
 
-def _control_binds(control_sockets: Path | None) -> dict[str, isolation.Mount]:
+def _control_binds(
+    control_sockets: Path | None, why: str = "block_network=True"
+) -> dict[str, isolation.Mount]:
     """The control plane's socket directory, bound read-only at ``CONTROL_DIR``: the only way
-    out of a container without a network (connecting to a socket needs no write access)."""
+    to it from a network namespace of the container's own (connecting to a socket needs no
+    write access)."""
     if control_sockets is None:
         raise LaunchError(
             "block_network=True needs the control plane's unix sockets, which only containers"
@@ -139,7 +142,7 @@ def _control_binds(control_sockets: Path | None) -> dict[str, isolation.Mount]:
         )
     if not (control_sockets / C.API_SOCKET).is_socket():
         raise LaunchError(
-            f"block_network=True: the control plane's API socket {control_sockets / C.API_SOCKET}"
+            f"{why}: the control plane's API socket {control_sockets / C.API_SOCKET}"
             " is missing; restart the control plane (`gw server stop`, `gw server start`)"
         )
     return {CONTROL_DIR: isolation.Mount(control_sockets)}
@@ -153,11 +156,14 @@ def plan(
     limiter: Limiter,
     scratch: Path,
     control_sockets: Path | None = None,
+    own_network: bool = False,
 ) -> Launch:
     """``scratch``: an existing directory the container's tmpfs upper is mounted over (in its
     own mount namespace). ``control_sockets``: the control plane's unix sockets
     (``constants.control_sockets``), on this machine only; a container without a network
-    (``block_network``) reaches the control plane through them."""
+    (``block_network``) reaches the control plane through them, and so does one with a network
+    of its own (``own_network``: a web server's, which the caller then brings up,
+    ``web_network``)."""
     reason = isolation.unavailable_reason()
     if reason is not None:
         raise LaunchError(f"containers cannot be started on this machine: {reason}")
@@ -165,10 +171,17 @@ def plan(
     net_env, net_mounts = isolation.host_network(isolation.network_env())
     if spec.block_network:
         net_env, net_mounts = {}, _control_binds(control_sockets)
+    elif own_network:
+        why = "a container serving on its own port (@web_server, @app.server)"
+        net_mounts = {**net_mounts, **_control_binds(control_sockets, why)}
     env = {**net_env, **image.environ(), **spec.env, **gpu_env(grant)}
-    if spec.block_network:
+    if spec.block_network or own_network:
         env["GW_SERVER_SOCKET"] = f"{CONTROL_DIR}/{C.API_SOCKET}"
         env["GW_CHANNEL_SOCKET"] = f"{CONTROL_DIR}/{C.CHANNEL_SOCKET}"
+    if own_network and not spec.block_network:
+        # its servers' ports: the runtime waits for the network before user code runs, and
+        # relays the control plane's URL to its socket unless that port is one of these
+        env["GW_OWN_NETWORK"] = ",".join(str(p) for p in spec.web_ports)
     # the cpu reservation is the container's weight, never below an ordinary process's: a
     # lighter one would leave containers waiting behind the control plane on a busy machine
     share = max(spec.cpu, 1.0)
@@ -197,7 +210,7 @@ def plan(
     def preexec() -> None:
         die_with_parent()
         isolation.preexec()
-        if spec.block_network:
+        if spec.block_network or own_network:
             isolation.own_network_in_child()
         rootfs.mount_in_child()
         join_cgroup()

@@ -35,6 +35,7 @@ from .launch import LaunchError, plan
 from .metering import ProcfsSampler, ResourceSample
 from .sandbox import SandboxLaunch, SandboxProcess, start_sandbox
 from .warm_pool import WarmPool
+from .web_network import WebNetwork
 
 log = logging.getLogger("gworker.backends.local")
 
@@ -59,6 +60,7 @@ def describe_exit(returncode: int) -> str:
 class _Process:
     proc: asyncio.subprocess.Process
     spec: LaunchSpec
+    network: WebNetwork | None = None  # its own network's slirp4netns, if it has one
 
 
 class LocalBackend:
@@ -124,11 +126,18 @@ class LocalBackend:
             cpu, mem = self._reserved()
             raise CapacityError(f"reserved cpu={cpu:g}, memory={mem} MiB")
         grant = self.gpus.grant(spec.gpu, spec.container_id) if spec.gpu else None
+        # a server on a port of its choosing gets a network of its own (web_network), so its
+        # replicas, and other apps' servers on the same port, never meet
+        own_network = bool(spec.web_ports) and not spec.block_network
+        network: WebNetwork | None = None
         try:
             image = await self._image(spec.image)
             mounts = self._host_mounts(spec)
-            sockets = C.control_sockets(self.home) if spec.block_network else None
-            launch = plan(spec, image, mounts, grant, self.limiter, self.scratch, sockets)
+            use_sockets = spec.block_network or own_network
+            sockets = C.control_sockets(self.home) if use_sockets else None
+            launch = plan(
+                spec, image, mounts, grant, self.limiter, self.scratch, sockets, own_network
+            )
             proc = await asyncio.create_subprocess_exec(
                 *launch.argv,
                 env=launch.env,
@@ -138,13 +147,28 @@ class LocalBackend:
                 start_new_session=True,
                 preexec_fn=launch.preexec,
             )
+            if own_network:
+                network = await self._network(proc, spec.web_ports)
         except BaseException:
             self.gpus.release(spec.container_id)
             self.limiter.release(spec.container_id)
             raise
-        self._procs[spec.container_id] = _Process(proc, spec)
+        self._procs[spec.container_id] = _Process(proc, spec, network)
         asyncio.get_running_loop().create_task(self._watch(spec.container_id, proc))
-        return Placement(proc.pid, f"{grant.type}:{grant.visible_devices}" if grant else None)
+        gpu = f"{grant.type}:{grant.visible_devices}" if grant else None
+        return Placement(proc.pid, gpu, forwards=network.forwards if network else {})
+
+    async def _network(
+        self, proc: asyncio.subprocess.Process, ports: tuple[int, ...]
+    ) -> WebNetwork:
+        """The started container's own network, or (killed and reaped) the reason it failed."""
+        try:
+            return await WebNetwork.start(proc.pid, ports)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.communicate()
+            raise
 
     async def start_sandbox(self, spec: SandboxLaunch) -> SandboxProcess:
         """A running sandbox (``backends/sandbox.py``), warm if one was waiting; the caller
@@ -226,6 +250,8 @@ class LocalBackend:
         )
         returncode = isolation.payload_returncode(await proc.wait())
         entry = self._procs.pop(cid, None)
+        if entry is not None and entry.network is not None:
+            await entry.network.close()
         info = describe_exit(returncode)
         if self.limiter.oom_killed(cid):  # ask before release: the counters go with the group
             limit = entry.spec.memory_limit_mib if entry else None

@@ -306,7 +306,7 @@ async def start_sandbox(
             assert slirp is not None
             # a directory only root (or the server's user) can enter: the socket forwards ports
             api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
-            net = await _start_network(slirp, child, api_socket)
+            net = await start_network(slirp, child, api_socket)
         await _agent_ready(proc)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
@@ -348,7 +348,12 @@ def _child_pid(fd: int) -> int | None:
         return None
 
 
-async def _start_network(slirp: str, child: int, api_socket: str) -> asyncio.subprocess.Process:
+async def start_network(
+    slirp: str, child: int, api_socket: str, who: str = "the sandbox"
+) -> asyncio.subprocess.Process:
+    """slirp4netns for the network namespace of process ``child``: outbound traffic, never the
+    host's loopback, port forwards asked through ``api_socket``; returns once it is configured
+    (sandboxes, and function containers that serve on a port: ``web_network``)."""
     ready_r, ready_w = os.pipe()
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
     argv.append(f"--api-socket={api_socket}")
@@ -371,7 +376,7 @@ async def _start_network(slirp: str, child: int, api_socket: str) -> asyncio.sub
         with contextlib.suppress(ProcessLookupError):
             net.kill()
         err = (await net.stderr.read()).decode(errors="replace").strip()
-        raise LaunchError(f"the sandbox's network could not be set up (slirp4netns): {err}")
+        raise LaunchError(f"{who}'s network could not be set up (slirp4netns): {err}")
     return net
 
 

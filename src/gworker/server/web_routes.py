@@ -42,6 +42,9 @@ async def report_ports(request: web.Request) -> web.Response:
         await asyncio.wait_for(c.placed.wait(), PLACEMENT_WAIT_S)
     if not c.placed.is_set():
         raise NotFound(f"container {cid} was never placed by the backend")
+    # a container in a network of its own reports its own ports: the gateway reaches each
+    # through the host port the backend forwards to it
+    ports = {name: c.forwards.get(port, port) for name, port in ports.items()}
     gateway(request).container_ready(c, ports)
     return reply({})
 

@@ -199,7 +199,14 @@ def main() -> None:
     signal.signal(signal.SIGALRM, _on_alarm)
     signal.signal(signal.SIGTERM, _on_term)
     container = Container(container_id)
-    from .web import start_web
+    from .web import own_network, start_web, wait_for_network
+
+    ports = own_network()
+    if ports is not None:
+        from . import loopback_relay
+
+        loopback_relay.start(ports)  # the app's URLs, through the control plane's socket
+        wait_for_network()
 
     try:
         container.load()

@@ -7,6 +7,11 @@ for the stop signal. uvicorn (with h11 and websockets) ships with the gworker ru
 image, as Modal's runtime brings its own server; ``fastapi`` is the image's, as in Modal.
 A ``web_server`` function starts its own server; the container waits for its port to accept
 connections.
+
+A container whose servers listen on ports of their own choosing (``web_server``, ``@app.server``)
+runs in a network namespace of its own on the local backend (``GW_OWN_NETWORK``): the port is
+its own, whatever else listens on it elsewhere, and the backend forwards a host port to it
+(``gworker.backends.web_network``). Elsewhere (Ray nodes) it shares its machine's network.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import socket
 import threading
 import time
@@ -31,6 +37,27 @@ KEEP_ALIVE_S = 75
 # How long in-flight requests are given to finish when the container stops.
 GRACEFUL_S = 30.0
 STARTUP_S = 30.0
+# How long a container in a network of its own waits for it to come up before user code runs.
+NETWORK_S = 30.0
+ROUTES = "/proc/net/route"  # the container's own namespace's routing table
+
+
+def own_network() -> set[int] | None:
+    """The ports of the container's own servers when it has a network of its own, else None."""
+    value = os.environ.get("GW_OWN_NETWORK")
+    return None if value is None else {int(p) for p in value.split(",") if p}
+
+
+def wait_for_network() -> None:
+    """In a network of its own, wait until the backend has brought it up (slirp4netns adds the
+    default route last), so user code finds outbound network and DNS from its first line."""
+    deadline = time.monotonic() + NETWORK_S
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), open(ROUTES) as f:
+            if any(line.split()[1:2] == ["00000000"] for line in f.readlines()[1:]):
+                return
+        time.sleep(0.01)
+    print(f"gworker: the container's network did not come up within {NETWORK_S:g}s", flush=True)
 
 
 def fastapi_app(fn: Any, endpoint: WebEndpoint) -> Any:
@@ -176,10 +203,13 @@ class WebEndpoints:
     def _start_web_server(self, fn: Any, ep: WebEndpoint) -> int:
         port = int(ep.port or 0)
         if _accepts(port):
-            raise InvalidError(
-                f"@gw.web_server(port={port}): port {port} is already taken on this machine"
-                " before the server started (containers here share the host's network)"
+            where = (
+                "in this container before the server started"
+                if own_network() is not None
+                else "on this machine before the server started (containers here share the"
+                " machine's network: one container per port per machine)"
             )
+            raise InvalidError(f"@gw.web_server(port={port}): port {port} is already taken {where}")
         # the function may block while it serves, or start a process and return
         done: list[BaseException | None] = []
 

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from gworker_client._protocol import OutputStatus, ProbeResult
+from gworker_client._protocol import OutputStatus, ProbeResult, WebEndpoint
 
 from ... import constants as C
 from ...backends import Backend, CapacityError, LaunchSpec, Mount
@@ -26,6 +26,15 @@ from .state import Container, FunctionState
 
 # A new container's start-up time, before any was measured.
 INITIAL_START_S = 0.3
+
+
+def own_ports(web: tuple[WebEndpoint, ...]) -> tuple[int, ...]:
+    """The ports a container's own servers listen on, which the backend forwards into a network
+    of its own; none when any endpoint is served on a port the runtime picks (fastapi, ASGI and
+    WSGI endpoints stay on the host's network: they never collide)."""
+    if not web or any(ep.kind not in ("web_server", "server") or not ep.port for ep in web):
+        return ()
+    return tuple(sorted({int(ep.port) for ep in web if ep.port}))
 
 
 class Fleet:
@@ -157,6 +166,7 @@ class Fleet:
             memory_limit_mib=spec.memory_limit,
             block_network=spec.block_network,
             ephemeral_disk_mib=spec.ephemeral_disk,
+            web_ports=own_ports(spec.web),
             mounts=[
                 *(Mount(v.mount_path, volume_id=v.volume_id) for v in spec.volumes),
                 *(Mount(n.mount_path, nfs_id=n.nfs_id) for n in spec.network_file_systems),
@@ -180,6 +190,7 @@ class Fleet:
         c.gpu = placed.gpu
         c.node = placed.node
         c.web_relay = placed.web_relay
+        c.forwards = placed.forwards
         c.placed.set()
         self.store.set_container(c.id, "running", pid=placed.pid)
         self._commit_soon()

@@ -60,10 +60,13 @@ class Container:
     gpu: str | None = None  # the granted GPU type and devices, for status
     node: str | None = None  # the cluster node it runs on (Ray backend), for status
     web_relay: WebRelay | None = None  # how the gateway reaches its web ports on that node
-    # set once the backend placed it: its node and web relay are known from then on
+    # set once the backend placed it: its node, web relay and forwards are known from then on
     placed: asyncio.Event = field(default_factory=asyncio.Event)
     # web endpoints: {endpoint name or "": loopback port}, reported once they listen
     web_ports: dict[str, int] = field(default_factory=dict)
+    # {its port: the host loopback port forwarded to it} (a network of its own), known once
+    # the backend has placed it (``placed``)
+    forwards: dict[int, int] = field(default_factory=dict)
     web_requests: int = 0  # the gateway's requests in flight on this container
     # what its token may reach beyond its own app (server/scope.py)
     environment: str | None = None  # its app's, looked up once
