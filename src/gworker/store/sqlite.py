@@ -26,6 +26,7 @@ from .identities import IdentityStore
 from .payloads import SCHEMA_PAYLOADS, PayloadStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
+from .retention import SCHEMA_RETENTION, RetentionStore
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
@@ -139,6 +140,7 @@ class Store(
     EnvironmentStore,
     IdentityStore,
     PayloadStore,
+    RetentionStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -175,6 +177,7 @@ class Store(
             SCHEMA_ENVIRONMENTS,
             SCHEMA_CALL_GRAPH,
             SCHEMA_PAYLOADS,
+            SCHEMA_RETENTION,
         ):
             self.db.executescript(schema)
         self.seed_environments()
