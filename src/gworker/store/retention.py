@@ -23,6 +23,9 @@ CREATE TABLE IF NOT EXISTS expired_calls (
     purged INTEGER NOT NULL DEFAULT 0  -- 1 once none of its rows is left
 );
 CREATE INDEX IF NOT EXISTS expired_calls_todo ON expired_calls (purged, expired_at);
+-- the highest input id and output seq ever stored: ids are never used twice, even once every
+-- input and output they were counted from is gone
+CREATE TABLE IF NOT EXISTS high_water (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
 # the tables a call's rows are in, and the column naming the call
@@ -87,12 +90,29 @@ class RetentionStore:
         ).fetchone()
         return float(row[0]) if row else None
 
+    def high_water(self, name: str) -> int:
+        row = self.db.execute("SELECT value FROM high_water WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def _mark_high_water(self) -> None:
+        for name, sql in (
+            ("input_id", "SELECT COALESCE(MAX(id), 0) FROM inputs"),
+            ("output_seq", "SELECT COALESCE(MAX(seq), 0) FROM outputs"),
+        ):
+            self.db.execute(
+                f"INSERT INTO high_water (name, value) SELECT ?, ({sql}) WHERE true"
+                " ON CONFLICT (name) DO UPDATE SET value = MAX(value, excluded.value)",
+                (name,),
+            )
+
     def purge_expired_calls(self, limit: int) -> int:
         """Delete at most about ``limit`` rows of expired calls; return how many went."""
         done = 0
         todo = self.db.execute(
             "SELECT call_id FROM expired_calls WHERE purged = 0 ORDER BY expired_at LIMIT 16"
         ).fetchall()
+        if todo:
+            self._mark_high_water()
         for (call_id,) in todo:
             left = False
             for table, column in _CALL_TABLES:

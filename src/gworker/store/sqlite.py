@@ -183,6 +183,9 @@ class Store(
         self.seed_environments()
         self._migrate_identities()
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
+        # past any ids of inputs and outputs the retention sweep deleted (retention.py)
+        self._next_input_id = max(self._next_input_id, self.high_water("input_id") + 1)
+        self._next_output_seq = max(self._next_output_seq, self.high_water("output_seq") + 1)
         self.db.execute("BEGIN")
 
     @classmethod
