@@ -161,6 +161,8 @@ class Store(
             # Checkpoints fsync; run them off the event loop (see Checkpointer), not inside
             # commits.
             self.db.execute("PRAGMA wal_autocheckpoint=0")
+            # the WAL is cut back to this when it starts over after a checkpoint caught up
+            self.db.execute("PRAGMA journal_size_limit=67108864")
         self.db.executescript(SCHEMA)
         if not in_memory:
             self.checkpointer = Checkpointer(Path(path))
