@@ -75,3 +75,14 @@ def test_schedule_runs_keep_each_functions_latest() -> None:
     assert store.drop_ended(100.0, 100) == 4
     assert store.last_schedule_run("ap-1", "f") == (4.0, 4.0)
     store.close()
+
+
+def test_a_call_id_made_again_keeps_its_rows() -> None:
+    store = Store.in_memory()
+    _call(store, "fc-2", 3)
+    store.expire_calls(["fc-2"], 1000.0)
+    assert store.add_call("fc-2", "fn-1", 3)  # the same id, made again before the rows went
+    store.purge_expired_calls(100)
+    assert store.call("fc-2") is not None and store.call_expired_at("fc-2") is None
+    assert store.output_count("fc-2") == 3
+    store.close()

@@ -114,6 +114,11 @@ class RetentionStore:
         if todo:
             self._mark_high_water()
         for (call_id,) in todo:
+            if self.db.execute("SELECT 1 FROM calls WHERE id = ?", (call_id,)).fetchone():
+                # the id was made again (a client's request re-sent after the call expired):
+                # the rows under it are the new call's, never deleted as the old one's
+                self.db.execute("DELETE FROM expired_calls WHERE call_id = ?", (call_id,))
+                continue
             left = False
             for table, column in _CALL_TABLES:
                 budget = limit - done
