@@ -3,6 +3,7 @@ rows going in bounded batches, ids never used twice, and logs past their cap or 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from gworker.store import Store
@@ -85,4 +86,24 @@ def test_a_call_id_made_again_keeps_its_rows() -> None:
     store.purge_expired_calls(100)
     assert store.call("fc-2") is not None and store.call_expired_at("fc-2") is None
     assert store.output_count("fc-2") == 3
+    store.close()
+
+
+def test_probes_stopped_containers_and_ended_sandboxes_go_after_their_time() -> None:
+    store = Store.in_memory()
+    store.add_app("ap-1", "a", "main", "ephemeral")
+    for _ in range(30):
+        store.add_probe(("ta-1", "fn-1", "ap-1", "GET", "ready", True, "", 0.1))
+    assert store.cap_app_rows("probes", "ap-1", 10, 100) == 20
+    assert len(store.probes("ap-1")) == 10
+    store.add_container("ta-1", "fn-1", "ap-1")
+    store.add_container("ta-2", "fn-1", "ap-1")
+    store.set_container("ta-1", "stopped")
+    store.add_sandbox("sb-1", "ap-1", None, "im-1")
+    store.add_sandbox("sb-2", "ap-1", None, "im-1")
+    store.end_sandbox("sb-1", "finished", 0, "")
+    assert store.drop_ended(time.time() + 1, 100) == 2
+    assert store.container_row("ta-1") is None and store.container_row("ta-2") is not None
+    assert store.sandbox("sb-1") is None and store.sandbox("sb-2") is not None
+    assert store.drop_old_rows("probes", time.time() + 1, 100) == 10
     store.close()
