@@ -98,3 +98,11 @@ USAGE_COMPACT_EVERY_S = 600.0
 OUTPUT_KEEP_S = float(os.environ.get("GW_OUTPUT_KEEP_S", 7 * 86400))
 BLOB_GRACE_S = float(os.environ.get("GW_BLOB_GRACE_S", 3600))
 BLOB_SWEEP_S = float(os.environ.get("GW_BLOB_SWEEP_S", 60))
+
+# Finished work leaves the store (server/retention.py): a finished call OUTPUT_KEEP_S after its
+# last output; log lines and probe results LOG_KEEP_S after they were written, and past an app's
+# newest LOG_MAX_LINES lines; rows of stopped containers, ended sandboxes and past schedule runs
+# LOG_KEEP_S after they ended. The sweep starts every RETENTION_SWEEP_S.
+LOG_KEEP_S = float(os.environ.get("GW_LOG_KEEP_S", 30 * 86400))
+LOG_MAX_LINES = int(os.environ.get("GW_LOG_MAX_LINES", 100_000))
+RETENTION_SWEEP_S = float(os.environ.get("GW_RETENTION_SWEEP_S", 60))

@@ -58,6 +58,7 @@ from .gateway import Gateway
 from .http import auth_middleware, errors_middleware, hash_secret
 from .payloads import Payloads
 from .proxy_auth import ProxyTokens
+from .retention import Retention
 from .scheduler import Scheduler
 from .scheduler.sandboxes import Sandboxes
 from .schedules import ScheduleRunner
@@ -211,6 +212,11 @@ def build_app(
         store, blob_store, state.scheduler.calls.live_payloads, store.commit
     )
     state.scheduler.maintenance.append(payload_sweep.tick)
+    # finished calls, old logs and what ended leave the store (state.db stays bounded)
+    app["retention"] = retention = Retention(
+        store, lambda: state.scheduler.calls.calls, store.commit
+    )
+    state.scheduler.maintenance.append(retention.tick)
     for module in (apps, calls, containers, blobs, system, identities, audit, registry, dicts):
         app.add_routes(module.routes)
     app.add_routes(queues.routes)

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 from gworker_client._protocol.limits import blob_digest
 
+from .. import constants as C
 from ..store import Store
 from . import payloads
 from .call_state import CallState
 from .draining import DRAINING
-from .errors import NotFound
+from .errors import Gone, NotFound
 
 OutputRow = tuple[int, str, int, str, bytes]  # (input id, call id, index, status, data)
 WireRow = tuple[int, int, str, bytes]  # (seq, index, status, data): what a caller receives
@@ -96,6 +97,11 @@ class CallBook:
         if cs is None:
             row = self.store.call(call_id)
             if row is None:
+                if self.store.call_expired_at(call_id) is not None:
+                    raise Gone(
+                        f"function call {call_id} expired: a finished call is kept"
+                        f" {C.OUTPUT_KEEP_S:g}s (GW_OUTPUT_KEEP_S) after its last output"
+                    )
                 raise NotFound(f"function call {call_id} does not exist")
             done = self.store.output_count(call_id)
             cs = CallState(call_id, row["function_id"], row["total"], done, row["cancelled"])

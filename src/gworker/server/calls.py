@@ -44,6 +44,7 @@ async def _outputs(
     request: web.Request, call_id: str, after: int, wait: float, awaited: bool = False
 ) -> web.Response:
     state: State = request.app["state"]
+    request.app["retention"].reading(call_id)  # kept while its callers read it (retention.py)
     rows, total = await state.scheduler.wait_outputs(call_id, after, wait)
     if request["identity"][0] == "container":  # large results it may now fetch (scope.py)
         scope.grant_payloads(

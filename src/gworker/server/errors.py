@@ -23,6 +23,13 @@ class NotFound(ApiError):
     sdk_type = "NotFoundError"
 
 
+class Gone(ApiError):
+    """Something that existed and is no longer kept (a call past its retention)."""
+
+    status = 410
+    sdk_type = "OutputExpiredError"
+
+
 class Conflict(ApiError):
     status = 409
     sdk_type = "AlreadyExistsError"

@@ -26,6 +26,7 @@ from .identities import IdentityStore
 from .payloads import SCHEMA_PAYLOADS, PayloadStore
 from .queues import SCHEMA_QUEUES, QueueStore
 from .registry import SCHEMA_REGISTRY
+from .retention import SCHEMA_RETENTION, RetentionStore
 from .sandboxes import SCHEMA_SANDBOXES, SandboxStore
 from .schedules import SCHEMA_SCHEDULES, ScheduleStore
 from .secrets import SCHEMA_SECRETS, SecretStore
@@ -139,6 +140,7 @@ class Store(
     EnvironmentStore,
     IdentityStore,
     PayloadStore,
+    RetentionStore,
 ):
     """The control plane's state: in the SQLite file ``path``, or in memory (``":memory:"``)."""
 
@@ -159,6 +161,8 @@ class Store(
             # Checkpoints fsync; run them off the event loop (see Checkpointer), not inside
             # commits.
             self.db.execute("PRAGMA wal_autocheckpoint=0")
+            # the WAL is cut back to this when it starts over after a checkpoint caught up
+            self.db.execute("PRAGMA journal_size_limit=67108864")
         self.db.executescript(SCHEMA)
         if not in_memory:
             self.checkpointer = Checkpointer(Path(path))
@@ -175,11 +179,15 @@ class Store(
             SCHEMA_ENVIRONMENTS,
             SCHEMA_CALL_GRAPH,
             SCHEMA_PAYLOADS,
+            SCHEMA_RETENTION,
         ):
             self.db.executescript(schema)
         self.seed_environments()
         self._migrate_identities()
         self._next_output_seq = int(self._one("SELECT COALESCE(MAX(seq), 0) + 1 FROM outputs")[0])
+        # past any ids of inputs and outputs the retention sweep deleted (retention.py)
+        self._next_input_id = max(self._next_input_id, self.high_water("input_id") + 1)
+        self._next_output_seq = max(self._next_output_seq, self.high_water("output_seq") + 1)
         self.db.execute("BEGIN")
 
     @classmethod
