@@ -263,7 +263,8 @@ class App:
                 )
             mark = _experimental.marked(user_cls)
             if mark is not None:  # @modal.experimental.http_server: an @app.server class
-                return self._http_server(user_cls, mark, probes, kwargs)  # type: ignore[return-value]
+                server = _experimental.as_server(self, user_cls, mark, probes, kwargs)
+                return server  # type: ignore[return-value]
             cls, service = build_cls(user_cls, options, list(probes), self)
             if "<locals>" in user_cls.__qualname__:
                 raise exc.InvalidError(
@@ -275,24 +276,6 @@ class App:
             return cls
 
         return wrapper
-
-    def _http_server(
-        self, user_cls: type, mark: _experimental.HttpServer, probes: Any, kwargs: Any
-    ) -> Server:
-        if probes:
-            raise exc.InvalidError(
-                f"@app.cls(probes=...) on the http_server class {user_cls.__qualname__}: an HTTP"
-                " server is ready when its port accepts connections; leave probes out"
-            )
-        return self.server(
-            port=mark.port,
-            unauthenticated=True,
-            startup_timeout=mark.startup_timeout,
-            proxy_regions=list(mark.proxy_regions),
-            exit_grace_period=mark.exit_grace_period,
-            h2_enabled=mark.h2_enabled,
-            **kwargs,
-        )(user_cls)
 
     def server(
         self,

@@ -62,3 +62,22 @@ def http_server(
 def marked(user_cls: Any) -> HttpServer | None:
     """The class's ``http_server`` mark, if it has one of its own."""
     return vars(user_cls).get(_MARK) if isinstance(user_cls, type) else None
+
+
+def as_server(app: Any, user_cls: type, mark: HttpServer, probes: Any, options: Any) -> Any:
+    """What ``@app.cls(**options)`` makes of a marked class: ``app.server(port=...)`` with the
+    mark's settings and no proxy auth."""
+    if probes:
+        raise exc.InvalidError(
+            f"@app.cls(probes=...) on the http_server class {user_cls.__qualname__}: an HTTP"
+            " server is ready when its port accepts connections; leave probes out"
+        )
+    return app.server(
+        port=mark.port,
+        unauthenticated=True,
+        startup_timeout=mark.startup_timeout,
+        proxy_regions=list(mark.proxy_regions),
+        exit_grace_period=mark.exit_grace_period,
+        h2_enabled=mark.h2_enabled,
+        **options,
+    )(user_cls)
