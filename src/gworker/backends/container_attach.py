@@ -19,7 +19,7 @@ from pathlib import Path
 from .. import isolation
 from ..images import BuiltImage
 from .cgroups import Limits
-from .launch import LaunchError, die_with_parent
+from .launch import LaunchError, dying_with_this_process
 from .limits import Limiter
 from .sandbox import SandboxProcess, _agent_ready, agent_path
 
@@ -51,6 +51,7 @@ async def attach_agent(
     argv += isolation.enter_prefix(isolation.Identity.CONTAINER)
     argv += [image.python, "-I", "-S", agent_path()]
     join_cgroup = limiter.prepare(container_id, Limits())  # no limits changed: joined
+    die_with_parent = dying_with_this_process()
 
     def preexec() -> None:
         die_with_parent()

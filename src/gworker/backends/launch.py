@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import ctypes
 import json
+import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -46,10 +47,19 @@ class Launch:
     preexec: Callable[[], None]
 
 
-def die_with_parent() -> None:
-    """Runs in the child before exec: a container must not outlive a killed control plane."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+def dying_with_this_process() -> Callable[[], None]:
+    """What a child of this process runs before exec so that it never outlives it (a container
+    must not outlive a killed control plane): the kernel kills it when this process ends, and a
+    child whose parent ended before that was asked (a fork racing a SIGKILL) ends at once."""
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        with contextlib.suppress(Exception):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return die_with_parent
 
 
 async def spawn_isolated(
@@ -63,6 +73,8 @@ async def spawn_isolated(
     """Start ``argv`` (an ``isolation.command``) in a session of its own, dying with the server,
     with the isolation's set-up in the child and then ``then`` (joining a cgroup); stdin and
     stdout are pipes."""
+
+    die_with_parent = dying_with_this_process()
 
     def preexec() -> None:
         die_with_parent()
@@ -206,6 +218,7 @@ def plan(
         image, runtime, root=rootfs.merged, mounts=binds, private_tmp=private_tmp
     )
     join_cgroup = limiter.prepare(spec.container_id, limits)
+    die_with_parent = dying_with_this_process()
 
     def preexec() -> None:
         die_with_parent()

@@ -35,7 +35,7 @@ from ..images import BuiltImage, Rootfs
 from . import sandbox_firewall
 from .cgroups import Limits
 from .gpus import Grant
-from .launch import LaunchError, device_binds, die_with_parent, gpu_env, spawn_isolated
+from .launch import LaunchError, device_binds, dying_with_this_process, gpu_env, spawn_isolated
 from .limits import Limiter
 from .sandbox_ports import ForwardError, add_forward
 from .sandbox_volumes import VolumeKeeper
@@ -366,7 +366,7 @@ async def start_network(
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             pass_fds=(ready_w,),
-            preexec_fn=die_with_parent,
+            preexec_fn=dying_with_this_process(),
         )
     finally:
         os.close(ready_w)
