@@ -45,12 +45,21 @@ def _accept(listener: socket.socket, path: str) -> None:
             client.close()
             upstream.close()
             continue
-        for a, b in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+        threading.Thread(target=_relay, args=(client, upstream), daemon=True).start()
+
+
+def _relay(client: socket.socket, upstream: socket.socket) -> None:
+    """Both directions of one connection, then both sockets closed."""
+    back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+    back.start()
+    _pump(client, upstream)
+    back.join()
+    client.close()
+    upstream.close()
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:
-    """Copy until ``src`` ends, then end ``dst``'s writing half (the other pump closes both)."""
+    """Copy until ``src`` ends, then end ``dst``'s writing half."""
     try:
         while data := src.recv(_CHUNK):
             dst.sendall(data)
