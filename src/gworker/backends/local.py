@@ -292,10 +292,13 @@ class LocalBackend:
 
     def reap_stale(self, container_id: str, pid: int | None) -> None:
         """A container process of a previous server (its session leader's command line names
-        the container id, so a reused pid is never killed)."""
+        the container id, so a reused pid is never killed), and whatever else is left in its
+        cgroup: a process that left the group, or one whose start the server's death cut short
+        before its pid was recorded."""
         if pid and _is_our_container(pid, container_id):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)
+        self.limiter.release(container_id)
 
     async def close(self) -> None:
         await self.warm_sandboxes.close()
