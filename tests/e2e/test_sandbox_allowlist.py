@@ -5,10 +5,6 @@ traffic leaves the machine."""
 
 from __future__ import annotations
 
-import os
-import random
-import shutil
-import subprocess
 import textwrap
 import urllib.request
 from collections.abc import Iterator
@@ -18,55 +14,16 @@ import pytest
 import gworker_client as gw
 from gworker.backends.sandbox_firewall import ruleset
 from gworker_client.exception import InvalidError
+from veth import listening_namespace
 
 PORT = 7070
-LISTEN = (
-    "import socket\n"
-    f"s = socket.create_server(('0.0.0.0', {PORT}))\n"
-    "print('listening', flush=True)\n"
-    "while True:\n"
-    "    c, _ = s.accept(); c.sendall(b'hi'); c.close()\n"
-)
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("ip") is None,
-    reason="creating a network namespace for the destinations needs root and iproute2",
-)
 
 
 @pytest.fixture(scope="module")
 def destinations() -> Iterator[tuple[str, str]]:
     """Two addresses in a namespace of the test's own, both listening on PORT."""
-    tag = f"{random.randrange(16**6):06x}"
-    net = f"10.{random.randrange(200, 250)}.{random.randrange(256)}"
-    ns, host_if, ns_if = f"gwt-{tag}", f"gwh{tag}", f"gwn{tag}"
-    allowed, other = f"{net}.2", f"{net}.3"
-
-    def sh(*cmd: str) -> None:
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    sh("ip", "netns", "add", ns)
-    listener = None
-    try:
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns)
-        sh("ip", "addr", "add", f"{net}.1/24", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        for addr in (allowed, other):
-            sh("ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", ns_if)
-        sh("ip", "-n", ns, "link", "set", ns_if, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        listener = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "python3", "-c", LISTEN], stdout=subprocess.PIPE, text=True
-        )
-        assert listener.stdout is not None
-        assert listener.stdout.readline() == "listening\n"  # it has bound its port
+    with listening_namespace(PORT, 2) as (allowed, other):
         yield allowed, other
-    finally:
-        if listener:
-            listener.kill()
-            listener.wait()
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,7 @@ host), so no traffic leaves the machine."""
 
 from __future__ import annotations
 
-import os
-import random
-import shutil
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,49 +17,16 @@ import httpx
 import pytest
 import web_netns_app
 
+from veth import listening_namespace
+
 PORT = 7071
-LISTEN = (
-    "import socket\n"
-    f"s = socket.create_server(('0.0.0.0', {PORT}))\n"
-    "print('listening', flush=True)\n"
-    "while True:\n"
-    "    c, _ = s.accept(); c.sendall(b'hi'); c.close()\n"
-)
 
 
 @pytest.fixture(scope="module")
 def destination() -> Iterator[str]:
     """An address in a namespace of the test's own, listening on PORT."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("creating a network namespace for the destination needs root and iproute2")
-    tag = f"{random.randrange(16**6):06x}"
-    net = f"10.{random.randrange(200, 250)}.{random.randrange(256)}"
-    ns, host_if, ns_if = f"gww-{tag}", f"gwh{tag}", f"gwn{tag}"
-
-    def sh(*cmd: str) -> None:
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    sh("ip", "netns", "add", ns)
-    listener = None
-    try:
-        sh("ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns", ns)
-        sh("ip", "addr", "add", f"{net}.1/24", "dev", host_if)
-        sh("ip", "link", "set", host_if, "up")
-        sh("ip", "-n", ns, "addr", "add", f"{net}.2/24", "dev", ns_if)
-        sh("ip", "-n", ns, "link", "set", ns_if, "up")
-        sh("ip", "-n", ns, "link", "set", "lo", "up")
-        listener = subprocess.Popen(
-            ["ip", "netns", "exec", ns, "python3", "-c", LISTEN], stdout=subprocess.PIPE, text=True
-        )
-        assert listener.stdout is not None
-        assert listener.stdout.readline() == "listening\n"
-        yield f"{net}.2"
-    finally:
-        if listener:
-            listener.kill()
-            listener.wait()
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+    with listening_namespace(PORT) as (address,):
+        yield address
 
 
 def test_two_replicas_on_one_port_serve_at_once(server):

@@ -13,7 +13,10 @@ from gworker import isolation
 from gworker.server.errors import InvalidRequest
 from gworker.server.nfs_tree import Tree
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="ownership changes only as root")
+
+@pytest.fixture
+def as_root() -> None:
+    assert os.geteuid() == 0, "ownership changes only as root: run the suite as root (make test)"
 
 
 def test_a_folder_swapped_after_it_was_opened_is_not_followed(tmp_path: Path) -> None:
@@ -32,8 +35,7 @@ def test_a_folder_swapped_after_it_was_opened_is_not_followed(tmp_path: Path) ->
         tree.read("d/f", 0, 100)
 
 
-@needs_root
-def test_hand_over_does_not_follow_a_symlink(tmp_path: Path) -> None:
+def test_hand_over_does_not_follow_a_symlink(tmp_path: Path, as_root: None) -> None:
     target = tmp_path / "host-file"
     target.write_text("x")
     link = tmp_path / "link"
@@ -42,8 +44,9 @@ def test_hand_over_does_not_follow_a_symlink(tmp_path: Path) -> None:
     assert target.stat().st_uid == 0 and link.lstat().st_uid == isolation.NOBODY
 
 
-@needs_root
-def test_a_placed_file_is_given_away_on_its_fd_before_the_rename(tmp_path: Path) -> None:
+def test_a_placed_file_is_given_away_on_its_fd_before_the_rename(
+    tmp_path: Path, as_root: None
+) -> None:
     root, uploads = tmp_path / "root", tmp_path / "uploads"
     root.mkdir()
     uploads.mkdir()
