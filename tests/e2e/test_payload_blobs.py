@@ -9,7 +9,6 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import payload_app
@@ -24,15 +23,8 @@ SHORT = {"GW_BLOB_GRACE_S": "1", "GW_BLOB_SWEEP_S": "0.2"}
 
 
 @pytest.fixture
-def sweeping_server(start_with_env, monkeypatch) -> Iterator:
-    srv = start_with_env(SHORT)
-    for key, value in srv.env.items():
-        monkeypatch.setenv(key, value)
-    _api.reset_client()
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=60)
-    _api.reset_client()
+def sweeping_server(own_server):
+    return own_server(SHORT)
 
 
 def _blobs(home: Path) -> set[str]:

@@ -16,7 +16,6 @@ import pytest
 from limits_app import app, backlog_app, echo, square
 
 import gworker_client as gw
-from gworker_client import _api
 from gworker_client._protocol.limits import MAX_INLINE_BYTES, MAX_REQUEST_BYTES
 
 
@@ -99,16 +98,9 @@ def test_a_body_past_the_request_limit_is_a_413(server, running):
 
 
 @pytest.fixture
-def small_backlog_server(start_with_env, monkeypatch):
+def small_backlog_server(own_server):
     """A server of the test's own that holds at most 5 pending inputs per function."""
-    srv = start_with_env({"GW_MAX_PENDING_INPUTS": "5"})
-    for key, value in srv.env.items():
-        monkeypatch.setenv(key, value)
-    _api.reset_client()
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=60)
-    _api.reset_client()
+    return own_server({"GW_MAX_PENDING_INPUTS": "5"})
 
 
 def test_pending_inputs_per_function_are_bounded(small_backlog_server):

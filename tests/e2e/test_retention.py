@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,6 @@ import retention_app
 from retention_app import app
 
 import gworker_client as gw
-from gworker_client import _api
 
 SHORT = {
     "GW_OUTPUT_KEEP_S": "3",
@@ -29,15 +27,8 @@ CALL_TABLES = ("calls", "inputs", "outputs", "input_tasks", "call_objects", "cal
 
 
 @pytest.fixture
-def retaining_server(start_with_env, monkeypatch) -> Iterator:
-    srv = start_with_env(SHORT)
-    for key, value in srv.env.items():
-        monkeypatch.setenv(key, value)
-    _api.reset_client()
-    yield srv
-    srv.proc.terminate()
-    srv.proc.wait(timeout=60)
-    _api.reset_client()
+def retaining_server(own_server):
+    return own_server(SHORT)
 
 
 def _q(home: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
