@@ -42,6 +42,17 @@ ALIASES = {
     "container_idle_timeout": "idle_timeout",
     "allow_concurrent_inputs": "concurrency",
 }
+# How a function's containers live and are sandboxed: the decorator's alone (Modal's with_options
+# does not take them either).
+CONTAINER_LIFE = (
+    "max_inputs",
+    "single_use_containers",
+    "block_network",
+    "ephemeral_disk",
+    "enable_memory_snapshot",
+    "experimental_options",
+    "nonpreemptible",
+)
 CANONICAL = (
     "name",
     "timeout",
@@ -61,13 +72,7 @@ CANONICAL = (
     "schedule",
     "include_source",
     "restrict_modal_access",
-    "max_inputs",
-    "single_use_containers",
-    "block_network",
-    "ephemeral_disk",
-    "enable_memory_snapshot",
-    "experimental_options",
-    "nonpreemptible",
+    *CONTAINER_LIFE,
 )
 # Options a user of Modal may pass that this version does not implement yet: refused, never
 # silently ignored.

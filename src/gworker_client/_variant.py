@@ -16,7 +16,7 @@ import msgpack
 from . import _api
 from ._function import Function
 from ._mounts import volume_mounts
-from ._options import ALIASES, parse_options
+from ._options import ALIASES, CONTAINER_LIFE, parse_options
 from ._protocol import SpecOverrides, to_builtins, to_wire
 from .exception import InvalidError
 
@@ -31,18 +31,6 @@ PUBLISHED_ONLY = {
     "include_source": "code is shipped when the app is published",
 }
 
-# Options of the decorator that Modal's with_options does not take either: a variant's
-# containers live and are sandboxed as the published function's.
-DECORATOR_ONLY = (
-    "max_inputs",
-    "single_use_containers",
-    "block_network",
-    "ephemeral_disk",
-    "enable_memory_snapshot",
-    "experimental_options",
-    "nonpreemptible",
-)
-
 
 def parse_overrides(options: dict[str, Any], where: str, decorator: str) -> SpecOverrides:
     """``with_options`` keyword arguments (Modal's spellings or gworker's), validated as the
@@ -53,7 +41,7 @@ def parse_overrides(options: dict[str, Any], where: str, decorator: str) -> Spec
                 f"{where}({key}=...) is not supported: {PUBLISHED_ONLY[key]}. Give {key}= in"
                 f" {decorator} (of a second function or class, to keep both)"
             )
-        if key in DECORATOR_ONLY:
+        if key in CONTAINER_LIFE:
             raise InvalidError(
                 f"{where}({key}=...) is not an option of with_options (nor is it in Modal): give"
                 f" {key}= in {decorator}"
