@@ -46,6 +46,19 @@ class Launch:
     env: dict[str, str]
     preexec: Callable[[], None]
 
+    async def spawn(self) -> asyncio.subprocess.Process:
+        """The container's process, in a session of its own (its group is what a stop kills),
+        stdout and stderr piped to the backend's log reader."""
+        return await asyncio.create_subprocess_exec(
+            *self.argv,
+            env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=self.preexec,
+        )
+
 
 def dying_with_this_process() -> Callable[[], None]:
     """What a child of this process runs before exec so that it never outlives it (a container

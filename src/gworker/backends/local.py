@@ -138,15 +138,7 @@ class LocalBackend:
             launch = plan(
                 spec, image, mounts, grant, self.limiter, self.scratch, sockets, own_network
             )
-            proc = await asyncio.create_subprocess_exec(
-                *launch.argv,
-                env=launch.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=launch.preexec,
-            )
+            proc = await launch.spawn()
             if own_network:
                 network = await self._network(proc, spec.web_ports)
         except BaseException:

@@ -146,15 +146,7 @@ class ContainerActor:
             scratch.mkdir(parents=True, exist_ok=True)
             launch_plan = plan(spec, image, _mounts(spec, mounts_root), grant, limiter, scratch)
             relay_port = await relay.start(node_ip)
-            self.proc = await asyncio.create_subprocess_exec(
-                *launch_plan.argv,
-                env=launch_plan.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                start_new_session=True,
-                preexec_fn=launch_plan.preexec,
-            )
+            self.proc = await launch_plan.spawn()
         except Exception as e:
             limiter.release(spec.container_id)
             await relay.close()
