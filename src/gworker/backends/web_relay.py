@@ -29,8 +29,8 @@ import socket
 import aiohttp
 from aiohttp import web
 
+from ..server.upstream import Upstream
 from ..server.web_proxy import (
-    UpstreamSession,
     forward_websocket,
     relay_http,
     request_body,
@@ -51,7 +51,7 @@ class RelayServer:
 
     def __init__(self, secret: str) -> None:
         self._secret = secret.encode()
-        self._upstream = UpstreamSession()
+        self._upstream = Upstream()
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str) -> int:
@@ -90,13 +90,14 @@ class RelayServer:
         for name in (SECRET_HEADER, PORT_HEADER):
             headers.popall(name, None)
         forwarded = request.clone(headers=headers)
-        session = self._upstream.get()
         path = request.raw_path
         try:
             if request.headers.get("Upgrade", "").lower() == "websocket":
-                return await forward_websocket(session, forwarded, port, path, "")
+                return await forward_websocket(
+                    self._upstream.websockets(), forwarded, port, path, ""
+                )
             data = await request_body(forwarded)
-            upstream = await send_http(session, forwarded, port, path, "", data)
+            upstream = await send_http(self._upstream, forwarded, port, path, "", data)
         except (aiohttp.ClientError, ConnectionError) as e:
             log.info("relaying to port %d failed: %r", port, e)
             return web.Response(

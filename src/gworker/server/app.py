@@ -63,10 +63,14 @@ from .scheduler import Scheduler
 from .scheduler.sandboxes import Sandboxes
 from .schedules import ScheduleRunner
 from .state import State
+from .web_front import WebFront
 from .web_table import WebTable
 
 log = logging.getLogger("gworker.server")
 GC_FIRST_GENERATION = 10_000
+# handlers still running once the stop has ended every long-poll (a web request streaming
+# through the gateway) get this long to finish
+SHUTDOWN_GRACE_S = 2.0
 
 
 def _ensure_local_token(state: State, home: Path) -> None:
@@ -281,16 +285,18 @@ async def serve(
     url = advertise_url or f"http://{reachable_host(host)}:{sock.getsockname()[1]}"
     app = build_app(home, url, backend, ray_address)
     app["bind_host"] = host
-    # handlers still running once the stop has ended every long-poll (a web request streaming
-    # through the gateway) get this long to finish
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=2.0)
+    runner = web.AppRunner(
+        app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE_S
+    )
     await runner.setup()
     assert runner.server is not None
     runner.server.request_handler = front_door(
         app["sandboxes"].tunnels, app["gateway"], runner.server.request_handler
     )
-    site = web.SockSite(runner, sock)
-    await site.start()
+    # the port's connections start in the web front (web requests served straight from the
+    # socket), which hands the rest to aiohttp (web_front.py)
+    front = WebFront(app["gateway"], runner.server)
+    listener = await asyncio.get_running_loop().create_server(front, sock=sock, backlog=1024)
     # the same API on a unix socket, for containers without a network (block_network=True)
     await web.UnixSite(runner, str(C.control_sockets(home) / C.API_SOCKET)).start()
     _tune_gc()
@@ -310,6 +316,8 @@ async def serve(
         DRAINING.begin()
         try:
             await app["state"].scheduler.drain()
+            listener.close()
+            await front.shutdown(SHUTDOWN_GRACE_S)
             await runner.cleanup()
         finally:
             with contextlib.suppress(FileNotFoundError, ValueError):

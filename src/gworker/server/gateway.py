@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -33,9 +34,9 @@ from .proxy_auth import HINT as PROXY_AUTH_HINT
 from .proxy_auth import ProxyTokens
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
+from .upstream import Upstream, UpstreamResponse
 from .web_proxy import (
     LOOPBACK,
-    UpstreamSession,
     forward_websocket,
     relay_http,
     request_body,
@@ -60,7 +61,7 @@ class Unavailable(Exception):
         self.text = text
 
 
-def _see_other(location: str) -> web.Response:
+def see_other(location: str) -> web.Response:
     return web.Response(
         status=303,
         headers={"Location": location},
@@ -103,24 +104,23 @@ class Gateway:
         self.table = table
         self.tokens = tokens
         self.timeout = web_timeout()
-        self._upstream = UpstreamSession()
+        self.upstream = Upstream()
         self._changed: dict[str, asyncio.Event] = {}
         self.results = WebResults()
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        return self._upstream.get()
-
     async def close(self) -> None:
         await self.results.close()
-        await self._upstream.close()
+        await self.upstream.close()
 
     # -- which endpoint ----------------------------------------------------------------------------
 
     def resolve(self, request: web.Request) -> tuple[Endpoint | None, str, str] | None:
         """``(endpoint or None, upstream path, path prefix)`` for a web request; None for the
         control plane's own API."""
-        raw = request.raw_path
+        return self.resolve_target(request.raw_path, request.host)
+
+    def resolve_target(self, raw: str, host: str | None) -> tuple[Endpoint | None, str, str] | None:
+        """``resolve`` for a request's target (path and query, as sent) and Host header."""
         if raw.startswith(PREFIX):
             label, _, _ = raw[len(PREFIX) :].partition("/")
             label = label.partition("?")[0]
@@ -128,7 +128,7 @@ class Gateway:
             rest = raw[len(prefix) :]
             path = rest if rest.startswith("/") else "/" + rest
             return self.table.by_path_label(label), path, prefix
-        ep = self.table.by_host(request.host) if request.host else None
+        ep = self.table.by_host(host) if host else None
         return (ep, raw, "") if ep is not None else None
 
     async def respond(
@@ -153,16 +153,16 @@ class Gateway:
         rid = request.query.get(RESULT_PARAM)
         if rid is not None:
             return await self.poll(request, endpoint, rid)
-        deadline = time.monotonic() + self.timeout
         fs = self.scheduler.web_function(endpoint.function_id)
         if fs is None:
             return web.Response(status=404, text=NOT_FOUND)
+        deadline = time.monotonic() + self.timeout  # container start included
         c = await self.acquire(fs, endpoint, deadline)
         host, port, relay_headers = upstream_of(c, c.web_ports[endpoint.key])
         if request.headers.get("Upgrade", "").lower() == "websocket":
             try:
                 return await forward_websocket(
-                    self.session,
+                    self.upstream.websockets(),
                     request,
                     port,
                     path,
@@ -177,49 +177,25 @@ class Gateway:
         released = False
         try:
             data = await request_body(request)
-            # a task of its own, so that past the timeout it can run on for a result URL
-            upstream = asyncio.get_running_loop().create_task(
-                send_http(
-                    self.session,
-                    request,
-                    port,
-                    path,
-                    prefix,
-                    data,
-                    host=host,
-                    extra_headers=relay_headers,
-                )
+            sent = send_http(
+                self.upstream,
+                request,
+                port,
+                path,
+                prefix,
+                data,
+                host=host,
+                extra_headers=relay_headers,
             )
+            keepable = isinstance(data, bytes | None)
+            outcome = await self.exchange(
+                fs, c, endpoint, sent, deadline, request.raw_path, keepable
+            )
+            if isinstance(outcome, str):
+                released = True  # the result URL's to release once the response is in
+                return see_other(outcome)
             try:
-                await _until_done(upstream, deadline)
-            except asyncio.CancelledError:  # the slot is released below: so is the request
-                abandon(upstream)
-                raise
-            if not upstream.done():
-                # its body is the client's to stream, or no room is left to keep its result
-                if isinstance(data, bytes | None) and self.results.has_room():
-                    # the request runs on; the client polls for its result (Modal's behaviour)
-                    released = True
-                    rid = self.results.defer(
-                        endpoint.label,
-                        upstream,
-                        self.timeout,
-                        fs.spec.timeout,
-                        lambda: self.release(fs, c),
-                    )
-                    return _see_other(result_url(request.raw_path, rid))
-                abandon(upstream)
-                raise Unavailable(
-                    504,
-                    f"504: {endpoint.display} sent no response within {self.timeout:g}s"
-                    " (the gateway's request timeout)\n",
-                )
-            try:
-                response = upstream.result()
-            except (aiohttp.ClientError, ConnectionError) as e:
-                raise self._closed(endpoint, e) from None
-            try:
-                return await relay_http(request, response, self.timeout, prefix)
+                return await relay_http(request, outcome, self.timeout, prefix)
             except asyncio.TimeoutError:
                 raise Unavailable(
                     504,
@@ -228,6 +204,51 @@ class Gateway:
         finally:
             if not released:
                 self.release(fs, c)
+
+    async def exchange(
+        self,
+        fs: FunctionState,
+        c: Container,
+        endpoint: Endpoint,
+        sent: Coroutine[Any, Any, UpstreamResponse],
+        deadline: float,
+        raw_path: str,
+        keepable: bool,
+    ) -> UpstreamResponse | str:
+        """Wait for the response to a request ``sent`` to ``c`` until ``deadline``:
+        the response once its head is in; or, should the request still run then, the URL the
+        client polls for its result (``keepable``: the request's body was read whole, so the
+        request can run on; the slot on ``c`` is then the result's to release). Unavailable
+        (502, 504) when neither can be."""
+        # a task of its own, so that past the timeout it can run on for a result URL
+        upstream = asyncio.get_running_loop().create_task(sent)
+        try:
+            await _until_done(upstream, deadline)
+        except asyncio.CancelledError:  # the caller releases the slot: so is the request
+            abandon(upstream)
+            raise
+        if not upstream.done():
+            # its body is the client's to stream, or no room is left to keep its result
+            if keepable and self.results.has_room():
+                # the request runs on; the client polls for its result (Modal's behaviour)
+                rid = self.results.defer(
+                    endpoint.label,
+                    upstream,
+                    self.timeout,
+                    fs.spec.timeout,
+                    lambda: self.release(fs, c),
+                )
+                return result_url(raw_path, rid)
+            abandon(upstream)
+            raise Unavailable(
+                504,
+                f"504: {endpoint.display} sent no response within {self.timeout:g}s"
+                " (the gateway's request timeout)\n",
+            )
+        try:
+            return upstream.result()
+        except ConnectionError as e:
+            raise self._closed(endpoint, e) from None
 
     async def poll(self, request: web.Request, endpoint: Endpoint, rid: str) -> web.StreamResponse:
         """A result URL: the deferred request's response once it is in, else another 303."""
@@ -240,7 +261,7 @@ class Gateway:
                 " for 10 minutes after they complete)\n",
             )
         if stored is None:
-            return _see_other(result_url(request.raw_path, rid))
+            return see_other(result_url(request.raw_path, rid))
         return stored.response()
 
     @staticmethod
@@ -254,11 +275,8 @@ class Gateway:
         waiting = False
         try:
             while True:
-                c = self._pick(fs, endpoint)
+                c = self.take_slot(fs, endpoint)
                 if c is not None:
-                    c.web_requests += 1
-                    if c.web_requests >= fs.web_target:  # at its aim: the autoscaler may add one
-                        self.scheduler.web_demand(fs)
                     return c
                 if fs.start_error is not None and fs.start_error is not failed_before:
                     raise Unavailable(
@@ -288,6 +306,15 @@ class Gateway:
             if waiting:
                 fs.web_waiting -= 1
                 self.scheduler.web_demand(fs)
+
+    def take_slot(self, fs: FunctionState, endpoint: Endpoint) -> Container | None:
+        """A slot on the least busy container serving ``endpoint`` with one free, if any."""
+        c = self._pick(fs, endpoint)
+        if c is not None:
+            c.web_requests += 1
+            if c.web_requests >= fs.web_target:  # at its aim: the autoscaler may add one
+                self.scheduler.web_demand(fs)
+        return c
 
     def _pick(self, fs: FunctionState, endpoint: Endpoint) -> Container | None:
         best: Container | None = None

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp import web
 
+from .upstream import Upstream
 from .web_proxy import (
-    UpstreamSession,
     forward_websocket,
     relay_http,
     request_body,
@@ -51,16 +51,12 @@ class Tunnel:
 class Tunnels:
     def __init__(self) -> None:
         self._by_label: dict[str, Tunnel] = {}
-        self._upstream = UpstreamSession()
+        self.upstream = Upstream()
         self.timeout = web_timeout()  # the gateway's, for the same kind of request
         self.used: Callable[[str], None] = lambda sandbox_id: None  # a request ended
 
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        return self._upstream.get()
-
     async def close(self) -> None:
-        await self._upstream.close()
+        await self.upstream.close()
 
     def add(self, sandbox_id: str, port: int, host_port: int, tcp_port: int | None) -> Tunnel:
         label = "tn-" + secrets.token_hex(10)
@@ -118,11 +114,11 @@ class Tunnels:
         self, request: web.Request, port: int, path: str, prefix: str
     ) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await forward_websocket(self.session, request, port, path, prefix)
+            return await forward_websocket(self.upstream.websockets(), request, port, path, prefix)
         data = await request_body(request)
         # the response must start within the timeout; its body may then pause as long between
         # chunks
         upstream = await asyncio.wait_for(
-            send_http(self.session, request, port, path, prefix, data), self.timeout
+            send_http(self.upstream, request, port, path, prefix, data), self.timeout
         )
         return await relay_http(request, upstream, self.timeout, prefix)

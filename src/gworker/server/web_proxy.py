@@ -1,13 +1,12 @@
 """Forwarding one request to a container's loopback port: HTTP (bodies and responses streamed
-both ways, status and headers kept) and WebSockets (messages pumped both ways until either side
-closes)."""
+both ways, status and headers kept, through the gateway's own client: ``upstream.py``) and
+WebSockets (messages pumped both ways until either side closes)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import sys
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,6 +17,7 @@ from multidict import CIMultiDict
 
 from .. import constants as C
 from .proxy_auth import KEY_HEADERS, SECRET_HEADERS
+from .upstream import Upstream, UpstreamResponse
 
 # Headers about one hop, never forwarded (RFC 9110 7.6.1), and the proxy-auth credentials, which
 # the endpoint's code never sees.
@@ -36,6 +36,22 @@ HOP_BY_HOP = frozenset(
         *SECRET_HEADERS,
     )
 )
+# Not forwarded as the client sent them: replaced by this hop's own (X-Forwarded-Prefix only
+# where the endpoint is served under a path prefix; a relay's hop keeps the gateway's), framed
+# anew by the upstream client (Content-Length), or already answered (Expect: aiohttp sends
+# "100 Continue" itself).
+REPLACED = frozenset(
+    h.encode()
+    for h in (
+        *HOP_BY_HOP,
+        "content-length",
+        "expect",
+        "x-forwarded-for",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+    )
+)
+REPLACED_WITH_PREFIX = REPLACED | {b"x-forwarded-prefix"}
 WS_HANDSHAKE = frozenset(
     h.lower() for h in ("Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Extensions")
 )
@@ -53,16 +69,54 @@ def _filtered(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> CIMul
     return out
 
 
-def _request_headers(request: web.Request, prefix: str, drop: frozenset[str]) -> CIMultiDict[str]:
-    headers = _filtered(request.headers.items(), drop)
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # as aiohttp decoded it
+
+
+def _forwarded_for(request: web.Request) -> str:
     peer = request.remote or ""
-    forwarded_for = request.headers.get("X-Forwarded-For")
-    headers["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
+    before = request.headers.get("X-Forwarded-For")
+    return f"{before}, {peer}" if before else peer
+
+
+def _ws_headers(request: web.Request, prefix: str) -> CIMultiDict[str]:
+    """A WebSocket handshake's headers for the upstream (aiohttp's client adds its own)."""
+    headers = _filtered(
+        request.headers.items(),
+        HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"},
+    )
+    headers["Host"] = request.host
+    headers["X-Forwarded-For"] = _forwarded_for(request)
     headers["X-Forwarded-Proto"] = request.scheme
     headers["X-Forwarded-Host"] = request.host
     if prefix:
         headers["X-Forwarded-Prefix"] = prefix
     return headers
+
+
+def forwarded_headers(
+    raw: Iterable[tuple[bytes, bytes]], peer: str, scheme: str, prefix: str, host: bytes = b""
+) -> list[tuple[bytes, bytes]]:
+    """A request's headers as the client sent them (``raw``), less ``REPLACED``, plus this
+    hop's X-Forwarded ones: ``peer`` is the client's address; ``host`` stands in for a missing
+    Host header."""
+    drop = REPLACED_WITH_PREFIX if prefix else REPLACED
+    out = []
+    before = b""
+    for name, value in raw:
+        lower = name.lower()
+        if lower not in drop:
+            out.append((name, value))
+            if lower == b"host":
+                host = value
+        elif lower == b"x-forwarded-for" and not before:
+            before = value
+    out.append((b"X-Forwarded-For", b"%s, %s" % (before, _b(peer)) if before else _b(peer)))
+    out.append((b"X-Forwarded-Proto", _b(scheme)))
+    out.append((b"X-Forwarded-Host", host))
+    if prefix:
+        out.append((b"X-Forwarded-Prefix", _b(prefix)))
+    return out
 
 
 async def _body_stream(request: web.Request) -> AsyncIterator[bytes]:
@@ -80,19 +134,8 @@ async def request_body(request: web.Request) -> bytes | AsyncIterator[bytes] | N
     return _body_stream(request)
 
 
-async def read_chunk(content: aiohttp.StreamReader, pause: float) -> bytes:
-    """The next chunk of a response body (b"" at its end); TimeoutError after ``pause`` s."""
-    chunk = content.read_nowait()
-    if chunk or content.at_eof():  # a small body is usually in with its headers: no timer
-        return chunk
-    if sys.version_info >= (3, 11):  # a timer, where wait_for would start a task per chunk
-        async with asyncio.timeout(pause):
-            return await content.readany()
-    return await asyncio.wait_for(content.readany(), pause)
-
-
 async def send_http(
-    session: aiohttp.ClientSession,
+    upstream: Upstream,
     request: web.Request,
     port: int,
     path: str,
@@ -101,26 +144,25 @@ async def send_http(
     *,
     host: str = LOOPBACK,
     extra_headers: Mapping[str, str] | None = None,
-) -> aiohttp.ClientResponse:
+) -> UpstreamResponse:
     """Send ``request`` to ``host:port`` (a loopback port, or a node's relay, which needs
     ``extra_headers``: ``backends/web_relay.py``) at ``path``; the upstream response once its
     headers are in. No time limit here: the gateway decides how long to wait for it (and may
     let it run on for a poll, see ``web_results.py``)."""
-    headers = _request_headers(request, prefix, HOP_BY_HOP)
+    headers = forwarded_headers(
+        request.raw_headers, request.remote or "", request.scheme, prefix, _b(request.host)
+    )
+    if "Host" not in request.headers:  # an HTTP/1.0 client's request: HTTP/1.1 needs one
+        headers.append((b"Host", b"%s:%d" % (host.encode(), port)))
     if extra_headers:
-        headers.update(extra_headers)
-    return await session.request(
-        request.method,
-        f"http://{host}:{port}{path}",
-        headers=headers,
-        data=data,
-        allow_redirects=False,
-        auto_decompress=False,
-        compress=None,
+        headers.extend((_b(name), _b(value)) for name, value in extra_headers.items())
+    length = None if isinstance(data, bytes) else request.content_length
+    return await upstream.request(
+        host, port, _b(request.method), _b(path), headers, data, length=length
     )
 
 
-def located(location: str, request: web.Request, prefix: str) -> str:
+def located(location: str, host: str, prefix: str) -> str:
     """A redirect's ``Location`` as the client must follow it: under path routing
     (``/web/<label>/...``), an app that redirects to one of its own absolute paths (``/result``,
     or this host's ``http://HOST/result``, as behind Modal's one host per endpoint) means the
@@ -130,7 +172,7 @@ def located(location: str, request: web.Request, prefix: str) -> str:
         return location
     parts = urlsplit(location)
     if parts.scheme or parts.netloc:
-        if parts.netloc != request.host or parts.scheme not in ("http", "https"):
+        if parts.netloc != host or parts.scheme not in ("http", "https"):
             return location
     elif not location.startswith("/") or location.startswith("//"):
         return location  # relative to the request's own path: already right
@@ -140,17 +182,17 @@ def located(location: str, request: web.Request, prefix: str) -> str:
 
 
 async def relay_http(
-    request: web.Request, upstream: aiohttp.ClientResponse, pause: float, prefix: str = ""
+    request: web.Request, upstream: UpstreamResponse, pause: float, prefix: str = ""
 ) -> web.StreamResponse:
     """Stream ``upstream``'s answer back to the client; a pause of more than ``pause`` seconds
     between chunks cuts the response off. ``prefix``: the path the endpoint is served under
     (empty under host routing), for its redirects."""
     try:
-        headers = _filtered(upstream.headers.items(), HOP_BY_HOP)
+        headers = _filtered(upstream.headers, HOP_BY_HOP)
         if "Location" in headers:
-            headers["Location"] = located(headers["Location"], request, prefix)
-        first = await read_chunk(upstream.content, pause)
-        if upstream.content.at_eof() and request.method != "HEAD":
+            headers["Location"] = located(headers["Location"], request.host, prefix)
+        first = await upstream.read_chunk(pause)
+        if upstream.at_eof and request.method != "HEAD":
             # the whole body is here: one write to the client, with its length
             headers.popall("Content-Length", None)
             return web.Response(
@@ -166,12 +208,12 @@ async def relay_http(
             if first:
                 await response.write(first)
             while True:
-                chunk = await read_chunk(upstream.content, pause)
+                chunk = await upstream.read_chunk(pause)
                 if not chunk:
                     break
                 await response.write(chunk)
             await response.write_eof()
-        except (aiohttp.ClientError, ConnectionError, asyncio.TimeoutError):
+        except (ConnectionError, asyncio.TimeoutError):
             # one side went away mid-body: drop the client's connection, so it sees a cut-off
             # body rather than a complete one
             if request.transport is not None:
@@ -184,30 +226,6 @@ async def relay_http(
 def web_timeout() -> float:
     """How long a web request may wait for its response to start (``GW_WEB_TIMEOUT_S``)."""
     return float(os.environ.get("GW_WEB_TIMEOUT_S") or C.WEB_TIMEOUT_S)
-
-
-class UpstreamSession:
-    """One pooled HTTP client to loopback ports (containers' web servers, sandboxes' ports),
-    made on first use: bodies pass through undecoded and no header is added."""
-
-    def __init__(self) -> None:
-        self._session: aiohttp.ClientSession | None = None
-
-    def get(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0, keepalive_timeout=30),
-                # one client for every endpoint: a cookie one app sets must never reach another
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
-            )
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
 
 
 async def forward_websocket(
@@ -225,9 +243,7 @@ async def forward_websocket(
     protocols = [
         p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()
     ]
-    drop = HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"}
-    headers = _request_headers(request, prefix, drop)
-    headers["Host"] = request.host
+    headers = _ws_headers(request, prefix)
     if extra_headers:
         headers.update(extra_headers)
     try:

@@ -25,11 +25,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from .web_proxy import HOP_BY_HOP, read_chunk
+from .upstream import UpstreamResponse
+from .web_proxy import HOP_BY_HOP
 
 log = logging.getLogger("gworker.gateway")
 # Modal's name for the query parameter of a result URL, so its clients' habits carry over.
@@ -68,10 +68,10 @@ def _error(status: int, text: str) -> StoredResponse:
     return StoredResponse(status, None, [("Content-Type", "text/plain")], text.encode())
 
 
-def abandon(upstream: asyncio.Future[aiohttp.ClientResponse]) -> None:
+def abandon(upstream: asyncio.Future[UpstreamResponse]) -> None:
     """Nobody will read ``upstream``: cancel it, or release the response it already has."""
 
-    def drop(done: asyncio.Future[aiohttp.ClientResponse]) -> None:
+    def drop(done: asyncio.Future[UpstreamResponse]) -> None:
         if not done.cancelled() and done.exception() is None:
             done.result().release()
 
@@ -92,7 +92,7 @@ class WebResults:
     def defer(
         self,
         label: str,
-        upstream: asyncio.Future[aiohttp.ClientResponse],
+        upstream: asyncio.Future[UpstreamResponse],
         pause: float,
         limit: float,
         finished: Callable[[], None],
@@ -111,7 +111,7 @@ class WebResults:
     async def _complete(
         self,
         pending: Pending,
-        upstream: Awaitable[aiohttp.ClientResponse],
+        upstream: Awaitable[UpstreamResponse],
         pause: float,
         limit: float,
         finished: Callable[[], None],
@@ -125,7 +125,7 @@ class WebResults:
                 )
                 return
             pending.result = await self._read(pending, response, pause)
-        except (aiohttp.ClientError, ConnectionError):
+        except ConnectionError:
             pending.result = _error(502, f"502: {pending.label} closed the connection\n")
         except asyncio.TimeoutError:
             pending.result = _error(
@@ -158,14 +158,14 @@ class WebResults:
             self.held_bytes -= self._pending.pop(rid).held
 
     async def _read(
-        self, pending: Pending, upstream: aiohttp.ClientResponse, pause: float
+        self, pending: Pending, upstream: UpstreamResponse, pause: float
     ) -> StoredResponse:
         """The whole response, or an error saying it was too large to keep; what it holds
         counts against ``MAX_HELD_BYTES`` until it expires."""
         body = bytearray()
         try:
             while True:
-                chunk = await read_chunk(upstream.content, pause)
+                chunk = await upstream.read_chunk(pause)
                 if not chunk:
                     break
                 if len(body) + len(chunk) > RESULT_MAX_BYTES:
@@ -183,7 +183,7 @@ class WebResults:
                     )
                 body += chunk
                 self.held_bytes += len(chunk)
-            headers = [(k, v) for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP]
+            headers = [(k, v) for k, v in upstream.headers if k.lower() not in HOP_BY_HOP]
             kept = StoredResponse(upstream.status, upstream.reason, headers, bytes(body))
             pending.held, body = len(body), bytearray()  # now counted as the stored result's
             return kept
