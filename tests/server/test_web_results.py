@@ -12,26 +12,17 @@ from gworker.server import web_results
 from gworker.server.web_results import WebResults, abandon
 
 
-class Content:
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.chunks = chunks
-
-    def read_nowait(self) -> bytes:
-        return b""  # nothing buffered: every chunk is waited for
-
-    def at_eof(self) -> bool:
-        return False
-
-    async def readany(self) -> bytes:
-        return self.chunks.pop(0) if self.chunks else b""
-
-
 class Response:
-    status, reason, headers = 200, "OK", {"Content-Type": "text/plain"}
+    """An ``UpstreamResponse`` whose body comes in the chunks given."""
+
+    status, reason, headers = 200, "OK", [("Content-Type", "text/plain")]
 
     def __init__(self, *chunks: bytes) -> None:
-        self.content = Content(list(chunks))
+        self.chunks = list(chunks)
         self.released = False
+
+    async def read_chunk(self, pause: float) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
 
     def release(self) -> None:
         self.released = True

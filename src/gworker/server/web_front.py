@@ -201,11 +201,13 @@ class _Client(asyncio.Protocol):
             return None
         if parser.get_http_version() != "1.1":
             return None
-        host, length = b"", 0
+        host, length, keep_alive = b"", 0, True
         for name, value in self._headers:
             lower = name.lower()
             if lower == b"host":
                 host = value
+            elif lower == b"connection":
+                keep_alive &= b"close" not in [t.strip() for t in value.lower().split(b",")]
             elif lower == b"content-length":
                 length = int(value)  # llhttp accepts digits only, and one value
             elif lower in (b"transfer-encoding", b"upgrade", b"expect"):
@@ -219,7 +221,7 @@ class _Client(asyncio.Protocol):
             self._headers,
             length,
             size,
-            parser.should_keep_alive(),
+            keep_alive,
         )
 
     def _route(self, head: _Head) -> _Route | None:

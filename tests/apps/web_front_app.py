@@ -1,0 +1,60 @@
+"""A bare ASGI echo (the default image, no fastapi) for tests/e2e/test_web_front.py: what the
+container received, and a body streamed in pieces."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import gworker_client as gw
+
+app = gw.App("web-front")
+
+
+@app.function()
+@gw.asgi_app()
+def echo() -> object:
+    async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["path"] == "/stream":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for i in range(3):
+                await send(
+                    {"type": "http.response.body", "body": b"piece %d;" % i, "more_body": True}
+                )
+                await asyncio.sleep(0.05)
+            await send({"type": "http.response.body", "body": b"end"})
+            return
+        if scope["path"] == "/moved":
+            headers = [(b"location", b"/elsewhere"), (b"content-length", b"0")]
+            await send({"type": "http.response.start", "status": 307, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        seen = {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "headers": [[k.decode(), v.decode()] for k, v in scope["headers"]],
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }
+        out = json.dumps(seen).encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(out)).encode()),
+            (b"x-echo", b"yes"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": out})
+
+    return asgi
