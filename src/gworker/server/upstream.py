@@ -152,6 +152,7 @@ class _Connection(asyncio.Protocol):
         self._head = asyncio.get_running_loop().create_future()
         self._head_only = head_only
         self.got_bytes = False
+        self.sender = None
         return self._head
 
     async def send_stream(self, body: AsyncIterator[bytes], chunked: bool) -> None:
@@ -344,7 +345,13 @@ class Upstream:
             try:
                 return await waiter
             except BaseException as e:
-                conn.close()
+                if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                    # cancelled as the response came in: its connection may be back in the
+                    # pool already, carrying another request; release closes it only while it
+                    # still carries this response's body
+                    waiter.result().release()
+                else:
+                    conn.close()
                 if conn.sender is not None:
                     conn.sender.cancel()
                 # a reused connection the server was closing as the request left: once more,

@@ -21,6 +21,7 @@ routing, slots, timeout and result URLs, so a client sees one behaviour.
 from __future__ import annotations
 
 import asyncio
+import functools
 import http
 import logging
 import socket
@@ -63,10 +64,11 @@ class _Head:
 @dataclass
 class _Route:
     fs: FunctionState
-    c: Container
+    c: Container  # a slot on it is taken for the request
     endpoint: Endpoint
     path: str
     prefix: str
+    released: bool = False  # the slot is given back, or handed on to a result URL
 
 
 class WebFront:
@@ -189,7 +191,7 @@ class _Client(asyncio.Protocol):
         self.started = False
         self.keep_alive = head.keep_alive
         self.task = asyncio.get_running_loop().create_task(self._serve(head, body, route))
-        self.task.add_done_callback(self._served)
+        self.task.add_done_callback(functools.partial(self._served, route))
 
     def _parse(self, size: int) -> _Head | None:
         """The head of ``size`` bytes at the buffer's start, if it is this path's."""
@@ -262,7 +264,6 @@ class _Client(asyncio.Protocol):
     async def _serve(self, head: _Head, body: bytes | None, route: _Route) -> None:
         gateway = self.front.gateway
         fs, c, endpoint = route.fs, route.c, route.endpoint
-        released = False
         try:
             host, port, relay_headers = upstream_of(c, c.web_ports[endpoint.key])
             headers = forwarded_headers(head.headers, self.peer, "http", route.prefix)
@@ -274,7 +275,7 @@ class _Client(asyncio.Protocol):
             deadline = time.monotonic() + gateway.timeout
             outcome = await gateway.exchange(fs, c, endpoint, sent, deadline, raw_path, True)
             if isinstance(outcome, str):
-                released = True  # the result URL's to release once the response is in
+                route.released = True  # the result URL's to release once the response is in
                 self._answer(
                     303,
                     f"303: still running; the result will be at {outcome}\n",
@@ -293,8 +294,7 @@ class _Client(asyncio.Protocol):
             else:
                 self._answer(500, INTERNAL.decode())
         finally:
-            if not released:
-                gateway.release(fs, c)
+            self._release(route)
 
     async def _relay(self, head: _Head, upstream: UpstreamResponse, prefix: str) -> None:
         """Write ``upstream``'s answer to the client: one write if it is all in, else its body
@@ -383,7 +383,13 @@ class _Client(asyncio.Protocol):
         ]
         self._write(out)
 
-    def _served(self, task: asyncio.Task[None]) -> None:
+    def _release(self, route: _Route) -> None:
+        if not route.released:
+            route.released = True
+            self.front.gateway.release(route.fs, route.c)
+
+    def _served(self, route: _Route, task: asyncio.Task[None]) -> None:
+        self._release(route)  # a task cancelled before it started never ran its own finally
         self.task = None
         if task.cancelled() or self.transport is None or self.transport.is_closing():
             return
