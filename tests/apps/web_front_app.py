@@ -16,10 +16,7 @@ app = gw.App("web-front")
 @gw.asgi_app()
 def echo() -> object:
     async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+        if scope["type"] != "http":
             return
         body = b""
         while True:
@@ -56,5 +53,22 @@ def echo() -> object:
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": out})
+
+    return asgi
+
+
+@app.function(max_containers=1)
+@gw.concurrent(max_inputs=1)
+@gw.asgi_app()
+def single() -> object:
+    """One request at a time, in one container: ``/hold`` keeps its slot for a while."""
+
+    async def asgi(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        if scope["path"] == "/hold":
+            await asyncio.sleep(30)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"free"})
 
     return asgi

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -153,6 +154,16 @@ def test_streamed_head_and_redirect_answers(endpoint):
     assert moved.status_code == 307
     # under path routing the app's own absolute path is the path under its prefix
     assert moved.headers["location"] == urlsplit(endpoint).path + "/elsewhere"
+
+
+def test_a_client_going_away_gives_its_slot_back(endpoint):
+    url = web_front_app.single.get_web_url()
+    assert httpx.get(url, timeout=TIMEOUT).text == "free"  # its one container is up
+    with _connect(url) as sock:
+        sock.sendall(_get(urlsplit(url).path + "/hold"))
+        time.sleep(0.5)  # in flight in the container, holding the one slot
+    # gone: the slot is free again at once, though the container still runs /hold
+    assert httpx.get(url, timeout=10).text == "free"
 
 
 def test_unknown_endpoint_is_404_and_reveals_nothing(endpoint):

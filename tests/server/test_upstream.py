@@ -221,3 +221,31 @@ def test_malformed_refused_timed_out_and_idle(monkeypatch: pytest.MonkeyPatch) -
         await client.close()
 
     _run(test)
+
+
+def test_a_server_closing_every_connection_at_once() -> None:
+    """As a port forward with nothing listening behind it does: each request fails cleanly."""
+
+    async def shut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async def test() -> None:
+        server = await asyncio.start_server(shut, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = Upstream()
+        for pause in (0, 0.05):  # closed before the request is written, and after
+            connected = client._connect
+
+            async def slow_connect(key, connected=connected, pause=pause):
+                conn = await connected(key)
+                await asyncio.sleep(pause)
+                return conn
+
+            client._connect = slow_connect  # type: ignore[method-assign]
+            with pytest.raises(UpstreamError, match="closed the connection"):
+                await _get(client, port)
+            client._connect = connected  # type: ignore[method-assign]
+        await client.close()
+        server.close()
+
+    _run(test)

@@ -3,19 +3,19 @@ served here, straight from the socket, and everything else goes to aiohttp.
 
 A request for a web endpoint is answered here when it is whole and plain: HTTP/1.1 with a Host
 header, a body of at most ``INLINE_BODY`` bytes framed by Content-Length (or none), no Upgrade or
-Expect, an endpoint without proxy auth, no result poll, and a container with a free slot right
-now. Its head is parsed by httptools, it goes to the container through the gateway's own
-client (``upstream.py``), and the answer is written back with its status and headers (less the
-hop-by-hop ones), as one write when the container's whole answer is in, streamed otherwise.
-This path does per request about a third of the work aiohttp's server and the API's request
-objects cost, which is most of what the gateway adds to a web request.
+Expect, valid proxy-auth headers if the endpoint asks for them, no result poll, and a container
+with a free slot right now. Its head is parsed by httptools, it goes to the container through
+the gateway's own client (``upstream.py``), and the answer is written back with its status and
+headers (less the hop-by-hop ones), as one write when the container's whole answer is in,
+streamed otherwise. With this path and the client, the control plane's CPU time per proxied
+request is about half what aiohttp's server and client cost (``benchmarks/README.md``).
 
 Any other request hands its connection, with every byte read from it so far, to aiohttp's
 request handler, which from then on owns the connection as if it had accepted it: the API and
 the dashboard, tunnels, and the web requests ``gateway.py`` serves (WebSockets, large or chunked
-bodies, proxy auth, result polls, requests that wait for a container to start, HTTP/1.0, and
-anything malformed, which aiohttp answers with its usual 400). Both paths share the gateway's
-routing, slots, timeout and result URLs, so a client sees one behaviour.
+bodies, proxy-auth refusals, result polls, requests that wait for a container to start,
+HTTP/1.0, and anything malformed, which aiohttp answers with its usual 400). Both paths share the
+gateway's routing, slots, timeout and result URLs, so a client sees one behaviour.
 """
 
 from __future__ import annotations
@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from typing import cast
 
 import httptools
+from multidict import CIMultiDict
 
 from .draining import DRAINING
 from .gateway import Gateway, Unavailable, upstream_of
 from .scheduler.state import Container, FunctionState
-from .upstream import UpstreamResponse
+from .upstream import FlowControlled, UpstreamResponse
 from .web_proxy import HOP_BY_HOP, INLINE_BODY, forwarded_headers, located
 from .web_results import RESULT_PARAM
 from .web_table import Endpoint
@@ -96,7 +97,7 @@ class WebFront:
             client.close()
 
 
-class _Client(asyncio.Protocol):
+class _Client(FlowControlled):
     """One client connection, until it ends or is handed to aiohttp."""
 
     def __init__(self, front: WebFront) -> None:
@@ -110,7 +111,6 @@ class _Client(asyncio.Protocol):
         self.keep_alive = True  # the connection outlives the request being served
         self.reading_paused = False
         self.idle: asyncio.TimerHandle | None = None
-        self._drained: asyncio.Future[None] | None = None
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
 
@@ -139,17 +139,7 @@ class _Client(asyncio.Protocol):
             self.idle.cancel()
         if self.task is not None:
             self.task.cancel()  # releases the slot, abandons the upstream request
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_exception(ConnectionResetError("the client went away"))
-
-    def pause_writing(self) -> None:
-        if self._drained is None:
-            self._drained = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        drained, self._drained = self._drained, None
-        if drained is not None and not drained.done():
-            drained.set_result(None)
+        self.end_writes(ConnectionResetError("the client went away"))
 
     # -- httptools callbacks (heads only) ----------------------------------------------------------
 
@@ -228,16 +218,20 @@ class _Client(asyncio.Protocol):
 
     def _route(self, head: _Head) -> _Route | None:
         """The endpoint and a container slot for ``head``, if this path serves it now."""
-        if DRAINING.stopping or _RESULT_QUERY in head.target:
-            return None
+        if DRAINING.stopping or not head.target.startswith(b"/") or _RESULT_QUERY in head.target:
+            return None  # stopping (aiohttp's path says so), an absolute form, a result poll
         gateway = self.front.gateway
         target = head.target.decode("utf-8", "surrogateescape")
         found = gateway.resolve_target(target, head.host.decode("utf-8", "surrogateescape"))
         if found is None:
             return None
         endpoint, path, prefix = found
-        if endpoint is None or endpoint.config.requires_proxy_auth:
+        if endpoint is None:
             return None
+        if endpoint.config.requires_proxy_auth and not gateway.tokens.allows(
+            CIMultiDict((n.decode("latin-1"), v.decode("latin-1")) for n, v in head.headers)
+        ):
+            return None  # aiohttp's path refuses it, as it always did
         fs = gateway.scheduler.web_function(endpoint.function_id)
         if fs is None:
             return None
@@ -295,6 +289,9 @@ class _Client(asyncio.Protocol):
                 self._answer(500, INTERNAL.decode())
         finally:
             self._release(route)
+        # the next request waits until the client takes this answer: a client that pipelines
+        # requests and reads nothing has nothing more read from it, nor answered
+        await self.drain()
 
     async def _relay(self, head: _Head, upstream: UpstreamResponse, prefix: str) -> None:
         """Write ``upstream``'s answer to the client: one write if it is all in, else its body
@@ -349,8 +346,7 @@ class _Client(asyncio.Protocol):
             while True:
                 if chunk:
                     self._write((b"%x\r\n" % len(chunk), chunk, b"\r\n") if chunked else (chunk,))
-                    if self._drained is not None:
-                        await self._drained
+                    await self.drain()
                 chunk = await upstream.read_chunk(self.front.gateway.timeout)
                 if not chunk:
                     break
