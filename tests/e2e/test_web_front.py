@@ -134,6 +134,24 @@ def test_http10_and_malformed_requests(endpoint):
         assert _Reader(sock).read(1)[0].status == 400
 
 
+def test_a_client_waiting_for_100_continue_is_told_to_go_on(endpoint):
+    path = urlsplit(endpoint).path
+    body = b"z" * 2_000_000  # over the web front's inline limit, as curl's uploads with Expect
+    head = (
+        f"POST {path}/up HTTP/1.1\r\nHost: gw.test\r\nContent-Length: {len(body)}\r\n"
+        "Expect: 100-continue\r\n\r\n"
+    )
+    with _connect(endpoint) as sock:
+        sock.sendall(head.encode())
+        sock.settimeout(5)  # a client that gets no 100 waits a second, then sends anyway
+        assert sock.recv(100).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.settimeout(TIMEOUT)
+        sock.sendall(body)
+        answer = _Reader(sock).read(1)[0]
+    assert answer.status == 200
+    assert json.loads(answer.body)["body_sha256"] == hashlib.sha256(body).hexdigest()
+
+
 def test_connection_close_is_kept(endpoint):
     path = urlsplit(endpoint).path
     with _connect(endpoint) as sock:

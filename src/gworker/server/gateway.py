@@ -1,8 +1,10 @@
 """The web gateway: HTTP and WebSocket traffic for web endpoints, proxied to their containers.
 
 A request names its endpoint by path (``/web/<label>/...``) or by Host header (``<label>.<domain>``
-or a ``custom_domains`` entry); ``web_table.py`` resolves it, and the server's front door
-(``front_door.py``) hands such requests here before the API's router and middlewares see them.
+or a ``custom_domains`` entry); ``web_table.py`` resolves it. Plain requests that a container can
+take at once are served by the server's web front (``web_front.py``) straight from the socket,
+with this module's routing, slots and ``exchange``; the rest reach ``Gateway.respond`` through
+aiohttp and the front door (``front_door.py``), before the API's router and middlewares see them.
 Web requests need no gworker token (they are public, as in Modal) unless the endpoint says
 ``requires_proxy_auth=True``; then a proxy-auth token is checked before any container is
 involved.

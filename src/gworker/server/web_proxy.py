@@ -38,8 +38,8 @@ HOP_BY_HOP = frozenset(
 )
 # Not forwarded as the client sent them: replaced by this hop's own (X-Forwarded-Prefix only
 # where the endpoint is served under a path prefix; a relay's hop keeps the gateway's), framed
-# anew by the upstream client (Content-Length), or already answered (Expect: aiohttp sends
-# "100 Continue" itself).
+# anew by the upstream client (Content-Length), or already answered (Expect: ``request_body``
+# sends "100 Continue").
 REPLACED = frozenset(
     h.encode()
     for h in (
@@ -125,9 +125,14 @@ async def _body_stream(request: web.Request) -> AsyncIterator[bytes]:
 
 
 async def request_body(request: web.Request) -> bytes | AsyncIterator[bytes] | None:
-    """The body to send upstream: small ones read whole (one write), larger ones streamed."""
+    """The body to send upstream: small ones read whole (one write), larger ones streamed. A
+    client waiting for "100 Continue" (``Expect: 100-continue``) is told to go on first, as
+    aiohttp's router would (the front door comes before it)."""
     if not request.body_exists:
         return None
+    if request.version == (1, 1) and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        request.writer.output_size = 0  # the response proper has not started
     length = request.content_length
     if length is not None and length <= INLINE_BODY:
         return await request.read()
