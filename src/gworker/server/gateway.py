@@ -173,7 +173,7 @@ class Gateway:
                     extra_headers=relay_headers,
                 )
             except (aiohttp.ClientError, ConnectionError) as e:
-                raise self._closed(endpoint, e) from None
+                raise self.closed(endpoint, e) from None
             finally:
                 self.release(fs, c)
         released = False
@@ -199,10 +199,9 @@ class Gateway:
             try:
                 return await relay_http(request, outcome, self.timeout, prefix)
             except asyncio.TimeoutError:
-                raise Unavailable(
-                    504,
-                    f"504: {endpoint.display} sent no response body within {self.timeout:g}s\n",
-                ) from None
+                raise self.no_body(endpoint) from None
+            except ConnectionError as e:  # before its body's first bytes
+                raise self.closed(endpoint, e) from None
         finally:
             if not released:
                 self.release(fs, c)
@@ -250,7 +249,7 @@ class Gateway:
         try:
             return upstream.result()
         except ConnectionError as e:
-            raise self._closed(endpoint, e) from None
+            raise self.closed(endpoint, e) from None
 
     async def poll(self, request: web.Request, endpoint: Endpoint, rid: str) -> web.StreamResponse:
         """A result URL: the deferred request's response once it is in, else another 303."""
@@ -266,8 +265,13 @@ class Gateway:
             return see_other(result_url(request.raw_path, rid))
         return stored.response()
 
+    def no_body(self, endpoint: Endpoint) -> Unavailable:
+        return Unavailable(
+            504, f"504: {endpoint.display} sent no response body within {self.timeout:g}s\n"
+        )
+
     @staticmethod
-    def _closed(endpoint: Endpoint, e: BaseException) -> Unavailable:
+    def closed(endpoint: Endpoint, e: BaseException) -> Unavailable:
         log.info("web request to %s failed: %r", endpoint.display, e)
         return Unavailable(502, f"502: {endpoint.display} closed the connection\n")
 

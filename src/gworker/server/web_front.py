@@ -276,7 +276,7 @@ class _Client(FlowControlled):
                     (b"Location", outcome.encode("utf-8", "surrogateescape")),
                 )
                 return
-            await self._relay(head, outcome, route.prefix)
+            await self._relay(head, outcome, route)
         except Unavailable as e:
             self._answer(e.status, e.text)
         except (asyncio.CancelledError, ConnectionError):
@@ -293,7 +293,7 @@ class _Client(FlowControlled):
         # requests and reads nothing has nothing more read from it, nor answered
         await self.drain()
 
-    async def _relay(self, head: _Head, upstream: UpstreamResponse, prefix: str) -> None:
+    async def _relay(self, head: _Head, upstream: UpstreamResponse, route: _Route) -> None:
         """Write ``upstream``'s answer to the client: one write if it is all in, else its body
         streamed as it comes, cut off (the connection closed) by a pause over the timeout."""
         gateway = self.front.gateway
@@ -301,9 +301,9 @@ class _Client(FlowControlled):
             try:
                 first = await upstream.read_chunk(gateway.timeout)
             except asyncio.TimeoutError:
-                raise Unavailable(
-                    504, f"504: the endpoint sent no response body within {gateway.timeout:g}s\n"
-                ) from None
+                raise gateway.no_body(route.endpoint) from None
+            except ConnectionError as e:
+                raise gateway.closed(route.endpoint, e) from None
             out = [b"HTTP/1.1 %d %s\r\n" % (upstream.status, upstream.reason.encode("latin-1"))]
             length = None
             for name, value in upstream.headers:
@@ -315,7 +315,7 @@ class _Client(FlowControlled):
                     continue
                 if lower == "location":
                     host = head.host.decode("utf-8", "surrogateescape")
-                    value = located(value, host, prefix)
+                    value = located(value, host, route.prefix)
                 out.append(b"%s: %s\r\n" % (name.encode("latin-1"), _b(value)))
             if not self.keep_alive:
                 out.append(b"Connection: close\r\n")
@@ -387,15 +387,17 @@ class _Client(FlowControlled):
     def _served(self, route: _Route, task: asyncio.Task[None]) -> None:
         self._release(route)  # a task cancelled before it started never ran its own finally
         self.task = None
-        if task.cancelled() or self.transport is None or self.transport.is_closing():
-            return
-        if task.exception() is not None or not self.keep_alive or DRAINING.stopping:
+        failed = task.cancelled() or task.exception() is not None  # (a client gone, mostly)
+        transport = self.transport
+        if failed or transport is None or not self.keep_alive or DRAINING.stopping:
             self.close()
+            return
+        if transport.is_closing():
             return
         self._arm_idle()
         if self.reading_paused:
             self.reading_paused = False
-            self.transport.resume_reading()
+            transport.resume_reading()
         if self.buffer:
             self._take()
 
