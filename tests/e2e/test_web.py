@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import json
 import os
 import uuid
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -147,6 +149,17 @@ def test_proxy_auth(running, server):
         ok = httpx.get(url, headers=headers, timeout=TIMEOUT)
         assert ok.status_code == 200, ok.text
         assert ok.json() == {"secret": "only with a proxy token"}
+    # each refusal is in the audit log, with the token id it presented (never its secret)
+    r = server.gw("server", "audit", "--refused", "--limit", "10000", "--json")
+    assert r.returncode == 0, r.stderr
+    path = urlsplit(url).path
+    presented = [
+        e["token_id"]
+        for e in map(json.loads, r.stdout.splitlines())
+        if e["path"] == path and e["status"] == 401
+    ]
+    assert presented[-3:] == ["", creds["Modal-Key"], server.env["GW_TOKEN_ID"]], presented
+    assert creds["Modal-Secret"] not in r.stdout
 
 
 def test_unknown_url_is_a_bare_404(running, server):

@@ -171,6 +171,7 @@ def build_app(
     board = dashboard.Dashboard(state)
     audit_log = audit.AuditLog(state)
     state.scheduler.maintenance.append(audit_log.tick)
+    gateway.refused = audit_log
     sandbox_table = Sandboxes(store, local.start_sandbox, sandboxes.secret_env(store), server_url)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,  # blob uploads stream past it (blobs.py)

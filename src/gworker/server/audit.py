@@ -1,6 +1,7 @@
 """The audit log: every mutating request, and every request refused for its token, role or scope.
 
-The auth middleware (``http.py``) hands each such request here with its status. An entry says
+The auth middleware (``http.py``) hands each such request here with its status, and the
+gateway each web request its proxy auth refused (``gateway.py``). An entry says
 who (the token's user, or the container), their role, the token id presented (never a secret),
 the address the request came from, the method and path, the status and the time.
 
@@ -44,7 +45,12 @@ def presented_token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
     if not header.startswith("Bearer ") or ":" not in header:
         return ""
-    token_id = header[7:].partition(":")[0][:64]
+    return _printable(header[7:].partition(":")[0])
+
+
+def _printable(token_id: str) -> str:
+    """At most 64 printable characters of what a request presented as a token id."""
+    token_id = token_id[:64]
     return token_id if token_id.isprintable() else repr(token_id)[:64]
 
 
@@ -85,7 +91,9 @@ class AuditLog:
         self.limit = RefusalLimit()
         self.recorded = 0
 
-    def __call__(self, request: web.Request, status: int) -> None:
+    def __call__(self, request: web.Request, status: int, presented: str | None = None) -> None:
+        """Record ``request`` answered ``status``; ``presented``: the id of the token it
+        presented, where that is not an API token's header (a web endpoint's proxy auth)."""
         identity = request.get("identity")
         refused = status in REFUSED
         own_path = request.path.startswith("/v1/containers/")
@@ -94,7 +102,10 @@ class AuditLog:
         if refused and not self.limit.admit(request.remote or ""):
             return
         who, role = request.get("who", "-"), request.get("role", "-")
-        token_id = identity[1] if identity else presented_token(request)
+        if identity:
+            token_id = identity[1]
+        else:
+            token_id = _printable(presented) if presented else presented_token(request)
         self._add(who, role, request.method, request.path, status, token_id, request.remote or "")
 
     def tick(self, now: float) -> None:

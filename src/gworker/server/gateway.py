@@ -25,7 +25,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -33,7 +33,7 @@ from aiohttp import web
 
 from .draining import DRAINING
 from .proxy_auth import HINT as PROXY_AUTH_HINT
-from .proxy_auth import ProxyTokens
+from .proxy_auth import ProxyTokens, presented_key
 from .scheduler import Scheduler
 from .scheduler.state import Container, FunctionState
 from .upstream import Upstream, UpstreamResponse
@@ -109,6 +109,8 @@ class Gateway:
         self.upstream = Upstream()
         self._changed: dict[str, asyncio.Event] = {}
         self.results = WebResults()
+        # told of each request refused for its proxy auth: the audit log (audit.py)
+        self.refused: Callable[[web.Request, int, str], None] = lambda request, status, key: None
 
     async def close(self) -> None:
         await self.results.close()
@@ -141,6 +143,7 @@ class Gateway:
         if endpoint is None:
             return web.Response(status=404, text=NOT_FOUND)
         if endpoint.config.requires_proxy_auth and not self.tokens.allows(request.headers):
+            self.refused(request, 401, presented_key(request.headers))
             return web.Response(status=401, text=f"401: {PROXY_AUTH_HINT}\n")
         try:
             return await self.serve(request, endpoint, path, prefix)

@@ -28,6 +28,11 @@ HINT = (
 )
 
 
+def presented_key(headers: Mapping[str, str]) -> str:
+    """The proxy-auth token id a request presents ("" if none)."""
+    return next((headers[h] for h in KEY_HEADERS if h in headers), "")
+
+
 class ProxyTokens:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -48,7 +53,7 @@ class ProxyTokens:
 
     def allows(self, headers: Mapping[str, str]) -> bool:
         """Whether the request's headers carry a valid proxy-auth token."""
-        key = next((headers[h] for h in KEY_HEADERS if h in headers), None)
+        key = presented_key(headers)
         secret = next((headers[h] for h in SECRET_HEADERS if h in headers), None)
         if not key or not secret:
             return False
