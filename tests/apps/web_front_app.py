@@ -33,6 +33,13 @@ def echo() -> object:
                 await asyncio.sleep(0.05)
             await send({"type": "http.response.body", "body": b"end"})
             return
+        if scope["path"] == "/big":  # 20 MiB in 1 MiB pieces, each as fast as it is taken
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            for i in range(20):
+                piece = hashlib.sha256(b"%d" % i).digest() * (1 << 15)
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if scope["path"] == "/moved":
             headers = [(b"location", b"/elsewhere"), (b"content-length", b"0")]
             await send({"type": "http.response.start", "status": 307, "headers": headers})

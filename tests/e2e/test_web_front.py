@@ -184,6 +184,21 @@ def test_a_client_going_away_gives_its_slot_back(endpoint):
     assert httpx.get(url, timeout=10).text == "free"
 
 
+def test_a_large_answer_streams_whole(endpoint):
+    """20 MiB, more than the gateway buffers from the container: read slowly, then quickly."""
+    expected = b"".join(hashlib.sha256(b"%d" % i).digest() * (1 << 15) for i in range(20))
+    with httpx.stream("GET", endpoint + "/big", timeout=TIMEOUT) as r:
+        got = bytearray()
+        for chunk in r.iter_raw():
+            got += chunk
+            if len(got) < 4 << 20:
+                time.sleep(0.01)  # a slow reader: the gateway must stop reading the container
+    assert (
+        len(got) == len(expected)
+        and hashlib.sha256(got).digest() == hashlib.sha256(expected).digest()
+    )
+
+
 def test_unknown_endpoint_is_404_and_reveals_nothing(endpoint):
     parts = urlsplit(endpoint)
     r = httpx.get(f"{parts.scheme}://{parts.netloc}/web/no-such-label/x", timeout=TIMEOUT)
