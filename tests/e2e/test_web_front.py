@@ -193,10 +193,8 @@ def test_a_large_answer_streams_whole(endpoint):
             got += chunk
             if len(got) < 4 << 20:
                 time.sleep(0.01)  # a slow reader: the gateway must stop reading the container
-    assert (
-        len(got) == len(expected)
-        and hashlib.sha256(got).digest() == hashlib.sha256(expected).digest()
-    )
+    assert len(got) == len(expected)
+    assert hashlib.sha256(got).digest() == hashlib.sha256(expected).digest()
 
 
 def test_unknown_endpoint_is_404_and_reveals_nothing(endpoint):
