@@ -105,6 +105,14 @@ def test_streamed_request_bodies_are_chunked_or_sized() -> None:
         await _body(await _get(client, port, b"PUT", parts()))
         await _body(await _get(client, port, b"PUT", parts(), length=5))
         await _body(await _get(client, port, b"POST"))
+
+        async def broken() -> AsyncIterator[bytes]:
+            yield b"ab"
+            raise ConnectionResetError("the client went away mid-upload")
+
+        with pytest.raises(UpstreamError, match="body broke off"):
+            await _get(client, port, b"PUT", broken())
+        assert len(seen) == 3  # the upstream never saw a whole request
         assert seen[0].endswith(
             b"Transfer-Encoding: chunked\r\n\r\n2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
         )

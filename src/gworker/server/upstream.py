@@ -198,10 +198,12 @@ class _Connection(FlowControlled):
                 await self.drain()
             if chunked and self.transport is not None and not self.closed:
                 self.transport.write(b"0\r\n\r\n")
-        except BaseException as e:
+        except asyncio.CancelledError:
+            self.close(UpstreamError("the request was abandoned"))
+            raise
+        except Exception as e:  # the exchange's waiter is told, through the connection
             # the client's body broke off: the upstream would wait for its rest forever
             self.close(UpstreamError(f"the request body broke off: {e!r}"))
-            raise
         finally:
             self._sending = False
 
