@@ -34,10 +34,18 @@ import httptools
 from multidict import CIMultiDict
 
 from .draining import DRAINING
+from .front_door import INTERNAL
 from .gateway import Gateway, Unavailable, upstream_of
 from .scheduler.state import Container, FunctionState
 from .upstream import FlowControlled, UpstreamResponse
-from .web_proxy import HOP_BY_HOP, INLINE_BODY, forwarded_headers, located
+from .web_proxy import (
+    HOP_BY_HOP,
+    INLINE_BODY,
+    forwarded_headers,
+    header_bytes,
+    header_text,
+    located,
+)
 from .web_results import RESULT_PARAM
 from .web_table import Endpoint
 
@@ -46,7 +54,6 @@ log = logging.getLogger("gworker.gateway")
 MAX_HEAD = 64 * 1024  # a longer head goes to aiohttp, which refuses it
 # as aiohttp's server keeps an idle connection (longer than load balancers keep theirs)
 KEEP_ALIVE_S = 3630.0
-INTERNAL = b"500: internal error in the gworker gateway\n"
 _RESULT_QUERY = RESULT_PARAM.encode() + b"="
 _NO_BODY_STATUSES = frozenset((204, 304))
 
@@ -221,8 +228,8 @@ class _Client(FlowControlled):
         if DRAINING.stopping or not head.target.startswith(b"/") or _RESULT_QUERY in head.target:
             return None  # stopping (aiohttp's path says so), an absolute form, a result poll
         gateway = self.front.gateway
-        target = head.target.decode("utf-8", "surrogateescape")
-        found = gateway.resolve_target(target, head.host.decode("utf-8", "surrogateescape"))
+        target = header_text(head.target)
+        found = gateway.resolve_target(target, header_text(head.host))
         if found is None:
             return None
         endpoint, path, prefix = found
@@ -263,9 +270,9 @@ class _Client(FlowControlled):
             headers = forwarded_headers(head.headers, self.peer, "http", route.prefix)
             if relay_headers:
                 headers.extend((n.encode(), v.encode()) for n, v in relay_headers.items())
-            target = route.path.encode("utf-8", "surrogateescape")
+            target = header_bytes(route.path)
             sent = gateway.upstream.request(host, port, head.method, target, headers, body)
-            raw_path = head.target.decode("utf-8", "surrogateescape")
+            raw_path = header_text(head.target)
             deadline = time.monotonic() + gateway.timeout
             outcome = await gateway.exchange(fs, c, endpoint, sent, deadline, raw_path, True)
             if isinstance(outcome, str):
@@ -273,7 +280,7 @@ class _Client(FlowControlled):
                 self._answer(
                     303,
                     f"303: still running; the result will be at {outcome}\n",
-                    (b"Location", outcome.encode("utf-8", "surrogateescape")),
+                    (b"Location", header_bytes(outcome)),
                 )
                 return
             await self._relay(head, outcome, route)
@@ -286,7 +293,7 @@ class _Client(FlowControlled):
             if self.started:
                 self.close()
             else:
-                self._answer(500, INTERNAL.decode())
+                self._answer(500, INTERNAL)
         finally:
             self._release(route)
         # the next request waits until the client takes this answer: a client that pipelines
@@ -314,9 +321,9 @@ class _Client(FlowControlled):
                 if lower in HOP_BY_HOP:
                     continue
                 if lower == "location":
-                    host = head.host.decode("utf-8", "surrogateescape")
+                    host = header_text(head.host)
                     value = located(value, host, route.prefix)
-                out.append(b"%s: %s\r\n" % (name.encode("latin-1"), _b(value)))
+                out.append(b"%s: %s\r\n" % (name.encode("latin-1"), header_bytes(value)))
             if not self.keep_alive:
                 out.append(b"Connection: close\r\n")
             status = upstream.status
@@ -412,7 +419,3 @@ class _Client(FlowControlled):
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
-
-
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")

@@ -69,8 +69,14 @@ def _filtered(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> CIMul
     return out
 
 
-def _b(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")  # as aiohttp decoded it
+def header_bytes(text: str) -> bytes:
+    """A header's (or a path's) text as it came on the wire: aiohttp decodes with
+    surrogateescape, and so do the web front and the upstream client (``header_text``)."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def header_text(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _forwarded_for(request: web.Request) -> str:
@@ -111,11 +117,16 @@ def forwarded_headers(
                 host = value
         elif lower == b"x-forwarded-for" and not before:
             before = value
-    out.append((b"X-Forwarded-For", b"%s, %s" % (before, _b(peer)) if before else _b(peer)))
-    out.append((b"X-Forwarded-Proto", _b(scheme)))
+    out.append(
+        (
+            b"X-Forwarded-For",
+            b"%s, %s" % (before, header_bytes(peer)) if before else header_bytes(peer),
+        )
+    )
+    out.append((b"X-Forwarded-Proto", header_bytes(scheme)))
     out.append((b"X-Forwarded-Host", host))
     if prefix:
-        out.append((b"X-Forwarded-Prefix", _b(prefix)))
+        out.append((b"X-Forwarded-Prefix", header_bytes(prefix)))
     return out
 
 
@@ -155,15 +166,21 @@ async def send_http(
     headers are in. No time limit here: the gateway decides how long to wait for it (and may
     let it run on for a poll, see ``web_results.py``)."""
     headers = forwarded_headers(
-        request.raw_headers, request.remote or "", request.scheme, prefix, _b(request.host)
+        request.raw_headers,
+        request.remote or "",
+        request.scheme,
+        prefix,
+        header_bytes(request.host),
     )
     if "Host" not in request.headers:  # an HTTP/1.0 client's request: HTTP/1.1 needs one
         headers.append((b"Host", b"%s:%d" % (host.encode(), port)))
     if extra_headers:
-        headers.extend((_b(name), _b(value)) for name, value in extra_headers.items())
+        headers.extend(
+            (header_bytes(name), header_bytes(value)) for name, value in extra_headers.items()
+        )
     length = None if isinstance(data, bytes) else request.content_length
     return await upstream.request(
-        host, port, _b(request.method), _b(path), headers, data, length=length
+        host, port, header_bytes(request.method), header_bytes(path), headers, data, length=length
     )
 
 
