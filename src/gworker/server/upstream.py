@@ -53,12 +53,19 @@ class UpstreamResponse:
     """One response: status, reason and headers once its head is in; its body read with
     ``read_chunk``; ``release`` once done with it (a body left unread closes the connection)."""
 
-    def __init__(self, conn: _Connection, status: int, reason: str, headers: list[tuple[str, str]]):
+    def __init__(
+        self,
+        conn: _Connection,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        content_length: int | None,
+    ) -> None:
         self._conn: _Connection | None = conn
         self.status = status
         self.reason = reason
         self.headers = headers  # as sent, hop-by-hop ones included
-        self.content_length: int | None = None
+        self.content_length = content_length
         self._chunks: collections.deque[bytes] = collections.deque()
         self._buffered = 0
         self._done = False
@@ -253,8 +260,8 @@ class _Connection(FlowControlled):
         status = self.parser.get_status_code()
         if 100 <= status < 200 or self._head is None:
             return  # an interim response (103 Early Hints, ...): the real one follows
-        response = UpstreamResponse(self, status, self._reason.decode("latin-1"), self._headers)
-        response.content_length = self._length
+        reason = self._reason.decode("latin-1")
+        response = UpstreamResponse(self, status, reason, self._headers, self._length)
         self._response = response
         head, self._head = self._head, None
         if not head.done():

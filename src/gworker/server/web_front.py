@@ -39,12 +39,11 @@ from .gateway import Gateway, Unavailable, upstream_of
 from .scheduler.state import Container, FunctionState
 from .upstream import FlowControlled, UpstreamResponse
 from .web_proxy import (
-    HOP_BY_HOP,
     INLINE_BODY,
+    answer_headers,
     forwarded_headers,
     header_bytes,
     header_text,
-    located,
 )
 from .web_results import RESULT_PARAM
 from .web_table import Endpoint
@@ -312,24 +311,14 @@ class _Client(FlowControlled):
             except ConnectionError as e:
                 raise gateway.closed(route.endpoint, e) from None
             out = [b"HTTP/1.1 %d %s\r\n" % (upstream.status, upstream.reason.encode("latin-1"))]
-            length = None
-            for name, value in upstream.headers:
-                lower = name.lower()
-                if lower == "content-length":
-                    length = value
-                    continue
-                if lower in HOP_BY_HOP:
-                    continue
-                if lower == "location":
-                    host = header_text(head.host)
-                    value = located(value, host, route.prefix)
-                out.append(b"%s: %s\r\n" % (name.encode("latin-1"), header_bytes(value)))
+            headers = answer_headers(upstream, header_text(head.host), route.prefix)
+            out += [b"%s: %s\r\n" % (n.encode("latin-1"), header_bytes(v)) for n, v in headers]
             if not self.keep_alive:
                 out.append(b"Connection: close\r\n")
-            status = upstream.status
+            status, length = upstream.status, upstream.content_length
             if head.method == b"HEAD" or status in _NO_BODY_STATUSES or status < 200:
                 if length is not None and status != 204:
-                    out.append(b"Content-Length: %s\r\n" % length.encode())
+                    out.append(b"Content-Length: %d\r\n" % length)
                 self._write((*out, b"\r\n"))
                 return
             if upstream.at_eof:
@@ -340,13 +329,13 @@ class _Client(FlowControlled):
             upstream.release()
 
     async def _stream(
-        self, out: list[bytes], first: bytes, upstream: UpstreamResponse, length: str | None
+        self, out: list[bytes], first: bytes, upstream: UpstreamResponse, length: int | None
     ) -> None:
         chunked = length is None
         if length is None:
             out.append(b"Transfer-Encoding: chunked\r\n\r\n")
         else:
-            out.append(b"Content-Length: %s\r\n\r\n" % length.encode())
+            out.append(b"Content-Length: %d\r\n\r\n" % length)
         self._write(out)
         chunk = first
         try:

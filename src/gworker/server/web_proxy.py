@@ -61,14 +61,6 @@ INLINE_BODY = 1024 * 1024
 CHUNK = 256 * 1024
 
 
-def _filtered(headers: Iterable[tuple[str, str]], drop: frozenset[str]) -> CIMultiDict[str]:
-    out: CIMultiDict[str] = CIMultiDict()
-    for name, value in headers:
-        if name.lower() not in drop:
-            out.add(name, value)
-    return out
-
-
 def header_bytes(text: str) -> bytes:
     """A header's (or a path's) text as it came on the wire: aiohttp decodes with
     surrogateescape, and so do the web front and the upstream client (``header_text``)."""
@@ -87,10 +79,8 @@ def _forwarded_for(request: web.Request) -> str:
 
 def _ws_headers(request: web.Request, prefix: str) -> CIMultiDict[str]:
     """A WebSocket handshake's headers for the upstream (aiohttp's client adds its own)."""
-    headers = _filtered(
-        request.headers.items(),
-        HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"},
-    )
+    drop = HOP_BY_HOP | WS_HANDSHAKE | {"sec-websocket-protocol", "host"}
+    headers = CIMultiDict((n, v) for n, v in request.headers.items() if n.lower() not in drop)
     headers["Host"] = request.host
     headers["X-Forwarded-For"] = _forwarded_for(request)
     headers["X-Forwarded-Proto"] = request.scheme
@@ -203,6 +193,19 @@ def located(location: str, host: str, prefix: str) -> str:
     return urlunsplit(parts._replace(path=prefix + parts.path))
 
 
+def answer_headers(upstream: UpstreamResponse, host: str, prefix: str) -> list[tuple[str, str]]:
+    """The headers of ``upstream``'s answer as the client gets them: hop-by-hop ones and the
+    Content-Length dropped (whoever writes the body frames it), and a redirect's Location as
+    the client must follow it (``located``)."""
+    out = []
+    for name, value in upstream.headers:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower == "content-length":
+            continue
+        out.append((name, located(value, host, prefix) if lower == "location" else value))
+    return out
+
+
 async def relay_http(
     request: web.Request, upstream: UpstreamResponse, pause: float, prefix: str = ""
 ) -> web.StreamResponse:
@@ -210,13 +213,10 @@ async def relay_http(
     between chunks cuts the response off. ``prefix``: the path the endpoint is served under
     (empty under host routing), for its redirects."""
     try:
-        headers = _filtered(upstream.headers, HOP_BY_HOP)
-        if "Location" in headers:
-            headers["Location"] = located(headers["Location"], request.host, prefix)
+        headers = CIMultiDict(answer_headers(upstream, request.host, prefix))
         first = await upstream.read_chunk(pause)
         if upstream.at_eof and request.method != "HEAD":
             # the whole body is here: one write to the client, with its length
-            headers.popall("Content-Length", None)
             return web.Response(
                 status=upstream.status, reason=upstream.reason, headers=headers, body=first
             )
