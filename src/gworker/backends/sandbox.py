@@ -120,11 +120,10 @@ class SandboxProcess:
     def __init__(
         self,
         proc: asyncio.subprocess.Process,
-        net: asyncio.subprocess.Process | None,
+        net: SlirpNetwork | None,
         limiter: Limiter,
         sandbox_id: str,
         keeper: VolumeKeeper | None = None,
-        api_socket: str | None = None,
         on_exit: Callable[[], None] | None = None,
         root: SandboxRoot | None = None,
     ) -> None:
@@ -134,7 +133,6 @@ class SandboxProcess:
         self._limiter = limiter
         self._id = sandbox_id
         self._keeper = keeper
-        self._api_socket = api_socket  # slirp4netns's, to add port forwards
         self._on_exit = on_exit  # gives back its GPUs
         self.volume_problem: str | None = None  # why committing its volumes failed
         self._write_lock = asyncio.Lock()
@@ -183,9 +181,9 @@ class SandboxProcess:
     async def forward(self, guest_port: int, host_addr: str) -> int:
         """Make the sandbox's ``guest_port`` reachable at ``host_addr:<port>``; returns the
         port."""
-        if self._api_socket is None:
+        if self._net is None:
             raise ForwardError("the sandbox has no network (block_network=True)")
-        return await add_forward(self._api_socket, guest_port, host_addr)
+        return await self._net.forward(guest_port, host_addr)
 
     def activate(self) -> None:
         """It is in use now: the ordinary CPU weight."""
@@ -203,12 +201,8 @@ class SandboxProcess:
         self._limiter.release(self._id)  # kills whatever is left in its group
         if self._on_exit is not None:  # nothing of it runs any more: its devices are free
             self._on_exit()
-        if self._net and self._net.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._net.kill()
-            await self._net.wait()
-        if self._api_socket:
-            shutil.rmtree(os.path.dirname(self._api_socket), ignore_errors=True)
+        if self._net is not None:
+            await self._net.close()
         if self._keeper is not None:  # its processes are gone: what they wrote is final
             self.volume_problem = await self._keeper.finish()
         return code, oom
@@ -297,16 +291,14 @@ async def start_sandbox(
         raise
     finally:
         os.close(info_w)
-    net, api_socket = None, None
+    net = None
     try:
         child = await asyncio.to_thread(_child_pid, info_r)
         if spec.cidr_allowlist is not None and child is not None:
             await sandbox_firewall.apply(child, spec.cidr_allowlist)
         if not spec.block_network and child is not None:
             assert slirp is not None
-            # a directory only root (or the server's user) can enter: the socket forwards ports
-            api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
-            net = await start_network(slirp, child, api_socket)
+            net = await SlirpNetwork.start(slirp, child)
         await _agent_ready(proc)
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
@@ -314,11 +306,11 @@ async def start_sandbox(
         limiter.release(group)
         if keeper:
             await keeper.discard()
-        if api_socket:
-            shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
+        if net is not None:
+            await net.close()
         raise
     root = SandboxRoot(image, scratch, tuple(sorted(binds)))
-    return SandboxProcess(proc, net, limiter, group, keeper, api_socket, on_exit, root)
+    return SandboxProcess(proc, net, limiter, group, keeper, on_exit, root)
 
 
 async def _agent_ready(proc: asyncio.subprocess.Process) -> None:
@@ -348,12 +340,45 @@ def _child_pid(fd: int) -> int | None:
         return None
 
 
-async def start_network(
-    slirp: str, child: int, api_socket: str, who: str = "the sandbox"
+class SlirpNetwork:
+    """slirp4netns for one network namespace: outbound traffic, never the host's loopback, and
+    port forwards added through its API socket (sandboxes, and function containers that serve
+    on a port: ``web_network``)."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, api_socket: str) -> None:
+        self.proc = proc
+        self.api_socket = api_socket
+
+    @classmethod
+    async def start(cls, slirp: str, child: int, who: str = "the sandbox") -> SlirpNetwork:
+        """The network of process ``child``'s namespace, once configured; a LaunchError (with
+        nothing left behind) if it cannot be."""
+        # a directory only root (or the server's user) can enter: the socket forwards ports
+        api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-slirp-"), "api.sock")
+        try:
+            return cls(await _start_slirp(slirp, child, api_socket, who), api_socket)
+        except BaseException:
+            shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
+            raise
+
+    async def forward(self, guest_port: int, host_addr: str) -> int:
+        """Make the namespace's ``guest_port`` reachable at ``host_addr:<port>``; returns the
+        port."""
+        return await add_forward(self.api_socket, guest_port, host_addr)
+
+    async def close(self) -> None:
+        """End slirp4netns (its namespace's processes are gone, or never started) and its
+        socket."""
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+            await self.proc.wait()
+        shutil.rmtree(os.path.dirname(self.api_socket), ignore_errors=True)
+
+
+async def _start_slirp(
+    slirp: str, child: int, api_socket: str, who: str
 ) -> asyncio.subprocess.Process:
-    """slirp4netns for the network namespace of process ``child``: outbound traffic, never the
-    host's loopback, port forwards asked through ``api_socket``; returns once it is configured
-    (sandboxes, and function containers that serve on a port: ``web_network``)."""
     ready_r, ready_w = os.pipe()
     argv = [slirp, "--configure", "--mtu=65520", "--disable-host-loopback"]
     argv.append(f"--api-socket={api_socket}")

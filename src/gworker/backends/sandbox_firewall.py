@@ -70,16 +70,29 @@ async def apply(child_pid: int, allowlist: Sequence[str]) -> None:
         raise LaunchError(NFT_INSTALL)
     if nsenter is None:
         raise LaunchError("nsenter (util-linux) is not installed; cidr_allowlist needs it")
-    argv = [nsenter, f"--net=/proc/{child_pid}/ns/net"]
+    await load_rules(
+        nsenter,
+        nft,
+        child_pid,
+        ruleset(allowlist),
+        "the sandbox's cidr_allowlist could not be set up (nft)",
+    )
+
+
+async def load_rules(
+    nsenter: str, nft: str, pid: int, rules: str, failure: str, before: str | None = None
+) -> None:
+    """Load nftables ``rules`` into the network namespace of process ``pid``; ``before``: a
+    shell command run in that namespace first. A LaunchError that starts with ``failure`` if
+    they do not load."""
+    argv = [nsenter, f"--net=/proc/{pid}/ns/net"]
+    argv += ["/bin/sh", "-c", f"{before} && exec {nft} -f -"] if before else [nft, "-f", "-"]
     proc = await asyncio.create_subprocess_exec(
         *argv,
-        nft,
-        "-f",
-        "-",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await proc.communicate(ruleset(allowlist).encode())
+    _, err = await proc.communicate(rules.encode())
     if proc.returncode != 0:
-        raise LaunchError(f"the sandbox's cidr_allowlist could not be set up (nft): {err.decode()}")
+        raise LaunchError(f"{failure}: {err.decode()}")

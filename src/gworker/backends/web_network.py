@@ -5,7 +5,7 @@ replica of every app listens on its port independently, as each Modal container 
 The pieces are the sandboxes': ``launch.plan(own_network=True)`` unshares the namespace in the
 child (``isolation.own_network_in_child``) and binds the control plane's unix sockets in, since
 the host's loopback is out of reach; here, once the process exists, ``slirp4netns`` gives the
-namespace outbound traffic (``sandbox.start_network``: ``--disable-host-loopback``, DNS through
+namespace outbound traffic (``sandbox.SlirpNetwork``: ``--disable-host-loopback``, DNS through
 the host's resolver) and forwards a free port of the host's loopback to each of the container's
 ports (``sandbox_ports.add_forward``). The backend reports those host ports as the container's
 ``Placement.forwards`` and the control plane translates the ports the container reports through
@@ -25,16 +25,13 @@ control plane's TCP port; its API and channel are the unix sockets.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import shutil
-import tempfile
 from collections.abc import Sequence
 
 from .launch import LaunchError
-from .sandbox import start_network
-from .sandbox_ports import ForwardError, add_forward
+from .sandbox import SlirpNetwork
+from .sandbox_firewall import load_rules
+from .sandbox_ports import ForwardError
 
 TABLE = "gworker_web"
 TAP = "tap0"  # slirp4netns's device in the namespace
@@ -79,9 +76,8 @@ class WebNetwork:
     """One container's slirp4netns and its forwards: ``forwards`` maps each of the container's
     ports to the host loopback port that reaches it."""
 
-    def __init__(self, net: asyncio.subprocess.Process, api_socket: str) -> None:
+    def __init__(self, net: SlirpNetwork) -> None:
         self._net = net
-        self._api_socket = api_socket
         self.forwards: dict[int, int] = {}
 
     @classmethod
@@ -89,18 +85,20 @@ class WebNetwork:
         """Set up the network of the namespace process ``pid`` is in, with ``ports`` forwarded.
         Every failure is a LaunchError (nothing is left running)."""
         slirp, nft, nsenter = check_tools()
-        await _load_rules(nsenter, nft, pid, ports)
-        # a directory only root can enter: the socket adds forwards
-        api_socket = os.path.join(tempfile.mkdtemp(prefix="gw-web-"), "api.sock")
-        try:
-            net = await start_network(slirp, pid, api_socket, who="the web server container")
-        except BaseException:
-            shutil.rmtree(os.path.dirname(api_socket), ignore_errors=True)
-            raise
-        self = cls(net, api_socket)
+        # the loopback rewrite and route_localnet, before the network comes up (/proc/sys/net
+        # is the writer's namespace's, hence the shell inside)
+        await load_rules(
+            nsenter,
+            nft,
+            pid,
+            ruleset(ports),
+            "the web server container's port forwarding could not be set up",
+            before="echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet",
+        )
+        self = cls(await SlirpNetwork.start(slirp, pid, who="the web server container"))
         try:
             for port in ports:
-                self.forwards[port] = await add_forward(api_socket, port, HOST_ADDR)
+                self.forwards[port] = await self._net.forward(port, HOST_ADDR)
         except BaseException as e:
             await self.close()
             if isinstance(e, ForwardError):
@@ -110,29 +108,4 @@ class WebNetwork:
 
     async def close(self) -> None:
         """End slirp4netns (its container has exited, or never started) and its socket."""
-        if self._net.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._net.kill()
-            await self._net.wait()
-        shutil.rmtree(os.path.dirname(self._api_socket), ignore_errors=True)
-
-
-async def _load_rules(nsenter: str, nft: str, pid: int, ports: Sequence[int]) -> None:
-    """The loopback rewrite and ``route_localnet`` in process ``pid``'s namespace, before its
-    network comes up (``/proc/sys/net`` is the writer's namespace's, hence the shell inside)."""
-    script = f"echo 1 > /proc/sys/net/ipv4/conf/all/route_localnet && exec {nft} -f -"
-    proc = await asyncio.create_subprocess_exec(
-        nsenter,
-        f"--net=/proc/{pid}/ns/net",
-        "/bin/sh",
-        "-c",
-        script,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, err = await proc.communicate(ruleset(ports).encode())
-    if proc.returncode != 0:
-        raise LaunchError(
-            f"the web server container's port forwarding could not be set up: {err.decode()}"
-        )
+        await self._net.close()
