@@ -50,18 +50,13 @@ class Connection:
     def _socket(self, timeout: float) -> socket.socket:
         sock = self._sock
         if sock is None:
-            sock = _connect_unix(self._unix, timeout) if self._unix else self._connect_tcp(timeout)
+            sock = connect(self._unix or self._addr, timeout)
             if self._tls is not None:
                 sock = self._tls.wrap_socket(sock, server_hostname=self._addr[0])
             self._sock, self._timeout, self.reused = sock, timeout, False
         elif timeout != self._timeout:
             sock.settimeout(timeout)
             self._timeout = timeout
-        return sock
-
-    def _connect_tcp(self, timeout: float) -> socket.socket:
-        sock = socket.create_connection(self._addr, timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
     def exchange(self, head: bytes, body: bytes | None, timeout: float) -> tuple[int, bytes]:
@@ -157,12 +152,18 @@ class Connection:
         return data
 
 
-def _connect_unix(path: str, timeout: float) -> socket.socket:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(path)
-    except BaseException:
-        sock.close()
-        raise
+def connect(address: tuple[str, int] | str, timeout: float) -> socket.socket:
+    """A socket connected to ``address``: ``(host, port)`` over TCP (no Nagle delay), or a unix
+    socket's path (a container without a network reaches the control plane so)."""
+    if isinstance(address, str):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+    sock = socket.create_connection(address, timeout)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock

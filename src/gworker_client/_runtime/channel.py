@@ -12,7 +12,6 @@ whose answer was lost is handed out again.
 from __future__ import annotations
 
 import os
-import socket
 import struct
 import threading
 from typing import Any
@@ -21,6 +20,7 @@ import msgpack
 
 from .. import _api, _config
 from .. import exception as exc
+from .._http import connect
 from .._protocol.limits import MAX_REQUEST_BYTES
 
 HEADER = struct.Struct(">I")
@@ -31,17 +31,7 @@ class _Socket:
     """One authenticated connection; not thread-safe."""
 
     def __init__(self, address: tuple[str, int] | str, container_id: str, token: str) -> None:
-        if isinstance(address, str):  # a unix socket: a container without a network
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.settimeout(30)
-            try:
-                self.sock.connect(address)
-            except BaseException:
-                self.sock.close()
-                raise
-        else:
-            self.sock = socket.create_connection(address, timeout=30)
-            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.sock = connect(address, 30)
         self.buf = bytearray()
         try:
             reply = self.exchange({"container_id": container_id, "token": token}, 30)
