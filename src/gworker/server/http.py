@@ -20,7 +20,7 @@ from gworker_client._protocol.limits import MAX_INT, MAX_REQUEST_BYTES
 from gworker_client._protocol.objects import name_problem
 from gworker_client._protocol.wire import field_path
 
-from ..store.identities import Token
+from ..store.identities import REFUSED, Token
 from . import roles
 from .draining import DRAINING
 from .errors import ApiError, Forbidden, InvalidRequest, Stopping, Unauthorized
@@ -186,7 +186,7 @@ def auth_middleware(
             status = e.status
             raise
         finally:
-            if status in (401, 403) or roles.mutating(request.method, request.path):
+            if status in REFUSED or roles.mutating(request.method, request.path):
                 audit(request, status)
 
     return middleware

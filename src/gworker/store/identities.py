@@ -24,7 +24,7 @@ AUDIT_COLUMNS = {
 # the refusals left out when too many came (server/audit.py)
 REFUSED = (401, 403)
 LEFT_OUT = 429
-_REFUSED_SQL = "status IN (401, 403, 429)"
+_REFUSED_SQL = f"status IN ({', '.join(str(s) for s in (*REFUSED, LEFT_OUT))})"
 # columns added to the tokens table of a store made before tokens had users and roles: such
 # a token was its server's only kind of user, so it stays an admin
 TOKEN_COLUMNS = {

@@ -15,7 +15,7 @@ the event loop for long; the caller (``server/retention.py``) decides how many p
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 SCHEMA_RETENTION = """
 CREATE TABLE IF NOT EXISTS expired_calls (
@@ -41,6 +41,7 @@ _CALL_TABLES = (
 
 class RetentionStore:
     db: sqlite3.Connection
+    touch_payloads: Callable[[Iterable[str], float], None]  # PayloadStore's
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -79,9 +80,7 @@ class RetentionStore:
                     (call_id,),
                 )
             ]
-        self.db.executemany(
-            "UPDATE payload_blobs SET touched_at = ? WHERE digest = ?", [(now, d) for d in digests]
-        )
+        self.touch_payloads(digests, now)
         return digests
 
     def call_expired_at(self, call_id: str) -> float | None:
@@ -202,6 +201,3 @@ class RetentionStore:
             (before, limit),
         ).rowcount
         return n
-
-    def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
-        return {t: int(self.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]) for t in tables}
