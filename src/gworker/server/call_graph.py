@@ -11,7 +11,8 @@ awaited call the server has answered and forgotten shows the inputs that made ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import collections
+from collections.abc import Callable, Iterator
 
 from aiohttp import web
 
@@ -66,7 +67,7 @@ def record_parent(state: State, container_id: str, call_id: str, parent: ParentI
     state.store.add_call_parent(
         CallParent(call_id, parent.call_id, parent.input_id, c.id, c.function.id)
     )
-    if parent.input_id and not state.store.has_input_task(parent.input_id):
+    if parent.input_id:
         state.store.add_input_task(parent.input_id, parent.call_id, c.id, PENDING)
 
 
@@ -74,8 +75,7 @@ def input_finished(state: State) -> Completed:
     """A completion hook: keep the container and status of each input the graph shows."""
 
     def completed(fs: FunctionState, container_id: str, inp: Input, out: ContainerOutput) -> None:
-        if state.store.has_call_parent(inp.call_id) or state.store.has_input_task(inp.id):
-            state.store.add_input_task(inp.id, inp.call_id, container_id, out.status.value)
+        state.store.finish_input_task(inp.id, inp.call_id, container_id, out.status.value)
 
     return completed
 
@@ -110,49 +110,55 @@ def _call_inputs(state: State, call_id: str) -> tuple[str, list[tuple[int, str |
     return cs.function_id, state.store.stored_inputs(call_id)
 
 
-def _status(iid: int, stored: str | None, recorded: tuple[str, str] | None, running: bool) -> str:
+def _status(iid: int, stored: str | None, recorded: str | None, running: bool) -> str:
     if running or iid == 0:  # leased now, or an awaited input not yet taken
         return PENDING
     if stored is not None:
         return stored
-    return recorded[1] if recorded else PENDING
+    return recorded or PENDING
+
+
+def _inputs(
+    state: State, call_id: str, children: list[CallParent], running: dict[int, str]
+) -> Iterator[tuple[int, str, str, str, str]]:
+    """``(input id, task id, status, function, module)`` of each input of ``call_id`` the
+    graph shows."""
+    recorded = state.store.input_tasks(call_id)
+    found = _call_inputs(state, call_id)
+    if found is None:
+        # a call the server does not hold (a web request, or an awaited call answered and
+        # forgotten): its inputs are known only from the calls they made
+        shown: set[int] = set()
+        for child in children:
+            iid = child.parent_input_id
+            if iid not in shown:
+                shown.add(iid)
+                task, status = recorded.get(iid) or (child.task_id, PENDING)
+                yield iid, task, status, *_function(state, child.function_id)
+        return
+    fn, module = _function(state, found[0])
+    for iid, stored in found[1][:MAX_GRAPH_INPUTS]:
+        rec = recorded.get(iid)
+        status = _status(iid, stored, rec[1] if rec else None, iid in running)
+        yield iid, running.get(iid) or (rec[0] if rec else ""), status, fn, module
 
 
 def graph(state: State, call_id: str) -> CallGraph:
     state.scheduler.calls.get(call_id)  # a 404 for a call that does not exist
     running = {iid: c.id for c in state.scheduler.fleet.by_id.values() for iid in c.leased}
     out: list[GraphInput] = []
-    todo: list[tuple[str, str]] = [(_root(state, call_id), "")]  # (call id, parent node)
+    todo = collections.deque([(_root(state, call_id), "")])  # (call id, parent node)
     seen: set[str] = set()
     while todo and len(seen) < MAX_GRAPH_CALLS:
-        cid, parent_node = todo.pop(0)
+        cid, parent_node = todo.popleft()
         if cid in seen:
             continue
         seen.add(cid)
         children = state.store.child_calls(cid)
-        found = _call_inputs(state, cid)
-        recorded = state.store.input_tasks(cid)
         nodes: dict[int, str] = {}
-        if found is None:
-            # a call the server does not hold (a web request, or an awaited call answered and
-            # forgotten): its inputs are known only from the calls they made
-            for child in children:
-                iid = child.parent_input_id
-                if iid in nodes:
-                    continue
-                fn, module = _function(state, child.function_id)
-                rec = recorded.get(iid)
-                task, status = rec if rec else (child.task_id, PENDING)
-                nodes[iid] = f"in-{iid}" if iid else f"in-{cid}"
-                out.append(GraphInput(nodes[iid], cid, task, status, fn, module, parent_node))
-        else:
-            fn, module = _function(state, found[0])
-            for iid, stored in found[1][:MAX_GRAPH_INPUTS]:
-                rec = recorded.get(iid)
-                task = running.get(iid) or (rec[0] if rec else "")
-                status = _status(iid, stored, rec, iid in running)
-                nodes[iid] = f"in-{iid}" if iid else f"in-{cid}"
-                out.append(GraphInput(nodes[iid], cid, task, status, fn, module, parent_node))
+        for iid, task, status, fn, module in _inputs(state, cid, children, running):
+            nodes[iid] = f"in-{iid}" if iid else f"in-{cid}"
+            out.append(GraphInput(nodes[iid], cid, task, status, fn, module, parent_node))
         for child in children:
             if child.parent_input_id in nodes:
                 todo.append((child.call_id, nodes[child.parent_input_id]))

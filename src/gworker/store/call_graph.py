@@ -77,20 +77,23 @@ class CallGraphStore:
         )
         return [CallParent(*r) for r in rows]
 
-    def has_call_parent(self, call_id: str) -> bool:
-        row = self.db.execute("SELECT 1 FROM call_parents WHERE call_id = ?", (call_id,))
-        return row.fetchone() is not None
-
     def add_input_task(self, input_id: int, call_id: str, task_id: str, status: str) -> None:
+        """An input a child call names as its parent, while it runs (kept if already there)."""
         self.db.execute(
-            "INSERT OR REPLACE INTO input_tasks (input_id, call_id, task_id, status)"
+            "INSERT OR IGNORE INTO input_tasks (input_id, call_id, task_id, status)"
             " VALUES (?, ?, ?, ?)",
             (input_id, call_id, task_id, status),
         )
 
-    def has_input_task(self, input_id: int) -> bool:
-        row = self.db.execute("SELECT 1 FROM input_tasks WHERE input_id = ?", (input_id,))
-        return row.fetchone() is not None
+    def finish_input_task(self, input_id: int, call_id: str, task_id: str, status: str) -> None:
+        """Where an input ran and how it ended, kept only for a call in a call graph: one with
+        a parent, or whose input a child call named (one statement: this runs per output)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO input_tasks (input_id, call_id, task_id, status)"
+            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM call_parents WHERE call_id = ?)"
+            " OR EXISTS (SELECT 1 FROM input_tasks WHERE input_id = ?)",
+            (input_id, call_id, task_id, status, call_id, input_id),
+        )
 
     def input_tasks(self, call_id: str) -> dict[int, tuple[str, str]]:
         """Input id -> (task id, status) of a call's recorded inputs."""
