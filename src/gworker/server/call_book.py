@@ -25,6 +25,7 @@ from gworker_client._protocol.limits import blob_digest
 
 from .. import constants as C
 from ..store import Store
+from ..store.payloads import Hold
 from . import payloads
 from .call_state import CallState
 from .draining import DRAINING
@@ -130,9 +131,10 @@ class CallBook:
         aw = self.awaited.get(call_id)
         if aw is None:
             fresh = self.store.add_inputs(call_id, fid, items, fresh_call)
-            if any(blob_digest(a) for _, a in items):
-                by_idx = dict(items)
-                self._hold_args(call_id, [(idx, by_idx[idx]) for _, idx in fresh])
+            holds = payloads.input_holds(call_id, items)
+            if holds:
+                taken = {idx for _, idx in fresh}
+                self._hold_args([h for h in holds if h[1] in taken])
             return fresh
         if not fresh_call:  # an awaited call's one input came with the request that made it
             return []
@@ -166,12 +168,12 @@ class CallBook:
             self.store.add_inputs_with_ids(
                 call_id, cs.function_id, [(aw.input_id, aw.idx, aw.args)]
             )
-            self._hold_args(call_id, [(aw.idx, aw.args)])
+            self._hold_args(payloads.input_holds(call_id, [(aw.idx, aw.args)]))
 
-    def _hold_args(self, call_id: str, items: list[tuple[int, bytes]]) -> None:
-        holds = payloads.input_holds(call_id, items)
+    def _hold_args(self, holds: list[Hold]) -> None:
+        """Stored inputs' arguments hold their blobs until the input has an output."""
         self.store.hold_payloads(holds)
-        self.blob_args.update((call_id, idx) for _, idx, _, _, _ in holds)
+        self.blob_args.update((call_id, idx) for call_id, idx, _, _, _ in holds)
 
     def live_payloads(self) -> set[str]:
         """The blobs that inputs held only in memory (awaited calls') refer to."""
@@ -180,14 +182,12 @@ class CallBook:
     def handed_out(self, call_id: str, rows: list[WireRow]) -> bool:
         """A caller was handed these outputs: their results' blobs are no longer held (they
         are deleted after their grace, time enough to fetch them). True if any was."""
-        now, changed = time.time(), False
-        for _, idx, _, data in rows:
-            digest = blob_digest(data)
-            if digest is not None:
-                self.store.release_payloads([(call_id, idx, "result")], now)
-                self.store.touch_payloads([digest], now)
-                changed = True
-        return changed
+        held = [(idx, d) for _, idx, _, data in rows if (d := blob_digest(data)) is not None]
+        if held:
+            now = time.time()
+            self.store.release_payloads([(call_id, idx, "result") for idx, _ in held], now)
+            self.store.touch_payloads([d for _, d in held], now)
+        return bool(held)
 
     def is_cancelled(self, call_id: str) -> bool:
         cs = self.calls.get(call_id)
@@ -230,8 +230,9 @@ class CallBook:
         if done:
             self.blob_args.difference_update(done)
             self.store.release_payloads([(c, i, "args") for c, i in done], time.time())
-        if any(blob_digest(r[4]) for r in added):
-            self.store.hold_payloads(payloads.output_holds(added, time.time()))
+        holds = payloads.output_holds(added, time.time())
+        if holds:
+            self.store.hold_payloads(holds)
 
     def _rows(self, call_id: str, after: int) -> list[WireRow]:
         recent = self.recent.get(call_id)
