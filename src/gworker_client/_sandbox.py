@@ -33,6 +33,7 @@ from ._sandbox_args import (
     _check_args,
     _check_env,
     _check_path,
+    _check_timeout,
     _check_workdir,
     _gpu,
     _limit,
@@ -230,10 +231,8 @@ class Sandbox:
             raise exc.InvalidError("Sandbox.exec needs a command, like sb.exec('ls', '-l')")
         if bufsize not in (-1, 1):
             raise exc.InvalidError(f"bufsize={bufsize!r} must be -1 (default) or 1 (lines)")
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
-            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        if timeout is not None:
+            _check_timeout(timeout)
         body = {
             "args": _check_args(args, "Sandbox.exec"),
             "workdir": _check_workdir(workdir),
@@ -303,8 +302,7 @@ class Sandbox:
         """How to reach each port declared in ``encrypted_ports``/``unencrypted_ports``, by
         port. They are open by the time ``create`` returns, so there is no wait for
         ``timeout`` to bound (it is checked, for Modal's signature)."""
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        _check_timeout(timeout)
         client = _api.client()
         resp = client.get(f"/v1/sandboxes/{self._ref}/tunnels")
         return {t["port"]: Tunnel._from_info(client.url, t) for t in resp["tunnels"]}
@@ -318,8 +316,7 @@ class Sandbox:
         (``Image.from_id(image.object_id)`` finds it, ``gw image list`` shows it). Raises
         TimeoutError if it takes more than ``timeout`` seconds, InvalidError if the sandbox is
         not running."""
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+        _check_timeout(timeout)
         resp = _api.client().post(
             f"/v1/sandboxes/{self._ref}/snapshot_filesystem",
             {"timeout": float(timeout)},

@@ -34,6 +34,12 @@ def _check_args(args: Sequence[Any], what: str) -> list[str]:
     return list(args)
 
 
+def _check_timeout(timeout: object) -> None:
+    """A wait's ``timeout``: a positive number of seconds."""
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise exc.InvalidError(f"timeout={timeout!r} must be a positive number of seconds")
+
+
 def _check_env(env: Mapping[str, str | None] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for k, v in (env or {}).items():
