@@ -30,7 +30,7 @@ OPAQUE = ".wh..wh..opq"
 OPAQUE_XATTR = "trusted.overlay.opaque"
 _PAX_XATTR = "SCHILY.xattr."
 # xattrs a layer may carry into the image (file capabilities, ACLs); never overlay's own.
-_XATTR_PREFIXES = ("security.", "user.", "system.posix_acl")
+XATTR_PREFIXES = ("security.", "user.", "system.posix_acl")
 
 
 class LayerError(BuildError):
@@ -102,7 +102,7 @@ def _apply_metadata(path: Path, m: tarfile.TarInfo) -> None:
     for key, value in m.pax_headers.items():
         if key.startswith(_PAX_XATTR) and not m.issym():  # Linux keeps no user xattrs on links
             attr = key[len(_PAX_XATTR) :]
-            if attr.startswith(_XATTR_PREFIXES):
+            if attr.startswith(XATTR_PREFIXES):
                 raw = value.encode("utf-8", "surrogateescape")
                 os.setxattr(path, attr, raw, follow_symlinks=False)
     if not m.issym():
@@ -212,7 +212,7 @@ def _tarinfo(
             inodes[key] = arcname
     xattrs = {}
     for attr in os.listxattr(path, follow_symlinks=False):
-        if attr.startswith(_XATTR_PREFIXES):
+        if attr.startswith(XATTR_PREFIXES):
             raw = os.getxattr(path, attr, follow_symlinks=False)
             xattrs[_PAX_XATTR + attr] = raw.decode("utf-8", "surrogateescape")
     info.pax_headers = xattrs

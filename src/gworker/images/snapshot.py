@@ -34,13 +34,14 @@ from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 
 from . import layertar
+from .built import BuiltImage
 from .errors import BuildError
 from .layers import ImageConfig, ImageRecord, LayerStore, remove_tree
 
 SNAPSHOT = "snapshot"  # an image record's origin: made from a sandbox, not built from a spec
 # Paths of a sandbox's root that are mounts, never its own files (``isolation.command``).
 MOUNTED = ("/tmp", "/proc", "/dev", "/opt/gworker", "/etc/resolv.conf", "/etc/hosts")
-_COPY_ATTRS = (*layertar._XATTR_PREFIXES, layertar.OPAQUE_XATTR)
+_COPY_ATTRS = (*layertar.XATTR_PREFIXES, layertar.OPAQUE_XATTR)
 _CHUNK = 1 << 20
 
 
@@ -90,18 +91,15 @@ def capture(
     return record
 
 
-def config_of(
-    python: str,
-    python_version: str,
-    env: Mapping[str, str],
-    workdir: str | None,
-    python_path: Iterable[str] = (),
-) -> ImageConfig:
+def config_of(image: BuiltImage) -> ImageConfig:
     """A snapshot's config: its image's, with the import path of placed sources kept."""
-    paths = list(python_path)
-    extra = {"PYTHONPATH": ":".join(paths)} if paths else {}
-    env = {**extra, **env}
-    return ImageConfig(python=python, python_version=python_version, env=env, workdir=workdir)
+    extra = {"PYTHONPATH": ":".join(image.python_path)} if image.python_path else {}
+    return ImageConfig(
+        python=image.python,
+        python_version=image.python_version,
+        env={**extra, **image.env},
+        workdir=image.workdir,
+    )
 
 
 def _rel(path: str) -> str:

@@ -13,7 +13,7 @@ import logging
 import threading
 
 from ...images import BuildError, ImageRecord, LayerStore
-from ...images.snapshot import SnapshotCancelled, capture, config_of
+from ...images.snapshot import capture, config_of
 from ..errors import InvalidRequest, TimedOut
 from .sandbox_state import Sandbox
 
@@ -33,10 +33,7 @@ async def snapshot(sb: Sandbox, store: LayerStore, timeout: float) -> ImageRecor
     if sb.watch:
         sb.watch.touch()
     image = process.root.image
-    config = config_of(
-        image.python, image.python_version, image.env, image.workdir, image.python_path
-    )
-    base = ImageRecord(image.key, image.layers, config)
+    base = ImageRecord(image.key, image.layers, config_of(image))
     cancelled = threading.Event()
     job = asyncio.get_running_loop().run_in_executor(
         None,
@@ -61,8 +58,6 @@ async def snapshot(sb: Sandbox, store: LayerStore, timeout: float) -> ImageRecor
             f"the filesystem snapshot of sandbox {sb.id} did not finish within {timeout:g} s and"
             " was given up (nothing was kept): pass a larger timeout="
         ) from None
-    except SnapshotCancelled:  # pragma: no cover - only after the timeout above
-        raise TimedOut(f"the filesystem snapshot of sandbox {sb.id} was given up") from None
     except (OSError, BuildError) as e:
         if process.upper() is None:  # nothing was kept: what it left may be partial
             raise InvalidRequest(
