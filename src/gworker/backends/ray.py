@@ -304,9 +304,7 @@ class RayBackend:
             return self._unplaceable(actor.spec)  # Ray gave up on it: no node could hold it
         if actor.node_id and not any(n.id == actor.node_id and n.alive for n in self.nodes()):
             return f"its Ray node{where} went away"
-        lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
-        reason = lines[-1] if lines else type(error).__name__
-        return f"its Ray actor{where} died ({reason})"
+        return f"its Ray actor{where} died ({_reason(error)})"
 
     def _kill(self, handle: Any) -> None:
         if self._closed:  # after ray.shutdown a Ray call would start a new local Ray
@@ -339,9 +337,8 @@ class RayBackend:
             raise LaunchError(f"container {container_id} is not running")
         try:
             await actor.handle.attach.remote()
-        except Exception as e:  # Ray wraps the actor's error: its last line says why
-            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
-            raise LaunchError(lines[-1] if lines else type(e).__name__) from None
+        except Exception as e:
+            raise LaunchError(_reason(e)) from None
         return RemoteAgent(actor.handle)
 
     def container_usage(self, container_id: str) -> ResourceSample | None:
@@ -401,3 +398,9 @@ def _fail(future: asyncio.Future[Placement], error: Exception) -> None:
     if not future.done():
         future.set_exception(error)
     future.exception()  # retrieved: a start that nobody awaits any more logs nothing
+
+
+def _reason(error: Exception) -> str:
+    """Why a Ray call failed: Ray wraps the actor's error, whose last line says why."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(error).__name__

@@ -30,6 +30,7 @@ class RemoteAgent(SandboxProcess):
         self._ended: tuple[int, bool] | None = None
         self._write_lock = asyncio.Lock()
         self.volume_problem = None
+        self.root = None  # no filesystem here: ``upper`` is None, so it is never snapshotted
 
     @property
     def pid(self) -> int:
