@@ -97,10 +97,9 @@ def _create(ref: str | None, over: Overrides) -> gw.Sandbox:
         kwargs["cpu"] = over.cpu
     if over.memory is not None:
         kwargs["memory"] = over.memory
-    volumes, secrets = over.volumes, over.secrets
-    for name in volumes:  # Modal's place for them
+    for name in over.volumes:  # Modal's place for them
         mounts[f"/mnt/{name}"] = gw.Volume.from_name(name)
-    found += [gw.Secret.from_name(name) for name in secrets]
+    found += [gw.Secret.from_name(name) for name in over.secrets]
     app = gw.App.lookup(SHELL_APP, create_if_missing=True)
     try:
         return gw.Sandbox.create(

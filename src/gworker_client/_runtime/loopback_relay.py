@@ -19,20 +19,18 @@ import urllib.parse
 _CHUNK = 65536
 
 
-def start(taken: set[int]) -> bool:
+def start(taken: set[int]) -> None:
     """Relay ``GW_SERVER_URL``'s loopback port to ``GW_SERVER_SOCKET``, unless the URL is not on
-    loopback or the port is one of the container's own servers' (``taken``). Returns whether it
-    relays."""
+    loopback or the port is one of the container's own servers' (``taken``)."""
     url = urllib.parse.urlsplit(os.environ.get("GW_SERVER_URL", ""))
     path = os.environ.get("GW_SERVER_SOCKET")
     if not path or url.hostname not in ("127.0.0.1", "localhost") or url.port in taken:
-        return False
+        return
     try:
         listener = socket.create_server(("127.0.0.1", url.port or 80))
     except OSError:
-        return False
+        return
     threading.Thread(target=_accept, args=(listener, path), name="gw-relay", daemon=True).start()
-    return True
 
 
 def _accept(listener: socket.socket, path: str) -> None:
