@@ -59,7 +59,7 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         settings = {"GW_BACKEND": "ray", "GW_RAY_ADDRESS": ray.get_runtime_context().gcs_address}
-        with direct_uvicorn() as direct_url:
+        with direct_uvicorn() as (direct_url, _):
             with console.status("the gateway on the local backend, alternating with direct…"):
                 local = phase(None, direct_url)
             with console.status("the gateway on the Ray backend, alternating with direct…"):
