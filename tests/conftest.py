@@ -145,25 +145,8 @@ def start_with_env(tmp_path: Path) -> Callable[[dict[str, str]], Server]:
 
 
 @pytest.fixture
-def own_server(
-    start_with_env: Callable[[dict[str, str]], Server], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[[dict[str, str]], Server]]:
-    """Start a server of the test's own with extra environment and point the SDK at it; it is
-    stopped when the test ends."""
-    from gworker_client import _api
-
-    started: list[Server] = []
-
-    def start(extra_env: dict[str, str]) -> Server:
-        srv = start_with_env(extra_env)
-        for key, value in srv.env.items():
-            monkeypatch.setenv(key, value)
-        _api.reset_client()
-        started.append(srv)
-        return srv
-
-    yield start
-    for srv in started:
-        srv.proc.terminate()
-        srv.proc.wait(timeout=60)
-    _api.reset_client()
+def own_server(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
+    """Start a server of the test's own with extra environment and point the SDK at it (as
+    ``serving`` does); it is stopped when the test ends."""
+    with contextlib.ExitStack() as stack:
+        yield lambda extra_env: stack.enter_context(serving(tmp_path / "home", extra_env))

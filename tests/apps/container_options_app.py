@@ -74,10 +74,7 @@ def offline(port: int, marker: str) -> dict[str, str]:
         seen["dns"] = "resolved"
     except OSError as e:
         seen["dns"] = type(e).__name__
-    with open("/proc/net/dev") as f:
-        seen["interfaces"] = ",".join(
-            sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
-        )
+    seen["interfaces"] = _interfaces()
     state[marker] = "written from inside"  # the API, through the control plane's socket
     return seen
 
@@ -86,8 +83,13 @@ def offline(port: int, marker: str) -> dict[str, str]:
 class Offline:
     @gw.method()
     def interfaces(self) -> str:
-        with open("/proc/net/dev") as f:
-            return ",".join(sorted(line.split(":")[0].strip() for line in f.readlines()[2:]))
+        return _interfaces()
+
+
+def _interfaces() -> str:
+    """The network interfaces the container sees, by name."""
+    with open("/proc/net/dev") as f:
+        return ",".join(sorted(line.split(":")[0].strip() for line in f.readlines()[2:]))
 
 
 @app.function(ephemeral_disk=64)

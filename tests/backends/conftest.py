@@ -1,8 +1,12 @@
-"""A built image with files, for the isolation and limits tests (its own small image cache)."""
+"""A built image with files, for the isolation and limits tests (its own small image cache);
+a stand-in NVML for the GPU memory tests."""
 
 from __future__ import annotations
 
+import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -10,6 +14,20 @@ from gworker.images import BuiltImage, ImageBuilder
 from gworker_client._image import Image
 
 ADDED_TEXT = "added to the image\n"
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+def nvml(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
+    """A stand-in pynvml module: device index -> bytes of memory in use (the test may change
+    them)."""
+    used = {0: 3000 * MIB, 1: 500 * MIB, 2: 7000 * MIB}
+    fake = types.ModuleType("pynvml")
+    fake.nvmlInit = lambda: None  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
+    fake.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=used[h])  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    return used
 
 
 @pytest.fixture(scope="session")

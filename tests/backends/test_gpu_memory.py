@@ -2,27 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-import types
-from types import SimpleNamespace
-
 import pytest
 
 from gworker.backends.gpus import Device, GpuInventory
 from gworker_client._protocol import GpuRequest
-
-MIB = 1024 * 1024
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
-    used = {0: 3000 * MIB, 1: 500 * MIB, 2: 7000 * MIB}
-    fake = types.ModuleType("pynvml")
-    fake.nvmlInit = lambda: None  # type: ignore[attr-defined]
-    fake.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
-    fake.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=used[h])  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
-    return used
 
 
 def test_a_container_is_charged_the_memory_of_its_own_devices(nvml: dict[int, int]) -> None:

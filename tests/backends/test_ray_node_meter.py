@@ -5,28 +5,12 @@ of its session from /proc (no cgroup here), and the memory in use on its granted
 from __future__ import annotations
 
 import os
-import sys
-import types
-from types import SimpleNamespace
 
 import pytest
 
 from gworker.backends import ray_node
 from gworker.backends.gpus import Grant
 from gworker.backends.limits import Limiter
-
-MIB = 1024 * 1024
-
-
-@pytest.fixture
-def nvml(monkeypatch: pytest.MonkeyPatch) -> dict[int, int]:
-    used = {0: 3000 * MIB, 1: 500 * MIB}
-    fake = types.ModuleType("pynvml")
-    fake.nvmlInit = lambda: None  # type: ignore[attr-defined]
-    fake.nvmlDeviceGetHandleByIndex = lambda i: i  # type: ignore[attr-defined]
-    fake.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=used[h])  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "pynvml", fake)
-    return used
 
 
 def test_a_container_without_a_cgroup_is_measured_from_its_session() -> None:
